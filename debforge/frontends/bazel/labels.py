@@ -1,0 +1,46 @@
+"""Bazel labels: parsing and making them absolute, confined to the tree."""
+
+from __future__ import annotations
+
+import re
+
+_BAD_PART = re.compile(r"(^|/)\.\.?(/|$)")
+
+
+def absolute(label: str, repo: str, pkg: str) -> str:
+    """Make `label` absolute relative to package `pkg` of repository `repo` ("" = main).
+
+    Accepts "name", ":name", "//pkg", "//pkg:name", "@repo//pkg:name", "@//pkg:name", "@@repo//...".
+    Raises ValueError on labels that are malformed or escape the tree.
+    """
+    if not isinstance(label, str) or not label:
+        raise ValueError(f"invalid label {label!r}")
+    text = label
+    if text.startswith("@"):
+        text = text.lstrip("@")
+        if "//" not in text:  # "@repo" means "@repo//:repo"
+            r = text
+            text = f"{r}//:{r}"
+        repo, _, text = text.partition("//")
+        text = "//" + text
+    if text.startswith("//"):
+        body = text[2:]
+        p, sep, name = body.partition(":")
+        if not sep:
+            name = p.rsplit("/", 1)[-1] if p else ""
+    else:
+        p, name = pkg, text[1:] if text.startswith(":") else text
+    if not name or _BAD_PART.search(p) or _BAD_PART.search(name) or p.startswith("/") or name.startswith("/"):
+        raise ValueError(f"invalid label '{label}': labels must stay inside the tree")
+    return f"{'@' + repo if repo else ''}//{p}:{name}"
+
+
+def parts(label: str) -> dict:
+    """For Label(): {"repo", "package", "name", "workspace_root"}."""
+    text = absolute(label, "", "")
+    repo = ""
+    if text.startswith("@"):
+        repo, _, text = text[1:].partition("//")
+        text = "//" + text
+    pkg, _, name = text[2:].partition(":")
+    return {"repo": repo, "package": pkg, "name": name, "workspace_root": f"external/{repo}" if repo else ""}

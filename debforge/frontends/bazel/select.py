@@ -1,0 +1,68 @@
+"""select() resolution against one fixed Debian configuration (no bazel flags: the build is decided here)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ... import isa
+from ...recipe.schema import Config
+
+DEFAULT = "//conditions:default"
+# bazel's legacy --cpu values, still used by many config_settings as values = {"cpu": ...}
+LEGACY_CPU = {"amd64": "k8", "arm64": "aarch64", "armhf": "armeabi-v7a", "i386": "piii",
+              "ppc64el": "ppc", "riscv64": "riscv64", "s390x": "s390x"}
+COMPILER = "gcc"
+
+
+@dataclass
+class DebianConfig:
+    """What select() sees: the platform constraints, --cpu/-c values, flag values and --define values."""
+    arch: str
+    constraints: set[str] = field(default_factory=set)
+    values: dict[str, str] = field(default_factory=dict)
+    flag_values: dict[str, str] = field(default_factory=dict)
+    define_values: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def for_arch(cls, arch: str, overrides: Config) -> "DebianConfig":
+        cpu = isa.ARCHES[arch].bazel_cpu
+        return cls(
+            arch=arch,
+            constraints={"@platforms//os:linux", f"@platforms//cpu:{cpu}", *overrides.constraints},
+            values={"cpu": LEGACY_CPU[arch], "compilation_mode": "opt", "compiler": COMPILER},
+            flag_values={"@bazel_tools//tools/cpp:compiler": COMPILER, **overrides.flag_values},
+            define_values=dict(overrides.define_values),
+        )
+
+    def to_dict(self) -> dict:
+        return {"arch": self.arch, "constraints": sorted(self.constraints), "values": self.values,
+                "flag_values": self.flag_values, "define_values": self.define_values}
+
+    def is_constraint(self, label: str) -> bool:
+        """Constraint values of @platforms are matched directly; all other keys name config_settings."""
+        return label.startswith(("@platforms//os:", "@platforms//cpu:")) or label in self.constraints
+
+    def matches_setting(self, attrs: dict) -> tuple[bool, int]:
+        """Does a config_setting's attributes hold here? Returns (match, number of conditions) for specialisation."""
+        n = 0
+        for key, want in (attrs.get("values") or {}).items():
+            n += 1
+            if key == "define":
+                k, _, v = want.partition("=")
+                if self.define_values.get(k) != v:
+                    return False, n
+            elif self.values.get(key) != want:
+                return False, n
+        for key, want in (attrs.get("define_values") or {}).items():
+            n += 1
+            if self.define_values.get(key) != want:
+                return False, n
+        for key, want in (attrs.get("flag_values") or {}).items():
+            n += 1
+            if self.flag_values.get(key) != want:
+                return False, n
+        for label in attrs.get("constraint_values") or []:
+            n += 1
+            if label not in self.constraints:
+                return False, n
+        return True, n

@@ -1,0 +1,60 @@
+"""The build-graph IR: what a frontend produces and the planner reads. Plain data, serialisable to JSON.
+
+Labels are absolute bazel-style strings: "//pkg:name" for the upstream tree, "@repo//pkg:name" for externals.
+A label that names no target names a source file, at path "<pkg>/<name>" in the tree.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass
+class Target:
+    label: str
+    kind: str                 # cc_library, cc_binary, genrule, ... or the name of an unknown rule
+    location: str             # "<file>:<line>" of the call in the BUILD file
+    attrs: dict = field(default_factory=dict)   # select()s resolved, label attributes made absolute
+
+
+@dataclass
+class Package:
+    path: str                 # directory relative to the tree root ("" for the root)
+    build_file: str
+    default_visibility: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Graph:
+    root: str                                   # upstream tree the paths are relative to
+    config: dict                                # the configuration select() was resolved against
+    targets: dict[str, Target] = field(default_factory=dict)
+    packages: dict[str, Package] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)   # build file -> reason it failed to evaluate
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=1, sort_keys=True)
+
+    def kinds(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for t in self.targets.values():
+            counts[t.kind] = counts.get(t.kind, 0) + 1
+        return dict(sorted(counts.items()))
+
+
+def split_label(label: str) -> tuple[str, str, str]:
+    """"@repo//pkg:name" -> ("repo", "pkg", "name"); the main repository is ""."""
+    repo = ""
+    if label.startswith("@"):
+        repo, _, label = label[1:].partition("//")
+    else:
+        label = label[2:]
+    pkg, _, name = label.partition(":")
+    return repo, pkg, name or pkg.rsplit("/", 1)[-1]
+
+
+def file_path(label: str) -> str:
+    """The tree path a file label names."""
+    _, pkg, name = split_label(label)
+    return f"{pkg}/{name}" if pkg else name

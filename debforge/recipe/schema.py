@@ -1,0 +1,324 @@
+"""The recipe schema: dataclasses, and their validation from line-marked YAML.
+
+Every error names the recipe file and the line of the offending key; unknown keys get a "did you mean".
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import DebforgeError
+from .. import isa
+from .load import Node, load_yaml
+
+PKG_NAME = re.compile(r"^[a-z0-9][a-z0-9+.-]+$")
+UPSTREAM_VERSION = re.compile(r"^[0-9][A-Za-z0-9.+~-]*$")
+LIB_NAME = re.compile(r"^[A-Za-z0-9_+.-]+$")
+SOVERSION = re.compile(r"^[0-9]+(\.[0-9]+)*$")
+MAINTAINER = re.compile(r"^[^<>]+ <[^<>@\s]+@[^<>\s]+>$")
+LABEL = re.compile(r"^(@[A-Za-z0-9_.-]*)?//[A-Za-z0-9_./+-]*(:[A-Za-z0-9_./+=,@~-]+)?$")
+SUITE = re.compile(r"^[a-z][a-z0-9-]*$")
+
+
+@dataclass(frozen=True)
+class Upstream:
+    debian: str | None = None    # Debian source package whose orig tarball is fetched
+    suite: str = "trixie"
+    dir: Path | None = None
+    tarball: Path | None = None
+
+
+@dataclass(frozen=True)
+class Library:
+    name: str          # lib<name>.so
+    target: str        # bazel label
+    soversion: str
+    version: str       # full version of the real file: lib<name>.so.<version>
+    line: int
+
+
+@dataclass(frozen=True)
+class BinaryPackage:
+    name: str          # the meta package; -generic and one package per ISA level hang off it
+    libraries: tuple[Library, ...]
+    variants: bool
+    summary: str
+    line: int
+
+
+@dataclass(frozen=True)
+class HeaderSet:
+    files: str         # glob relative to the source root
+    to: str            # directory under /usr/include
+    strip: str         # leading directory removed before installing under `to`
+    line: int
+
+
+@dataclass(frozen=True)
+class External:
+    repo: str          # bazel repository name, without @
+    package: str       # Debian -dev package (Build-Depends)
+    libs: tuple[str, ...]  # -l names to link
+    line: int
+
+
+@dataclass(frozen=True)
+class Config:
+    """Overrides of the Debian configuration that select() is resolved against."""
+    flag_values: dict = field(default_factory=dict)
+    define_values: dict = field(default_factory=dict)
+    constraints: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Recipe:
+    path: Path
+    source: str
+    version: str
+    debian_revision: str
+    upstream: Upstream
+    maintainer: str
+    section: str
+    homepage: str
+    license: str
+    copyright: str
+    summary: str
+    description: str
+    frontend: str
+    architectures: tuple[str, ...]
+    isa_levels: tuple[str, ...]
+    packages: tuple[BinaryPackage, ...]
+    dev_package: str
+    headers: tuple[HeaderSet, ...]
+    externals: dict[str, External]
+    config: Config
+    distribution: str
+    lines: dict[str, int]   # top-level key -> line, for errors raised by later stages
+
+    @property
+    def full_version(self) -> str:
+        return f"{self.version}-{self.debian_revision}"
+
+    def error(self, key: str, message: str, hint: str | None = None) -> DebforgeError:
+        return DebforgeError(message, str(self.path), self.lines.get(key), hint)
+
+    def libraries(self) -> list[tuple[BinaryPackage, Library]]:
+        return [(p, lib) for p in self.packages for lib in p.libraries]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Validation helpers
+
+def _mapping(node: Node, what: str, allowed: dict[str, bool]) -> dict[str, Node]:
+    """Check node is a mapping with only `allowed` keys (name -> required)."""
+    if not isinstance(node.value, dict):
+        raise node.error(f"{what} must be a mapping, not {_type(node.value)}")
+    for key, value in node.value.items():
+        if key not in allowed:
+            close = difflib.get_close_matches(key, allowed, n=1)
+            raise value.error(f"unknown key '{key}' in {what}",
+                              f"did you mean '{close[0]}'?" if close else f"known keys: {', '.join(sorted(allowed))}")
+    for key, required in allowed.items():
+        if required and key not in node.value:
+            raise node.error(f"{what} lacks required key '{key}'")
+    return node.value
+
+
+def _type(value) -> str:
+    return {dict: "a mapping", list: "a list", type(None): "empty"}.get(type(value), type(value).__name__)
+
+
+def _str(node: Node, what: str, pattern: re.Pattern | None = None, explain: str = "") -> str:
+    value = node.value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = str(value)  # versions such as 1.2 or sonames such as 1 are natural to write unquoted
+    if not isinstance(value, str) or not value.strip():
+        raise node.error(f"{what} must be a non-empty string, not {_type(node.value)}")
+    if pattern and not pattern.match(value):
+        raise node.error(f"{what} '{value}' is not valid{': ' + explain if explain else ''}")
+    return value
+
+
+def _list(node: Node, what: str) -> list[Node]:
+    if not isinstance(node.value, list):
+        raise node.error(f"{what} must be a list, not {_type(node.value)}")
+    return node.value
+
+
+def _bool(node: Node, what: str) -> bool:
+    if not isinstance(node.value, bool):
+        raise node.error(f"{what} must be true or false")
+    return node.value
+
+
+def _relpath(node: Node, what: str) -> str:
+    value = _str(node, what)
+    parts = Path(value).parts
+    if value.startswith("/") or ".." in parts:
+        raise node.error(f"{what} '{value}' must be a relative path inside the tree (no leading / and no ..)")
+    return value
+
+
+TOP_KEYS = {
+    "source": True, "version": True, "debian-revision": False, "upstream": True, "maintainer": True,
+    "section": False, "homepage": True, "license": True, "copyright": True, "summary": True,
+    "description": True, "frontend": True, "architectures": False, "isa-levels": False, "packages": True,
+    "dev": True, "externals": False, "config": False, "distribution": False,
+}
+
+
+def _upstream(node: Node, recipe_dir: Path) -> Upstream:
+    m = _mapping(node, "upstream", {"debian": False, "suite": False, "dir": False, "tarball": False})
+    given = [k for k in ("debian", "dir", "tarball") if k in m]
+    if len(given) != 1:
+        raise node.error("upstream needs exactly one of 'debian' (a Debian source package), 'dir' or 'tarball'")
+    if "suite" in m and "debian" not in m:
+        raise m["suite"].error("'suite' only applies to upstream.debian")
+    if "debian" in m:
+        return Upstream(debian=_str(m["debian"], "upstream.debian", PKG_NAME),
+                        suite=_str(m["suite"], "upstream.suite", SUITE) if "suite" in m else "trixie")
+    key = given[0]
+    path = Path(_str(m[key], f"upstream.{key}")).expanduser()
+    return Upstream(**{key: path if path.is_absolute() else (recipe_dir / path)})
+
+
+def _packages(node: Node, version: str) -> tuple[BinaryPackage, ...]:
+    out: list[BinaryPackage] = []
+    seen_pkgs: set[str] = set()
+    seen_libs: set[str] = set()
+    for item in _list(node, "packages"):
+        m = _mapping(item, "packages entry", {"name": True, "libraries": True, "variants": False, "summary": False})
+        name = _str(m["name"], "package name", PKG_NAME, "Debian package names use a-z, 0-9, + - .")
+        if name in seen_pkgs:
+            raise m["name"].error(f"package '{name}' is listed twice")
+        seen_pkgs.add(name)
+        libs = []
+        for lib_node in _list(m["libraries"], f"libraries of {name}"):
+            lm = _mapping(lib_node, f"library of {name}",
+                          {"name": True, "target": True, "soversion": True, "version": False})
+            lname = _str(lm["name"], "library name", LIB_NAME)
+            if lname in seen_libs:
+                raise lm["name"].error(f"library '{lname}' is listed twice")
+            seen_libs.add(lname)
+            libs.append(Library(
+                name=lname,
+                target=_str(lm["target"], "target", LABEL, "expected a bazel label such as //pkg:name"),
+                soversion=_str(lm["soversion"], "soversion", SOVERSION, "expected digits such as 1 or 2.14"),
+                version=_str(lm["version"], "library version", SOVERSION) if "version" in lm else version,
+                line=lib_node.line))
+        if not libs:
+            raise m["libraries"].error(f"package '{name}' has no libraries")
+        for lib in libs:
+            if not lib.version.startswith(lib.soversion):
+                raise DebforgeError(f"library version '{lib.version}' does not start with its soversion "
+                                    f"'{lib.soversion}'", item.file, lib.line)
+        out.append(BinaryPackage(
+            name=name, libraries=tuple(libs),
+            variants=_bool(m["variants"], "variants") if "variants" in m else True,
+            summary=_str(m["summary"], "summary") if "summary" in m else "",
+            line=item.line))
+    if not out:
+        raise node.error("packages is empty: list at least one library package")
+    return tuple(out)
+
+
+def _headers(node: Node) -> tuple[HeaderSet, ...]:
+    out = []
+    for item in _list(node, "dev.headers"):
+        m = _mapping(item, "dev.headers entry", {"files": True, "to": False, "strip": False})
+        to = _str(m["to"], "headers 'to'") if "to" in m else "."
+        if to.startswith("/") or ".." in Path(to).parts:
+            raise m["to"].error(f"headers 'to' '{to}' must be relative to /usr/include (no leading / and no ..)")
+        out.append(HeaderSet(files=_relpath(m["files"], "headers 'files'"), to=to,
+                             strip=_relpath(m["strip"], "headers 'strip'") if "strip" in m else "", line=item.line))
+    return tuple(out)
+
+
+def _externals(node: Node) -> dict[str, External]:
+    m = node.value
+    if not isinstance(m, dict):
+        raise node.error(f"externals must be a mapping of bazel repository -> Debian package, not {_type(m)}")
+    out = {}
+    for repo, value in m.items():
+        name = repo.lstrip("@")
+        if isinstance(value.value, str):
+            out[name] = External(name, _str(value, f"externals.{repo}", PKG_NAME), (), value.line)
+            continue
+        em = _mapping(value, f"externals.{repo}", {"package": True, "libs": False})
+        libs = tuple(_str(n, "externals lib", LIB_NAME) for n in _list(em["libs"], "libs")) if "libs" in em else ()
+        out[name] = External(name, _str(em["package"], f"externals.{repo}.package", PKG_NAME), libs, value.line)
+    return out
+
+
+def _config(node: Node) -> Config:
+    m = _mapping(node, "config", {"flag-values": False, "define-values": False, "constraints": False})
+
+    def strmap(key):
+        if key not in m:
+            return {}
+        if not isinstance(m[key].value, dict):
+            raise m[key].error(f"config.{key} must be a mapping")
+        return {k: _str(v, f"config.{key}.{k}") for k, v in m[key].value.items()}
+
+    constraints = tuple(_str(n, "constraint", LABEL) for n in _list(m["constraints"], "constraints")) \
+        if "constraints" in m else ()
+    return Config(strmap("flag-values"), strmap("define-values"), constraints)
+
+
+def load_recipe(path: str | Path) -> Recipe:
+    path = Path(path)
+    root = load_yaml(path)
+    top = _mapping(root, "recipe", TOP_KEYS)
+    version = _str(top["version"], "version", UPSTREAM_VERSION, "upstream versions start with a digit")
+
+    arches = tuple(_str(n, "architecture") for n in _list(top["architectures"], "architectures")) \
+        if "architectures" in top else ("amd64", "arm64")
+    for n, a in zip(top["architectures"].value if "architectures" in top else [], arches):
+        if a not in isa.ARCHES:
+            raise n.error(f"unknown architecture '{a}'", f"known: {', '.join(sorted(isa.ARCHES))}")
+    known_levels = isa.all_levels()
+    levels = []
+    for n in (_list(top["isa-levels"], "isa-levels") if "isa-levels" in top else []):
+        name = _str(n, "ISA level")
+        if name not in known_levels:
+            close = difflib.get_close_matches(name, known_levels, n=1)
+            raise n.error(f"unknown ISA level '{name}'",
+                          f"did you mean '{close[0]}'?" if close else f"known: {', '.join(known_levels)}")
+        if name in levels:
+            raise n.error(f"ISA level '{name}' is listed twice")
+        levels.append(name)
+    if "isa-levels" not in top:
+        levels = list(known_levels)
+
+    frontend = _str(top["frontend"], "frontend")
+    from ..frontends import available
+    if frontend not in available():
+        raise top["frontend"].error(f"unknown frontend '{frontend}'", f"available: {', '.join(available())}")
+
+    dev = _mapping(top["dev"], "dev", {"package": True, "headers": False})
+    dev_package = _str(dev["package"], "dev.package", PKG_NAME)
+    packages = _packages(top["packages"], version)
+    if dev_package in {p.name for p in packages}:
+        raise dev["package"].error(f"dev package '{dev_package}' has the name of a library package")
+    maintainer = _str(top["maintainer"], "maintainer", MAINTAINER, "expected 'Full Name <address@domain>'")
+    revision = _str(top["debian-revision"], "debian-revision", re.compile(r"^[0-9][A-Za-z0-9.+~]*$")) \
+        if "debian-revision" in top else "1"
+    return Recipe(
+        path=path, source=_str(top["source"], "source", PKG_NAME), version=version, debian_revision=revision,
+        upstream=_upstream(top["upstream"], path.parent), maintainer=maintainer,
+        section=_str(top["section"], "section") if "section" in top else "libs",
+        homepage=_str(top["homepage"], "homepage", re.compile(r"^https?://\S+$"), "expected an http(s) URL"),
+        license=_str(top["license"], "license", re.compile(r"^\S+$"), "expected an SPDX/DEP-5 short name"),
+        copyright=_str(top["copyright"], "copyright"),
+        summary=_str(top["summary"], "summary"),
+        description=_str(top["description"], "description"),
+        frontend=frontend, architectures=arches, isa_levels=tuple(levels), packages=packages,
+        dev_package=dev_package, headers=_headers(dev["headers"]) if "headers" in dev else (),
+        externals=_externals(top["externals"]) if "externals" in top else {},
+        config=_config(top["config"]) if "config" in top else Config(),
+        distribution=_str(top["distribution"], "distribution", SUITE) if "distribution" in top else "unstable",
+        lines={k: v.line for k, v in top.items()},
+    )
