@@ -96,6 +96,7 @@ class Recipe:
     externals: dict[str, External]
     config: Config
     distribution: str
+    closes: tuple[int, ...]     # bugs the first changelog entry closes (an ITP)
     lines: dict[str, int]   # top-level key -> line, for errors raised by later stages
 
     @property
@@ -166,7 +167,7 @@ TOP_KEYS = {
     "source": True, "version": True, "debian-revision": False, "upstream": True, "maintainer": True,
     "section": False, "homepage": True, "license": True, "copyright": True, "summary": True,
     "description": True, "frontend": True, "architectures": False, "isa-levels": False, "packages": True,
-    "dev": True, "externals": False, "config": False, "distribution": False,
+    "dev": True, "externals": False, "config": False, "distribution": False, "closes": False,
 }
 
 
@@ -320,5 +321,12 @@ def load_recipe(path: str | Path) -> Recipe:
         externals=_externals(top["externals"]) if "externals" in top else {},
         config=_config(top["config"]) if "config" in top else Config(),
         distribution=_str(top["distribution"], "distribution", SUITE) if "distribution" in top else "unstable",
+        closes=tuple(_bug(n) for n in _list(top["closes"], "closes")) if "closes" in top else (),
         lines={k: v.line for k, v in top.items()},
     )
+
+
+def _bug(node: Node) -> int:
+    if not isinstance(node.value, int) or isinstance(node.value, bool) or node.value <= 0:
+        raise node.error("closes lists Debian bug numbers, such as 1012345")
+    return node.value

@@ -1,0 +1,63 @@
+"""plan -> debian/: control, rules, changelog, copyright, install files, the ninja graphs and the recipe."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import jinja2
+
+from ... import SKEL_DIR, TEMPLATES_DIR, isa
+from ...plan import Plan, header_files
+from ...recipe.schema import Recipe
+from .. import ninja
+from . import changelog, control, copyright, install
+from .packages import all_variants, safe
+
+EXECUTABLE = 0o755
+REGULAR = 0o644
+
+_env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)), keep_trailing_newline=True,
+                          trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined)
+
+
+def _skel() -> dict[str, tuple[str, int]]:
+    out = {}
+    for path in sorted(SKEL_DIR.rglob("*")):
+        if path.is_file():
+            mode = EXECUTABLE if path.stat().st_mode & 0o111 else REGULAR
+            out[str(path.relative_to(SKEL_DIR))] = (path.read_text(), mode)
+    return out
+
+
+def render(recipe: Recipe, plans: dict[str, Plan], root: Path, timestamp: int) -> dict[str, tuple[str, int]]:
+    """All files of debian/, as relative path -> (text, mode)."""
+    files = _skel()
+    build_depends = sorted({dep for p in plans.values() for dep in p.externals_used})
+    files["control"] = (control.render(recipe, build_depends), REGULAR)
+    files["changelog"] = (changelog.render(recipe, timestamp), REGULAR)
+    files["copyright"] = (copyright.render(recipe, root, timestamp), REGULAR)
+    variants = all_variants(recipe)
+    recommends: dict[str, dict[str, list[str]]] = {}
+    for v in variants:
+        for arch in v.arches:
+            recommends.setdefault(safe(v.meta.name), {}).setdefault(arch, []).append(
+                f"{v.name} (= $(DEB_VERSION))")
+    files["rules"] = (_env.get_template("rules.j2").render(
+        recipe_name=recipe.path.name,
+        levels_by_arch={a: [lvl.name for lvl in p.levels] for a, p in plans.items() if p.levels},
+        variant_packages=[v.name for v in variants],
+        variant_suffixes=sorted({v.level.suffix for v in variants}),
+        recommends=recommends,
+    ), EXECUTABLE)
+    github = re.match(r"https?://github\.com/([^/]+/[^/#?]+)", recipe.homepage)
+    if github:
+        files["watch"] = (_env.get_template("watch.j2").render(source=recipe.source,
+                                                                github=github.group(1).removesuffix(".git")),
+                          REGULAR)
+    for name, text in install.render(recipe, header_files(recipe, str(root))).items():
+        files[name] = (text, REGULAR)
+    for arch, plan in plans.items():
+        files[f"debforge/build-{arch}.ninja"] = (ninja.render(plan, recipe.path.name), REGULAR)
+    files["debforge/recipe.yaml"] = (recipe.path.read_text(), REGULAR)
+    return dict(sorted(files.items()))

@@ -1,0 +1,115 @@
+"""debian/control, written with python-debian's deb822."""
+
+from __future__ import annotations
+
+import io
+import textwrap
+
+from debian.deb822 import Deb822
+
+from ...recipe.schema import Recipe
+from .packages import all_variants, generic_name, safe, src_name, variants
+
+STANDARDS_VERSION = "4.6.2"
+
+
+def _long(text: str) -> str:
+    """A long description: paragraphs wrapped to 79 columns, continuation lines indented, blank lines ' .'."""
+    out = []
+    for para in text.strip().split("\n\n"):
+        lines = para.splitlines()
+        if out:
+            out.append(" .")
+        if any(len(ln) > 78 for ln in lines):
+            lines = textwrap.wrap(" ".join(ln.strip() for ln in lines), 78)
+        out += [" " + ln.rstrip() for ln in lines]
+    return "\n".join(out)
+
+
+def _description(summary: str, *paragraphs: str) -> str:
+    return summary + "\n" + "\n .\n".join(_long(p) for p in paragraphs if p)
+
+
+def render(recipe: Recipe, build_depends: list[str]) -> str:
+    arches = " ".join(recipe.architectures)
+    paragraphs = [Deb822({
+        "Source": recipe.source,
+        "Section": recipe.section,
+        "Priority": "optional",
+        "Maintainer": recipe.maintainer,
+        "Build-Depends": ",\n ".join(["debhelper-compat (= 13)", "ninja-build"] + sorted(set(build_depends))),
+        "Build-Depends-Indep": "xz-utils",
+        "Standards-Version": STANDARDS_VERSION,
+        "Homepage": recipe.homepage,
+        "Rules-Requires-Root": "no",
+    })]
+    for pkg in recipe.packages:
+        summary = pkg.summary or recipe.summary
+        libs = ", ".join(f"lib{lib.name}.so.{lib.soversion}" for lib in pkg.libraries)
+        vs = variants(recipe, pkg)
+        paragraphs.append(Deb822({
+            "Package": pkg.name,
+            "Architecture": arches,
+            "Multi-Arch": "same",
+            "Depends": f"{generic_name(pkg)} (= ${{binary:Version}}), ${{misc:Depends}}",
+            **({"Recommends": f"${{debforge:Variants-{safe(pkg.name)}}}"} if vs else {}),
+            "Description": _description(
+                f"{summary} (metapackage)", recipe.description,
+                f"This metapackage installs {libs} built for the architecture's baseline"
+                + (" and the builds for newer instruction set levels, of which the dynamic loader picks the best "
+                   "one the CPU supports at run time." if vs else ".")),
+        }))
+        paragraphs.append(Deb822({
+            "Package": generic_name(pkg),
+            "Architecture": arches,
+            "Multi-Arch": "same",
+            "Depends": "${shlibs:Depends}, ${misc:Depends}",
+            "Description": _description(
+                f"{summary} (baseline build)", recipe.description,
+                f"This package holds {libs} built for the architecture's baseline instruction set; it works on "
+                f"every CPU of the architecture."),
+        }))
+        for v in vs:
+            paragraphs.append(Deb822({
+                "Package": v.name,
+                "Architecture": " ".join(v.arches),
+                "Multi-Arch": "same",
+                "Depends": f"{generic_name(pkg)} (= ${{binary:Version}}), ${{shlibs:Depends}}, ${{misc:Depends}}",
+                "Description": _description(
+                    f"{summary} ({v.level.name} build)", recipe.description,
+                    f"This package holds {libs} built for {v.level.summary}, installed in "
+                    f"glibc-hwcaps/{v.level.name}/. The dynamic loader uses it instead of the baseline build on "
+                    f"CPUs that support the level, and ignores it on others."),
+            }))
+    meta_deps = ", ".join(f"{p.name} (= ${{binary:Version}})" for p in recipe.packages)
+    paragraphs.append(Deb822({
+        "Package": recipe.dev_package,
+        "Section": "libdevel",
+        "Architecture": arches,
+        "Multi-Arch": "same",
+        "Depends": f"{meta_deps}, ${{misc:Depends}}",
+        "Description": _description(f"{recipe.summary} (development files)", recipe.description,
+                                    "This package holds the headers and the link-time symlinks."),
+    }))
+    paragraphs.append(Deb822({
+        "Package": src_name(recipe),
+        "Architecture": "all",
+        "Multi-Arch": "foreign",
+        "Section": "devel",
+        "Depends": "${misc:Depends}",
+        "Description": _description(
+            f"{recipe.summary} (source code)", recipe.description,
+            f"This package holds the source of {recipe.source} as built for Debian (upstream with Debian's "
+            f"patches applied, and the debforge recipe) as one tarball under /usr/src/{recipe.source}/, for "
+            f"source packages that build other flavours of it."),
+    }))
+    out = io.StringIO()
+    for i, p in enumerate(paragraphs):
+        if i:
+            out.write("\n")
+        p.dump(out, text_mode=True)
+    return out.getvalue()
+
+
+def variant_packages(recipe: Recipe) -> list[str]:
+    return [v.name for v in all_variants(recipe)]

@@ -1,0 +1,45 @@
+"""The binary packages of a recipe and what each holds: the one place that names them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ... import isa
+from ...recipe.schema import BinaryPackage, Recipe
+
+
+@dataclass(frozen=True)
+class Variant:
+    meta: BinaryPackage
+    level: isa.Level
+    name: str               # e.g. libnsync1-avx2
+    arches: tuple[str, ...]  # the architectures that have this level
+
+
+def generic_name(pkg: BinaryPackage) -> str:
+    return f"{pkg.name}-generic"
+
+
+def variants(recipe: Recipe, pkg: BinaryPackage) -> list[Variant]:
+    if not pkg.variants:
+        return []
+    out = []
+    for name in recipe.isa_levels:
+        arches = tuple(a for a in recipe.architectures if name in {lvl.name for lvl in isa.ARCHES[a].levels})
+        if arches:
+            level = isa.all_levels()[name]
+            out.append(Variant(pkg, level, f"{pkg.name}-{level.suffix}", arches))
+    return out
+
+
+def all_variants(recipe: Recipe) -> list[Variant]:
+    return [v for pkg in recipe.packages for v in variants(recipe, pkg)]
+
+
+def src_name(recipe: Recipe) -> str:
+    return f"{recipe.source}-src"
+
+
+def safe(name: str) -> str:
+    """A package name usable in make variable and substvar names."""
+    return name.replace("+", "-plus-").replace(".", "-")

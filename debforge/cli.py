@@ -1,0 +1,166 @@
+"""The debforge command line: check, scan, generate, build."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from . import __version__, drivers, frontends, sources
+from .backends import debian
+from .backends.debian import tree as debian_tree
+from .errors import DebforgeError
+from .plan import make_plan
+from .recipe import load_recipe
+
+EXIT_INPUT = 2
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def _progress(i: int, n: int, what: str) -> None:
+    if sys.stderr.isatty():
+        print(f"\r\033[Kdebforge: evaluating {i}/{n} {what}", end="" if i < n else "\n", file=sys.stderr, flush=True)
+    elif i == n or i % 100 == 0:
+        log(f"debforge: evaluated {i}/{n} packages")
+
+
+def _tree(args, recipe) -> Path:
+    if args.source:
+        path = Path(args.source)
+        if not path.is_dir():
+            raise DebforgeError(f"--source {path} is not a directory")
+        return path
+    tree, _ = sources.prepare(recipe, Path(args.output), log)
+    return tree
+
+
+def cmd_check(args) -> int:
+    recipe = load_recipe(args.recipe)
+    libs = ", ".join(f"lib{lib.name}.so.{lib.soversion} ({lib.target})" for _, lib in recipe.libraries())
+    print(f"{recipe.path}: OK: {recipe.source} {recipe.full_version}, frontend {recipe.frontend}, "
+          f"architectures {' '.join(recipe.architectures)}, ISA levels {' '.join(recipe.isa_levels) or 'none'}; "
+          f"libraries: {libs}")
+    return 0
+
+
+def cmd_scan(args) -> int:
+    recipe = load_recipe(args.recipe)
+    root = _tree(args, recipe)
+    started = time.monotonic()
+    ws = frontends.get(recipe.frontend).scan(root, recipe, args.arch, _progress, display_root=None)
+    g = ws.graph
+    if args.json:
+        print(g.to_json())
+    else:
+        print(f"{root}: {len(g.packages)} packages evaluated, {len(g.skipped)} failed, {len(g.targets)} targets "
+              f"in {time.monotonic() - started:.2f} s (arch {args.arch})")
+        for kind, n in g.kinds().items():
+            print(f"  {kind:30} {n}")
+        for file, reason in sorted(g.skipped.items()):
+            print(f"  failed: {reason}")
+    return 0
+
+
+def generate(recipe_path: str, output: str, source: str | None, force: bool) -> tuple[Path, object]:
+    recipe = load_recipe(recipe_path)
+    if source:
+        tree = Path(source)
+    else:
+        tree, _ = sources.prepare(recipe, Path(output), log)
+    frontend = frontends.get(recipe.frontend)
+    plans = {}
+    for arch in recipe.architectures:
+        log(f"debforge: reading {recipe.frontend} metadata of {tree} for {arch}")
+        ws = frontend.scan(tree, recipe, arch, everything=False)
+        plans[arch] = make_plan(recipe, ws, arch)
+        n = sum(len(lib.compiles) for lib in plans[arch].libraries)
+        log(f"debforge:   {len(plans[arch].libraries)} libraries, {n} translation units, "
+            f"levels: generic {' '.join(lvl.name for lvl in plans[arch].levels)}")
+    epoch = int(os.environ.get("SOURCE_DATE_EPOCH") or sources.newest_mtime(tree))
+    files = debian.render(recipe, plans, tree, epoch)
+    debian_tree.write(tree / "debian", files, force=force)
+    log(f"debforge: wrote {len(files)} files to {tree / 'debian'}")
+    return tree, recipe
+
+
+def cmd_generate(args) -> int:
+    tree, _ = generate(args.recipe, args.output, args.source, args.force)
+    print(tree)
+    log(f"next: cd {tree} && dpkg-buildpackage -us -uc   (or: debforge build {args.recipe})")
+    return 0
+
+
+def cmd_build(args) -> int:
+    tree, recipe = generate(args.recipe, args.output, args.source, args.force)
+    changes = drivers.dpkg_buildpackage(tree, log)
+    for deb in drivers.debs_of(changes):
+        log(f"  built {deb.name}")
+    print(changes)
+    if args.no_lintian:
+        return 0
+    errors, warnings, out = drivers.lintian(changes)
+    log(out.rstrip())
+    log(f"debforge: lintian: {errors} errors, {warnings} warnings")
+    return 1 if errors or warnings else 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="debforge",
+        description="Build Debian packages from upstream bazel metadata, with glibc-hwcaps ISA-level variants.",
+        epilog="Errors in recipes or upstream files name the file and line and exit with status 2.")
+    p.add_argument("--version", action="version", version=f"debforge {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def common(sp, source=True):
+        sp.add_argument("recipe", help="recipe file (YAML), e.g. recipes/nsync.yaml")
+        if source:
+            sp.add_argument("-o", "--output", default="build",
+                            help="directory for the orig tarball and the unpacked source (default: build)")
+            sp.add_argument("--source", metavar="DIR",
+                            help="use this upstream tree instead of the recipe's upstream")
+
+    sp = sub.add_parser("check", help="validate a recipe", description="Validate a recipe and summarise it.")
+    common(sp, source=False)
+    sp.set_defaults(func=cmd_check)
+
+    sp = sub.add_parser("scan", help="evaluate upstream metadata and print the build graph",
+                        description="Evaluate every BUILD file of the upstream tree and summarise the targets, "
+                                    "or print the whole build-graph IR as JSON.")
+    common(sp)
+    sp.add_argument("--arch", default="amd64", help="Debian architecture select() sees (default: amd64)")
+    sp.add_argument("--json", action="store_true", help="print the build graph IR as JSON")
+    sp.set_defaults(func=cmd_scan)
+
+    for name, func, text in (
+            ("generate", cmd_generate, "write the source package: upstream tree + debian/"),
+            ("build", cmd_build, "generate, then dpkg-buildpackage and lintian")):
+        sp = sub.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
+        common(sp)
+        sp.add_argument("--force", action="store_true", help="replace an existing debian/ directory")
+        if name == "build":
+            sp.add_argument("--no-lintian", action="store_true", help="skip lintian")
+        sp.set_defaults(func=func)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except DebforgeError as exc:
+        log(str(exc))
+        return EXIT_INPUT
+    except KeyboardInterrupt:
+        log("debforge: interrupted")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

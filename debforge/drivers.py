@@ -1,0 +1,68 @@
+"""Running Debian's tools on a generated source package: dpkg-buildpackage and lintian."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+from debian.deb822 import Deb822
+
+from .errors import DebforgeError
+
+
+def _need(tool: str, package: str) -> None:
+    if shutil.which(tool) is None:
+        raise DebforgeError(f"{tool} is not installed", hint=f"apt-get install {package}")
+
+
+def missing_build_depends(tree: Path) -> str:
+    """dpkg-checkbuilddeps' list of unmet build dependencies ('' when all are met)."""
+    proc = subprocess.run(["dpkg-checkbuilddeps"], cwd=tree, capture_output=True, text=True)
+    if proc.returncode == 0:
+        return ""
+    return proc.stderr.split("Unmet build dependencies:", 1)[-1].strip()
+
+
+def dpkg_buildpackage(tree: Path, log=print) -> Path:
+    """Build source and binary packages; returns the .changes file. The log goes to <tree>/../<name>.build."""
+    _need("dpkg-buildpackage", "dpkg-dev")
+    missing = missing_build_depends(tree)
+    if missing:
+        raise DebforgeError(f"unmet build dependencies: {missing}", str(tree / "debian/control"),
+                            hint=f"apt-get build-dep {tree}  (or build in a clean chroot with --sbuild)")
+    changelog = (tree / "debian/changelog").read_text().splitlines()[0]
+    source, version = changelog.split()[0], changelog.split()[1].strip("()")
+    arch = subprocess.run(["dpkg-architecture", "-qDEB_HOST_ARCH"], capture_output=True, text=True).stdout.strip()
+    build_log = tree.parent / f"{source}_{version}_{arch}.build"
+    log(f"debforge: dpkg-buildpackage in {tree} (log: {build_log})")
+    with open(build_log, "w") as fh:
+        proc = subprocess.Popen(["dpkg-buildpackage", "-us", "-uc", "-jauto"], cwd=tree, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True)
+        for line in proc.stdout:
+            fh.write(line)
+            if line.startswith(("dpkg-", " dh_", "[", "check-variant")) or "error" in line.lower():
+                log("  " + line.rstrip()[:200])
+        rc = proc.wait()
+    if rc != 0:
+        raise DebforgeError(f"dpkg-buildpackage failed with exit code {rc}; see the build log", str(build_log))
+    changes = tree.parent / f"{source}_{version.split(':')[-1]}_{arch}.changes"
+    if not changes.is_file():
+        raise DebforgeError("dpkg-buildpackage left no .changes file", str(build_log))
+    return changes
+
+
+def debs_of(changes: Path) -> list[Path]:
+    with open(changes) as fh:
+        files = Deb822(fh)["Files"].split("\n")
+    return [changes.parent / ln.split()[-1] for ln in files if ln.strip().endswith(".deb")]
+
+
+def lintian(changes: Path) -> tuple[int, int, str]:
+    """Run lintian on a .changes; returns (errors, warnings, output)."""
+    _need("lintian", "lintian")
+    proc = subprocess.run(["lintian", "--pedantic", "--display-info", "--tag-display-limit", "0", str(changes)],
+                          capture_output=True, text=True)
+    out = proc.stdout + proc.stderr
+    tags = [ln for ln in out.splitlines() if ln[:2] in ("E:", "W:")]
+    return sum(t.startswith("E:") for t in tags), sum(t.startswith("W:") for t in tags), out

@@ -1,0 +1,262 @@
+"""The planner: recipe + build graph -> what to compile and link for each library, per architecture.
+
+Static closure like bazel's cc_shared_library: a library's own sources plus those of the in-tree cc_library targets
+it depends on are compiled into it; a dependency that is another library of the recipe is linked dynamically;
+a dependency on an external repository becomes a Debian -dev package (Build-Depends) and its -l flags.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from . import isa
+from .errors import DebforgeError
+from .frontends.bazel.glob import compile_pattern
+from .graph import Target, file_path, split_label
+from .recipe.schema import BinaryPackage, HeaderSet, Library, Recipe
+
+C_EXT = (".c",)
+CXX_EXT = (".cc", ".cpp", ".cxx", ".c++", ".C")
+ASM_EXT = (".S",)
+HEADER_EXT = (".h", ".hh", ".hpp", ".hxx", ".inc", ".inl", ".ipp", ".tcc", ".def")
+CC_KINDS = ("cc_library",)
+
+
+@dataclass
+class Compile:
+    src: str                 # path in the tree
+    lang: str                # "c", "c++" or "asm": decides the compiler and which dpkg-buildflags apply
+    flags: list[str]         # the target's copts, defines and include directories, in bazel's order
+    owner: str               # label of the cc_library the source belongs to
+
+
+@dataclass
+class SharedLibrary:
+    spec: Library
+    package: BinaryPackage
+    compiles: list[Compile] = field(default_factory=list)
+    cxx_link: bool = False
+    linkopts: list[str] = field(default_factory=list)
+    siblings: list[str] = field(default_factory=list)    # other recipe libraries linked dynamically
+    external_libs: list[str] = field(default_factory=list)
+
+    @property
+    def soname(self) -> str:
+        return f"lib{self.spec.name}.so.{self.spec.soversion}"
+
+    @property
+    def filename(self) -> str:
+        return f"lib{self.spec.name}.so.{self.spec.version}"
+
+    @property
+    def variants(self) -> bool:
+        return self.package.variants
+
+
+@dataclass
+class Plan:
+    recipe: Recipe
+    arch: str
+    levels: list[isa.Level]
+    libraries: list[SharedLibrary]
+    externals_used: list[str]            # Debian -dev packages
+
+
+def levels_for(recipe: Recipe, arch: str) -> list[isa.Level]:
+    return [lvl for lvl in isa.ARCHES[arch].levels if lvl.name in recipe.isa_levels]
+
+
+class _Planner:
+    def __init__(self, recipe: Recipe, ws):
+        self.recipe = recipe
+        self.ws = ws
+        self.lib_by_label = {lib.target: lib for _, lib in recipe.libraries()}
+        self.externals_used: set[str] = set()
+
+    def target(self, label: str, referrer: str) -> Target:
+        t = self.ws.target(label)
+        if t is None:
+            raise DebforgeError(f"'{label}' names no target", *_split_loc(referrer))
+        while t.kind == "alias":
+            t = self.target(t.attrs["actual"], t.location)
+        return t
+
+    def external(self, label: str, referrer: str) -> list[str]:
+        repo = split_label(label)[0]
+        ext = self.recipe.externals.get(repo)
+        if ext is None:
+            raise DebforgeError(f"dependency '{label}' is in external repository @{repo}, which the recipe does "
+                                f"not map to a Debian package", *_split_loc(referrer),
+                                hint=f"add to {self.recipe.path} under externals: {repo}: lib...-dev")
+        self.externals_used.add(ext.package)
+        return list(ext.libs)
+
+    def closure(self, root: Target) -> tuple[list[Target], list[str], list[str]]:
+        """In-tree cc_library targets compiled into the library (deps first), sibling libraries, external -l."""
+        order: list[Target] = []
+        siblings: list[str] = []
+        ext_libs: list[str] = []
+        state: dict[str, str] = {}
+
+        def visit(t: Target, chain: list[str]):
+            if state.get(t.label) == "done":
+                return
+            if state.get(t.label) == "active":
+                raise DebforgeError(f"dependency cycle: {' -> '.join(chain + [t.label])}", *_split_loc(t.location))
+            state[t.label] = "active"
+            for dep in t.attrs.get("deps", []) + t.attrs.get("implementation_deps", []):
+                if dep.startswith("@"):
+                    for lib in self.external(dep, t.location):
+                        if lib not in ext_libs:
+                            ext_libs.append(lib)
+                    continue
+                if dep in self.lib_by_label:
+                    name = self.lib_by_label[dep].name
+                    if name not in siblings:
+                        siblings.append(name)
+                    continue
+                d = self.target(dep, t.location)
+                if d.kind not in CC_KINDS:
+                    raise DebforgeError(f"'{t.label}' depends on '{dep}', a {d.kind} ({d.location}); only "
+                                        f"cc_library dependencies can be built so far", *_split_loc(t.location))
+                visit(d, chain + [t.label])
+            state[t.label] = "done"
+            order.append(t)
+
+        visit(root, [])
+        return order, siblings, ext_libs
+
+    def sources(self, t: Target) -> list[str]:
+        out = []
+        for label in t.attrs.get("srcs", []):
+            if label.startswith("@"):
+                raise DebforgeError(f"source '{label}' of '{t.label}' is in an external repository",
+                                    *_split_loc(t.location))
+            rule = self.ws.target(label)
+            if rule is not None:
+                if rule.kind == "filegroup":
+                    out.extend(self.sources(rule))
+                    continue
+                raise DebforgeError(f"source '{label}' of '{t.label}' is made by a {rule.kind} ({rule.location}); "
+                                    f"generated sources are not supported yet", *_split_loc(t.location))
+            path = file_path(label)
+            if not os.path.isfile(os.path.join(self.ws.root, path)):
+                raise DebforgeError(f"'{t.label}' lists source '{path}', which is not in the tree",
+                                    *_split_loc(t.location))
+            out.append(path)
+        return out
+
+    def flags(self, t: Target, closure: list[Target]) -> list[str]:
+        """copts, then defines (own + transitive), then include dirs: bazel's order on the command line."""
+        flags = list(t.attrs.get("copts", []))
+        defines: list[str] = list(t.attrs.get("local_defines", []))
+        includes: list[str] = ["-iquote", "."]
+        deps = self.deps_of(t, closure)
+        for d in [t] + deps:
+            defines += [x for x in d.attrs.get("defines", []) if x not in defines]
+            pkg = split_label(d.label)[1]
+            for inc in d.attrs.get("includes", []):
+                path = os.path.normpath(os.path.join(pkg, inc))
+                if path.startswith("..") or os.path.isabs(inc):
+                    raise DebforgeError(f"include directory '{inc}' of '{d.label}' leads out of the tree",
+                                        *_split_loc(d.location))
+                includes += ["-isystem", path]
+            if "strip_include_prefix" in d.attrs:
+                strip = d.attrs["strip_include_prefix"]
+                base = strip.lstrip("/") if strip.startswith("/") else os.path.join(pkg, strip)
+                includes += ["-I", os.path.normpath(base)]
+            if d.attrs.get("include_prefix"):
+                raise DebforgeError(f"'{d.label}' uses include_prefix, which is not supported yet",
+                                    *_split_loc(d.location))
+        return flags + [f"-D{x}" for x in defines] + includes
+
+    def deps_of(self, t: Target, closure: list[Target]) -> list[Target]:
+        """Transitive in-tree deps of t (within the closure), for defines and includes."""
+        by_label = {c.label: c for c in closure}
+        seen: list[Target] = []
+        stack = [d for d in t.attrs.get("deps", []) + t.attrs.get("implementation_deps", []) if d in by_label]
+        while stack:
+            label = stack.pop()
+            d = by_label[label]
+            if d in seen:
+                continue
+            seen.append(d)
+            stack += [x for x in d.attrs.get("deps", []) if x in by_label]
+        return seen
+
+    def library(self, pkg: BinaryPackage, spec: Library) -> SharedLibrary:
+        loc = (str(self.recipe.path), spec.line)
+        root = self.ws.target(spec.target)
+        if root is None:
+            raise DebforgeError(f"target '{spec.target}' does not exist in the upstream tree", *loc)
+        if root.kind not in CC_KINDS:
+            raise DebforgeError(f"target '{spec.target}' is a {root.kind} ({root.location}); a library package "
+                                f"needs a cc_library", *loc)
+        closure, siblings, ext_libs = self.closure(root)
+        lib = SharedLibrary(spec, pkg, siblings=siblings, external_libs=ext_libs)
+        seen_src: set[str] = set()
+        for t in closure:
+            flags = self.flags(t, closure)
+            for src in self.sources(t):
+                if src in seen_src or src.endswith(HEADER_EXT):
+                    continue
+                seen_src.add(src)
+                if src.endswith(CXX_EXT):
+                    lang = "c++"
+                elif src.endswith(C_EXT):
+                    lang = "c"
+                elif src.endswith(ASM_EXT):
+                    lang = "asm"
+                else:
+                    continue  # data, scripts and other non-compiled files
+                lib.compiles.append(Compile(src, lang, flags, t.label))
+                if lang == "c++" or "c++" in _x_lang(flags):
+                    lib.cxx_link = True
+            lib.linkopts += [o for o in t.attrs.get("linkopts", []) if o not in lib.linkopts]
+        if not lib.compiles:
+            raise DebforgeError(f"target '{spec.target}' has no sources to compile", *loc)
+        return lib
+
+
+def _x_lang(flags: list[str]) -> set[str]:
+    return {flags[i + 1] for i, f in enumerate(flags[:-1]) if f == "-x"}
+
+
+def _split_loc(location: str) -> tuple[str | None, int | None]:
+    file, _, line = location.rpartition(":")
+    return (file, int(line)) if line.isdigit() else (location, None)
+
+
+def make_plan(recipe: Recipe, ws, arch: str) -> Plan:
+    planner = _Planner(recipe, ws)
+    libs = [planner.library(pkg, spec) for pkg, spec in recipe.libraries()]
+    return Plan(recipe, arch, levels_for(recipe, arch), libs, sorted(planner.externals_used))
+
+
+def header_files(recipe: Recipe, root: str) -> list[tuple[str, str]]:
+    """(path in tree, directory under /usr/include) for every header of the -dev package."""
+    out: list[tuple[str, str]] = []
+    for hs in recipe.headers:
+        regex = compile_pattern(hs.files)
+        matched = []
+        for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+            dirnames[:] = sorted(d for d in dirnames if d not in ("debian", ".pc"))
+            rel = os.path.relpath(dirpath, root)
+            for f in sorted(filenames):
+                path = f if rel == "." else f"{rel}/{f}"
+                if regex.match(path):
+                    matched.append(path)
+        if not matched:
+            raise DebforgeError(f"headers '{hs.files}' match no file in the upstream tree", str(recipe.path), hs.line)
+        for path in matched:
+            sub = os.path.dirname(path)
+            if hs.strip:
+                if not (sub + "/").startswith(hs.strip.rstrip("/") + "/"):
+                    raise DebforgeError(f"header '{path}' is not under strip '{hs.strip}'", str(recipe.path), hs.line)
+                sub = os.path.relpath(sub, hs.strip)
+            else:
+                sub = ""
+            dest = os.path.normpath(os.path.join("usr/include", hs.to, sub))
+            out.append((path, dest))
+    return out

@@ -1,0 +1,180 @@
+"""Getting upstream source: a local directory, a tarball, or a Debian source package's orig tarball fetched
+through a private apt configuration (debforge never edits /etc/apt)."""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import subprocess
+import tarfile
+import time
+from pathlib import Path
+
+from debian.deb822 import Deb822
+
+from .errors import DebforgeError
+from .recipe.schema import Recipe
+
+CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "debforge"
+KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
+LISTS_MAX_AGE = 24 * 3600
+ORIG_EXT = (".tar.xz", ".tar.gz", ".tar.bz2")
+
+
+def debian_mirror() -> str:
+    """The Debian mirror this machine's apt already uses (or $DEBFORGE_MIRROR)."""
+    if os.environ.get("DEBFORGE_MIRROR"):
+        return os.environ["DEBFORGE_MIRROR"]
+    for path in sorted(glob.glob("/etc/apt/sources.list.d/*.sources")):
+        with open(path, encoding="utf-8") as fh:
+            for para in Deb822.iter_paragraphs(fh):
+                if "debian-archive-keyring" in para.get("Signed-By", "") or \
+                        any(s in para.get("Suites", "").split() for s in ("bookworm", "trixie", "sid", "stable")):
+                    for uri in para.get("URIs", "").split():
+                        if uri.rstrip("/").endswith("/debian"):
+                            return uri
+    for path in ["/etc/apt/sources.list", *sorted(glob.glob("/etc/apt/sources.list.d/*.list"))]:
+        try:
+            lines = Path(path).read_text(encoding="utf-8").splitlines()
+        except OSError:
+            continue
+        for line in lines:
+            words = [w for w in line.split() if not w.startswith("[")]
+            if len(words) >= 3 and words[0] in ("deb", "deb-src") and words[1].rstrip("/").endswith("/debian"):
+                return words[1]
+    raise DebforgeError("found no Debian mirror in /etc/apt to fetch source packages from",
+                        hint="set DEBFORGE_MIRROR to a Debian archive URL")
+
+
+def _apt(suite: str) -> tuple[list[str], Path]:
+    base = CACHE / "apt" / suite
+    (base / "lists" / "partial").mkdir(parents=True, exist_ok=True)
+    (base / "cache" / "archives" / "partial").mkdir(parents=True, exist_ok=True)
+    sources = base / "sources.list"
+    sources.write_text(f"deb-src [signed-by={KEYRING}] {debian_mirror()} {suite} main contrib non-free\n")
+    opts = [f"-oDir::Etc::SourceList={sources}", "-oDir::Etc::SourceParts=/dev/null",
+            f"-oDir::State::Lists={base / 'lists'}", f"-oDir::Cache={base / 'cache'}",
+            "-oAPT::Sandbox::User=root", "-qq"]
+    return opts, base
+
+
+def _run(cmd: list[str], cwd: Path | None, what: str) -> str:
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise DebforgeError(f"{what} failed ({' '.join(cmd[:2])} exit {proc.returncode}):\n"
+                            f"{(proc.stderr or proc.stdout).strip()[-2000:]}")
+    return proc.stdout
+
+
+def fetch_debian_orig(package: str, suite: str, version: str, log=print) -> Path:
+    """Download (once) the orig tarball of a Debian source package; apt checks it against the signed index."""
+    opts, base = _apt(suite)
+    dl = CACHE / "orig" / suite
+    dl.mkdir(parents=True, exist_ok=True)
+    for ext in ORIG_EXT:
+        cached = dl / f"{package}_{version}.orig{ext}"
+        if cached.is_file():
+            return cached
+    stamp = base / "lists" / ".updated"
+    if not stamp.exists() or time.time() - stamp.stat().st_mtime > LISTS_MAX_AGE:
+        log(f"debforge: updating the package index of {suite} (private apt configuration in {base})")
+        _run(["apt-get", *opts, "update"], None, f"apt-get update for {suite}")
+        stamp.touch()
+    log(f"debforge: downloading the orig tarball of {package} from {suite}")
+    _run(["apt-get", *opts, "source", "--download-only", "--tar-only", package], dl, f"fetching {package}")
+    for ext in ORIG_EXT:
+        cached = dl / f"{package}_{version}.orig{ext}"
+        if cached.is_file():
+            return cached
+    found = sorted(p.name for p in dl.glob(f"{package}_*.orig.tar.*"))
+    raise DebforgeError(f"{suite} has no orig tarball of {package} version {version} (found: "
+                        f"{', '.join(found) or 'none'})", hint="change the recipe's version or upstream.suite")
+
+
+def orig_tarball(recipe: Recipe, log=print) -> Path | None:
+    """The upstream tarball named by the recipe, fetching it if it is a Debian source package."""
+    up = recipe.upstream
+    if up.debian:
+        return fetch_debian_orig(up.debian, up.suite, recipe.version, log)
+    if up.tarball:
+        if not up.tarball.is_file():
+            raise recipe.error("upstream", f"upstream tarball {up.tarball} does not exist")
+        return up.tarball
+    if not up.dir.is_dir():
+        raise recipe.error("upstream", f"upstream directory {up.dir} does not exist")
+    return None
+
+
+def unpack(tarball: Path, dest: Path) -> None:
+    """Unpack a tarball with its single top-level directory stripped, refusing members that leave dest."""
+    dest.mkdir(parents=True)
+    try:
+        with tarfile.open(tarball) as tf:
+            members = tf.getmembers()
+            tops = {m.name.split("/", 1)[0] for m in members if m.name not in (".", "./")}
+            strip = len(tops) == 1 and any("/" in m.name for m in members)
+            for m in members:
+                if strip:
+                    parts = m.name.split("/", 1)
+                    if len(parts) == 1:
+                        continue
+                    m.name = parts[1]
+                if not m.name:
+                    continue
+                tf.extract(m, dest, filter="data")
+    except (tarfile.TarError, OSError) as exc:
+        raise DebforgeError(f"cannot unpack: {exc}", str(tarball)) from None
+
+
+def tar_directory(src: Path, out: Path, top: str, mtime: int) -> None:
+    """A reproducible orig tarball from a directory."""
+    with tarfile.open(out, "w:xz") as tf:
+        def norm(ti: tarfile.TarInfo):
+            ti.uid = ti.gid = 0
+            ti.uname = ti.gname = ""
+            ti.mtime = min(ti.mtime, mtime)
+            return ti
+        for path in sorted(src.rglob("*")):
+            rel = path.relative_to(src)
+            if rel.parts[0] in ("debian", ".git", ".pc"):
+                continue
+            tf.add(path, arcname=f"{top}/{rel}", recursive=False, filter=norm)
+
+
+def newest_mtime(root: Path) -> int:
+    newest = 0
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if d not in ("debian", ".pc", ".git")]
+        for f in filenames:
+            try:
+                newest = max(newest, int(os.lstat(os.path.join(dirpath, f)).st_mtime))
+            except OSError:
+                pass
+    return newest
+
+
+def prepare(recipe: Recipe, outdir: Path, log=print) -> tuple[Path, Path]:
+    """Lay out <outdir>/<source>_<version>.orig.tar.* and the unpacked <outdir>/<source>-<version>/.
+
+    Returns (source tree, orig tarball). An existing unpacked tree is reused (regeneration keeps it).
+    """
+    outdir.mkdir(parents=True, exist_ok=True)
+    tree = outdir / f"{recipe.source}-{recipe.version}"
+    tarball = orig_tarball(recipe, log)
+    if tarball is not None:
+        ext = next((e for e in ORIG_EXT if tarball.name.endswith(e)), None)
+        if ext is None:
+            raise recipe.error("upstream", f"{tarball.name}: orig tarballs must be .tar.xz, .tar.gz or .tar.bz2")
+        orig = outdir / f"{recipe.source}_{recipe.version}.orig{ext}"
+        if not orig.exists():
+            shutil.copyfile(tarball, orig)
+        if not tree.exists():
+            unpack(orig, tree)
+        return tree, orig
+    orig = outdir / f"{recipe.source}_{recipe.version}.orig.tar.xz"
+    if not orig.exists():
+        tar_directory(recipe.upstream.dir, orig, tree.name, newest_mtime(recipe.upstream.dir))
+    if not tree.exists():
+        unpack(orig, tree)
+    return tree, orig
