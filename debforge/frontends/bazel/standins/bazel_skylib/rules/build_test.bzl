@@ -1,0 +1,1 @@
+build_test = __df_rule("build_test")

@@ -1,0 +1,1 @@
+copy_file = __df_rule("copy_file")

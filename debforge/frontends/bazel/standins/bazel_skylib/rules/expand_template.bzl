@@ -1,0 +1,1 @@
+expand_template = __df_rule("expand_template")

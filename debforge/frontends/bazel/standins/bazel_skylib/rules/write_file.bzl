@@ -1,0 +1,1 @@
+write_file = __df_rule("write_file")
