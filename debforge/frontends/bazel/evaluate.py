@@ -26,7 +26,7 @@ MAX_CALL_DEPTH = 400
 LABEL_ATTRS = frozenset({
     "srcs", "hdrs", "textual_hdrs", "deps", "implementation_deps", "data", "tools", "exec_tools", "outs",
     "actual", "dynamic_deps", "roots", "exports", "additional_linker_inputs", "win_def_file", "interface_library",
-    "shared_library", "static_library", "tests", "exports_filter", "version_script",
+    "shared_library", "static_library", "tests", "exports_filter", "version_script", "match_any", "match_all",
 })
 _FRAME = re.compile(r"^\s*\* (.+?):(\d+)", re.M)
 _RULE_ASSIGN = re.compile(r"^([A-Za-z_]\w*)\s*=\s*(?:rule|repository_rule)\(", re.M)
@@ -53,8 +53,9 @@ def starlark_error(exc: Exception) -> DebforgeError:
     text = str(exc)
     message = next((ln[len("error: "):] for ln in text.splitlines() if ln.startswith("error: ")),
                    text.strip().splitlines()[-1] if text.strip() else "evaluation failed")
-    for prefix in ("ValueError: ", "DebforgeError: ", "StarlarkError: "):
-        message = message.removeprefix(prefix)
+    # errors raised through nested evaluations arrive wrapped several times
+    while (stripped := re.sub(r"^(error: |ValueError: |DebforgeError: |StarlarkError: )", "", message)) != message:
+        message = stripped
     loc = re.search(r"-->\s*(.+?):(\d+)(?::\d+)?", text)
     frames = _FRAME.findall(text)
     file, line = (loc.group(1), int(loc.group(2))) if loc else (frames[-1] if frames else (None, None))
@@ -276,6 +277,12 @@ class Workspace:
             raise ValueError(f"select() condition '{label}' names no config_setting")
         if target.kind == "alias":
             return self._condition(target.attrs["actual"])
+        if target.kind == "config_setting_group":  # bazel-skylib: any or all of other conditions
+            any_of = [self._condition(c) for c in target.attrs.get("match_any", [])]
+            all_of = [self._condition(c) for c in target.attrs.get("match_all", [])]
+            if any_of:
+                return any(ok for ok, _ in any_of), max(n for _, n in any_of)
+            return all(ok for ok, _ in all_of), sum(n for _, n in all_of)
         if target.kind != "config_setting":
             raise ValueError(f"select() condition '{label}' is a {target.kind}, not a config_setting")
         return self.config.matches_setting(target.attrs)
