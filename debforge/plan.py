@@ -8,9 +8,11 @@ a dependency on an external repository becomes a Debian -dev package (Build-Depe
 from __future__ import annotations
 
 import os
+import posixpath
 from dataclasses import dataclass, field
 
 from . import isa
+from .confine import in_tree, inside
 from .errors import DebforgeError
 from .frontends.bazel.glob import compile_pattern
 from .graph import Target, file_path, split_label
@@ -21,6 +23,12 @@ CXX_EXT = (".cc", ".cpp", ".cxx", ".c++", ".C")
 ASM_EXT = (".S",)
 HEADER_EXT = (".h", ".hh", ".hpp", ".hxx", ".inc", ".inl", ".ipp", ".tcc", ".def")
 CC_KINDS = ("cc_library",)
+# cc_library attributes the planner reads; upstream files are untrusted, so their types are checked first
+STRING_LIST_ATTRS = ("srcs", "hdrs", "textual_hdrs", "deps", "implementation_deps", "copts", "local_defines",
+                     "defines", "includes", "linkopts")
+STRING_ATTRS = ("strip_include_prefix", "include_prefix")
+INCLUDE_FLAGS = ("-I", "-isystem", "-iquote", "-idirafter")   # also written joined: -Idir
+FILE_FLAGS = ("-include", "-imacros")
 
 
 @dataclass
@@ -74,12 +82,17 @@ class _Planner:
         self.lib_by_label = {lib.target: lib for _, lib in recipe.libraries()}
         self.externals_used: set[str] = set()
 
-    def target(self, label: str, referrer: str) -> Target:
+    def target(self, label: str, referrer: str, chain: tuple[str, ...] = ()) -> Target:
         t = self.ws.target(label)
         if t is None:
             raise DebforgeError(f"'{label}' names no target", *_split_loc(referrer))
-        while t.kind == "alias":
-            t = self.target(t.attrs["actual"], t.location)
+        if t.kind == "alias":
+            actual = t.attrs.get("actual")
+            if not isinstance(actual, str):
+                raise DebforgeError(f"alias '{t.label}' has no 'actual' label", *_split_loc(t.location))
+            if actual in chain + (label,):
+                raise DebforgeError(f"alias cycle: {' -> '.join(chain + (label, actual))}", *_split_loc(t.location))
+            t = self.target(actual, t.location, chain + (label,))
         return t
 
     def external(self, label: str, referrer: str) -> list[str]:
@@ -105,6 +118,7 @@ class _Planner:
             if state.get(t.label) == "active":
                 raise DebforgeError(f"dependency cycle: {' -> '.join(chain + [t.label])}", *_split_loc(t.location))
             state[t.label] = "active"
+            _checked(t)
             for dep in t.attrs.get("deps", []) + t.attrs.get("implementation_deps", []):
                 if dep.startswith("@"):
                     for lib in self.external(dep, t.location):
@@ -136,13 +150,16 @@ class _Planner:
             rule = self.ws.target(label)
             if rule is not None:
                 if rule.kind == "filegroup":
-                    out.extend(self.sources(rule))
+                    out.extend(self.sources(_checked(rule)))
                     continue
                 raise DebforgeError(f"source '{label}' of '{t.label}' is made by a {rule.kind} ({rule.location}); "
                                     f"generated sources are not supported yet", *_split_loc(t.location))
             path = file_path(label)
             if not os.path.isfile(os.path.join(self.ws.root, path)):
                 raise DebforgeError(f"'{t.label}' lists source '{path}', which is not in the tree",
+                                    *_split_loc(t.location))
+            if not in_tree(self.ws.root, path):
+                raise DebforgeError(f"source '{path}' of '{t.label}' is a symlink that leads out of the tree",
                                     *_split_loc(t.location))
             out.append(path)
         return out
@@ -158,9 +175,6 @@ class _Planner:
             pkg = split_label(d.label)[1]
             for inc in d.attrs.get("includes", []):
                 path = os.path.normpath(os.path.join(pkg, inc))
-                if path.startswith("..") or os.path.isabs(inc):
-                    raise DebforgeError(f"include directory '{inc}' of '{d.label}' leads out of the tree",
-                                        *_split_loc(d.location))
                 includes += ["-isystem", path]
             if "strip_include_prefix" in d.attrs:
                 strip = d.attrs["strip_include_prefix"]
@@ -217,6 +231,35 @@ class _Planner:
         if not lib.compiles:
             raise DebforgeError(f"target '{spec.target}' has no sources to compile", *loc)
         return lib
+
+
+def _checked(t: Target) -> Target:
+    """t, once the attributes the planner reads have their types and its include paths stay in the tree."""
+    loc = _split_loc(t.location)
+    for attr in STRING_LIST_ATTRS:
+        value = t.attrs.get(attr, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise DebforgeError(f"attribute '{attr}' of '{t.label}' must be a list of strings, not {value!r:.60}",
+                                *loc)
+    for attr in STRING_ATTRS:
+        if not isinstance(t.attrs.get(attr, ""), str):
+            raise DebforgeError(f"attribute '{attr}' of '{t.label}' must be a string", *loc)
+    pkg = split_label(t.label)[1]
+    paths = [(f"include directory '{inc}'", posixpath.join(pkg, inc)) for inc in t.attrs.get("includes", [])]
+    if "strip_include_prefix" in t.attrs:
+        strip = t.attrs["strip_include_prefix"]
+        paths.append((f"strip_include_prefix '{strip}'", strip[1:] or "." if strip.startswith("/")
+                      else posixpath.join(pkg, strip)))
+    copts = t.attrs.get("copts", [])
+    for flag, value in zip(copts, copts[1:]):
+        if flag in INCLUDE_FLAGS + FILE_FLAGS:
+            paths.append((f"copt '{flag} {value}'", value))
+    paths += [(f"copt '{flag}'", flag[len(f):]) for flag in copts for f in INCLUDE_FLAGS
+              if flag.startswith(f) and flag != f]
+    for what, path in paths:
+        if inside(path) is None:
+            raise DebforgeError(f"{what} of '{t.label}' leads out of the tree", *loc)
+    return t
 
 
 def _x_lang(flags: list[str]) -> set[str]:

@@ -31,12 +31,22 @@ class Node:
         return self.value
 
 
+MAX_VALUES = 100_000   # aliases can make a small file expand exponentially ("billion laughs")
+
+
 class _Loader(yaml.SafeLoader):
     pass
 
 
-def _to_node(loader: _Loader, node: yaml.Node, file: str) -> Node:
+def _to_node(loader: _Loader, node: yaml.Node, file: str, active: tuple = (), count: list | None = None) -> Node:
     line = node.start_mark.line + 1
+    if any(node is a for a in active):
+        raise DebforgeError("a YAML alias refers to a value that contains it", file, line)
+    count = count if count is not None else [0]
+    count[0] += 1
+    if count[0] > MAX_VALUES:
+        raise DebforgeError(f"recipe expands to more than {MAX_VALUES} values (through YAML aliases)", file, line)
+    active += (node,)
     if isinstance(node, yaml.MappingNode):
         loader.flatten_mapping(node)  # merge keys (<<)
         out: dict[str, Node] = {}
@@ -46,11 +56,11 @@ def _to_node(loader: _Loader, node: yaml.Node, file: str) -> Node:
                 raise DebforgeError(f"mapping key {key!r} must be a string", file, key_node.start_mark.line + 1)
             if key in out:
                 raise DebforgeError(f"duplicate key '{key}'", file, key_node.start_mark.line + 1)
-            out[key] = _to_node(loader, value_node, file)
+            out[key] = _to_node(loader, value_node, file, active, count)
             out[key].line = key_node.start_mark.line + 1
         return Node(out, line, file)
     if isinstance(node, yaml.SequenceNode):
-        return Node([_to_node(loader, item, file) for item in node.value], line, file)
+        return Node([_to_node(loader, item, file, active, count) for item in node.value], line, file)
     return Node(loader.construct_object(node, deep=True), line, file)
 
 

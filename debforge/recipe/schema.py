@@ -11,12 +11,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import DebforgeError
-from .. import isa
+from .. import confine, isa
 from .load import Node, load_yaml
 
 PKG_NAME = re.compile(r"^[a-z0-9][a-z0-9+.-]+$")
 UPSTREAM_VERSION = re.compile(r"^[0-9][A-Za-z0-9.+~-]*$")
-LIB_NAME = re.compile(r"^[A-Za-z0-9_+.-]+$")
+LIB_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_+.-]*$")   # becomes a file and directory name: no "..", no /
 SOVERSION = re.compile(r"^[0-9]+(\.[0-9]+)*$")
 MAINTAINER = re.compile(r"^[^<>]+ <[^<>@\s]+@[^<>\s]+>$")
 LABEL = re.compile(r"^(@[A-Za-z0-9_.-]*)?//[A-Za-z0-9_./+-]*(:[A-Za-z0-9_./+=,@~-]+)?$")
@@ -157,9 +157,25 @@ def _bool(node: Node, what: str) -> bool:
 
 def _relpath(node: Node, what: str) -> str:
     value = _str(node, what)
-    parts = Path(value).parts
-    if value.startswith("/") or ".." in parts:
+    if confine.inside(value) is None:
         raise node.error(f"{what} '{value}' must be a relative path inside the tree (no leading / and no ..)")
+    return value
+
+
+def _label(node: Node, what: str) -> str:
+    value = _str(node, what, LABEL, "expected a bazel label such as //pkg:name")
+    if ".." in re.split(r"[/:]", value):
+        raise node.error(f"{what} '{value}' leads out of the tree (labels have no '..')")
+    return value
+
+
+def _glob(node: Node, what: str) -> str:
+    from ..frontends.bazel.glob import compile_pattern   # here, not at the top: the frontend imports this module
+    value = _relpath(node, what)
+    try:
+        compile_pattern(value)
+    except ValueError as exc:
+        raise node.error(str(exc)) from None
     return value
 
 
@@ -206,7 +222,7 @@ def _packages(node: Node, version: str) -> tuple[BinaryPackage, ...]:
             seen_libs.add(lname)
             libs.append(Library(
                 name=lname,
-                target=_str(lm["target"], "target", LABEL, "expected a bazel label such as //pkg:name"),
+                target=_label(lm["target"], "target"),
                 soversion=_str(lm["soversion"], "soversion", SOVERSION, "expected digits such as 1 or 2.14"),
                 version=_str(lm["version"], "library version", SOVERSION) if "version" in lm else version,
                 line=lib_node.line))
@@ -231,9 +247,9 @@ def _headers(node: Node) -> tuple[HeaderSet, ...]:
     for item in _list(node, "dev.headers"):
         m = _mapping(item, "dev.headers entry", {"files": True, "to": False, "strip": False})
         to = _str(m["to"], "headers 'to'") if "to" in m else "."
-        if to.startswith("/") or ".." in Path(to).parts:
+        if confine.inside(to) is None:
             raise m["to"].error(f"headers 'to' '{to}' must be relative to /usr/include (no leading / and no ..)")
-        out.append(HeaderSet(files=_relpath(m["files"], "headers 'files'"), to=to,
+        out.append(HeaderSet(files=_glob(m["files"], "headers 'files'"), to=to,
                              strip=_relpath(m["strip"], "headers 'strip'") if "strip" in m else "", line=item.line))
     return tuple(out)
 
@@ -277,9 +293,11 @@ def load_recipe(path: str | Path) -> Recipe:
 
     arches = tuple(_str(n, "architecture") for n in _list(top["architectures"], "architectures")) \
         if "architectures" in top else ("amd64", "arm64")
-    for n, a in zip(top["architectures"].value if "architectures" in top else [], arches):
+    for i, (n, a) in enumerate(zip(top["architectures"].value if "architectures" in top else [], arches)):
         if a not in isa.ARCHES:
             raise n.error(f"unknown architecture '{a}'", f"known: {', '.join(sorted(isa.ARCHES))}")
+        if a in arches[:i]:
+            raise n.error(f"architecture '{a}' is listed twice")
     known_levels = isa.all_levels()
     levels = []
     for n in (_list(top["isa-levels"], "isa-levels") if "isa-levels" in top else []):

@@ -17,7 +17,7 @@ import starlark as sl
 from ...errors import DebforgeError
 from ...graph import Graph, Package, Target
 from . import labels
-from .glob import BUILD_FILES, Lister
+from .glob import BUILD_FILES, MAX_RESULTS, Lister
 from .select import DEFAULT, DebianConfig
 
 FILE_SECONDS = 30.0
@@ -34,7 +34,8 @@ _GLOBALS = sl.Globals.extended_by([sl.LibraryExtension.StructType, sl.LibraryExt
                                    sl.LibraryExtension.Json, sl.LibraryExtension.Print,
                                    sl.LibraryExtension.Map, sl.LibraryExtension.Filter,
                                    sl.LibraryExtension.Partial])
-_PRELUDE = sl.parse("<debforge prelude>", resources.files(__package__).joinpath("prelude.star").read_text(),
+PRELUDE_NAME = "<debforge prelude>"
+_PRELUDE = sl.parse(PRELUDE_NAME, resources.files(__package__).joinpath("prelude.star").read_text(),
                     sl.Dialect.extended())
 
 
@@ -61,6 +62,11 @@ def starlark_error(exc: Exception) -> DebforgeError:
     file, line = (loc.group(1), int(loc.group(2))) if loc else (frames[-1] if frames else (None, None))
     if frames and (frames[0][0], int(frames[0][1])) != (file, line and int(line)):
         message += f" (called from {frames[0][0]}:{frames[0][1]})"
+    if file == PRELUDE_NAME:   # raised in one of debforge's helpers: the upstream line that called it is to blame
+        callers = [f for f in frames if f[0] != PRELUDE_NAME]
+        if callers:
+            file, line = callers[-1]
+            message = message.removesuffix(f" (called from {file}:{line})")
     return DebforgeError(message, file, int(line) if line else None)
 
 
@@ -78,6 +84,7 @@ class Workspace:
         self._pkg_stack: list[str] = []
         self._evaluating: set[str] = set()
         self._deadline = 0.0
+        self._globbed = 0        # paths glob() returned to the BUILD file being evaluated: a memory bound
 
     # -- files ------------------------------------------------------------------------------------------------
     def _shown(self, rel: str) -> str:
@@ -174,8 +181,8 @@ class Workspace:
             raise DebforgeError(f"no BUILD file in package '//{pkg}'")
         self._evaluating.add(pkg)
         self._pkg_stack.append(pkg)
-        saved_deadline = self._deadline
-        self._deadline = time.monotonic() + FILE_SECONDS
+        saved_deadline, saved_globbed = self._deadline, self._globbed
+        self._deadline, self._globbed = time.monotonic() + FILE_SECONDS, 0
         self.graph.packages[pkg] = Package(pkg, self._shown(rel))
         try:
             module = self._new_module()
@@ -190,7 +197,7 @@ class Workspace:
             del self.graph.packages[pkg]
             raise
         finally:
-            self._deadline = saved_deadline
+            self._deadline, self._globbed = saved_deadline, saved_globbed
             self._pkg_stack.pop()
             self._evaluating.discard(pkg)
 
@@ -242,7 +249,11 @@ class Workspace:
     def _cb_glob(self, stack, include, exclude, exclude_directories):
         if isinstance(include, str) or isinstance(exclude, str):
             raise ValueError("glob() takes lists of patterns, not a string")
-        return self.lister.glob(self._pkg, list(include), list(exclude), exclude_directories)
+        found = self.lister.glob(self._pkg, list(include), list(exclude), exclude_directories)
+        self._globbed += len(found)
+        if self._globbed > MAX_RESULTS:
+            raise ValueError(f"glob() calls of this file returned more than {MAX_RESULTS} paths in all: stopped")
+        return found
 
     def _cb_select(self, stack, conditions, no_match_error):
         if not isinstance(conditions, dict) or not conditions:

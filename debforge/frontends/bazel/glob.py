@@ -79,7 +79,4 @@ class Lister:
         candidates = files if exclude_directories else files + dirs
         inc = [compile_pattern(p) for p in include]
         exc = [compile_pattern(p) for p in exclude]
-        out = [c for c in candidates if any(r.match(c) for r in inc) and not any(r.match(c) for r in exc)]
-        if len(out) > MAX_RESULTS:
-            raise ValueError(f"glob matched more than {MAX_RESULTS} files")
-        return sorted(out)
+        return sorted(c for c in candidates if any(r.match(c) for r in inc) and not any(r.match(c) for r in exc))
