@@ -32,6 +32,7 @@ class Graph:
     targets: dict[str, Target] = field(default_factory=dict)
     packages: dict[str, Package] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)   # build file -> reason it failed to evaluate
+    external_loads: dict[str, list[str]] = field(default_factory=dict)  # stubbed .bzl of other repos -> symbols
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=1, sort_keys=True)

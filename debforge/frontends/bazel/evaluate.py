@@ -6,6 +6,7 @@ system is glob(), confined to the package. Each file's evaluation is bounded in 
 
 from __future__ import annotations
 
+import ast as pyast
 import os
 import re
 import time
@@ -27,6 +28,7 @@ LABEL_ATTRS = frozenset({
     "srcs", "hdrs", "textual_hdrs", "deps", "implementation_deps", "data", "tools", "exec_tools", "outs",
     "actual", "dynamic_deps", "roots", "exports", "additional_linker_inputs", "win_def_file", "interface_library",
     "shared_library", "static_library", "tests", "exports_filter", "version_script", "match_any", "match_all",
+    "src", "out",
 })
 _FRAME = re.compile(r"^\s*\* (.+?):(\d+)", re.M)
 _RULE_ASSIGN = re.compile(r"^([A-Za-z_]\w*)\s*=\s*(?:rule|repository_rule)\(", re.M)
@@ -39,8 +41,47 @@ _PRELUDE = sl.parse(PRELUDE_NAME, resources.files(__package__).joinpath("prelude
                     sl.Dialect.extended())
 
 
-class _Stop(Exception):
-    """Raised inside a callback; carries a DebforgeError out through starlark."""
+STANDINS = Path(__file__).resolve().parent / "standins"
+_WORKSPACE_NAME = re.compile(r"""^\s*(?:workspace|module)\(\s*name\s*=\s*["']([A-Za-z0-9_.-]+)["']""", re.M)
+
+
+def _statements(text: str, tree, keep) -> str:
+    """The top-level statements of a parsed file that `keep` selects, at their original line numbers;
+    `keep` may instead return a one-line replacement."""
+    lines = text.splitlines(keepends=True)
+    out = ["\n"] * len(lines)
+    for node in tree.body:
+        verdict = keep(node)
+        if verdict is True:
+            out[node.lineno - 1:node.end_lineno] = lines[node.lineno - 1:node.end_lineno]
+        elif verdict:
+            out[node.lineno - 1] = verdict + "\n"
+    return "".join(out)
+
+
+def _defs_only(node):
+    """For a .bzl still being loaded: its loads and functions; other globals exist, as None, so that the
+    functions compile (nothing at top level runs, so nothing can need the package being evaluated)."""
+    if isinstance(node, pyast.FunctionDef):
+        return True
+    if isinstance(node, pyast.Expr) and isinstance(node.value, pyast.Call) and getattr(node.value.func, "id", "") == "load":
+        return True
+    if isinstance(node, (pyast.Assign, pyast.AnnAssign, pyast.AugAssign)):
+        targets = node.targets if isinstance(node, pyast.Assign) else [node.target]
+        names = [n.id for t in targets for n in pyast.walk(t) if isinstance(n, pyast.Name)]
+        return "; ".join(f"{n} = None" for n in names) or None
+    return None
+
+
+def workspace_name(root: Path) -> str | None:
+    """The name upstream gives its own repository: labels "@<name>//..." then mean the tree itself."""
+    for name in ("MODULE.bazel", "WORKSPACE.bazel", "WORKSPACE"):
+        path = root / name
+        if path.is_file():
+            m = _WORKSPACE_NAME.search(path.read_text(encoding="utf-8", errors="replace"))
+            if m:
+                return m.group(1)
+    return None
 
 
 def _caller(stack: str) -> str:
@@ -52,16 +93,21 @@ def _caller(stack: str) -> str:
 def starlark_error(exc: Exception) -> DebforgeError:
     """A StarlarkError as file:line + message (the innermost location; the BUILD call site when they differ)."""
     text = str(exc)
-    message = next((ln[len("error: "):] for ln in text.splitlines() if ln.startswith("error: ")),
-                   text.strip().splitlines()[-1] if text.strip() else "evaluation failed")
+    # Nested evaluations (loads, macros) wrap the error: the last "error:" line is the innermost cause,
+    # the first "-->" after it its location, the last "-->" the BUILD file that started it all.
+    lines = text.splitlines()
+    last = max((i for i, ln in enumerate(lines) if ln.startswith("error: ")), default=None)
+    message = lines[last][len("error: "):] if last is not None else (lines[-1] if lines else "evaluation failed")
+    after = "\n".join(lines[last:]) if last is not None else text
     # errors raised through nested evaluations arrive wrapped several times
     while (stripped := re.sub(r"^(error: |ValueError: |DebforgeError: |StarlarkError: )", "", message)) != message:
         message = stripped
-    loc = re.search(r"-->\s*(.+?):(\d+)(?::\d+)?", text)
+    locs = re.findall(r"-->\s*(.+?):(\d+)(?::\d+)?", after)
     frames = _FRAME.findall(text)
-    file, line = (loc.group(1), int(loc.group(2))) if loc else (frames[-1] if frames else (None, None))
-    if frames and (frames[0][0], int(frames[0][1])) != (file, line and int(line)):
-        message += f" (called from {frames[0][0]}:{frames[0][1]})"
+    file, line = locs[0] if locs else (frames[-1] if frames else (None, None))
+    origin = locs[-1] if len(locs) > 1 else (frames[0] if frames else None)
+    if origin and (origin[0], int(origin[1])) != (file, int(line)):
+        message += f" (called from {origin[0]}:{origin[1]})"
     if file == PRELUDE_NAME:   # raised in one of debforge's helpers: the upstream line that called it is to blame
         callers = [f for f in frames if f[0] != PRELUDE_NAME]
         if callers:
@@ -85,6 +131,11 @@ class Workspace:
         self._evaluating: set[str] = set()
         self._deadline = 0.0
         self._globbed = 0        # paths glob() returned to the BUILD file being evaluated: a memory bound
+        self._rule_names: dict[tuple[str, int], str] = {}
+        self._settings: dict[str, dict[str, Target]] = {}   # package -> its literal config_settings
+        self._sink = self.graph.targets                     # where recorded targets go
+        self._defs_only = False                             # inside _literal_settings()
+        self.workspace_name = workspace_name(self.root)
 
     # -- files ------------------------------------------------------------------------------------------------
     def _shown(self, rel: str) -> str:
@@ -133,41 +184,61 @@ class Workspace:
     def _eval(self, module: sl.Module, ast, loader) -> None:
         sl.eval_with(self._options(), module, ast, _GLOBALS, loader)
 
-    def _parse(self, rel: str, text: str):
+    def _parse(self, shown: str, text: str):
         try:
-            return sl.parse(self._shown(rel), text, sl.Dialect.extended())
+            return sl.parse(shown, text, sl.Dialect.extended())
         except sl.StarlarkError as exc:
             raise starlark_error(exc) from None
 
-    def _loader(self, repo: str, pkg: str) -> sl.FileLoader:
-        return sl.FileLoader(lambda module_id: self.load_bzl(labels.absolute(module_id, repo, pkg)))
+    def _loader(self, repo: str, pkg: str, ast) -> sl.FileLoader:
+        wanted = {ld.module_id: sorted(ld.symbols.values()) for ld in ast.loads()}
+        return sl.FileLoader(lambda module_id: self.load_bzl(labels.absolute(module_id, repo, pkg),
+                                                             wanted.get(module_id, [])))
 
-    def load_bzl(self, label: str) -> sl.FrozenModule:
-        """Evaluate a .bzl file once; later loads share the frozen module."""
-        if label in self._modules:
-            return self._modules[label]
-        if label in self._loading:
-            chain = " -> ".join(self._loading + [label])
-            raise DebforgeError(f"load cycle: {chain}")
+    def _source_of(self, label: str, symbols: list[str]) -> tuple[str, str, str, str]:
+        """(repo, pkg, display name, Starlark text) of a loaded .bzl: in the tree, a stand-in of an external
+        repository, or a stub whose symbols record targets of an unknown rule."""
         repo, rest = (label[1:].split("//", 1) if label.startswith("@") else ("", label[2:]))
         pkg, _, name = rest.partition(":")
-        if repo:
-            raise DebforgeError(f"load of '{label}' from external repository @{repo}, which is not part of the "
-                                f"upstream tree")
+        if repo == self.workspace_name:
+            repo = ""
         rel = f"{pkg}/{name}" if pkg else name
+        if not repo:
+            return "", pkg, self._shown(rel), self._read(rel)
+        standin = STANDINS / repo / rel
+        if standin.is_file():
+            return repo, pkg, f"<stand-in @{repo}//{rel}>", standin.read_text(encoding="utf-8")
+        self.graph.external_loads.setdefault(label, [])
+        self.graph.external_loads[label] = sorted(set(self.graph.external_loads[label]) | set(symbols))
+        stub = "".join(f'{s} = __df_rule("{label}%{s}")\n' for s in symbols)
+        return repo, pkg, f"<stub {label}>", stub
+
+    def load_bzl(self, label: str, symbols: list[str] = ()) -> sl.FrozenModule:
+        """Evaluate a .bzl file once; later loads share the frozen module."""
+        key = label if not label.startswith("@") else f"{label}%{','.join(symbols)}"
+        if key in self._modules:
+            return self._modules[key]
+        if label in self._loading and self._defs_only:
+            key = "defs-only:" + key   # see _setting(): the functions of a .bzl still being loaded
+        elif label in self._loading:
+            chain = " -> ".join(self._loading + [label])
+            raise DebforgeError(f"load cycle: {chain}")
+        if key in self._modules:
+            return self._modules[key]
         self._loading.append(label)
         try:
-            text = self._read(rel)
-            ast = self._parse(rel, text)
+            repo, pkg, shown, text = self._source_of(label, list(symbols))
+            if key.startswith("defs-only:"):
+                text = _statements(text, pyast.parse(text), _defs_only)
+            ast = self._parse(shown, text)
             module = self._new_module()
-            self._rule_names = getattr(self, "_rule_names", {})
             for m in _RULE_ASSIGN.finditer(text):
-                self._rule_names[(self._shown(rel), text.count("\n", 0, m.start()) + 1)] = m.group(1)
-            self._eval(module, ast, self._loader(repo, pkg))
+                self._rule_names[(shown, text.count("\n", 0, m.start()) + 1)] = m.group(1)
+            self._eval(module, ast, self._loader(repo, pkg, ast))
             frozen = module.freeze()
         finally:
             self._loading.pop()
-        self._modules[label] = frozen
+        self._modules[key] = frozen
         return frozen
 
     def evaluate_package(self, pkg: str) -> None:
@@ -186,7 +257,8 @@ class Workspace:
         self.graph.packages[pkg] = Package(pkg, self._shown(rel))
         try:
             module = self._new_module()
-            self._eval(module, self._parse(rel, self._read(rel)), self._loader("", pkg))
+            ast = self._parse(self._shown(rel), self._read(rel))
+            self._eval(module, ast, self._loader("", pkg, ast))
         except sl.StarlarkError as exc:
             del self.graph.packages[pkg]
             err = starlark_error(exc)
@@ -210,6 +282,13 @@ class Workspace:
             self.evaluate_package(pkg)
         return self.graph.targets.get(label)
 
+    def _abs(self, label: str) -> str:
+        """An absolute label; "@<upstream's own repository name>//x" is the tree itself, "//x"."""
+        out = labels.absolute(label, "", self._pkg)
+        if self.workspace_name and out.startswith(f"@{self.workspace_name}//"):
+            out = out[len(self.workspace_name) + 1:]
+        return out
+
     # -- callbacks from the prelude ------------------------------------------------------------------------
     @property
     def _pkg(self) -> str:
@@ -221,9 +300,9 @@ class Workspace:
         if not self._pkg_stack:
             raise ValueError(f"{kind}() can only be called while evaluating a BUILD file")
         label = f"//{self._pkg}:{name}"
-        if label in self.graph.targets:
+        if label in self._sink:
             raise ValueError(f"target '{name}' is declared twice in package '//{self._pkg}' "
-                             f"(first at {self.graph.targets[label].location})")
+                             f"(first at {self._sink[label].location})")
         clean = {}
         for key, value in attrs.items():
             if value is None:
@@ -232,18 +311,18 @@ class Workspace:
                 value = self._absolute_labels(key, value)
             clean[key] = value
         if kind == "config_setting" and "flag_values" in clean:
-            clean["flag_values"] = {labels.absolute(k, "", self._pkg): v for k, v in clean["flag_values"].items()}
+            clean["flag_values"] = {self._abs(k): v for k, v in clean["flag_values"].items()}
         if kind == "config_setting" and "constraint_values" in clean:
-            clean["constraint_values"] = [labels.absolute(v, "", self._pkg) for v in clean["constraint_values"]]
-        self.graph.targets[label] = Target(label, kind, _caller(stack), clean)
+            clean["constraint_values"] = [self._abs(v) for v in clean["constraint_values"]]
+        self._sink[label] = Target(label, kind, _caller(stack), clean)
 
     def _absolute_labels(self, key, value):
         if isinstance(value, str):
-            return labels.absolute(value, "", self._pkg)
+            return self._abs(value)
         if isinstance(value, list):
-            return [labels.absolute(v, "", self._pkg) if isinstance(v, str) else v for v in value]
+            return [self._abs(v) if isinstance(v, str) else v for v in value]
         if isinstance(value, dict):  # e.g. label-keyed dicts
-            return {labels.absolute(k, "", self._pkg): v for k, v in value.items()}
+            return {self._abs(k): v for k, v in value.items()}
         raise ValueError(f"attribute '{key}' must be a label or list of labels, not {type(value).__name__}")
 
     def _cb_glob(self, stack, include, exclude, exclude_directories):
@@ -262,8 +341,13 @@ class Workspace:
         for key in conditions:
             if key == DEFAULT:
                 continue
-            label = labels.absolute(key, "", self._pkg)
-            ok, weight = self._condition(label)
+            label = self._abs(key)
+            try:
+                ok, weight = self._condition(label)
+            except ValueError:
+                if not self._defs_only:
+                    raise
+                ok, weight = False, 0   # literal pass (see _setting): function defaults, not what we look for
             if ok:
                 best.append((weight, key))
         if best:
@@ -283,7 +367,7 @@ class Workspace:
             return label in self.config.constraints, 1
         if label.startswith("@"):
             return False, 0   # a config_setting of a repository outside the tree: not this configuration
-        target = self.target(label)
+        target = self._setting(label)
         if target is None:
             raise ValueError(f"select() condition '{label}' names no config_setting")
         if target.kind == "alias":
@@ -296,7 +380,65 @@ class Workspace:
             return all(ok for ok, _ in all_of), sum(n for _, n in all_of)
         if target.kind != "config_setting":
             raise ValueError(f"select() condition '{label}' is a {target.kind}, not a config_setting")
-        return self.config.matches_setting(target.attrs)
+        return self.config.matches_setting(target.attrs, self._flag_default)
+
+    def _setting(self, label: str) -> Target | None:
+        """The target a select() condition names. Conditions are resolved eagerly, so a .bzl file whose
+        top-level code calls select() may need a package whose BUILD loads that very .bzl: bazel never meets
+        this cycle (its select() is lazy). The package's literal config_setting calls are read first."""
+        pkg = label[2:].partition(":")[0]
+        if label in self.graph.targets or pkg in self.graph.packages:
+            return self.graph.targets.get(label)
+        if pkg not in self._settings:
+            self._settings[pkg] = {}   # while reading them, a condition of the same package can't be known
+            self._settings[pkg] = self._literal_settings(pkg)
+        found = self._settings[pkg].get(label)
+        if found is None and self._defs_only:
+            return None   # no full evaluation inside the literal pass: that is where the cycle came from
+        return found or self.target(label)
+
+    def _literal_settings(self, pkg: str) -> dict[str, Target]:
+        """config_setting / config_setting_group calls at the top level of a BUILD file, evaluated on their own.
+        Python's ast module only parses the text (Starlark's call syntax is Python's); nothing is executed."""
+        rel = self.build_file(pkg)
+        if rel is None:
+            return {}
+        text = self._read(rel)
+        try:
+            tree = pyast.parse(text)
+        except (SyntaxError, ValueError):
+            return {}
+        def wanted(node):
+            call = node.value if isinstance(node, pyast.Expr) and isinstance(node.value, pyast.Call) else None
+            func = call.func if call else None
+            name = func.id if isinstance(func, pyast.Name) else func.attr if isinstance(func, pyast.Attribute) else ""
+            return name in ("load", "config_setting", "config_setting_group")
+
+        subset = _statements(text, tree, wanted)
+        if "config_setting" not in subset:
+            return {}
+        sink: dict[str, Target] = {}
+        saved = self._sink, self._defs_only
+        self._sink, self._defs_only = sink, True
+        self._pkg_stack.append(pkg)
+        try:
+            module = self._new_module()
+            ast = self._parse(self._shown(rel), subset)
+            self._eval(module, ast, self._loader("", pkg, ast))
+        except (sl.StarlarkError, DebforgeError, ValueError):
+            return {}   # not literal after all: the full evaluation decides
+        finally:
+            self._pkg_stack.pop()
+            self._sink, self._defs_only = saved
+        return sink
+
+    def _flag_default(self, label: str) -> str | None:
+        """A build setting's value when the recipe's config does not set it: its build_setting_default."""
+        flag = self.target(label) if not label.startswith("@") else None
+        if flag is None or "build_setting_default" not in flag.attrs:
+            return None
+        value = flag.attrs["build_setting_default"]
+        return str(value).lower() if isinstance(value, bool) else str(value)
 
     def _cb_package(self, stack, attrs):
         vis = attrs.get("default_visibility")
@@ -322,7 +464,7 @@ class Workspace:
         if not isinstance(text, str):
             raise ValueError("Label() takes a string")
         if not text.startswith(("@", "//")):
-            text = labels.absolute(text, "", self._pkg)
+            text = self._abs(text)
         return labels.parts(text)
 
     def _cb_rule_kind(self, stack):

@@ -7,6 +7,16 @@ import re
 _BAD_PART = re.compile(r"(^|/)\.\.?(/|$)")
 
 
+_LABEL_STRUCT = re.compile(r'struct\(__df_label=True, name="([^"]*)", package="([^"]*)", repo_name="([^"]*)"[^)]*\)')
+
+
+def decode_label_structs(text: str) -> str:
+    """str(Label(x)) in the prelude gives a struct's repr: turn each back into the label it stands for."""
+    if "__df_label" not in text:
+        return text
+    return _LABEL_STRUCT.sub(lambda m: f"{'@' + m.group(3) if m.group(3) else ''}//{m.group(2)}:{m.group(1)}", text)
+
+
 def absolute(label: str, repo: str, pkg: str) -> str:
     """Make `label` absolute relative to package `pkg` of repository `repo` ("" = main).
 
@@ -15,7 +25,7 @@ def absolute(label: str, repo: str, pkg: str) -> str:
     """
     if not isinstance(label, str) or not label:
         raise ValueError(f"invalid label {label!r}")
-    text = label
+    text = label = decode_label_structs(label)
     if text.startswith("@"):
         text = text.lstrip("@")
         if "//" not in text:  # "@repo" means "@repo//:repo"
