@@ -30,13 +30,13 @@ def _progress(i: int, n: int, what: str) -> None:
         log(f"debforge: evaluated {i}/{n} packages")
 
 
-def _tree(args, recipe) -> Path:
-    if args.source:
-        path = Path(args.source)
+def _tree(source: str | None, output: str, recipe) -> Path:
+    if source:
+        path = Path(source)
         if not path.is_dir():
             raise DebforgeError(f"--source {path} is not a directory")
         return path
-    tree, _ = sources.prepare(recipe, Path(args.output), log)
+    tree, _ = sources.prepare(recipe, Path(output), log)
     return tree
 
 
@@ -51,7 +51,7 @@ def cmd_check(args) -> int:
 
 def cmd_scan(args) -> int:
     recipe = load_recipe(args.recipe)
-    root = _tree(args, recipe)
+    root = _tree(args.source, args.output, recipe)
     started = time.monotonic()
     ws = frontends.get(recipe.frontend).scan(root, recipe, args.arch, _progress, display_root=None)
     g = ws.graph
@@ -67,12 +67,10 @@ def cmd_scan(args) -> int:
     return 0
 
 
-def generate(recipe_path: str, output: str, source: str | None, force: bool) -> tuple[Path, object]:
+def generate(recipe_path: str, output: str, source: str | None, force: bool,
+             diff: bool = False) -> tuple[Path, object]:
     recipe = load_recipe(recipe_path)
-    if source:
-        tree = Path(source)
-    else:
-        tree, _ = sources.prepare(recipe, Path(output), log)
+    tree = _tree(source, output, recipe)
     frontend = frontends.get(recipe.frontend)
     plans = {}
     for arch in recipe.architectures:
@@ -84,13 +82,25 @@ def generate(recipe_path: str, output: str, source: str | None, force: bool) -> 
             f"levels: generic {' '.join(lvl.name for lvl in plans[arch].levels)}")
     epoch = int(os.environ.get("SOURCE_DATE_EPOCH") or sources.newest_mtime(tree))
     files = debian.render(recipe, plans, tree, epoch)
-    debian_tree.write(tree / "debian", files, force=force)
-    log(f"debforge: wrote {len(files)} files to {tree / 'debian'}")
+    update = debian_tree.plan(tree / "debian", files, force=force)
+    if diff:
+        sys.stdout.write(debian_tree.diff(update))
+        log(f"debforge: {len(update.write) + len(update.remove)} files of {tree / 'debian'} would change; "
+            f"nothing written")
+        return tree, recipe
+    debian_tree.apply(update)
+    log(f"debforge: {tree / 'debian'}: {len(update.write)} files written, {len(update.remove)} removed")
+    for rel, why in sorted(update.kept.items()):
+        log(f"debforge: kept debian/{rel}: {why}")
+    if update.kept:
+        log("  run generate again with --diff to see what debforge would write instead, with --force to write it")
     return tree, recipe
 
 
 def cmd_generate(args) -> int:
-    tree, _ = generate(args.recipe, args.output, args.source, args.force)
+    tree, _ = generate(args.recipe, args.output, args.source, args.force, args.diff)
+    if args.diff:
+        return 0
     print(tree)
     log(f"next: cd {tree} && dpkg-buildpackage -us -uc   (or: debforge build {args.recipe})")
     return 0
@@ -143,7 +153,12 @@ def parser() -> argparse.ArgumentParser:
             ("build", cmd_build, "generate, then dpkg-buildpackage and lintian")):
         sp = sub.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
         common(sp)
-        sp.add_argument("--force", action="store_true", help="replace an existing debian/ directory")
+        sp.add_argument("--force", action="store_true",
+                        help="also overwrite generated files changed since debforge wrote them, and a debian/ that "
+                             "debforge did not write (other files and the changelog history are kept)")
+        if name == "generate":
+            sp.add_argument("--diff", action="store_true",
+                            help="show what would change in debian/ as a unified diff, and write nothing")
         if name == "build":
             sp.add_argument("--no-lintian", action="store_true", help="skip lintian")
         sp.set_defaults(func=func)

@@ -35,7 +35,7 @@ def render(recipe: Recipe, plans: dict[str, Plan], root: Path, timestamp: int) -
     files = _skel()
     build_depends = sorted({dep for p in plans.values() for dep in p.externals_used})
     files["control"] = (control.render(recipe, build_depends), REGULAR)
-    files["changelog"] = (changelog.render(recipe, timestamp), REGULAR)
+    files["changelog"] = (changelog.render(recipe, timestamp, root / "debian" / "changelog"), REGULAR)
     files["copyright"] = (copyright.render(recipe, root, timestamp), REGULAR)
     variants = all_variants(recipe)
     recommends: dict[str, dict[str, list[str]]] = {}

@@ -1,35 +1,155 @@
-"""Writing a rendered debian/ tree: everything into a temporary directory first, then moved into place,
-so a failure leaves nothing half-written."""
+"""Writing a rendered debian/ tree over what is there: into a temporary copy first, then moved into place, so a
+failure leaves nothing half-written.
+
+debian/debforge/generated.sha256 records what debforge wrote. A generated file whose checksum still matches is
+updated; one the maintainer changed or deleted is kept unless --force. Files debforge never generated (patches,
+extra lintian overrides, ...) are always kept, and the changelog is history that the backend merges: it is always
+written and never in the manifest."""
 
 from __future__ import annotations
 
+import difflib
+import hashlib
 import os
+import re
 import shutil
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from ...confine import inside
 from ...errors import DebforgeError
 
+MANIFEST = "debforge/generated.sha256"
+HISTORY = frozenset({"changelog"})
+_LINE = re.compile(r"^([0-9a-f]{64})  (.+)$")
 
-def write(dest: Path, files: dict[str, tuple[str, int]], *, force: bool = False) -> None:
+
+@dataclass
+class Update:
+    """What writing `files` over `dest` does."""
+    dest: Path
+    files: dict[str, tuple[str, int]]               # everything rendered, the manifest included
+    write: list[str] = field(default_factory=list)   # new or updated files
+    remove: list[str] = field(default_factory=list)  # generated before, not any more, untouched since
+    kept: dict[str, str] = field(default_factory=dict)   # file -> why the maintainer's copy stays
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _state(path: Path) -> str | None:
+    """The checksum of a regular file; "other" for a symlink, directory, ...; None when nothing is there."""
+    if path.is_symlink() or (path.exists() and not path.is_file()):
+        return "other"
+    return _sha(path.read_bytes()) if path.exists() else None
+
+
+def manifest(files: dict[str, tuple[str, int]]) -> str:
+    return "".join(f"{_sha(text.encode())}  {rel}\n" for rel, (text, _) in sorted(files.items())
+                   if rel not in HISTORY and rel != MANIFEST)
+
+
+def read_manifest(dest: Path) -> dict[str, str] | None:
+    """The checksums debforge recorded last time, or None when it did not write this debian/."""
+    path = dest / MANIFEST
+    if not path.is_file():
+        return None
+    out = {}
+    for n, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+        m = _LINE.match(line)
+        if not m or inside(m.group(2)) != m.group(2):
+            raise DebforgeError("expected '<sha256>  <path inside debian/>'", str(path), n,
+                                hint="pass --force to rewrite the manifest (files it no longer lists are kept)")
+        out[m.group(2)] = m.group(1)
+    return out
+
+
+def plan(dest: Path, files: dict[str, tuple[str, int]], *, force: bool = False) -> Update:
+    """Compare the rendered files with dest/ and the manifest of what was generated there before."""
     dest = Path(dest)
-    if dest.exists() and not force:
-        raise DebforgeError(f"{dest} exists; pass --force to replace it", str(dest))
+    files = {**files, MANIFEST: (manifest(files), 0o644)}
+    try:
+        old = read_manifest(dest)
+    except DebforgeError:
+        if not force:
+            raise
+        old = None
+    if old is None:
+        if dest.exists() and not force:
+            raise DebforgeError(f"{dest} was not written by debforge (it has no {MANIFEST})", str(dest),
+                                hint="move it away, or pass --force to overwrite the files debforge generates "
+                                     "there (other files and the changelog history are kept)")
+        old = {}
+    update = Update(dest, files)
+    for rel, (text, mode) in files.items():
+        path = dest / rel
+        state, new = _state(path), _sha(text.encode())
+        if state == new and path.stat().st_mode & 0o777 == mode:
+            continue
+        if force or rel in HISTORY or rel == MANIFEST or state == new or (state is not None and old.get(rel) == state):
+            update.write.append(rel)
+        elif state is None and rel not in old:
+            update.write.append(rel)
+        else:
+            update.kept[rel] = f"{'deleted' if state is None else 'changed'} since debforge generated it"
+    for rel in sorted(set(old) - set(files)):
+        state = _state(dest / rel)
+        if state == old[rel]:
+            update.remove.append(rel)
+        elif state is not None:
+            update.kept[rel] = "changed since debforge generated it, and no longer generated"
+    return update
+
+
+def diff(update: Update) -> str:
+    """A unified diff of what applying the update would change (kept files: theirs -> what debforge generates)."""
+    out: list[str] = []
+    for rel in sorted({*update.write, *update.remove, *update.kept} - {MANIFEST}):
+        path = update.dest / rel
+        state = _state(path)
+        if state == "other":
+            out.append(f"# debian/{rel}: not a regular file\n")
+            continue
+        old = path.read_text(encoding="utf-8", errors="replace") if state else ""
+        new, mode = update.files.get(rel, ("", None))
+        if rel in update.kept:
+            out.append(f"# debian/{rel}: {update.kept[rel]}: kept\n")
+        elif state and old == new:
+            out.append(f"# debian/{rel}: mode {path.stat().st_mode & 0o777:o} -> {mode:o}\n")
+        out += difflib.unified_diff(old.splitlines(True), new.splitlines(True),
+                                    f"a/debian/{rel}" if state else "/dev/null",
+                                    f"b/debian/{rel}" if rel in update.files else "/dev/null")
+    return "".join(ln if ln.endswith("\n") else ln + "\n\\ No newline at end of file\n" for ln in out)
+
+
+def apply(update: Update) -> None:
+    dest = update.dest
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".debforge-", dir=dest.parent))
     try:
-        for rel, (text, mode) in files.items():
-            path = tmp / rel
+        new = tmp / "debian"
+        if dest.exists():
+            shutil.copytree(dest, new, symlinks=True)
+        for rel in update.remove:
+            (new / rel).unlink()
+        for rel in update.write:
+            text, mode = update.files[rel]
+            path = new / rel
+            for parent in reversed(Path(rel).parents[:-1]):
+                if (new / parent).is_symlink():   # never write through a link out of debian/
+                    raise DebforgeError(f"debian/{parent} is a symlink; debforge does not write through it",
+                                        str(dest / parent))
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            elif path.is_symlink() or path.exists():
+                path.unlink()
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
             os.chmod(path, mode)
         if dest.exists():
-            old = dest.with_name(dest.name + ".debforge-old")
-            dest.rename(old)
-            tmp.rename(dest)
-            shutil.rmtree(old)
-        else:
-            tmp.rename(dest)
+            dest.rename(tmp / "old")
+        new.rename(dest)
     finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
+        shutil.rmtree(tmp)
