@@ -11,7 +11,7 @@ import os
 import posixpath
 from dataclasses import dataclass, field
 
-from . import isa
+from . import generate, isa
 from .confine import in_tree, inside
 from .errors import DebforgeError
 from .frontends.bazel.glob import compile_pattern
@@ -48,6 +48,7 @@ class SharedLibrary:
     linkopts: list[str] = field(default_factory=list)
     siblings: list[str] = field(default_factory=list)    # other recipe libraries linked dynamically
     external_libs: list[str] = field(default_factory=list)
+    generated: list[str] = field(default_factory=list)   # generated files its compiles need first
 
     @property
     def soname(self) -> str:
@@ -69,6 +70,7 @@ class Plan:
     levels: list[isa.Level]
     libraries: list[SharedLibrary]
     externals_used: list[str]            # Debian -dev packages
+    steps: list[generate.Generate] = field(default_factory=list)   # generated files, before any compile
 
 
 def levels_for(recipe: Recipe, arch: str) -> list[isa.Level]:
@@ -81,11 +83,18 @@ class _Planner:
         self.ws = ws
         self.lib_by_label = {lib.target: lib for _, lib in recipe.libraries()}
         self.externals_used: set[str] = set()
+        self.steps: dict[str, generate.Generate] = {}
+        self.made_by: dict[str, Target] = {}    # output label -> the rule declaring it
+        self.indexed: set[str] = set()           # packages whose rules are in made_by
 
     def target(self, label: str, referrer: str, chain: tuple[str, ...] = ()) -> Target:
         t = self.ws.target(label)
         if t is None:
-            raise DebforgeError(f"'{label}' names no target", *_split_loc(referrer))
+            pkg = split_label(label)[1]
+            hint = None if self.ws.build_file(pkg) else (
+                f"the tree has no package //{pkg}; if the Debian source removed it, map it in "
+                f"{self.recipe.path} under externals: //{pkg}: lib...-dev")
+            raise DebforgeError(f"'{label}' names no target", *_split_loc(referrer), hint=hint)
         if t.kind == "alias":
             actual = t.attrs.get("actual")
             if not isinstance(actual, str):
@@ -95,8 +104,14 @@ class _Planner:
             t = self.target(actual, t.location, chain + (label,))
         return t
 
+    def mapped_package(self, label: str) -> str | None:
+        """The externals key of an in-tree label whose package the recipe maps to a Debian package instead
+        (e.g. a third_party directory that the dfsg tarball removed)."""
+        pkg = split_label(label)[1]
+        return f"//{pkg}" if f"//{pkg}" in self.recipe.externals else None
+
     def external(self, label: str, referrer: str) -> list[str]:
-        repo = split_label(label)[0]
+        repo = self.mapped_package(label) or split_label(label)[0]
         ext = self.recipe.externals.get(repo)
         if ext is None:
             raise DebforgeError(f"dependency '{label}' is in external repository @{repo}, which the recipe does "
@@ -120,7 +135,7 @@ class _Planner:
             state[t.label] = "active"
             _checked(t)
             for dep in t.attrs.get("deps", []) + t.attrs.get("implementation_deps", []):
-                if dep.startswith("@"):
+                if dep.startswith("@") or self.mapped_package(dep):
                     for lib in self.external(dep, t.location):
                         if lib not in ext_libs:
                             ext_libs.append(lib)
@@ -141,9 +156,13 @@ class _Planner:
         visit(root, [])
         return order, siblings, ext_libs
 
-    def sources(self, t: Target) -> list[str]:
+    def sources(self, t: Target, attr: str = "srcs") -> list[str]:
+        """Paths of the files a label list names: tree files, or outputs of generating rules (planned as steps)."""
+        return self.paths(t, t.attrs.get(attr, []))
+
+    def paths(self, t: Target, labels: list[str]) -> list[str]:
         out = []
-        for label in t.attrs.get("srcs", []):
+        for label in labels:
             if label.startswith("@"):
                 raise DebforgeError(f"source '{label}' of '{t.label}' is in an external repository",
                                     *_split_loc(t.location))
@@ -151,9 +170,17 @@ class _Planner:
             if rule is not None:
                 if rule.kind == "filegroup":
                     out.extend(self.sources(_checked(rule)))
-                    continue
-                raise DebforgeError(f"source '{label}' of '{t.label}' is made by a {rule.kind} ({rule.location}); "
-                                    f"generated sources are not supported yet", *_split_loc(t.location))
+                else:
+                    out.extend(self.step(rule, label, t).outputs)
+                continue
+            maker = self.maker(label)
+            if maker is not None:
+                step = self.step(maker, label, t)
+                out.append(generate.output_path(label))
+                if out[-1] not in step.outputs:
+                    raise DebforgeError(f"'{label}' is declared by '{maker.label}' ({maker.location}), but its "
+                                        f"{maker.kind} step does not write it", *_split_loc(t.location))
+                continue
             path = file_path(label)
             if not os.path.isfile(os.path.join(self.ws.root, path)):
                 raise DebforgeError(f"'{t.label}' lists source '{path}', which is not in the tree",
@@ -164,18 +191,47 @@ class _Planner:
             out.append(path)
         return out
 
+    def maker(self, label: str) -> Target | None:
+        """The rule of the label's package that declares the file `label` as an output, if any."""
+        pkg = split_label(label)[1]
+        if pkg not in self.indexed:   # paths() looked the label up first, so its package is evaluated
+            self.indexed.add(pkg)
+            for rule in self.ws.graph.targets.values():
+                if split_label(rule.label)[1] == pkg:
+                    for out in generate.declared_outputs(rule):
+                        self.made_by.setdefault(out, rule)
+        return self.made_by.get(label)
+
+    def step(self, rule: Target, label: str, user: Target) -> generate.Generate:
+        """The build step of a generating rule (once), its inputs resolved like sources; `user` names `label`."""
+        if rule.label not in self.steps:
+            if rule.kind not in generate.KINDS:
+                raise DebforgeError(f"source '{label}' of '{user.label}' is made by a {rule.kind} "
+                                    f"({rule.location}), which debforge cannot generate yet",
+                                    *_split_loc(user.location),
+                                    hint=f"generator kinds: {', '.join(sorted(generate.KINDS))} "
+                                         f"(debforge/generate.py)")
+            self.steps[rule.label] = generate.KINDS[rule.kind](rule, self.paths)
+        return self.steps[rule.label]
+
+    def generated(self, t: Target) -> list[str]:
+        """Generated files among a target's sources and headers (compiles wait for them)."""
+        gen = [p for attr in ("srcs", "hdrs", "textual_hdrs") for p in self.sources(t, attr)]
+        return [p for p in gen if p.startswith(generate.GENDIR + "/")]
+
     def flags(self, t: Target, closure: list[Target]) -> list[str]:
-        """copts, then defines (own + transitive), then include dirs: bazel's order on the command line."""
-        flags = list(t.attrs.get("copts", []))
+        """The recipe's copts (bazel's --copt), the target's copts, then defines (own + transitive), then include
+        dirs: bazel's order on the command line. $(BINDIR)/$(GENDIR) are bazel's make variables."""
+        flags = [generate.make_variables(f) for f in [*self.recipe.config.copts, *t.attrs.get("copts", [])]]
         defines: list[str] = list(t.attrs.get("local_defines", []))
-        includes: list[str] = ["-iquote", "."]
+        includes: list[str] = ["-iquote", ".", "-iquote", generate.GENDIR]
         deps = self.deps_of(t, closure)
         for d in [t] + deps:
             defines += [x for x in d.attrs.get("defines", []) if x not in defines]
             pkg = split_label(d.label)[1]
             for inc in d.attrs.get("includes", []):
                 path = os.path.normpath(os.path.join(pkg, inc))
-                includes += ["-isystem", path]
+                includes += ["-isystem", path, "-isystem", f"{generate.GENDIR}/{path}"]
             if "strip_include_prefix" in d.attrs:
                 strip = d.attrs["strip_include_prefix"]
                 base = strip.lstrip("/") if strip.startswith("/") else os.path.join(pkg, strip)
@@ -212,6 +268,7 @@ class _Planner:
         seen_src: set[str] = set()
         for t in closure:
             flags = self.flags(t, closure)
+            lib.generated += [g for g in self.generated(t) if g not in lib.generated]
             for src in self.sources(t):
                 if src in seen_src or src.endswith(HEADER_EXT):
                     continue
@@ -224,7 +281,10 @@ class _Planner:
                     lang = "asm"
                 else:
                     continue  # data, scripts and other non-compiled files
-                lib.compiles.append(Compile(src, lang, flags, t.label))
+                # bazel's order: --copt, --cxxopt, then the target's own copts
+                n = len(self.recipe.config.copts)
+                cxxopts = list(self.recipe.config.cxxopts) if lang == "c++" else []
+                lib.compiles.append(Compile(src, lang, flags[:n] + cxxopts + flags[n:], t.label))
                 if lang == "c++" or "c++" in _x_lang(flags):
                     lib.cxx_link = True
             lib.linkopts += [o for o in t.attrs.get("linkopts", []) if o not in lib.linkopts]
@@ -274,15 +334,18 @@ def _split_loc(location: str) -> tuple[str | None, int | None]:
 def make_plan(recipe: Recipe, ws, arch: str) -> Plan:
     planner = _Planner(recipe, ws)
     libs = [planner.library(pkg, spec) for pkg, spec in recipe.libraries()]
-    return Plan(recipe, arch, levels_for(recipe, arch), libs, sorted(planner.externals_used))
+    return Plan(recipe, arch, levels_for(recipe, arch), libs, sorted(planner.externals_used),
+                [planner.steps[k] for k in sorted(planner.steps)])
 
 
-def header_files(recipe: Recipe, root: str) -> list[tuple[str, str]]:
-    """(path in tree, directory under /usr/include) for every header of the -dev package."""
+def header_files(recipe: Recipe, root: str, generated: list[str] = ()) -> list[tuple[str, str]]:
+    """(path in tree, directory under /usr/include) for every header of the -dev package. A generated file
+    (a path under GENDIR) is matched by its package path, as bazel's bin directory overlays the tree."""
     out: list[tuple[str, str]] = []
+    made = {os.path.relpath(g, generate.GENDIR): g for g in generated}
     for hs in recipe.headers:
         regex = compile_pattern(hs.files)
-        matched = []
+        matched = [rel for rel in sorted(made) if regex.match(rel)]
         for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
             dirnames[:] = sorted(d for d in dirnames if d not in ("debian", ".pc"))
             rel = os.path.relpath(dirpath, root)
@@ -301,5 +364,5 @@ def header_files(recipe: Recipe, root: str) -> list[tuple[str, str]]:
             else:
                 sub = ""
             dest = os.path.normpath(os.path.join("usr/include", hs.to, sub))
-            out.append((path, dest))
+            out.append((made.get(path, path), dest))
     return out

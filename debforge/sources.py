@@ -47,12 +47,12 @@ def debian_mirror() -> str:
                         hint="set DEBFORGE_MIRROR to a Debian archive URL")
 
 
-def _apt(suite: str) -> tuple[list[str], Path]:
-    base = CACHE / "apt" / suite
+def _apt(suite: str, kind: str = "deb-src") -> tuple[list[str], Path]:
+    base = CACHE / "apt" / (suite if kind == "deb-src" else f"{suite}-{kind}")
     (base / "lists" / "partial").mkdir(parents=True, exist_ok=True)
     (base / "cache" / "archives" / "partial").mkdir(parents=True, exist_ok=True)
     sources = base / "sources.list"
-    sources.write_text(f"deb-src [signed-by={KEYRING}] {debian_mirror()} {suite} main contrib non-free\n")
+    sources.write_text(f"{kind} [signed-by={KEYRING}] {debian_mirror()} {suite} main contrib non-free\n")
     opts = [f"-oDir::Etc::SourceList={sources}", "-oDir::Etc::SourceParts=/dev/null",
             f"-oDir::State::Lists={base / 'lists'}", f"-oDir::Cache={base / 'cache'}",
             "-oAPT::Sandbox::User=root", "-qq"]
@@ -90,6 +90,22 @@ def fetch_debian_orig(package: str, suite: str, version: str, log=print) -> Path
     found = sorted(p.name for p in dl.glob(f"{package}_*.orig.tar.*"))
     raise DebforgeError(f"{suite} has no orig tarball of {package} version {version} (found: "
                         f"{', '.join(found) or 'none'})", hint="change the recipe's version or upstream.suite")
+
+
+def fetch_debian_binary(package: str, suite: str, dest: Path, log=print) -> Path:
+    """Download a Debian binary package (.deb) of the build architecture, for comparisons with debforge's build."""
+    opts, base = _apt(suite, "deb")
+    stamp = base / "lists" / ".updated"
+    if not stamp.exists() or time.time() - stamp.stat().st_mtime > LISTS_MAX_AGE:
+        log(f"debforge: updating the binary package index of {suite} (private apt configuration in {base})")
+        _run(["apt-get", *opts, "update"], None, f"apt-get update for {suite}")
+        stamp.touch()
+    dest.mkdir(parents=True, exist_ok=True)
+    _run(["apt-get", *opts, "download", package], dest, f"downloading {package}")
+    debs = sorted(dest.glob(f"{package}_*.deb"))
+    if not debs:
+        raise DebforgeError(f"apt-get download {package} gave no .deb in {dest}")
+    return debs[-1]
 
 
 def orig_tarball(recipe: Recipe, log=print) -> Path | None:

@@ -13,9 +13,9 @@ import shlex
 from ninja import ninja_syntax
 
 from .. import isa
+from ..generate import BUILDDIR
 from ..plan import Plan, SharedLibrary
 
-BUILDDIR = "obj-debforge"
 CONFIG = f"{BUILDDIR}/config.ninja"
 CHECK_SCRIPT = "debian/debforge/check-variant"
 
@@ -56,7 +56,15 @@ def render(plan: Plan, recipe_name: str) -> str:
         depfile = name in COMPILE_RULE.values()
         w.rule(name, command, depfile="$out.d" if depfile else None, deps="gcc" if depfile else None)
     w.rule("symlink", "ln -sfn $target $out")
+    w.rule("generate", "$cmd", description="generate $out ($kind $label)")
     w.rule("check_variant", f"sh {CHECK_SCRIPT} $generic $in && touch $out")
+    w.newline()
+
+    # generated files are the same for every ISA level: made once, before the compiles that need them
+    for step in plan.steps:
+        w.build(step.outputs, "generate", step.inputs, implicit=step.tools,
+                variables={"cmd": _shell(step.command), "kind": step.kind, "label": step.label})
+    w.build("generated", "phony", [o for step in plan.steps for o in step.outputs])
     w.newline()
 
     levels = [isa.GENERIC] + [lvl.name for lvl in plan.levels]
@@ -67,6 +75,7 @@ def render(plan: Plan, recipe_name: str) -> str:
             if level != isa.GENERIC and not lib.variants:
                 continue
             outputs[level] += _library(w, lib, level, marches.get(level, ""))
+    outputs[isa.GENERIC].append("generated")   # generated headers are installed by the -dev package
     for level in levels:
         w.build(level, "phony", outputs[level])
     w.default(isa.GENERIC)
@@ -80,7 +89,7 @@ def _library(w: ninja_syntax.Writer, lib: SharedLibrary, level: str, march: str)
         variables = {"copts": _shell(c.flags)}
         if march:
             variables["march"] = march
-        w.build(obj, COMPILE_RULE[c.lang], c.src, variables=variables)
+        w.build(obj, COMPILE_RULE[c.lang], c.src, order_only=lib.generated, variables=variables)
         objs.append(obj)
     d = level_dir(level)
     real = f"{d}/{lib.filename}"

@@ -67,10 +67,13 @@ class External:
 
 @dataclass(frozen=True)
 class Config:
-    """Overrides of the Debian configuration that select() is resolved against."""
+    """Overrides of the Debian configuration that select() is resolved against, and bazel's --copt/--cxxopt
+    (what upstream's .bazelrc passes to every compile)."""
     flag_values: dict = field(default_factory=dict)
     define_values: dict = field(default_factory=dict)
     constraints: tuple[str, ...] = ()
+    copts: tuple[str, ...] = ()
+    cxxopts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -271,7 +274,8 @@ def _externals(node: Node) -> dict[str, External]:
 
 
 def _config(node: Node) -> Config:
-    m = _mapping(node, "config", {"flag-values": False, "define-values": False, "constraints": False})
+    m = _mapping(node, "config", {"flag-values": False, "define-values": False, "constraints": False,
+                                  "copts": False, "cxxopts": False})
 
     def strmap(key):
         if key not in m:
@@ -282,7 +286,9 @@ def _config(node: Node) -> Config:
 
     constraints = tuple(_str(n, "constraint", LABEL) for n in _list(m["constraints"], "constraints")) \
         if "constraints" in m else ()
-    return Config(strmap("flag-values"), strmap("define-values"), constraints)
+    opts = {k: tuple(_str(n, f"config.{k} entry") for n in _list(m[k], f"config.{k}")) if k in m else ()
+            for k in ("copts", "cxxopts")}
+    return Config(strmap("flag-values"), strmap("define-values"), constraints, **opts)
 
 
 def load_recipe(path: str | Path) -> Recipe:

@@ -55,7 +55,8 @@ def render(recipe: Recipe, plans: dict[str, Plan], root: Path, timestamp: int) -
         files["watch"] = (_env.get_template("watch.j2").render(source=recipe.source,
                                                                 github=github.group(1).removesuffix(".git")),
                           REGULAR)
-    for name, text in install.render(recipe, header_files(recipe, str(root))).items():
+    generated = sorted({o for p in plans.values() for step in p.steps for o in step.outputs})
+    for name, text in install.render(recipe, header_files(recipe, str(root), generated)).items():
         files[name] = (text, REGULAR)
     for arch, plan in plans.items():
         files[f"debforge/build-{arch}.ninja"] = (ninja.render(plan, recipe.path.name), REGULAR)

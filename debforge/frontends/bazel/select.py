@@ -42,8 +42,9 @@ class DebianConfig:
         """Constraint values of @platforms are matched directly; all other keys name config_settings."""
         return label.startswith(("@platforms//os:", "@platforms//cpu:")) or label in self.constraints
 
-    def matches_setting(self, attrs: dict) -> tuple[bool, int]:
-        """Does a config_setting's attributes hold here? Returns (match, number of conditions) for specialisation."""
+    def matches_setting(self, attrs: dict, flag_default=lambda label: None) -> tuple[bool, int]:
+        """Does a config_setting's attributes hold here? Returns (match, number of conditions) for specialisation.
+        flag_default(label) gives a build setting's own default where the recipe does not set the flag."""
         n = 0
         for key, want in (attrs.get("values") or {}).items():
             n += 1
@@ -59,7 +60,8 @@ class DebianConfig:
                 return False, n
         for key, want in (attrs.get("flag_values") or {}).items():
             n += 1
-            if self.flag_values.get(key) != want:
+            value = self.flag_values[key] if key in self.flag_values else flag_default(key)
+            if value != want:
                 return False, n
         for label in attrs.get("constraint_values") or []:
             n += 1

@@ -1,0 +1,120 @@
+"""Generated files: a rule that makes files (here cmake_configure_file) becomes a build step with declared outputs
+that ninja runs before the compiles needing it; build settings default to their build_setting_default unless
+the recipe's config sets them; in-tree packages the recipe maps become Debian -dev packages."""
+
+import ctypes
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from conftest import FIXTURES, ROOT
+from debforge import SKEL_DIR, frontends
+from debforge.backends import ninja
+from debforge.errors import DebforgeError
+from debforge.plan import header_files, make_plan
+from debforge.recipe.schema import load_recipe
+
+TREE = FIXTURES / "generated"
+HEADER = "obj-debforge/gen/gen/config.h"
+
+
+def recipe(tmp_path, tree=TREE, config=""):
+    path = tmp_path / "fixture.yaml"
+    path.write_text(f"""\
+source: fixture
+version: "1.0"
+upstream: {{dir: {tree}}}
+homepage: https://example.org/
+maintainer: Test <test@example.org>
+license: Apache-2.0
+copyright: 2025 Test
+summary: fixture
+description: fixture
+frontend: bazel
+architectures: [amd64]
+packages:
+  - name: libgreet1
+    libraries:
+      - {{name: greet, target: //:greet, soversion: 1}}
+dev:
+  package: libgreet-dev
+  headers:
+    - files: "gen/*.h"
+externals:
+  //third_party/zlib: {{package: zlib1g-dev, libs: [z]}}
+{config}""")
+    return load_recipe(path)
+
+
+def plan_of(r, tree=TREE):
+    return make_plan(r, frontends.get("bazel").scan(tree, r, "amd64", everything=False), "amd64")
+
+
+def test_generating_rule_is_one_step_before_the_compiles(tmp_path):
+    plan = plan_of(recipe(tmp_path))
+    step, extra = plan.steps
+    assert (step.label, step.kind, step.inputs, step.outputs) == \
+        ("//:config_h", "cmake_configure_file", ["config.h.in"], [HEADER])
+    # the bool_flag's build_setting_default (True) selects USE_FAST
+    assert step.command[-2:] == ["HAVE_GREETING", "USE_FAST"]
+    # a genrule's command with its make variables expanded, outputs under bazel's bin directory
+    assert (extra.kind, extra.inputs, extra.outputs) == ("genrule", ["extra.c.in"], ["obj-debforge/gen/extra.c"])
+    assert extra.command[-1].endswith("sed 's/@WORD@/extra/' extra.c.in > obj-debforge/gen/extra.c")
+    [lib] = plan.libraries
+    assert sorted(c.src for c in lib.compiles) == ["greet.c", "obj-debforge/gen/extra.c", "version.c"]
+    # the header is named by its rule (greet) and by its file label (version): one file
+    assert sorted(lib.generated) == ["obj-debforge/gen/extra.c", HEADER]
+    version = next(c for c in lib.compiles if c.src == "version.c")
+    assert '-DVERSION_DIR="obj-debforge/gen"' in version.flags     # $(BINDIR)
+    assert ["-iquote", "obj-debforge/gen"] == version.flags[-2:]
+    # //third_party/zlib is not in the tree: the recipe maps the package to Debian's zlib
+    assert plan.externals_used == ["zlib1g-dev"] and lib.external_libs == ["z"]
+    assert header_files(plan.recipe, str(TREE), step.outputs) == [(HEADER, "usr/include")]
+
+
+def test_recipe_config_overrides_the_flag_default(tmp_path):
+    r = recipe(tmp_path, config='config:\n  flag-values:\n    "//:use_fast": "false"\n')
+    step = plan_of(r).steps[0]
+    assert step.command[-1] == "HAVE_GREETING"
+
+
+def test_ninja_builds_generated_header_and_library_from_a_clean_tree(tmp_path):
+    tree = tmp_path / "tree"
+    shutil.copytree(TREE, tree)
+    shutil.copytree(SKEL_DIR / "debforge", tree / "debian/debforge")
+    r = recipe(tmp_path, tree)
+    (tree / "build.ninja").write_text(ninja.render(plan_of(r, tree), "fixture.yaml"))
+    (tree / "obj-debforge").mkdir()
+    (tree / "obj-debforge/config.ninja").write_text(
+        "cc = gcc\ncxx = g++\ncppflags =\ncflags = -O2\ncxxflags = -O2\nldflags =\n")
+    dry = subprocess.run(["ninja", "-n", "generic"], cwd=tree, capture_output=True, text=True)
+    assert dry.returncode == 0, dry.stdout + dry.stderr
+    lines = dry.stdout.splitlines()
+    assert any("generate obj-debforge/gen/gen/config.h" in ln for ln in lines[:2])   # before any compile
+    assert any("generate obj-debforge/gen/extra.c" in ln for ln in lines[:2])
+    proc = subprocess.run(["ninja", "generic"], cwd=tree, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert (tree / HEADER).read_text() == "#define HAVE_GREETING\n#define USE_FAST\n"
+    lib = ctypes.CDLL(str(tree / "obj-debforge/generic/libgreet.so.1"))
+    lib.greet.restype = lib.version_dir.restype = lib.extra.restype = ctypes.c_char_p
+    assert (lib.greet(), lib.version_dir(), lib.extra()) == (b"fast", b"obj-debforge/gen", b"extra")
+
+
+def test_missing_generator_input_names_the_build_line(tmp_path):
+    tree = tmp_path / "tree"
+    shutil.copytree(TREE, tree)
+    os.remove(tree / "config.h.in")
+    with pytest.raises(DebforgeError) as exc:
+        plan_of(recipe(tmp_path, tree), tree)
+    assert "config.h.in" in str(exc.value) and exc.value.file.endswith("BUILD.bazel") and exc.value.line == 14
+
+
+def test_unmapped_in_tree_package_is_an_error(tmp_path):
+    r = recipe(tmp_path)
+    object.__setattr__(r, "externals", {})
+    with pytest.raises(DebforgeError) as exc:
+        plan_of(r)
+    assert "//third_party/zlib" in str(exc.value) and exc.value.line == 25
+    assert "externals" in exc.value.hint
