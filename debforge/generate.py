@@ -63,6 +63,19 @@ def cmake_configure_file(t: Target, inputs: Callable[[Target, list[str]], list[s
     return Generate(t.label, t.kind, src, [out], ["sh", script, src[0], out, *definitions], [script])
 
 
+def expand_template(t: Target, inputs: Callable[[Target, list[str]], list[str]]) -> Generate:
+    """bazel's ctx.actions.expand_template (template_rule, header_template_rule, skylib's expand_template):
+    each key of `substitutions` is replaced literally by its value."""
+    src = inputs(t, [_one(t, "src" if "src" in t.attrs else "template")])
+    subs = t.attrs.get("substitutions", {})
+    if not isinstance(subs, dict) or not all(isinstance(v, str) for v in subs.values()):
+        raise DebforgeError(f"{t.kind} '{t.label}': substitutions must map strings to strings", *_loc(t))
+    script = f"{SCRIPTS}/expand-template"
+    out = output_path(_one(t, "out"))
+    pairs = [x for key, value in subs.items() for x in (key, value)]   # the BUILD file's order
+    return Generate(t.label, t.kind, src, [out], ["perl", script, src[0], out, *pairs], [script])
+
+
 _MAKE_VAR = re.compile(r"\$(\$|@|<|\((\w+)(?:\s+([^)]+))?\))")
 
 
@@ -112,6 +125,9 @@ def genrule(t: Target, inputs: Callable[[Target, list[str]], list[str]]) -> Gene
 KINDS: dict[str, Callable[[Target, Callable], Generate]] = {
     "cmake_configure_file": cmake_configure_file,
     "genrule": genrule,
+    "template_rule": expand_template,
+    "header_template_rule": expand_template,
+    "expand_template": expand_template,
 }
 
 

@@ -54,7 +54,7 @@ def plan_of(r, tree=TREE):
 
 def test_generating_rule_is_one_step_before_the_compiles(tmp_path):
     plan = plan_of(recipe(tmp_path))
-    step, extra = plan.steps
+    step, extra, word = plan.steps
     assert (step.label, step.kind, step.inputs, step.outputs) == \
         ("//:config_h", "cmake_configure_file", ["config.h.in"], [HEADER])
     # the bool_flag's build_setting_default (True) selects USE_FAST
@@ -62,16 +62,18 @@ def test_generating_rule_is_one_step_before_the_compiles(tmp_path):
     # a genrule's command with its make variables expanded, outputs under bazel's bin directory
     assert (extra.kind, extra.inputs, extra.outputs) == ("genrule", ["extra.c.in"], ["obj-debforge/gen/extra.c"])
     assert extra.command[-1].endswith("sed 's/@WORD@/extra/' extra.c.in > obj-debforge/gen/extra.c")
+    assert (word.kind, word.outputs) == ("template_rule", ["obj-debforge/gen/gen/word.h"])
     [lib] = plan.libraries
     assert sorted(c.src for c in lib.compiles) == ["greet.c", "obj-debforge/gen/extra.c", "version.c"]
     # the header is named by its rule (greet) and by its file label (version): one file
-    assert sorted(lib.generated) == ["obj-debforge/gen/extra.c", HEADER]
+    assert sorted(lib.generated) == ["obj-debforge/gen/extra.c", HEADER, "obj-debforge/gen/gen/word.h"]
     version = next(c for c in lib.compiles if c.src == "version.c")
     assert '-DVERSION_DIR="obj-debforge/gen"' in version.flags     # $(BINDIR)
     assert ["-iquote", "obj-debforge/gen"] == version.flags[-2:]
     # //third_party/zlib is not in the tree: the recipe maps the package to Debian's zlib
     assert plan.externals_used == ["zlib1g-dev"] and lib.external_libs == ["z"]
-    assert header_files(plan.recipe, str(TREE), step.outputs) == [(HEADER, "usr/include")]
+    assert header_files(plan.recipe, str(TREE), step.outputs + word.outputs) == \
+        [(HEADER, "usr/include"), ("obj-debforge/gen/gen/word.h", "usr/include")]
 
 
 def test_recipe_config_overrides_the_flag_default(tmp_path):
@@ -92,14 +94,17 @@ def test_ninja_builds_generated_header_and_library_from_a_clean_tree(tmp_path):
     dry = subprocess.run(["ninja", "-n", "generic"], cwd=tree, capture_output=True, text=True)
     assert dry.returncode == 0, dry.stdout + dry.stderr
     lines = dry.stdout.splitlines()
-    assert any("generate obj-debforge/gen/gen/config.h" in ln for ln in lines[:2])   # before any compile
-    assert any("generate obj-debforge/gen/extra.c" in ln for ln in lines[:2])
+    for out in ("gen/config.h", "extra.c", "gen/word.h"):   # before any compile
+        assert any(f"generate obj-debforge/gen/{out}" in ln for ln in lines[:3])
     proc = subprocess.run(["ninja", "generic"], cwd=tree, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert (tree / HEADER).read_text() == "#define HAVE_GREETING\n#define USE_FAST\n"
+    # substitutions are literal strings, never patterns
+    assert (tree / "obj-debforge/gen/gen/word.h").read_text() == '#define WORD "templated"\n#define QUOTE "$&\\1"\n'
     lib = ctypes.CDLL(str(tree / "obj-debforge/generic/libgreet.so.1"))
-    lib.greet.restype = lib.version_dir.restype = lib.extra.restype = ctypes.c_char_p
-    assert (lib.greet(), lib.version_dir(), lib.extra()) == (b"fast", b"obj-debforge/gen", b"extra")
+    lib.greet.restype = lib.version_dir.restype = lib.extra.restype = lib.word.restype = ctypes.c_char_p
+    assert (lib.greet(), lib.version_dir(), lib.extra(), lib.word()) == \
+        (b"fast", b"obj-debforge/gen", b"extra", b"templated")
 
 
 def test_missing_generator_input_names_the_build_line(tmp_path):
