@@ -229,12 +229,11 @@ def _packages(node: Node, version: str) -> tuple[BinaryPackage, ...]:
                 soversion=_str(lm["soversion"], "soversion", SOVERSION, "expected digits such as 1 or 2.14"),
                 version=_str(lm["version"], "library version", SOVERSION) if "version" in lm else version,
                 line=lib_node.line))
+            if not f"{libs[-1].version}.".startswith(f"{libs[-1].soversion}."):   # 10.0 does not start with 1
+                raise lm.get("version", lm["soversion"]).error(
+                    f"library version '{libs[-1].version}' does not start with its soversion '{libs[-1].soversion}'")
         if not libs:
             raise m["libraries"].error(f"package '{name}' has no libraries")
-        for lib in libs:
-            if not lib.version.startswith(lib.soversion):
-                raise DebforgeError(f"library version '{lib.version}' does not start with its soversion "
-                                    f"'{lib.soversion}'", item.file, lib.line)
         out.append(BinaryPackage(
             name=name, libraries=tuple(libs),
             variants=_bool(m["variants"], "variants") if "variants" in m else True,

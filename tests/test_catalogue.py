@@ -1,0 +1,179 @@
+"""The catalogue of malformed recipes and hostile BUILD files (tests/fixtures/catalogue/): each goes through the
+real CLI, which must name the exact file:line, exit 2, print no traceback and write nothing.
+
+recipes/<case>.yaml break one thing of the valid recipe.yaml and run against tree/; trees/<case>/ are upstream
+trees that recipe.yaml is run against."""
+
+import os
+import shutil
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from conftest import FIXTURES, run_cli
+
+CATALOGUE = FIXTURES / "catalogue"
+# case -> (location, start of the message)
+CASES = {
+    # YAML
+    "recipes/yaml-tab": ("recipes/yaml-tab.yaml:5", "YAML syntax: found character '\\t' that cannot start any token"),
+    "recipes/yaml-unclosed-flow": ("recipes/yaml-unclosed-flow.yaml:14", "YAML syntax: expected ',' or ']'"),
+    "recipes/duplicate-key": ("recipes/duplicate-key.yaml:10", "duplicate key 'source'"),
+    "recipes/alias-contains-itself": ("recipes/alias-contains-itself.yaml:13",
+                                      "a YAML alias refers to a value that contains it"),
+    "recipes/not-a-mapping": ("recipes/not-a-mapping.yaml:1", "recipe must be a mapping, not a list"),
+    "recipes/empty": ("recipes/empty.yaml:1", "recipe is empty"),
+    # schema: keys and types
+    "recipes/unknown-key": ("recipes/unknown-key.yaml:2", "unknown key 'verison' in recipe\n  hint: did you mean "
+                                                          "'version'?"),
+    "recipes/unknown-nested-key": ("recipes/unknown-nested-key.yaml:16", "unknown key 'librarys' in packages entry\n"
+                                                                         "  hint: did you mean 'libraries'?"),
+    "recipes/missing-field": ("recipes/missing-field.yaml:1", "recipe lacks required key 'license'"),
+    "recipes/version-wrong-type": ("recipes/version-wrong-type.yaml:2",
+                                   "version must be a non-empty string, not a list"),
+    "recipes/variants-not-bool": ("recipes/variants-not-bool.yaml:16", "variants must be true or false"),
+    "recipes/packages-not-list": ("recipes/packages-not-list.yaml:14", "packages must be a list, not a mapping"),
+    "recipes/closes-not-a-bug": ("recipes/closes-not-a-bug.yaml:13", "closes lists Debian bug numbers"),
+    "recipes/bad-maintainer": ("recipes/bad-maintainer.yaml:6", "maintainer 'tiny@example.org' is not valid"),
+    "recipes/bad-label": ("recipes/bad-label.yaml:18", "target 'tiny' is not valid: expected a bazel label"),
+    "recipes/upstream-two-kinds": ("recipes/upstream-two-kinds.yaml:3", "upstream needs exactly one of"),
+    "recipes/unknown-frontend": ("recipes/unknown-frontend.yaml:12", "unknown frontend 'cmake'\n  hint: available:"),
+    "recipes/unknown-architecture": ("recipes/unknown-architecture.yaml:13", "unknown architecture 'amd46'"),
+    "recipes/unknown-isa-level": ("recipes/unknown-isa-level.yaml:14", "unknown ISA level 'x86-64-v5'\n  hint: did "
+                                                                       "you mean 'x86-64-v4'?"),
+    "recipes/library-version-mismatch": ("recipes/library-version-mismatch.yaml:20",
+                                         "library version '2.0' does not start with its soversion '1'"),
+    # schema: duplicates
+    "recipes/duplicate-package": ("recipes/duplicate-package.yaml:20", "package 'libtiny1' is listed twice"),
+    "recipes/duplicate-library": ("recipes/duplicate-library.yaml:20", "library 'tiny' is listed twice"),
+    "recipes/duplicate-architecture": ("recipes/duplicate-architecture.yaml:13",
+                                       "architecture 'amd64' is listed twice"),
+    "recipes/dev-package-clash": ("recipes/dev-package-clash.yaml:21",
+                                  "dev package 'libtiny1' has the name of a library package"),
+    # recipe paths and labels that leave the tree
+    "recipes/label-escape": ("recipes/label-escape.yaml:18", "target '//../outside:tiny' leads out of the tree"),
+    "recipes/library-name-dotdot": ("recipes/library-name-dotdot.yaml:17", "library name '..' is not valid"),
+    "recipes/header-absolute": ("recipes/header-absolute.yaml:23", "headers 'files' '/usr/include/*.h' must be a "
+                                                                   "relative path inside the tree"),
+    "recipes/header-strip-escape": ("recipes/header-strip-escape.yaml:24", "headers 'strip' '../include' must be a "
+                                                                           "relative path inside the tree"),
+    "recipes/header-to-escape": ("recipes/header-to-escape.yaml:25", "headers 'to' '../../etc' must be relative to "
+                                                                     "/usr/include"),
+    "recipes/header-bad-glob": ("recipes/header-bad-glob.yaml:23", "glob pattern 'include/**.h': '**' must be a "
+                                                                   "whole path segment"),
+    # recipe against the tree
+    "recipes/target-not-found": ("recipes/target-not-found.yaml:17", "target '//:nothere' does not exist"),
+    "recipes/headers-match-nothing": ("recipes/headers-match-nothing.yaml:23",
+                                      "headers 'include/*.hpp' match no file in the upstream tree"),
+    # hostile Starlark: no file system, no commands, bounded
+    "trees/syntax-error": ("BUILD:3", "Parse error: unexpected symbol ','"),
+    "trees/read-file": ("BUILD:1", "Variable `open` not found"),
+    "trees/run-command": ("BUILD:1", "Variable `exec` not found"),
+    "trees/load-missing": ("BUILD:1", "file not found: missing.bzl"),
+    "trees/load-escape": ("BUILD:1", "invalid label '//../outside:defs.bzl': labels must stay inside the tree"),
+    "trees/load-absolute": ("BUILD:1", "invalid label '/etc/passwd': labels must stay inside the tree"),
+    "trees/load-cycle": ("b.bzl:1", "load cycle: //:a.bzl -> //:b.bzl -> //:a.bzl (called from BUILD:1)"),
+    "trees/infinite-recursion": ("BUILD:2", "Starlark call stack overflow (called from BUILD:4)"),
+    "trees/huge-glob": ("BUILD:1", "glob() calls of this file returned more than 100000 paths in all: stopped"),
+    "trees/glob-escape": ("BUILD:3", "glob pattern '../*.c' must be relative to the package"),
+    "trees/glob-absolute": ("BUILD:3", "glob pattern '/etc/*' must be relative to the package"),
+    "trees/macro-error": ("defs.bzl:2", "glob pattern '../*.c' must be relative to the package (no leading /, no ..) "
+                                        "(called from BUILD:3)"),
+    "trees/build-symlink": ("BUILD", "'BUILD' leads out of the source tree"),
+    # hostile rule attributes
+    "trees/invalid-target-name": ("BUILD:1", "cc_library: invalid target name 5"),
+    "trees/duplicate-target": ("BUILD:3", "target 'tiny' is declared twice in package '//' (first at BUILD:1)"),
+    "trees/srcs-wrong-type": ("BUILD:1", "attribute 'srcs' of '//:tiny' must be a list of strings"),
+    "trees/deps-not-a-list": ("BUILD:1", "attribute 'deps' of '//:tiny' must be a list of strings, not '//:other'"),
+    "trees/source-escape": ("BUILD:1", "invalid label '../outside.c': labels must stay inside the tree"),
+    "trees/source-absolute": ("BUILD:1", "invalid label '/etc/passwd': labels must stay inside the tree"),
+    "trees/source-symlink": ("BUILD:1", "source 'evil.c' of '//:tiny' is a symlink that leads out of the tree"),
+    "trees/include-escape": ("BUILD:1", "include directory '../../usr/include' of '//:tiny' leads out of the tree"),
+    "trees/strip-prefix-escape": ("BUILD:1", "strip_include_prefix '/../etc' of '//:tiny' leads out of the tree"),
+    "trees/copt-absolute-include": ("BUILD:1", "copt '-I/usr/local/include' of '//:tiny' leads out of the tree"),
+    # the build graph
+    "trees/dependency-cycle": ("BUILD:7", "dependency cycle: //:tiny -> //:helper -> //:util -> //:helper"),
+    "trees/alias-cycle": ("BUILD:9", "alias cycle: //:first -> //:second -> //:first"),
+    "trees/unknown-label": ("BUILD:1", "'//:nothere' names no target"),
+    "trees/unmapped-external": ("BUILD:1", "dependency '@com_example_foo//:foo' is in external repository "
+                                           "@com_example_foo, which the recipe does not map"),
+    "trees/select-no-match": ("BUILD:3", "select(): no condition matches the Debian configuration (arch amd64)"),
+    "trees/select-not-a-setting": ("BUILD:5", "select() condition '//:sources' is a filegroup, not a config_setting"),
+    "trees/not-a-cc-library": ("recipe.yaml:18", "target '//:tiny' is a filegroup (BUILD:1); a library package "
+                                                 "needs a cc_library"),
+    "trees/missing-source": ("BUILD:1", "'//:tiny' lists source 'gone.c', which is not in the tree"),
+}
+
+
+def _snapshot(root):
+    """Every path under root with its content (or link target): what "nothing was written" compares."""
+    out = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            path = os.path.join(dirpath, name)
+            rel = os.path.relpath(path, root)
+            if os.path.islink(path):
+                out[rel] = "-> " + os.readlink(path)
+            elif os.path.isfile(path):
+                with open(path, "rb") as fh:
+                    out[rel] = fh.read()
+            else:
+                out[rel] = "dir"
+    return out
+
+
+def _workdir(case, tmp):
+    """A copy of what the case needs; returns (workdir, CLI arguments relative to it)."""
+    work = tmp / case.replace("/", "-")
+    kind, _ = case.split("/")
+    if kind == "recipes":
+        shutil.copytree(CATALOGUE / "tree", work / "tree", symlinks=True)
+        (work / "recipes").mkdir()
+        shutil.copy(CATALOGUE / f"{case}.yaml", work / "recipes")
+        return work, (f"{case}.yaml", "--source", "tree")
+    shutil.copytree(CATALOGUE / case, work / "tree", symlinks=True)
+    shutil.copy(CATALOGUE / "recipe.yaml", work)
+    return work, ("recipe.yaml", "--source", "tree")
+
+
+def _run(case, tmp):
+    work, args = _workdir(case, tmp)
+    before = _snapshot(work)
+    proc = run_cli("generate", *args, "-o", "out", cwd=work, env={"SOURCE_DATE_EPOCH": "1700000000"})
+    return proc, before, _snapshot(work)
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    """All cases at once, a few CLI processes at a time."""
+    tmp = tmp_path_factory.mktemp("catalogue")
+    with ThreadPoolExecutor(4) as pool:
+        return dict(zip(CASES, pool.map(lambda case: _run(case, tmp), CASES)))
+
+
+def test_catalogue_lists_every_fixture():
+    found = {f"recipes/{p.stem}" for p in (CATALOGUE / "recipes").glob("*.yaml")}
+    found |= {f"trees/{p.name}" for p in (CATALOGUE / "trees").iterdir()}
+    assert found == set(CASES)
+    assert len(CASES) >= 30
+
+
+def test_base_recipe_and_tree_are_valid(tmp_path):
+    """The cases fail for what they break: the recipe and tree they start from generate cleanly."""
+    shutil.copytree(CATALOGUE / "tree", tmp_path / "tree")
+    shutil.copy(CATALOGUE / "recipe.yaml", tmp_path)
+    proc = run_cli("generate", "recipe.yaml", "--source", "tree", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "tree/debian/debforge/build-amd64.ninja").is_file()
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_case(case, results):
+    proc, before, after = results[case]
+    location, message = CASES[case]
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    error = proc.stderr[proc.stderr.index(": error: ") - len(location):]
+    assert error.startswith(f"{location}: error: {message}"), proc.stderr
+    assert proc.stderr.count(": error: ") == 1
+    assert after == before, "something was written"
