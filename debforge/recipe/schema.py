@@ -66,6 +66,15 @@ class External:
 
 
 @dataclass(frozen=True)
+class RepoFile:
+    """A file of an external repository that upstream's WORKSPACE would create from the tree: a copy of
+    `path`, or (with substitutions) a template rendered like bazel's repository_ctx.template."""
+    path: str
+    substitutions: dict
+    line: int
+
+
+@dataclass(frozen=True)
 class Config:
     """Overrides of the Debian configuration that select() is resolved against, and bazel's --copt/--cxxopt
     (what upstream's .bazelrc passes to every compile)."""
@@ -98,6 +107,7 @@ class Recipe:
     headers: tuple[HeaderSet, ...]
     externals: dict[str, External]
     config: Config
+    repo_files: dict[str, "RepoFile"]   # "@repo//pkg:file" -> where its text comes from in the tree
     distribution: str
     closes: tuple[int, ...]     # bugs the first changelog entry closes (an ITP)
     lines: dict[str, int]   # top-level key -> line, for errors raised by later stages
@@ -186,7 +196,7 @@ TOP_KEYS = {
     "source": True, "version": True, "debian-revision": False, "upstream": True, "maintainer": True,
     "section": False, "homepage": True, "license": True, "copyright": True, "summary": True,
     "description": True, "frontend": True, "architectures": False, "isa-levels": False, "packages": True,
-    "dev": True, "externals": False, "config": False, "distribution": False, "closes": False,
+    "dev": True, "externals": False, "config": False, "distribution": False, "closes": False, "bazel": False,
 }
 
 
@@ -272,6 +282,37 @@ def _externals(node: Node) -> dict[str, External]:
     return out
 
 
+def _repo_files(node: Node) -> dict[str, RepoFile]:
+    m = _mapping(node, "bazel", {"repositories": False})
+    out: dict[str, RepoFile] = {}
+    repos = m.get("repositories")
+    if repos is None:
+        return out
+    if not isinstance(repos.value, dict):
+        raise repos.error("bazel.repositories must be a mapping of repository name -> files")
+    for repo, rnode in repos.value.items():
+        if not re.match(r"^@?[A-Za-z0-9_.-]+$", repo):
+            raise rnode.error(f"'{repo}' is not a bazel repository name")
+        rm = _mapping(rnode, f"bazel.repositories.{repo}", {"files": True})
+        if not isinstance(rm["files"].value, dict):
+            raise rm["files"].error("files must be a mapping of path in the repository -> source in the tree")
+        for name, fnode in rm["files"].value.items():
+            if name.startswith("/") or ".." in Path(name).parts:
+                raise fnode.error(f"'{name}' must be a relative path inside the repository")
+            pkg, _, base = name.rpartition("/")
+            label = f"@{repo.lstrip('@')}//{pkg}:{base}"
+            if isinstance(fnode.value, str):
+                out[label] = RepoFile(_relpath(fnode, name), {}, fnode.line)
+                continue
+            fm = _mapping(fnode, name, {"template": True, "substitutions": False})
+            subs = fm.get("substitutions")
+            if subs is not None and not isinstance(subs.value, dict):
+                raise subs.error("substitutions must be a mapping")
+            out[label] = RepoFile(_relpath(fm["template"], "template"),
+                                  {k: _str(v, k) for k, v in subs.value.items()} if subs else {}, fnode.line)
+    return out
+
+
 def _config(node: Node) -> Config:
     m = _mapping(node, "config", {"flag-values": False, "define-values": False, "constraints": False,
                                   "copts": False, "cxxopts": False})
@@ -343,6 +384,7 @@ def load_recipe(path: str | Path) -> Recipe:
         dev_package=dev_package, headers=_headers(dev["headers"]) if "headers" in dev else (),
         externals=_externals(top["externals"]) if "externals" in top else {},
         config=_config(top["config"]) if "config" in top else Config(),
+        repo_files=_repo_files(top["bazel"]) if "bazel" in top else {},
         distribution=_str(top["distribution"], "distribution", SUITE) if "distribution" in top else "unstable",
         closes=tuple(_bug(n) for n in _list(top["closes"], "closes")) if "closes" in top else (),
         lines={k: v.line for k, v in top.items()},

@@ -19,7 +19,8 @@ def scan(root: Path, recipe, arch: str, progress=None, *, everything: bool = Tru
     everything=True evaluates every package (reporting failures in graph.skipped, as `debforge scan` shows);
     otherwise packages are evaluated on demand as the planner asks for labels.
     """
-    ws = Workspace(root, DebianConfig.for_arch(arch, recipe.config), display_root=display_root)
+    ws = Workspace(root, DebianConfig.for_arch(arch, recipe.config), display_root=display_root,
+                   repo_files=recipe.repo_files)
     if everything:
         pkgs = ws.all_packages()
         for i, pkg in enumerate(pkgs, 1):

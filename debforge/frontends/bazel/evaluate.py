@@ -42,6 +42,10 @@ _PRELUDE = sl.parse(PRELUDE_NAME, resources.files(__package__).joinpath("prelude
 
 
 STANDINS = Path(__file__).resolve().parent / "standins"
+# Rules read on their own to resolve select() conditions (see Workspace._setting)
+SETTING_RULES = frozenset({"config_setting", "config_setting_group", "alias", "constraint_value", "bool_flag",
+                           "bool_setting", "string_flag", "string_setting", "int_flag", "int_setting",
+                           "string_list_flag", "string_list_setting"})
 _WORKSPACE_NAME = re.compile(r"""^\s*(?:workspace|module)\(\s*name\s*=\s*["']([A-Za-z0-9_.-]+)["']""", re.M)
 
 
@@ -59,18 +63,33 @@ def _statements(text: str, tree, keep) -> str:
     return "".join(out)
 
 
-def _defs_only(node):
-    """For a .bzl still being loaded: its loads and functions; other globals exist, as None, so that the
-    functions compile (nothing at top level runs, so nothing can need the package being evaluated)."""
-    if isinstance(node, pyast.FunctionDef):
-        return True
-    if isinstance(node, pyast.Expr) and isinstance(node.value, pyast.Call) and getattr(node.value.func, "id", "") == "load":
-        return True
-    if isinstance(node, (pyast.Assign, pyast.AnnAssign, pyast.AugAssign)):
-        targets = node.targets if isinstance(node, pyast.Assign) else [node.target]
-        names = [n.id for t in targets for n in pyast.walk(t) if isinstance(n, pyast.Name)]
-        return "; ".join(f"{n} = None" for n in names) or None
-    return None
+def _defs_only(tree):
+    """For a .bzl still being loaded: a filter for _statements keeping its loads, functions and the globals
+    that call none of its own or its loaded functions (those could select() on the package being read);
+    the other globals exist, as None, so that the functions still compile."""
+    own = {n.name for n in tree.body if isinstance(n, pyast.FunctionDef)}
+    for n in tree.body:
+        if _is_load(n):
+            own |= {kw.arg for kw in n.value.keywords} | {a.value for a in n.value.args[1:]
+                                                           if isinstance(a, pyast.Constant)}
+
+    def keep(node):
+        if isinstance(node, pyast.FunctionDef) or _is_load(node):
+            return True
+        if isinstance(node, (pyast.Assign, pyast.AnnAssign, pyast.AugAssign)):
+            calls = [n.func.id for n in pyast.walk(node) if isinstance(n, pyast.Call) and isinstance(n.func, pyast.Name)]
+            if not own.intersection(calls):
+                return True
+            targets = node.targets if isinstance(node, pyast.Assign) else [node.target]
+            names = [n.id for t in targets for n in pyast.walk(t) if isinstance(n, pyast.Name)]
+            return "; ".join(f"{n} = None" for n in names) or None
+        return None
+    return keep
+
+
+def _is_load(node) -> bool:
+    return isinstance(node, pyast.Expr) and isinstance(node.value, pyast.Call) and \
+        getattr(node.value.func, "id", "") == "load"
 
 
 def workspace_name(root: Path) -> str | None:
@@ -119,7 +138,8 @@ def starlark_error(exc: Exception) -> DebforgeError:
 class Workspace:
     """One upstream tree evaluated under one Debian configuration."""
 
-    def __init__(self, root: Path, config: DebianConfig, *, display_root: str | None = None):
+    def __init__(self, root: Path, config: DebianConfig, *, display_root: str | None = None,
+                 repo_files: dict | None = None):
         self.root = Path(root).resolve()
         self.display = display_root if display_root is not None else ""
         self.config = config
@@ -135,7 +155,9 @@ class Workspace:
         self._settings: dict[str, dict[str, Target]] = {}   # package -> its literal config_settings
         self._sink = self.graph.targets                     # where recorded targets go
         self._defs_only = False                             # inside _literal_settings()
+        self._failed: dict[str, DebforgeError] = {}         # packages whose evaluation failed, and why
         self.workspace_name = workspace_name(self.root)
+        self.repo_files = repo_files or {}   # recipe: external repository files made from tree files
 
     # -- files ------------------------------------------------------------------------------------------------
     def _shown(self, rel: str) -> str:
@@ -205,6 +227,12 @@ class Workspace:
         rel = f"{pkg}/{name}" if pkg else name
         if not repo:
             return "", pkg, self._shown(rel), self._read(rel)
+        provided = self.repo_files.get(f"@{repo}//{pkg}:{name}")
+        if provided is not None:
+            text = self._read(provided.path)
+            for key, value in provided.substitutions.items():
+                text = text.replace(key, value)
+            return repo, pkg, self._shown(provided.path), text
         standin = STANDINS / repo / rel
         if standin.is_file():
             return repo, pkg, f"<stand-in @{repo}//{rel}>", standin.read_text(encoding="utf-8")
@@ -229,7 +257,8 @@ class Workspace:
         try:
             repo, pkg, shown, text = self._source_of(label, list(symbols))
             if key.startswith("defs-only:"):
-                text = _statements(text, pyast.parse(text), _defs_only)
+                tree = pyast.parse(text)
+                text = _statements(text, tree, _defs_only(tree))
             ast = self._parse(shown, text)
             module = self._new_module()
             for m in _RULE_ASSIGN.finditer(text):
@@ -243,8 +272,10 @@ class Workspace:
 
     def evaluate_package(self, pkg: str) -> None:
         """Evaluate one package's BUILD file into the graph (once). Errors propagate as DebforgeError."""
-        if pkg in self.graph.packages or pkg in self.graph.skipped:
+        if pkg in self.graph.packages:
             return
+        if pkg in self._failed:
+            raise self._failed[pkg]
         if pkg in self._evaluating:
             raise DebforgeError(f"package '//{pkg}' needs itself to resolve a select() (cycle)")
         rel = self.build_file(pkg)
@@ -253,31 +284,42 @@ class Workspace:
         self._evaluating.add(pkg)
         self._pkg_stack.append(pkg)
         saved_deadline, saved_globbed = self._deadline, self._globbed
+        saved_mode = self._sink, self._defs_only   # a literal pass (see _setting) may have led here
         self._deadline, self._globbed = time.monotonic() + FILE_SECONDS, 0
+        self._sink, self._defs_only = self.graph.targets, False
         self.graph.packages[pkg] = Package(pkg, self._shown(rel))
         try:
             module = self._new_module()
             ast = self._parse(self._shown(rel), self._read(rel))
             self._eval(module, ast, self._loader("", pkg, ast))
-        except sl.StarlarkError as exc:
-            del self.graph.packages[pkg]
-            err = starlark_error(exc)
+        except (sl.StarlarkError, DebforgeError) as exc:
+            err = exc if isinstance(exc, DebforgeError) else starlark_error(exc)
             if time.monotonic() > self._deadline:
                 err = DebforgeError(f"evaluation took longer than {FILE_SECONDS:.0f} s: stopped", err.file, err.line)
+            self._forget(pkg)
+            if not self._loading:  # inside a .bzl load, a failure can be that load's cycle: try again later
+                self._failed[pkg] = err
             raise err from None
-        except DebforgeError:
-            del self.graph.packages[pkg]
-            raise
         finally:
             self._deadline, self._globbed = saved_deadline, saved_globbed
+            self._sink, self._defs_only = saved_mode
             self._pkg_stack.pop()
             self._evaluating.discard(pkg)
+
+    def _forget(self, pkg: str) -> None:
+        """Drop what a failed evaluation of pkg recorded: a package is in the graph whole or not at all."""
+        del self.graph.packages[pkg]
+        prefix = f"//{pkg}:"
+        for label in [lbl for lbl in self.graph.targets if lbl.startswith(prefix)]:
+            del self.graph.targets[label]
 
     def target(self, label: str) -> Target | None:
         """The target for a label, evaluating its package on first use. None if the package has no such rule."""
         if label.startswith("@"):
             return None
         pkg = label[2:].partition(":")[0]
+        if self._defs_only:  # inside a literal pass (see _setting), a full evaluation is what must not happen
+            return self.graph.targets.get(label) or self._settings.get(pkg, {}).get(label)
         if pkg not in self.graph.packages and self.build_file(pkg) is not None:
             self.evaluate_package(pkg)
         return self.graph.targets.get(label)
@@ -387,7 +429,7 @@ class Workspace:
         top-level code calls select() may need a package whose BUILD loads that very .bzl: bazel never meets
         this cycle (its select() is lazy). The package's literal config_setting calls are read first."""
         pkg = label[2:].partition(":")[0]
-        if label in self.graph.targets or pkg in self.graph.packages:
+        if label in self.graph.targets or pkg in self.graph.packages and pkg not in self._evaluating:
             return self.graph.targets.get(label)
         if pkg not in self._settings:
             self._settings[pkg] = {}   # while reading them, a condition of the same package can't be known
@@ -408,14 +450,13 @@ class Workspace:
             tree = pyast.parse(text)
         except (SyntaxError, ValueError):
             return {}
-        def wanted(node):
+        def call_name(node):
             call = node.value if isinstance(node, pyast.Expr) and isinstance(node.value, pyast.Call) else None
             func = call.func if call else None
-            name = func.id if isinstance(func, pyast.Name) else func.attr if isinstance(func, pyast.Attribute) else ""
-            return name in ("load", "config_setting", "config_setting_group")
+            return func.id if isinstance(func, pyast.Name) else func.attr if isinstance(func, pyast.Attribute) else ""
 
-        subset = _statements(text, tree, wanted)
-        if "config_setting" not in subset:
+        settings = [n for n in tree.body if call_name(n) in SETTING_RULES]
+        if not settings:
             return {}
         sink: dict[str, Target] = {}
         saved = self._sink, self._defs_only
@@ -423,10 +464,16 @@ class Workspace:
         self._pkg_stack.append(pkg)
         try:
             module = self._new_module()
-            ast = self._parse(self._shown(rel), subset)
-            self._eval(module, ast, self._loader("", pkg, ast))
+            loads = self._parse(self._shown(rel), _statements(text, tree, lambda n: call_name(n) == "load"))
+            self._eval(module, loads, self._loader("", pkg, loads))
+            for node in settings:  # one by one: a setting that is not literal after all is left to the full pass
+                try:
+                    self._eval(module, self._parse(self._shown(rel), _statements(text, tree, lambda n: n is node)),
+                               None)
+                except (sl.StarlarkError, ValueError):
+                    pass
         except (sl.StarlarkError, DebforgeError, ValueError):
-            return {}   # not literal after all: the full evaluation decides
+            pass
         finally:
             self._pkg_stack.pop()
             self._sink, self._defs_only = saved
@@ -434,7 +481,7 @@ class Workspace:
 
     def _flag_default(self, label: str) -> str | None:
         """A build setting's value when the recipe's config does not set it: its build_setting_default."""
-        flag = self.target(label) if not label.startswith("@") else None
+        flag = self._setting(label) if not label.startswith("@") else None
         if flag is None or "build_setting_default" not in flag.attrs:
             return None
         value = flag.attrs["build_setting_default"]

@@ -61,10 +61,18 @@ class DebianConfig:
         for key, want in (attrs.get("flag_values") or {}).items():
             n += 1
             value = self.flag_values[key] if key in self.flag_values else flag_default(key)
-            if value != want:
+            if _flag_text(value) != _flag_text(want):
                 return False, n
         for label in attrs.get("constraint_values") or []:
             n += 1
             if label not in self.constraints:
                 return False, n
         return True, n
+
+
+def _flag_text(value) -> str | None:
+    """bazel reads boolean flags as true/True/1 alike."""
+    if value is None:
+        return None
+    text = str(value)
+    return {"true": "true", "1": "true", "false": "false", "0": "false"}.get(text.lower(), text)
