@@ -119,7 +119,9 @@ def starlark_error(exc: Exception) -> DebforgeError:
     message = lines[last][len("error: "):] if last is not None else (lines[-1] if lines else "evaluation failed")
     after = "\n".join(lines[last:]) if last is not None else text
     # errors raised through nested evaluations arrive wrapped several times
-    while (stripped := re.sub(r"^(error: |ValueError: |DebforgeError: |StarlarkError: )", "", message)) != message:
+    # (a DebforgeError's own "<file>: error: " goes too: the message names the file, the location is the caller)
+    while (stripped := re.sub(r"^(error: |ValueError: |DebforgeError: |StarlarkError: |[^\s:]+: error: )", "",
+                              message)) != message:
         message = stripped
     locs = re.findall(r"-->\s*(.+?):(\d+)(?::\d+)?", after)
     frames = _FRAME.findall(text)
@@ -172,7 +174,8 @@ class Workspace:
         except FileNotFoundError:
             raise DebforgeError(f"file not found: {rel}") from None
         except (OSError, UnicodeDecodeError) as exc:
-            raise DebforgeError(f"cannot read: {exc}", self._shown(rel)) from None
+            reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+            raise DebforgeError(f"cannot read {rel}: {reason}", self._shown(rel)) from None
 
     def build_file(self, pkg: str) -> str | None:
         for name in BUILD_FILES:
@@ -295,7 +298,7 @@ class Workspace:
         except (sl.StarlarkError, DebforgeError) as exc:
             err = exc if isinstance(exc, DebforgeError) else starlark_error(exc)
             if time.monotonic() > self._deadline:
-                err = DebforgeError(f"evaluation took longer than {FILE_SECONDS:.0f} s: stopped", err.file, err.line)
+                err = DebforgeError(f"evaluation took longer than {FILE_SECONDS:g} s: stopped", err.file, err.line)
             self._forget(pkg)
             if not self._loading:  # inside a .bzl load, a failure can be that load's cycle: try again later
                 self._failed[pkg] = err
@@ -337,7 +340,7 @@ class Workspace:
         return self._pkg_stack[-1] if self._pkg_stack else ""
 
     def _cb_target(self, stack, kind, name, attrs):
-        if not isinstance(name, str) or not name or "/" in name and name.startswith("/"):
+        if not isinstance(name, str) or not name or name.startswith("/") or ".." in name.split("/"):
             raise ValueError(f"{kind}: invalid target name {name!r}")
         if not self._pkg_stack:
             raise ValueError(f"{kind}() can only be called while evaluating a BUILD file")
@@ -376,31 +379,29 @@ class Workspace:
             raise ValueError(f"glob() calls of this file returned more than {MAX_RESULTS} paths in all: stopped")
         return found
 
-    def _cb_select(self, stack, conditions, no_match_error):
-        if not isinstance(conditions, dict) or not conditions:
+    def _cb_select(self, stack, keys, no_match_error):
+        """Indices of the select() keys that win here; the values stay in Starlark (they may hold anything)."""
+        if not keys:
             raise ValueError("select() needs a non-empty dict of conditions")
-        best: list[tuple[int, str]] = []
-        for key in conditions:
+        best: list[tuple[int, int]] = []
+        for i, key in enumerate(keys):
             if key == DEFAULT:
                 continue
-            label = self._abs(key)
+            if not isinstance(key, str):
+                raise ValueError(f"select() condition {key!r} is not a label")
             try:
-                ok, weight = self._condition(label)
+                ok, weight = self._condition(self._abs(key))
             except ValueError:
                 if not self._defs_only:
                     raise
                 ok, weight = False, 0   # literal pass (see _setting): function defaults, not what we look for
             if ok:
-                best.append((weight, key))
+                best.append((weight, i))
         if best:
-            best.sort(key=lambda kv: -kv[0])
-            top = [k for w, k in best if w == best[0][0]]
-            values = {repr(conditions[k]) for k in top}
-            if len(values) > 1:
-                raise ValueError(f"select(): conditions {', '.join(top)} all match with different values")
-            return conditions[top[0]]
-        if DEFAULT in conditions:
-            return conditions[DEFAULT]
+            top = max(w for w, _ in best)
+            return [i for w, i in best if w == top]
+        if DEFAULT in keys:
+            return [keys.index(DEFAULT)]
         raise ValueError(no_match_error or f"select(): no condition matches the Debian configuration "
                                            f"(arch {self.config.arch}) and there is no //conditions:default")
 
