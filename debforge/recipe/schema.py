@@ -308,8 +308,11 @@ def _repo_files(node: Node) -> dict[str, RepoFile]:
             subs = fm.get("substitutions")
             if subs is not None and not isinstance(subs.value, dict):
                 raise subs.error("substitutions must be a mapping")
+            for key, value in (subs.value.items() if subs else ()):
+                if not isinstance(value.value, str):   # may be empty: a template line can vanish
+                    raise value.error(f"substitution for '{key}' must be a string")
             out[label] = RepoFile(_relpath(fm["template"], "template"),
-                                  {k: _str(v, k) for k, v in subs.value.items()} if subs else {}, fnode.line)
+                                  {k: v.value for k, v in subs.value.items()} if subs else {}, fnode.line)
     return out
 
 

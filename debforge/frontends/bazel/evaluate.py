@@ -42,6 +42,8 @@ _PRELUDE = sl.parse(PRELUDE_NAME, resources.files(__package__).joinpath("prelude
 
 
 STANDINS = Path(__file__).resolve().parent / "standins"
+# native.existing_rule(s) report every attribute, defaults included; macros index these without checking
+EXISTING_DEFAULTS = {"tags": [], "deps": [], "srcs": [], "data": [], "visibility": [], "testonly": False}
 # Rules read on their own to resolve select() conditions (see Workspace._setting)
 SETTING_RULES = frozenset({"config_setting", "config_setting_group", "alias", "constraint_value", "bool_flag",
                            "bool_setting", "string_flag", "string_setting", "int_flag", "int_setting",
@@ -241,7 +243,7 @@ class Workspace:
             return repo, pkg, f"<stand-in @{repo}//{rel}>", standin.read_text(encoding="utf-8")
         self.graph.external_loads.setdefault(label, [])
         self.graph.external_loads[label] = sorted(set(self.graph.external_loads[label]) | set(symbols))
-        stub = "".join(f'{s} = __df_rule("{label}%{s}")\n' for s in symbols)
+        stub = "".join(f'{s} = __df_stub("{label}%{s}")\n' for s in symbols)
         return repo, pkg, f"<stub {label}>", stub
 
     def load_bzl(self, label: str, symbols: list[str] = ()) -> sl.FrozenModule:
@@ -411,6 +413,11 @@ class Workspace:
         if label.startswith("@"):
             return False, 0   # a config_setting of a repository outside the tree: not this configuration
         target = self._setting(label)
+        if target is None and self.build_file(label[2:].partition(":")[0]) is None:
+            # upstream's BUILD files name packages its published tree lacks (copybara leftovers such as
+            # //tools/cpp): such a condition can't describe this build
+            self.graph.unknown_conditions[label] = self.graph.unknown_conditions.get(label, 0) + 1
+            return False, 0
         if target is None:
             raise ValueError(f"select() condition '{label}' names no config_setting")
         if target.kind == "alias":
@@ -495,12 +502,12 @@ class Workspace:
 
     def _cb_existing(self, name):
         t = self.graph.targets.get(f"//{self._pkg}:{name}")
-        return dict(t.attrs, name=name, kind=t.kind) if t else None
+        return dict(EXISTING_DEFAULTS, **t.attrs, name=name, kind=t.kind) if t else None
 
     def _cb_existing_all(self):
         prefix = f"//{self._pkg}:"
-        return {lbl[len(prefix):]: dict(t.attrs, kind=t.kind) for lbl, t in self.graph.targets.items()
-                if lbl.startswith(prefix)}
+        return {lbl[len(prefix):]: dict(EXISTING_DEFAULTS, **t.attrs, name=lbl[len(prefix):], kind=t.kind)
+                for lbl, t in self.graph.targets.items() if lbl.startswith(prefix)}
 
     def _cb_package_name(self):
         return self._pkg

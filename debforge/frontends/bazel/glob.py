@@ -78,5 +78,6 @@ class Lister:
         files, dirs = self.entries(pkg)
         candidates = files if exclude_directories else files + dirs
         inc = [compile_pattern(p) for p in include]
-        exc = [compile_pattern(p) for p in exclude]
+        # a label in exclude (TF has one) names no file of the package: bazel lets it match nothing
+        exc = [compile_pattern(p) for p in exclude if not p.startswith(("//", "@", ":"))]
         return sorted(c for c in candidates if any(r.match(c) for r in inc) and not any(r.match(c) for r in exc))

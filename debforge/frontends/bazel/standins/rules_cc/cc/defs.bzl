@@ -5,3 +5,5 @@ cc_test = cc_test
 cc_import = cc_import
 cc_shared_library = cc_shared_library
 cc_proto_library = cc_proto_library
+cc_toolchain = cc_toolchain
+cc_toolchain_suite = cc_toolchain_suite
