@@ -13,6 +13,7 @@ from . import __version__, drivers, frontends, sources
 from .backends import debian
 from .backends.debian import tree as debian_tree
 from .errors import DebforgeError
+from .isa import ARCHES
 from .plan import make_plan
 from .recipe import load_recipe
 
@@ -144,7 +145,8 @@ def parser() -> argparse.ArgumentParser:
                         description="Evaluate every BUILD file of the upstream tree and summarise the targets, "
                                     "or print the whole build-graph IR as JSON.")
     common(sp)
-    sp.add_argument("--arch", default="amd64", help="Debian architecture select() sees (default: amd64)")
+    sp.add_argument("--arch", default="amd64", choices=sorted(ARCHES),
+                    help="Debian architecture select() sees (default: amd64)")
     sp.add_argument("--json", action="store_true", help="print the build graph IR as JSON")
     sp.set_defaults(func=cmd_scan)
 

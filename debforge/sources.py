@@ -175,7 +175,11 @@ def prepare(recipe: Recipe, outdir: Path, log=print) -> tuple[Path, Path]:
 
     Returns (source tree, orig tarball). An existing unpacked tree is reused (regeneration keeps it).
     """
-    outdir.mkdir(parents=True, exist_ok=True)
+    try:
+        outdir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DebforgeError(f"cannot create the output directory: {exc.strerror}", str(outdir),
+                            hint="choose another directory with -o") from None
     tree = outdir / f"{recipe.source}-{recipe.version}"
     tarball = orig_tarball(recipe, log)
     if tarball is not None:

@@ -121,12 +121,14 @@ def test_build_log_runs_variant_checks(nsync_build):
 
 
 def test_generate_is_deterministic(tmp_path):
-    """Same inputs twice -> byte-identical debian/ (including the ninja files)."""
+    """Same inputs twice -> byte-identical debian/ (including the ninja files), also when the second run
+    regenerates over the first's debian/."""
     trees = []
-    for name in ("a", "b"):
+    for name in ("a", "b", "b"):
         proc = run_cli("generate", ROOT / "recipes/nsync.yaml", "-o", tmp_path / name)
         assert proc.returncode == 0, proc.stderr
         trees.append(Path(proc.stdout.strip()) / "debian")
+    assert "0 files written, 0 removed" in proc.stderr
     diff = subprocess.run(["diff", "-r", trees[0], trees[1]], capture_output=True, text=True)
     assert diff.returncode == 0, diff.stdout
     assert (trees[0] / "debforge/build-amd64.ninja").stat().st_size > 1000

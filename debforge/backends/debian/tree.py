@@ -125,6 +125,13 @@ def diff(update: Update) -> str:
 
 
 def apply(update: Update) -> None:
+    try:
+        _apply(update)
+    except OSError as exc:   # a read-only tree, a full disk: nothing was moved into place
+        raise DebforgeError(f"cannot write {exc.filename or 'debian/'}: {exc.strerror}", str(update.dest)) from None
+
+
+def _apply(update: Update) -> None:
     dest = update.dest
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".debforge-", dir=dest.parent))
