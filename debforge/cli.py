@@ -87,7 +87,7 @@ def generate(recipe_path: str, output: str, source: str | None, force: bool,
     if diff:
         sys.stdout.write(debian_tree.diff(update))
         log(f"debforge: {len(update.write) + len(update.remove)} files of {tree / 'debian'} would change; "
-            f"nothing written")
+            f"nothing written (run without --diff to write them)")
         return tree, recipe
     debian_tree.apply(update)
     log(f"debforge: {tree / 'debian'}: {len(update.write)} files written, {len(update.remove)} removed")

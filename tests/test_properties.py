@@ -3,6 +3,7 @@ that names a file (exit 2), never a traceback."""
 
 import contextlib
 import io
+import posixpath
 import re
 import shutil
 import tempfile
@@ -13,7 +14,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import FIXTURES
-from debforge import cli
+from debforge import cli, confine
+from debforge.frontends.bazel import labels
+from debforge.frontends.bazel.glob import compile_pattern
+from debforge.graph import file_path
 
 CATALOGUE = FIXTURES / "catalogue"
 BASE = yaml.safe_load((CATALOGUE / "recipe.yaml").read_text())
@@ -144,3 +148,36 @@ def build_files(draw):
 @given(build_files())
 def test_build_snippets_give_clean_errors(build):
     _clean(*_generate((CATALOGUE / "recipe.yaml").read_text(), build))
+
+
+# The confinement primitives themselves, on arbitrary text
+path_text = st.text(alphabet="ab./*:@", max_size=16)
+
+
+@settings(max_examples=300, deadline=None)
+@given(path_text)
+def test_inside_never_leaves_the_tree(path):
+    norm = confine.inside(path)
+    if norm is not None:
+        assert posixpath.normpath(posixpath.join("/tree", norm)).startswith("/tree")
+
+
+@settings(max_examples=300, deadline=None)
+@given(path_text, st.sampled_from(["", "pkg", "a/b"]))
+def test_labels_stay_in_the_tree(text, pkg):
+    try:
+        label = labels.absolute(text, "", pkg)
+    except ValueError:
+        return
+    if not label.startswith("@"):
+        assert confine.inside(file_path(label)) is not None
+
+
+@settings(max_examples=300, deadline=None)
+@given(path_text)
+def test_accepted_glob_patterns_stay_in_the_package(pattern):
+    try:
+        compile_pattern(pattern)
+    except ValueError:
+        return
+    assert confine.inside(pattern) is not None
