@@ -5,9 +5,12 @@ import os
 
 import pytest
 
+from conftest import FIXTURES
+from debforge.backends.debian import copyright
 from debforge.errors import DebforgeError
 from debforge.frontends.bazel import evaluate
 from debforge.frontends.bazel.select import DebianConfig
+from debforge.recipe import load_recipe
 from debforge.recipe.schema import Config
 
 
@@ -89,3 +92,19 @@ def test_glob_stays_in_the_package_and_the_tree(tmp_path):
 def test_glob_patterns_that_leave_the_package_are_refused(tmp_path, pattern):
     err = failure(workspace(tmp_path, f"x = 1\nfiles = glob([{pattern!r}])\n"))
     assert (err.file, err.line) == ("BUILD", 2) and err.message.startswith("glob pattern")
+
+
+def test_license_text_is_only_quoted_from_inside_the_tree(tmp_path):
+    recipe_path = tmp_path / "recipe.yaml"
+    recipe_path.write_text((FIXTURES / "catalogue/recipe.yaml").read_text().replace("Apache-2.0", "Tiny-1.0"))
+    recipe = load_recipe(recipe_path)
+    (tmp_path / "secret").write_text("a file of this machine\n")
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    os.symlink(tmp_path / "secret", tree / "LICENSE")
+    with pytest.raises(DebforgeError) as info:
+        copyright.render(recipe, tree, 0)
+    assert (info.value.file, info.value.line) == (str(recipe_path), 8)
+    (tree / "LICENSE").unlink()
+    (tree / "LICENSE").write_text("Tiny license text\n")
+    assert "Tiny license text" in copyright.render(recipe, tree, 0)

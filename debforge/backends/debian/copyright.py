@@ -7,6 +7,7 @@ from pathlib import Path
 
 from debian.copyright import Copyright, FilesParagraph, Header, License, LicenseParagraph
 
+from ...confine import in_tree
 from ...errors import DebforgeError
 from ...recipe.schema import Recipe
 
@@ -21,7 +22,7 @@ def _license(recipe: Recipe, root: Path) -> License:
                                        f"/usr/share/common-licenses/{recipe.license}.")
     for name in LICENSE_FILES:
         path = root / name
-        if path.is_file():
+        if path.is_file() and in_tree(root, name):   # a symlink out of the tree would quote a file of this machine
             text = path.read_text(encoding="utf-8", errors="replace").strip()
             return License(recipe.license, "\n".join(ln.rstrip() or "." for ln in text.splitlines()))
     raise recipe.error("license", f"license '{recipe.license}' is not in /usr/share/common-licenses and the "

@@ -137,8 +137,8 @@ def _apply(update: Update) -> None:
     tmp = Path(tempfile.mkdtemp(prefix=".debforge-", dir=dest.parent))
     try:
         new = tmp / "debian"
-        if dest.exists():
-            shutil.copytree(dest, new, symlinks=True)
+        if dest.exists():   # hard links: cheap for a big debian/ after a build; files are unlinked before writing
+            shutil.copytree(dest, new, symlinks=True, copy_function=_link)
         for rel in update.remove:
             (new / rel).unlink()
         for rel in update.write:
@@ -160,3 +160,10 @@ def _apply(update: Update) -> None:
         new.rename(dest)
     finally:
         shutil.rmtree(tmp)
+
+
+def _link(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
