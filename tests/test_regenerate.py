@@ -199,3 +199,12 @@ def test_an_unparsable_changelog_names_its_line(work):
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     n = len(changelog.read_text().splitlines())
     assert f"tree/debian/changelog:{n}: error: cannot parse the changelog" in proc.stderr
+
+
+def test_a_debian_symlink_is_never_written_through(work):
+    (work / "elsewhere").mkdir()
+    (work / "tree/debian").symlink_to(work / "elsewhere")
+    for args in ((), ("--force",)):
+        proc = generate(work, "1.0", *args)
+        assert proc.returncode == 2 and "tree/debian: error: tree/debian is a symlink" in proc.stderr
+    assert list((work / "elsewhere").iterdir()) == []

@@ -69,6 +69,9 @@ def read_manifest(dest: Path) -> dict[str, str] | None:
 def plan(dest: Path, files: dict[str, tuple[str, int]], *, force: bool = False) -> Update:
     """Compare the rendered files with dest/ and the manifest of what was generated there before."""
     dest = Path(dest)
+    if dest.is_symlink():   # e.g. from an upstream tarball: it could lead anywhere
+        raise DebforgeError(f"{dest} is a symlink; debforge does not write through it", str(dest),
+                            hint="replace it with a directory")
     files = {**files, MANIFEST: (manifest(files), 0o644)}
     try:
         old = read_manifest(dest)
