@@ -91,9 +91,8 @@ def plan(dest: Path, files: dict[str, tuple[str, int]], *, force: bool = False) 
         state, new = _state(path), _sha(text.encode())
         if state == new and path.stat().st_mode & 0o777 == mode:
             continue
-        if force or rel in HISTORY or rel == MANIFEST or state == new or (state is not None and old.get(rel) == state):
-            update.write.append(rel)
-        elif state is None and rel not in old:
+        as_generated = old.get(rel) == state if state is not None else rel not in old   # untouched, or new
+        if force or rel in HISTORY or rel == MANIFEST or state == new or as_generated:
             update.write.append(rel)
         else:
             update.kept[rel] = f"{'deleted' if state is None else 'changed'} since debforge generated it"
