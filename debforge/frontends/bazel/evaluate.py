@@ -43,7 +43,8 @@ _PRELUDE = sl.parse(PRELUDE_NAME, resources.files(__package__).joinpath("prelude
 
 STANDINS = Path(__file__).resolve().parent / "standins"
 # native.existing_rule(s) report every attribute, defaults included; macros index these without checking
-EXISTING_DEFAULTS = {"tags": [], "deps": [], "srcs": [], "data": [], "visibility": [], "testonly": False}
+EXISTING_DEFAULTS = {"tags": [], "deps": [], "srcs": [], "hdrs": [], "data": [], "visibility": [], "args": [],
+                     "copts": [], "linkopts": [], "defines": [], "includes": [], "testonly": False}
 # Rules read on their own to resolve select() conditions (see Workspace._setting)
 SETTING_RULES = frozenset({"config_setting", "config_setting_group", "alias", "constraint_value", "bool_flag",
                            "bool_setting", "string_flag", "string_setting", "int_flag", "int_setting",
@@ -160,6 +161,7 @@ class Workspace:
         self._sink = self.graph.targets                     # where recorded targets go
         self._defs_only = False                             # inside _literal_settings()
         self._failed: dict[str, DebforgeError] = {}         # packages whose evaluation failed, and why
+        self._verdicts: dict[str, tuple[bool, int]] = {}    # select() condition -> (matches, specialisation)
         self.workspace_name = workspace_name(self.root)
         self.repo_files = repo_files or {}   # recipe: external repository files made from tree files
 
@@ -199,7 +201,7 @@ class Workspace:
     def _new_module(self) -> sl.Module:
         m = sl.Module()
         for name in ("target", "glob", "select", "package", "existing", "existing_all", "package_name",
-                     "repository_name", "parse_label", "rule_kind"):
+                     "repository_name", "rule_kind"):
             m.add_callable(f"__df_{name}", getattr(self, f"_cb_{name}"))
         self._eval(m, _PRELUDE, None)
         return m
@@ -251,8 +253,10 @@ class Workspace:
         key = label if not label.startswith("@") else f"{label}%{','.join(symbols)}"
         if key in self._modules:
             return self._modules[key]
-        if label in self._loading and self._defs_only:
-            key = "defs-only:" + key   # see _setting(): the functions of a .bzl still being loaded
+        if self._defs_only:
+            # inside a literal pass (see _setting): a .bzl still being loaded is read for its functions only,
+            # and whatever loads it is kept apart from the modules of full evaluations
+            key = ("defs-only:" if label in self._loading else "literal:") + key
         elif label in self._loading:
             chain = " -> ".join(self._loading + [label])
             raise DebforgeError(f"load cycle: {chain}")
@@ -372,7 +376,7 @@ class Workspace:
             return {self._abs(k): v for k, v in value.items()}
         raise ValueError(f"attribute '{key}' must be a label or list of labels, not {type(value).__name__}")
 
-    def _cb_glob(self, stack, include, exclude, exclude_directories):
+    def _cb_glob(self, include, exclude, exclude_directories):
         if isinstance(include, str) or isinstance(exclude, str):
             raise ValueError("glob() takes lists of patterns, not a string")
         found = self.lister.glob(self._pkg, list(include), list(exclude), exclude_directories)
@@ -381,7 +385,7 @@ class Workspace:
             raise ValueError(f"glob() calls of this file returned more than {MAX_RESULTS} paths in all: stopped")
         return found
 
-    def _cb_select(self, stack, keys, no_match_error):
+    def _cb_select(self, keys, no_match_error):
         """Indices of the select() keys that win here; the values stay in Starlark (they may hold anything)."""
         if not keys:
             raise ValueError("select() needs a non-empty dict of conditions")
@@ -392,7 +396,13 @@ class Workspace:
             if not isinstance(key, str):
                 raise ValueError(f"select() condition {key!r} is not a label")
             try:
-                ok, weight = self._condition(self._abs(key))
+                label = self._abs(key)
+                if label in self._verdicts:
+                    ok, weight = self._verdicts[label]
+                else:
+                    ok, weight = self._condition(label)
+                    if not self._defs_only:   # a literal pass may not know every setting yet
+                        self._verdicts[label] = ok, weight
             except ValueError:
                 if not self._defs_only:
                     raise
@@ -495,7 +505,7 @@ class Workspace:
         value = flag.attrs["build_setting_default"]
         return str(value).lower() if isinstance(value, bool) else str(value)
 
-    def _cb_package(self, stack, attrs):
+    def _cb_package(self, attrs):
         vis = attrs.get("default_visibility")
         if vis:
             self.graph.packages[self._pkg].default_visibility = list(vis)
@@ -514,13 +524,6 @@ class Workspace:
 
     def _cb_repository_name(self):
         return "@"
-
-    def _cb_parse_label(self, text):
-        if not isinstance(text, str):
-            raise ValueError("Label() takes a string")
-        if not text.startswith(("@", "//")):
-            text = self._abs(text)
-        return labels.parts(text)
 
     def _cb_rule_kind(self, stack):
         frames = _FRAME.findall(stack)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 _BAD_PART = re.compile(r"(^|/)\.\.?(/|$)")
 
@@ -17,6 +18,7 @@ def decode_label_structs(text: str) -> str:
     return _LABEL_STRUCT.sub(lambda m: f"{'@' + m.group(3) if m.group(3) else ''}//{m.group(2)}:{m.group(1)}", text)
 
 
+@lru_cache(maxsize=65536)
 def absolute(label: str, repo: str, pkg: str) -> str:
     """Make `label` absolute relative to package `pkg` of repository `repo` ("" = main).
 
@@ -43,14 +45,3 @@ def absolute(label: str, repo: str, pkg: str) -> str:
     if not name or _BAD_PART.search(p) or _BAD_PART.search(name) or p.startswith("/") or name.startswith("/"):
         raise ValueError(f"invalid label '{label}': labels must stay inside the tree")
     return f"{'@' + repo if repo else ''}//{p}:{name}"
-
-
-def parts(label: str) -> dict:
-    """For Label(): {"repo", "package", "name", "workspace_root"}."""
-    text = absolute(label, "", "")
-    repo = ""
-    if text.startswith("@"):
-        repo, _, text = text[1:].partition("//")
-        text = "//" + text
-    pkg, _, name = text[2:].partition(":")
-    return {"repo": repo, "package": pkg, "name": name, "workspace_root": f"external/{repo}" if repo else ""}
