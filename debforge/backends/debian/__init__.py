@@ -11,7 +11,7 @@ from ... import SKEL_DIR, TEMPLATES_DIR, isa
 from ...plan import Plan, header_files
 from ...recipe.schema import Recipe
 from .. import ninja
-from . import changelog, control, copyright, install
+from . import changelog, control, copyright, install, tests
 from .packages import all_variants, safe
 
 EXECUTABLE = 0o755
@@ -61,4 +61,6 @@ def render(recipe: Recipe, plans: dict[str, Plan], root: Path, timestamp: int) -
     for arch, plan in plans.items():
         files[f"debforge/build-{arch}.ninja"] = (ninja.render(plan, recipe.path.name), REGULAR)
     files["debforge/recipe.yaml"] = (recipe.path.read_text(), REGULAR)
+    files["tests/control"] = (tests.control(recipe), REGULAR)
+    files[f"tests/{tests.TEST}"] = (tests.script(recipe, _env), EXECUTABLE)
     return dict(sorted(files.items()))
