@@ -61,11 +61,21 @@ def cmd_scan(args) -> int:
     else:
         print(f"{root}: {len(g.packages)} packages evaluated, {len(g.skipped)} failed, {len(g.targets)} targets "
               f"in {time.monotonic() - started:.2f} s (arch {args.arch})")
+        print("targets by rule kind:")
         for kind, n in g.kinds().items():
-            print(f"  {kind:30} {n}")
+            print(f"  {kind:40} {n}")
+        if g.external_loads:
+            print(f"{len(g.external_loads)} .bzl files of external repositories have no stand-in; their symbols "
+                  f"record targets of their own kind (add a stand-in or recipe bazel.repositories to do better):")
+            for label, symbols in sorted(g.external_loads.items()):
+                print(f"  {label}: {', '.join(symbols)}")
+        if g.unknown_conditions:
+            print(f"{len(g.unknown_conditions)} select() conditions name packages the tree lacks (taken as false):")
+            for label, n in sorted(g.unknown_conditions.items()):
+                print(f"  {label} ({n} uses)")
         for file, reason in sorted(g.skipped.items()):
-            print(f"  failed: {reason}")
-    return 0
+            print(f"failed: {reason}")
+    return EXIT_INPUT if g.skipped else 0
 
 
 def generate(recipe_path: str, output: str, source: str | None, force: bool,
