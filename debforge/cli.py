@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import __version__, drivers, frontends, sources
+from . import __version__, drivers, frontends, sbuild, sources
 from .backends import debian
 from .backends.debian import tree as debian_tree
 from .errors import DebforgeError
@@ -118,7 +118,18 @@ def cmd_generate(args) -> int:
 
 
 def cmd_build(args) -> int:
+    if args.recipe is None and args.sbuild and Path(args.sbuild).is_file():
+        args.recipe, args.sbuild = args.sbuild, sbuild.DEFAULT_SUITE  # `--sbuild RECIPE`: the suite was left out
+    if args.recipe is None:
+        raise DebforgeError("build needs a RECIPE", hint="debforge build [--sbuild [SUITE]] RECIPE")
+    if (args.refresh_chroot or args.check_reproducible) and not args.sbuild:
+        raise DebforgeError("--refresh-chroot and --check-reproducible need --sbuild")
+    if args.sbuild:
+        sbuild.preflight()  # before any work
     tree, recipe = generate(args.recipe, args.output, args.source, args.force)
+    if args.sbuild:
+        return sbuild.build_and_check(tree, recipe.distribution, args.sbuild, args.refresh_chroot,
+                                      not args.no_lintian, args.check_reproducible, log)
     changes = drivers.dpkg_buildpackage(tree, log)
     for deb in drivers.debs_of(changes):
         log(f"  built {deb.name}")
@@ -139,8 +150,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"debforge {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def common(sp, source=True):
-        sp.add_argument("recipe", help="recipe file (YAML), e.g. recipes/nsync.yaml")
+    def common(sp, source=True, recipe_nargs=None):
+        sp.add_argument("recipe", nargs=recipe_nargs, help="recipe file (YAML), e.g. recipes/nsync.yaml")
         if source:
             sp.add_argument("-o", "--output", default="build",
                             help="directory for the orig tarball and the unpacked source (default: build)")
@@ -164,7 +175,7 @@ def parser() -> argparse.ArgumentParser:
             ("generate", cmd_generate, "write the source package: upstream tree + debian/"),
             ("build", cmd_build, "generate, then dpkg-buildpackage and lintian")):
         sp = sub.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
-        common(sp)
+        common(sp, recipe_nargs="?" if name == "build" else None)  # `build --sbuild RECIPE` leaves it empty
         sp.add_argument("--force", action="store_true",
                         help="also overwrite generated files changed since debforge wrote them, and a debian/ that "
                              "debforge did not write (other files and the changelog history are kept)")
@@ -173,6 +184,13 @@ def parser() -> argparse.ArgumentParser:
                             help="show what would change in debian/ as a unified diff, and write nothing")
         if name == "build":
             sp.add_argument("--no-lintian", action="store_true", help="skip lintian")
+            sp.add_argument("--sbuild", nargs="?", const=sbuild.DEFAULT_SUITE, metavar="SUITE",
+                            help="build with sbuild in a clean, offline unshare chroot of SUITE (default "
+                                 f"{sbuild.DEFAULT_SUITE}), run that suite's lintian in it, and blhc on the log")
+            sp.add_argument("--refresh-chroot", action="store_true",
+                            help="with --sbuild: make the cached chroot tarball anew with mmdebstrap")
+            sp.add_argument("--check-reproducible", action="store_true",
+                            help="with --sbuild: build a second time and require identical .debs")
         sp.set_defaults(func=func)
     return p
 

@@ -64,5 +64,9 @@ def lintian(changes: Path) -> tuple[int, int, str]:
     proc = subprocess.run(["lintian", "--pedantic", "--display-info", "--tag-display-limit", "0", str(changes)],
                           capture_output=True, text=True)
     out = proc.stdout + proc.stderr
-    tags = [ln for ln in out.splitlines() if ln[:2] in ("E:", "W:")]
-    return sum(t.startswith("E:") for t in tags), sum(t.startswith("W:") for t in tags), out
+    return *lintian_counts(out.splitlines()), out
+
+
+def lintian_counts(lines: list[str]) -> tuple[int, int]:
+    """(errors, warnings) among lintian's output lines."""
+    return sum(ln.startswith("E: ") for ln in lines), sum(ln.startswith("W: ") for ln in lines)

@@ -1,0 +1,52 @@
+"""Checks of a finished build: blhc on its log, and bit-for-bit reproducibility against a second build."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+from debian.deb822 import Deb822
+
+from .errors import DebforgeError
+
+DIFFOSCOPE_LINES = 60  # of each differing .deb's report shown; the whole report is kept beside the build
+
+
+def blhc(build_log: Path) -> str:
+    """blhc's findings on a build log ('' when every compile and link line carries the hardening flags)."""
+    if shutil.which("blhc") is None:
+        raise DebforgeError("blhc is not installed", hint="apt-get install blhc")
+    proc = subprocess.run(["blhc", "--all", str(build_log)], capture_output=True, text=True)
+    if proc.returncode & 2:  # its exit status is a bit mask; 2: blhc itself was misused
+        raise DebforgeError(f"blhc failed: {proc.stderr.strip()}", str(build_log))
+    # 1: no compiler command found (a terse log hides them), 4: non-verbose build, 8: flags missing
+    return ((proc.stdout + proc.stderr).strip() or f"blhc exit status {proc.returncode}") if proc.returncode else ""
+
+
+def deb_checksums(changes: Path) -> dict[str, str]:
+    """SHA-256 of each .deb a .changes lists, by file name."""
+    with open(changes) as fh:
+        files = Deb822(fh)["Checksums-Sha256"].split("\n")
+    return {f.split()[2]: f.split()[0] for f in files if f.strip().endswith(".deb")}
+
+
+def compare(first: Path, second: Path, log=print) -> list[str]:
+    """Compare the .debs of two .changes; returns the names that differ, after showing a diffoscope summary of each
+    (the full report goes to <name>.diffoscope.txt beside the second build)."""
+    a, b = deb_checksums(first), deb_checksums(second)
+    differ = sorted(n for n in a.keys() | b.keys() if a.get(n) != b.get(n))
+    for name in differ:
+        if name not in a or name not in b:
+            log(f"debforge: {name} was built only {'the first' if name in a else 'the second'} time")
+            continue
+        report = second.parent / f"{name}.diffoscope.txt"
+        if shutil.which("diffoscope") is None:
+            log(f"debforge: {name} differs (apt-get install diffoscope-minimal for a report)")
+            continue
+        subprocess.run(["diffoscope", "--no-progress", f"--text={report}", str(first.parent / name),
+                        str(second.parent / name)], capture_output=True)
+        lines = report.read_text(errors="replace").splitlines() if report.exists() else []
+        log(f"debforge: {name} differs; diffoscope (full report: {report}):")
+        log("\n".join("  " + ln for ln in lines[:DIFFOSCOPE_LINES]))
+    return differ

@@ -1,0 +1,143 @@
+"""`debforge build --sbuild`: nsync built by sbuild in a clean, offline trixie chroot; lintian run inside it; blhc on
+the log; a second build with identical .debs; and the reasons given when it cannot work (issue 4)."""
+
+import hashlib
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, run_cli
+from debforge import checks, sbuild
+from debforge.errors import DebforgeError
+
+RECIPE = ROOT / "recipes/nsync.yaml"
+
+
+@pytest.fixture(scope="module")
+def nsync_sbuild(tmp_path_factory):
+    """The issue's check as one command: build, lintian in the chroot, blhc, and a second build."""
+    out = tmp_path_factory.mktemp("nsync-sbuild")
+    proc = run_cli("build", "--sbuild", "--check-reproducible", RECIPE, "-o", out)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    changes = Path(proc.stdout.strip().splitlines()[-1])
+    return {"out": out, "changes": changes, "log": out / "nsync_1.29.2-1_amd64.build", "stderr": proc.stderr}
+
+
+@pytest.mark.sbuild
+def test_lintian_in_chroot_clean(nsync_sbuild):
+    log = nsync_sbuild["log"].read_text()
+    assert re.search(r"^Setting up lintian \(2\.\S+\)", log, re.M), "lintian was not installed in the chroot"
+    lintian = log.split("Running lintian...\n", 1)[1].split("I: Lintian run was successful.", 1)[0]
+    tags = [ln for ln in lintian.splitlines() if ln[:2] in ("E:", "W:")]
+    assert tags == [], lintian
+    assert "debforge: lintian (trixie's, in the chroot): 0 errors, 0 warnings" in nsync_sbuild["stderr"]
+
+
+@pytest.mark.sbuild
+def test_blhc_clean(nsync_sbuild):
+    log = nsync_sbuild["log"].read_text()
+    assert re.search(r"gcc .* -fstack-protector-strong .* -c internal/mu\.c", log)  # full command lines
+    proc = subprocess.run(["blhc", "--all", nsync_sbuild["log"]], capture_output=True, text=True)
+    assert proc.returncode == 0 and proc.stdout == "", proc.stdout
+
+
+@pytest.mark.sbuild
+def test_second_build_identical(nsync_sbuild):
+    def sha(d):
+        return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in d.glob("*.deb")}
+    first, second = sha(nsync_sbuild["out"]), sha(nsync_sbuild["out"] / "rebuild")
+    assert len(first) == 9 and first == second
+
+
+@pytest.mark.sbuild
+def test_build_depends_came_from_control(nsync_sbuild):
+    """The chroot has no debhelper or ninja of its own: the build got them from Build-Depends, offline."""
+    tarball = sbuild.CHROOTS / "trixie-amd64.tar.zst"
+    names = subprocess.run(["tar", "--zstd", "-tf", tarball], capture_output=True, text=True, check=True).stdout
+    assert "./usr/bin/dh\n" not in names and "./usr/bin/ninja\n" not in names and "./usr/bin/gcc\n" in names
+    log = nsync_sbuild["log"].read_text()
+    deps = log.split("Install package build dependencies", 1)[1].split("Check architectures", 1)[0]
+    assert re.search(r"^Setting up ninja-build ", deps, re.M) and re.search(r"^Setting up debhelper ", deps, re.M)
+
+
+@pytest.mark.sbuild
+def test_failed_build_names_log_and_keeps_source(tmp_path):
+    src = tmp_path / "debforge-fails-1"
+    (src / "debian/source").mkdir(parents=True)
+    (src / "debian/source/format").write_text("3.0 (native)\n")
+    (src / "debian/changelog").write_text(
+        "debforge-fails (1) unstable; urgency=medium\n\n  * Test.\n\n"
+        " -- Debforge Test <test@example.org>  Thu, 01 Jan 2026 00:00:00 +0000\n")
+    (src / "debian/control").write_text(
+        "Source: debforge-fails\nMaintainer: Debforge Test <test@example.org>\nRules-Requires-Root: no\n\n"
+        "Package: debforge-fails\nArchitecture: all\nDescription: test\n test\n")
+    (src / "debian/rules").write_text("#!/usr/bin/make -f\nclean:\nbuild build-arch build-indep:\n"
+                                      "\t@echo 'upstream build error: deliberate'; exit 3\n"
+                                      "binary binary-arch binary-indep: build\n")
+    (src / "debian/rules").chmod(0o755)
+    subprocess.run(["dpkg-source", "-b", src.name], cwd=tmp_path, check=True, capture_output=True)
+    dsc = tmp_path / "debforge-fails_1.dsc"
+    before = {p.name: p.read_bytes() for p in tmp_path.glob("debforge-fails_1*")}
+    tarball = sbuild.chroot(sbuild.DEFAULT_SUITE, sbuild.host_arch())
+    with pytest.raises(DebforgeError) as exc:
+        sbuild.build(dsc, "unstable", tarball, tmp_path / "out", run_lintian=False)
+    log = tmp_path / "out" / f"debforge-fails_1_{sbuild.host_arch()}.build"
+    assert exc.value.file == str(log) and log.is_file()
+    assert "stage build" in exc.value.message and "upstream build error: deliberate" in exc.value.message
+    assert {p.name: p.read_bytes() for p in tmp_path.glob("debforge-fails_1*")} == before
+
+
+def test_unknown_suite(tmp_path):
+    proc = run_cli("build", "--sbuild", "nosuchsuite", RECIPE, "-o", tmp_path)
+    assert proc.returncode == 2
+    assert "mmdebstrap could not make a nosuchsuite chroot" in proc.stderr
+    assert "nosuchsuite Release' does not have a Release file" in proc.stderr
+    assert "nosuchsuite-amd64.mmdebstrap.log: error:" in proc.stderr
+    assert (tmp_path / "nsync_1.29.2-1.dsc").is_file()
+    assert not (sbuild.CHROOTS / "nosuchsuite-amd64.tar.zst").exists()
+
+
+def test_sbuild_missing(tmp_path):
+    proc = run_cli("build", "--sbuild", RECIPE, "-o", tmp_path, env={"PATH": str(tmp_path)})
+    assert proc.returncode == 2
+    assert "error: sbuild is not installed (needed for --sbuild)" in proc.stderr and "apt-get install sbuild" in \
+        proc.stderr
+    assert list(tmp_path.iterdir()) == []  # checked before any work
+
+
+def test_subid_range(tmp_path):
+    f = tmp_path / "subuid"
+    f.write_text("alice:100000:65536\n1001:300000:1000\n")
+    assert sbuild.subid_range(str(f), "alice", 1000) == (100000, 65536)
+    assert sbuild.subid_range(str(f), "bob", 1001) == (300000, 1000)
+    assert sbuild.subid_range(str(f), "carol", 1002) is None
+    assert sbuild.subid_range(str(tmp_path / "absent"), "alice", 1000) is None
+
+
+def test_blhc_finds_missing_flags(tmp_path):
+    log = tmp_path / "x.build"
+    log.write_text("dpkg-buildpackage: info: source package foo\ngcc -g -O2 -c foo.c -o foo.o\n")
+    assert "CFLAGS missing" in checks.blhc(log)
+
+
+def test_compare_shows_diffoscope(tmp_path):
+    """Two builds whose .deb differ in one file: compare() names it and diffoscope's report says which file."""
+    changes = []
+    for run, text in (("a", "one\n"), ("b", "two\n")):
+        root = tmp_path / run / "pkg"
+        (root / "DEBIAN").mkdir(parents=True)
+        (root / "DEBIAN/control").write_text("Package: t\nVersion: 1\nArchitecture: all\nMaintainer: T <t@e.org>\n"
+                                             "Description: t\n")
+        (root / "usr/share/t").mkdir(parents=True)
+        (root / "usr/share/t/data").write_text(text)
+        deb = tmp_path / run / "t_1_all.deb"
+        subprocess.run(["dpkg-deb", "--root-owner-group", "-b", root, deb], check=True, capture_output=True)
+        c = tmp_path / run / "t_1_all.changes"
+        c.write_text(f"Checksums-Sha256:\n {hashlib.sha256(deb.read_bytes()).hexdigest()} 1 t_1_all.deb\n")
+        changes.append(c)
+    out = []
+    assert checks.compare(*changes, log=out.append) == ["t_1_all.deb"]
+    assert "usr/share/t/data" in (tmp_path / "b/t_1_all.deb.diffoscope.txt").read_text()
+    assert "t_1_all.deb differs" in out[0]
