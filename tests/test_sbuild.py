@@ -2,8 +2,10 @@
 the log; a second build with identical .debs; and the reasons given when it cannot work (issue 4)."""
 
 import hashlib
+import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -105,6 +107,18 @@ def test_sbuild_missing(tmp_path):
     assert "error: sbuild is not installed (needed for --sbuild)" in proc.stderr and "apt-get install sbuild" in \
         proc.stderr
     assert list(tmp_path.iterdir()) == []  # checked before any work
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="maps root inside a user namespace, whose /etc/subuid entry is root's")
+def test_no_user_namespaces(tmp_path):
+    """Inside a user namespace whose own limit of nested namespaces is 0, sbuild cannot work: debforge says why."""
+    script = 'echo 0 > /proc/sys/user/max_user_namespaces && exec "$0" -m debforge.cli build --sbuild "$1" -o "$2"'
+    proc = subprocess.run(["unshare", "--user", "--map-root-user", "sh", "-c", script, sys.executable, RECIPE,
+                           tmp_path], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 2, proc.stderr
+    assert "this system cannot create user namespaces, which sbuild's unshare mode needs" in proc.stderr
+    assert "user.max_user_namespaces = 0" in proc.stderr
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_subid_range(tmp_path):
