@@ -39,6 +39,19 @@ def level_dir(level: str) -> str:
     return f"{BUILDDIR}/{level}"
 
 
+def version_script_path(name: str) -> str:
+    return f"debian/debforge/lib{name}.map"
+
+
+def version_script(exports: tuple[str, ...]) -> str:
+    """An ld version script that exports EXPORTS only: the same dynamic symbols at every ISA level, where
+    otherwise the template instantiations a level's kernels make would leak into the ABI."""
+    c = "".join(f"    {e};\n" for e in exports if "::" not in e)
+    cxx = "".join(f"      {e};\n" for e in exports if "::" in e)
+    return ("{\n  global:\n" + c + (f'    extern "C++" {{\n{cxx}    }};\n' if cxx else "")
+            + "  local: *;\n};\n")
+
+
 def object_path(level: str, lib: SharedLibrary, src: str) -> str:
     return f"{level_dir(level)}/obj/{lib.spec.name}/{src}.o"
 
@@ -93,6 +106,7 @@ def _library(w: ninja_syntax.Writer, lib: SharedLibrary, level: str, march: str)
         objs.append(obj)
     d = level_dir(level)
     real = f"{d}/{lib.filename}"
+    script = [version_script_path(lib.spec.name)] if lib.spec.exports else []
     link_vars = {"soname": lib.soname,
                  "libs": _shell([f"-L{level_dir(isa.GENERIC)}"] * bool(lib.siblings) +
                                 [f"-l{s}" for s in lib.siblings] + lib.linkopts +

@@ -20,6 +20,7 @@ LIB_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_+.-]*$")   # becomes a file and d
 SOVERSION = re.compile(r"^[0-9]+(\.[0-9]+)*$")
 MAINTAINER = re.compile(r"^[^<>]+ <[^<>@\s]+@[^<>\s]+>$")
 LABEL = re.compile(r"^(@[A-Za-z0-9_.-]*)?//[A-Za-z0-9_./+-]*(:[A-Za-z0-9_./+=,@~-]+)?$")
+EXPORT = re.compile(r"^[A-Za-z_*?\[][A-Za-z0-9_:*?\[\]]*$")   # a symbol glob of an ld version script
 SUITE = re.compile(r"^[a-z][a-z0-9-]*$")
 
 
@@ -38,6 +39,7 @@ class Library:
     soversion: str
     version: str       # full version of the real file: lib<name>.so.<version>
     line: int
+    exports: tuple[str, ...] = ()  # symbol globs it exports (C++ ones demangled, with ::); empty: all
 
 
 @dataclass(frozen=True)
@@ -228,7 +230,7 @@ def _packages(node: Node, version: str) -> tuple[BinaryPackage, ...]:
         libs = []
         for lib_node in _list(m["libraries"], f"libraries of {name}"):
             lm = _mapping(lib_node, f"library of {name}",
-                          {"name": True, "target": True, "soversion": True, "version": False})
+                          {"name": True, "target": True, "soversion": True, "version": False, "exports": False})
             lname = _str(lm["name"], "library name", LIB_NAME)
             if lname in seen_libs:
                 raise lm["name"].error(f"library '{lname}' is listed twice")
@@ -238,7 +240,9 @@ def _packages(node: Node, version: str) -> tuple[BinaryPackage, ...]:
                 target=_label(lm["target"], "target"),
                 soversion=_str(lm["soversion"], "soversion", SOVERSION, "expected digits such as 1 or 2.14"),
                 version=_str(lm["version"], "library version", SOVERSION) if "version" in lm else version,
-                line=lib_node.line))
+                line=lib_node.line,
+                exports=tuple(_str(n, "exports entry", EXPORT) for n in _list(lm["exports"], "exports"))
+                if "exports" in lm else ()))
             if not f"{libs[-1].version}.".startswith(f"{libs[-1].soversion}."):   # 10.0 does not start with 1
                 raise lm.get("version", lm["soversion"]).error(
                     f"library version '{libs[-1].version}' does not start with its soversion '{libs[-1].soversion}'")

@@ -61,6 +61,10 @@ def render(recipe: Recipe, plans: dict[str, Plan], root: Path, timestamp: int) -
     for arch, plan in plans.items():
         files[f"debforge/build-{arch}.ninja"] = (ninja.render(plan, recipe.path.name), REGULAR)
     files["debforge/recipe.yaml"] = (recipe.path.read_text(), REGULAR)
+    for _, lib in recipe.libraries():
+        if lib.exports:
+            files[ninja.version_script_path(lib.name).removeprefix("debian/")] = (ninja.version_script(lib.exports),
+                                                                                 REGULAR)
     files["tests/control"] = (tests.control(recipe), REGULAR)
     files[f"tests/{tests.TEST}"] = (tests.script(recipe, _env), EXECUTABLE)
     return dict(sorted(files.items()))

@@ -11,6 +11,7 @@ from ...recipe.schema import Recipe
 from .packages import all_variants, generic_name, safe, src_name, variants
 
 STANDARDS_VERSION = "4.6.2"
+STANDARDS_DATE = 1671244904   # its release (2022-12-17 02:41:44 UTC): packaging that follows it cannot be older
 
 
 def _long(text: str) -> str:

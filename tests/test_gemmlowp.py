@@ -1,0 +1,50 @@
+"""gemmlowp from Debian's archive (recipes/gemmlowp.yaml): an upstream whose kernels are chosen at compile time, so
+the shipped x86-64-v3 copy runs AVX2 code that the generic copy lacks (issue 3). Speed: bench/hwcaps_gemm.py."""
+
+import re
+import subprocess
+
+import pytest
+
+from conftest import ROOT, extract, run_cli
+
+pytestmark = pytest.mark.slow
+TRIPLET = subprocess.run(["dpkg-architecture", "-qDEB_HOST_MULTIARCH"], capture_output=True,
+                         text=True).stdout.strip()
+LIB = "libeight_bit_int_gemm.so.0.0.0"
+
+
+@pytest.fixture(scope="module")
+def gemmlowp_build(tmp_path_factory):
+    """`debforge build` exits 0 only when lintian reports no error and no warning."""
+    out = tmp_path_factory.mktemp("gemmlowp")
+    proc = run_cli("build", ROOT / "recipes/gemmlowp.yaml", "-o", out)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return {p.name.split("_")[0]: p for p in out.glob("*.deb")}
+
+
+def _copy(debs, package, tmp_path, level=None):
+    root = extract(debs[package], tmp_path / package)
+    return root / f"usr/lib/{TRIPLET}" / (f"glibc-hwcaps/{level}/{LIB}" if level else LIB)
+
+
+def _ymm(path):
+    disasm = subprocess.run(["objdump", "-d", "--no-show-raw-insn", path], capture_output=True, text=True,
+                            check=True).stdout
+    return len(re.findall(r"%ymm\d+", disasm))
+
+
+def test_v3_copy_runs_avx2_code_generic_none(gemmlowp_build, tmp_path):
+    assert _ymm(_copy(gemmlowp_build, "libeight-bit-int-gemm0-generic", tmp_path)) == 0
+    assert _ymm(_copy(gemmlowp_build, "libeight-bit-int-gemm0-avx2", tmp_path, "x86-64-v3")) > 0
+
+
+def test_exports_only_the_api(gemmlowp_build, tmp_path):
+    """The recipe's exports become a version script: every copy exports EightBitIntGemm's API and nothing of the
+    kernels' template instantiations, which differ between levels (check-variant would fail the build)."""
+    for package, level in (("libeight-bit-int-gemm0-generic", None), ("libeight-bit-int-gemm0-avx2", "x86-64-v3")):
+        out = subprocess.run(["nm", "-D", "--defined-only", "-C", _copy(gemmlowp_build, package, tmp_path, level)],
+                             capture_output=True, text=True, check=True).stdout
+        names = [ln.split(" ", 2)[2] for ln in out.splitlines()]
+        assert names and all(n.startswith("gemmlowp::eight_bit_int_gemm::") for n in names), names
+        assert any(n.startswith("gemmlowp::eight_bit_int_gemm::EightBitIntGemm(") for n in names)
