@@ -41,6 +41,12 @@ CASES = {
     "recipes/unknown-architecture": ("recipes/unknown-architecture.yaml:13", "unknown architecture 'amd46'"),
     "recipes/unknown-isa-level": ("recipes/unknown-isa-level.yaml:14", "unknown ISA level 'x86-64-v5'\n  hint: did "
                                                                        "you mean 'x86-64-v4'?"),
+    "recipes/isa-level-on-no-architecture": ("recipes/isa-level-on-no-architecture.yaml:14",
+                                             "ISA level 'x86-64-v3' exists on none of the recipe's architectures "
+                                             "(arm64)\n  hint: it is a level of amd64"),
+    "recipes/no-soname": ("recipes/no-soname.yaml:17", "library 'tiny' has no soversion: debforge gives every "
+                                                       "library the SONAME libtiny.so.<soversion>, the name under "
+                                                       "which ld.so finds its ISA-level copies"),
     "recipes/library-version-mismatch": ("recipes/library-version-mismatch.yaml:20",
                                          "library version '2.0' does not start with its soversion '1'"),
     # schema: duplicates

@@ -230,8 +230,12 @@ def _packages(node: Node, version: str) -> tuple[BinaryPackage, ...]:
         libs = []
         for lib_node in _list(m["libraries"], f"libraries of {name}"):
             lm = _mapping(lib_node, f"library of {name}",
-                          {"name": True, "target": True, "soversion": True, "version": False, "exports": False})
+                          {"name": True, "target": True, "soversion": False, "version": False, "exports": False})
             lname = _str(lm["name"], "library name", LIB_NAME)
+            if "soversion" not in lm:
+                raise lib_node.error(f"library '{lname}' has no soversion: debforge gives every library the SONAME "
+                                     f"lib{lname}.so.<soversion>, the name under which ld.so finds its ISA-level "
+                                     f"copies", "add soversion: N, the library's ABI version")
             if lname in seen_libs:
                 raise lm["name"].error(f"library '{lname}' is listed twice")
             seen_libs.add(lname)
@@ -361,6 +365,9 @@ def load_recipe(path: str | Path) -> Recipe:
                           f"did you mean '{close[0]}'?" if close else f"known: {', '.join(known_levels)}")
         if name in levels:
             raise n.error(f"ISA level '{name}' is listed twice")
+        if not set(isa.arches_with_level(name)) & set(arches):
+            raise n.error(f"ISA level '{name}' exists on none of the recipe's architectures ({' '.join(arches)})",
+                          f"it is a level of {', '.join(isa.arches_with_level(name))}")
         levels.append(name)
     if "isa-levels" not in top:
         levels = list(known_levels)
