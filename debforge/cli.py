@@ -11,10 +11,12 @@ from pathlib import Path
 
 from . import __version__, drivers, frontends, sbuild, sources
 from .backends import debian
+from .backends.debian import flavor as debian_flavor
 from .backends.debian import tree as debian_tree
 from .errors import DebforgeError
 from .isa import ARCHES
-from .plan import make_plan
+from .flavors import flavors
+from .plan import FlavorBuild, make_plan
 from .recipe import load_recipe
 
 EXIT_INPUT = 2
@@ -79,9 +81,13 @@ def cmd_scan(args) -> int:
 
 
 def generate(recipe_path: str, output: str, source: str | None, force: bool,
-             diff: bool = False) -> tuple[Path, object]:
+             diff: bool = False, flavor: str | None = None) -> tuple[Path, object]:
     recipe = load_recipe(recipe_path)
+    if flavor:
+        recipe.flavor(flavor)   # the recipe configures it: checked before any download
     tree = _tree(source, output, recipe)
+    if flavor:
+        return generate_flavor(recipe, flavors()[flavor], tree, Path(output), force, diff)
     frontend = frontends.get(recipe.frontend)
     plans = {}
     for arch in recipe.architectures:
@@ -108,8 +114,41 @@ def generate(recipe_path: str, output: str, source: str | None, force: bool,
     return tree, recipe
 
 
+def generate_flavor(recipe, flavor, upstream: Path, output: Path, force: bool, diff: bool) -> tuple[Path, object]:
+    """The source package <source>-<flavor>: its orig tarball (a README, no upstream code) and debian/, planned
+    from the same upstream tree as the CPU package, under the flavour's configuration."""
+    spec = recipe.flavor(flavor.name)
+    frontend = frontends.get(recipe.frontend)
+    config = recipe.config.merged(flavor.config, spec.config)
+    plans = {}
+    for arch in recipe.architectures:
+        log(f"debforge: reading {recipe.frontend} metadata of {upstream} for {arch}, CPU and {flavor.name}")
+        cpu = make_plan(recipe, frontend.scan(upstream, recipe, arch, everything=False), arch)
+        ws = frontend.scan(upstream, recipe, arch, everything=False, config=config)
+        plans[arch] = make_plan(recipe, ws, arch, FlavorBuild(flavor, cpu))
+        log(f"debforge:   {len(plans[arch].libraries)} libraries, "
+            f"{sum(len(lib.compiles) for lib in plans[arch].libraries)} translation units "
+            f"({sum(c.lang == 'gpu' for lib in plans[arch].libraries for c in lib.compiles)} for the GPU compiler)")
+    name = debian_flavor.source_name(recipe, flavor)
+    tree = output / f"{name}-{recipe.version}"
+    orig = output / f"{name}_{recipe.version}.orig.tar.xz"
+    epoch = int(os.environ.get("SOURCE_DATE_EPOCH") or sources.newest_mtime(upstream))
+    if not orig.exists():
+        sources.flavor_orig(orig, tree.name, recipe, flavor.summary, epoch)
+    if not tree.exists():
+        sources.unpack(orig, tree)
+    files = debian_flavor.render(recipe, flavor, plans, upstream, tree, epoch)
+    update = debian_tree.plan(tree / "debian", files, force=force)
+    if diff:
+        sys.stdout.write(debian_tree.diff(update))
+        return tree, recipe
+    debian_tree.apply(update)
+    log(f"debforge: {tree / 'debian'}: {len(update.write)} files written, {len(update.remove)} removed")
+    return tree, recipe
+
+
 def cmd_generate(args) -> int:
-    tree, _ = generate(args.recipe, args.output, args.source, args.force, args.diff)
+    tree, _ = generate(args.recipe, args.output, args.source, args.force, args.diff, args.flavor)
     if args.diff:
         return 0
     print(tree)
@@ -126,7 +165,10 @@ def cmd_build(args) -> int:
         raise DebforgeError("--refresh-chroot and --check-reproducible need --sbuild")
     if args.sbuild:
         sbuild.preflight()  # before any work
-    tree, recipe = generate(args.recipe, args.output, args.source, args.force)
+    if args.flavor and args.sbuild:
+        raise DebforgeError("--flavor builds need <source>-src installed; build them with dpkg-buildpackage, "
+                            "not --sbuild")
+    tree, recipe = generate(args.recipe, args.output, args.source, args.force, flavor=args.flavor)
     if args.sbuild:
         return sbuild.build_and_check(tree, recipe.distribution, args.sbuild, args.refresh_chroot,
                                       not args.no_lintian, args.check_reproducible, log)
@@ -179,6 +221,9 @@ def parser() -> argparse.ArgumentParser:
         sp.add_argument("--force", action="store_true",
                         help="also overwrite generated files changed since debforge wrote them, and a debian/ that "
                              "debforge did not write (other files and the changelog history are kept)")
+        sp.add_argument("--flavor", choices=sorted(flavors()),
+                        help="the source package <source>-FLAVOR (contrib) that builds the recipe's GPU flavour "
+                             "from <source>-src, instead of the main one")
         if name == "generate":
             sp.add_argument("--diff", action="store_true",
                             help="show what would change in debian/ as a unified diff, and write nothing")

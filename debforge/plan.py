@@ -3,6 +3,9 @@
 Static closure like bazel's cc_shared_library: a library's own sources plus those of the in-tree cc_library targets
 it depends on are compiled into it; a dependency that is another library of the recipe is linked dynamically;
 a dependency on an external repository becomes a Debian -dev package (Build-Depends) and its -l flags.
+
+A GPU flavour plans its own packages under its configuration; what the CPU flavour's libraries already hold is not
+compiled again but linked from them (installed by the main source package's -dev package, at the exact version).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from dataclasses import dataclass, field
 from . import generate, isa
 from .confine import in_tree, inside
 from .errors import DebforgeError
+from .flavors import Flavor
 from .frontends.bazel.glob import compile_pattern
 from .graph import Target, file_path, split_label
 from .recipe.schema import BinaryPackage, HeaderSet, Library, Recipe
@@ -34,7 +38,7 @@ FILE_FLAGS = ("-include", "-imacros")
 @dataclass
 class Compile:
     src: str                 # path in the tree
-    lang: str                # "c", "c++" or "asm": decides the compiler and which dpkg-buildflags apply
+    lang: str                # "c", "c++", "asm" or "gpu" (the flavour's compiler): decides the compiler and flags
     flags: list[str]         # the target's copts, defines and include directories, in bazel's order
     owner: str               # label of the cc_library the source belongs to
 
@@ -71,6 +75,21 @@ class Plan:
     libraries: list[SharedLibrary]
     externals_used: list[str]            # Debian -dev packages
     steps: list[generate.Generate] = field(default_factory=list)   # generated files, before any compile
+    flavor: Flavor | None = None
+    gpu_archs: list[str] = field(default_factory=list)   # the flavour compiler's architecture flags
+
+
+@dataclass(frozen=True)
+class FlavorBuild:
+    """What a flavour's planner needs beyond the recipe: the flavour and the CPU flavour's plan."""
+    flavor: Flavor
+    cpu: "Plan"
+
+    def provided(self, rebuilt: set[str]) -> dict[str, str]:
+        """Label of every target the CPU flavour's libraries compile -> the library holding it; a library the
+        flavour builds itself (`rebuilt`: its own copy, which replaces the CPU one) provides nothing."""
+        return {c.owner: lib.spec.name for lib in self.cpu.libraries if lib.spec.name not in rebuilt
+                for c in lib.compiles}
 
 
 def levels_for(recipe: Recipe, arch: str) -> list[isa.Level]:
@@ -78,10 +97,16 @@ def levels_for(recipe: Recipe, arch: str) -> list[isa.Level]:
 
 
 class _Planner:
-    def __init__(self, recipe: Recipe, ws):
+    def __init__(self, recipe: Recipe, ws, flavor: FlavorBuild | None = None):
         self.recipe = recipe
         self.ws = ws
-        self.lib_by_label = {lib.target: lib for _, lib in recipe.libraries()}
+        self.flavor = flavor.flavor if flavor else None
+        spec = recipe.flavor(self.flavor.name) if flavor else None
+        self.packages = spec.packages if spec else recipe.packages
+        self.externals = {**recipe.externals, **spec.externals} if spec else recipe.externals
+        self.kinds = CC_KINDS + (self.flavor.rule_kinds if flavor else ())
+        self.lib_by_label = {lib.target: lib for p in self.packages for lib in p.libraries}
+        self.provided = flavor.provided({lib.name for lib in self.lib_by_label.values()}) if flavor else {}
         self.externals_used: set[str] = set()
         self.steps: dict[str, generate.Generate] = {}
         self.made_by: dict[str, Target] = {}    # output label -> the rule declaring it
@@ -108,11 +133,11 @@ class _Planner:
         """The externals key of an in-tree label whose package the recipe maps to a Debian package instead
         (e.g. a third_party directory that the dfsg tarball removed)."""
         pkg = split_label(label)[1]
-        return f"//{pkg}" if f"//{pkg}" in self.recipe.externals else None
+        return f"//{pkg}" if f"//{pkg}" in self.externals else None
 
     def external(self, label: str, referrer: str) -> list[str]:
         repo = self.mapped_package(label) or split_label(label)[0]
-        ext = self.recipe.externals.get(repo)
+        ext = self.externals.get(repo)
         if ext is None:
             raise DebforgeError(f"dependency '{label}' is in external repository @{repo}, which the recipe does "
                                 f"not map to a Debian package", *_split_loc(referrer),
@@ -146,7 +171,7 @@ class _Planner:
                         siblings.append(name)
                     continue
                 d = self.target(dep, t.location)
-                if d.kind not in CC_KINDS:
+                if d.kind not in self.kinds:
                     raise DebforgeError(f"'{t.label}' depends on '{dep}', a {d.kind} ({d.location}); only "
                                         f"cc_library dependencies can be built so far", *_split_loc(t.location))
                 visit(d, chain + [t.label])
@@ -260,7 +285,7 @@ class _Planner:
         root = self.ws.target(spec.target)
         if root is None:
             raise DebforgeError(f"target '{spec.target}' does not exist in the upstream tree", *loc)
-        if root.kind not in CC_KINDS:
+        if root.kind not in self.kinds:
             raise DebforgeError(f"target '{spec.target}' is a {root.kind} ({root.location}); a library package "
                                 f"needs a cc_library", *loc)
         closure, siblings, ext_libs = self.closure(root)
@@ -269,11 +294,16 @@ class _Planner:
         for t in closure:
             flags = self.flags(t, closure)
             lib.generated += [g for g in self.generated(t) if g not in lib.generated]
+            if t.label in self.provided:   # compiled into a CPU flavour library: link that one
+                self.linked_from_cpu(lib, self.provided[t.label])
+                continue
             for src in self.sources(t):
                 if src in seen_src or src.endswith(HEADER_EXT):
                     continue
                 seen_src.add(src)
-                if src.endswith(CXX_EXT):
+                if self.flavor and src.endswith(self.flavor.source_ext):
+                    lang = "gpu"
+                elif src.endswith(CXX_EXT):
                     lang = "c++"
                 elif src.endswith(C_EXT):
                     lang = "c"
@@ -283,14 +313,23 @@ class _Planner:
                     continue  # data, scripts and other non-compiled files
                 # bazel's order: --copt, --cxxopt, then the target's own copts
                 n = len(self.recipe.config.copts)
-                cxxopts = list(self.recipe.config.cxxopts) if lang == "c++" else []
-                lib.compiles.append(Compile(src, lang, flags[:n] + cxxopts + flags[n:], t.label))
-                if lang == "c++" or "c++" in _x_lang(flags):
+                cxxopts = list(self.recipe.config.cxxopts) if lang in ("c++", "gpu") else []
+                ordered = flags[:n] + cxxopts + flags[n:]
+                lib.compiles.append(Compile(src, lang, self.flavor.flags(ordered) if lang == "gpu" else ordered,
+                                            t.label))
+                if lang in ("c++", "gpu") or "c++" in _x_lang(flags):
                     lib.cxx_link = True
+                if lang == "gpu":
+                    lib.external_libs += [x for x in self.flavor.runtime_libs if x not in lib.external_libs]
             lib.linkopts += [o for o in t.attrs.get("linkopts", []) if o not in lib.linkopts]
         if not lib.compiles:
             raise DebforgeError(f"target '{spec.target}' has no sources to compile", *loc)
         return lib
+
+    def linked_from_cpu(self, lib: SharedLibrary, name: str) -> None:
+        if name not in lib.external_libs:
+            lib.external_libs.insert(0, name)
+        self.externals_used.add(f"{self.recipe.dev_package} (= {self.recipe.full_version})")
 
 
 def _checked(t: Target) -> Target:
@@ -331,11 +370,16 @@ def _split_loc(location: str) -> tuple[str | None, int | None]:
     return (file, int(line)) if line.isdigit() else (location, None)
 
 
-def make_plan(recipe: Recipe, ws, arch: str) -> Plan:
-    planner = _Planner(recipe, ws)
-    libs = [planner.library(pkg, spec) for pkg, spec in recipe.libraries()]
-    return Plan(recipe, arch, levels_for(recipe, arch), libs, sorted(planner.externals_used),
-                [planner.steps[k] for k in sorted(planner.steps)])
+def make_plan(recipe: Recipe, ws, arch: str, flavor: FlavorBuild | None = None) -> Plan:
+    """The CPU flavour's plan, or with `flavor` that GPU flavour's (its packages, no ISA levels)."""
+    planner = _Planner(recipe, ws, flavor)
+    libs = [planner.library(pkg, spec) for pkg in planner.packages for spec in pkg.libraries]
+    steps = [planner.steps[k] for k in sorted(planner.steps)]
+    if flavor is None:
+        return Plan(recipe, arch, levels_for(recipe, arch), libs, sorted(planner.externals_used), steps)
+    fl = flavor.flavor
+    return Plan(recipe, arch, [], libs, sorted(planner.externals_used), steps, fl,
+                fl.arch_flags(recipe.flavor(fl.name).archs))
 
 
 def header_files(recipe: Recipe, root: str, generated: list[str] = ()) -> list[tuple[str, str]]:

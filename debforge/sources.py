@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import tarfile
+import tempfile
 import time
 from pathlib import Path
 
@@ -156,6 +157,19 @@ def tar_directory(src: Path, out: Path, top: str, mtime: int) -> None:
             if rel.parts[0] in ("debian", ".git", ".pc"):
                 continue
             tf.add(path, arcname=f"{top}/{rel}", recursive=False, filter=norm)
+
+
+def flavor_orig(out: Path, top: str, recipe: Recipe, summary: str, mtime: int) -> None:
+    """The orig tarball of a GPU flavour's source package: no upstream code (that comes from <source>-src), a
+    README that says so."""
+    readme = (f"{top}: the {summary} flavour of {recipe.source} {recipe.version}.\n\n"
+              f"This source package holds no copy of {recipe.source}: it Build-Depends on {recipe.source}-src (= "
+              f"{recipe.full_version})\nand builds from /usr/src/{recipe.source}/{recipe.source}-{recipe.version}.tar.xz "
+              f"(see debian/rules).\n")
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "README.debforge").write_text(readme)
+        os.utime(Path(tmp) / "README.debforge", (mtime, mtime))
+        tar_directory(Path(tmp), out, top, mtime)
 
 
 def newest_mtime(root: Path) -> int:

@@ -28,7 +28,7 @@ RULES = {
     "link_cxx": "$cxx -shared -Wl,-soname,$soname $cxxflags $march $ldflags -Wl,-z,defs -Wl,--as-needed "
                 "$rpath -o $out $in $libs",
 }
-COMPILE_RULE = {"c": "cc", "c++": "cxx", "asm": "as"}
+COMPILE_RULE = {"c": "cc", "c++": "cxx", "asm": "as", "gpu": "gpu"}   # gpu: the flavour's compiler
 
 
 def _shell(args: list[str]) -> str:
@@ -65,7 +65,10 @@ def render(plan: Plan, recipe_name: str) -> str:
     w.variable("builddir", BUILDDIR)
     w.include(CONFIG)
     w.newline()
-    for name, command in RULES.items():
+    rules = {**RULES, "gpu": plan.flavor.compile_rule} if plan.flavor else RULES
+    if plan.flavor:
+        w.variable("gpu_archs", _shell(plan.gpu_archs))
+    for name, command in rules.items():
         depfile = name in COMPILE_RULE.values()
         w.rule(name, command, depfile="$out.d" if depfile else None, deps="gcc" if depfile else None)
     w.rule("symlink", "ln -sfn $target $out")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..errors import DebforgeError
@@ -86,6 +86,27 @@ class Config:
     copts: tuple[str, ...] = ()
     cxxopts: tuple[str, ...] = ()
 
+    def merged(self, *over: "Config") -> "Config":
+        """This configuration with others laid over it: their values win, their options come after."""
+        out = self
+        for o in over:
+            out = Config({**out.flag_values, **o.flag_values}, {**out.define_values, **o.define_values},
+                         tuple(dict.fromkeys(out.constraints + o.constraints)), out.copts + o.copts,
+                         out.cxxopts + o.cxxopts)
+        return out
+
+
+@dataclass(frozen=True)
+class FlavorSpec:
+    """A GPU flavour the recipe configures (flavors.<name>): built by the source package <source>-<name>."""
+    name: str                            # a module of debforge/flavors/
+    archs: tuple[str, ...]               # GPU architectures (the flavour's arch key)
+    config: Config                       # laid over the recipe's config (after the flavour's own defaults)
+    packages: tuple[BinaryPackage, ...]  # its library packages (no ISA variants)
+    externals: dict                      # bazel repository -> External, besides the recipe's
+    patches: tuple[Path, ...]            # DEP-3 patches applied to the -src tree before the build
+    line: int
+
 
 @dataclass(frozen=True)
 class Recipe:
@@ -113,6 +134,7 @@ class Recipe:
     distribution: str
     closes: tuple[int, ...]     # bugs the first changelog entry closes (an ITP)
     lines: dict[str, int]   # top-level key -> line, for errors raised by later stages
+    flavors: dict[str, FlavorSpec] = field(default_factory=dict)   # GPU flavours, by name
 
     @property
     def full_version(self) -> str:
@@ -123,6 +145,14 @@ class Recipe:
 
     def libraries(self) -> list[tuple[BinaryPackage, Library]]:
         return [(p, lib) for p in self.packages for lib in p.libraries]
+
+    def flavor(self, name: str) -> FlavorSpec:
+        if name not in self.flavors:
+            configured = ", ".join(sorted(self.flavors)) or "none"
+            raise DebforgeError(f"the recipe configures no '{name}' flavour (configured: {configured})",
+                                str(self.path), self.lines.get("flavors", 1),
+                                hint=f"add flavors: {{{name}: ...}} to the recipe (see README, GPU flavours)")
+        return self.flavors[name]
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -199,6 +229,7 @@ TOP_KEYS = {
     "section": False, "homepage": True, "license": True, "copyright": True, "summary": True,
     "description": True, "frontend": True, "architectures": False, "isa-levels": False, "packages": True,
     "dev": True, "externals": False, "config": False, "distribution": False, "closes": False, "bazel": False,
+    "flavors": False,
 }
 
 
@@ -342,6 +373,40 @@ def _config(node: Node) -> Config:
     return Config(strmap("flag-values"), strmap("define-values"), constraints, **opts)
 
 
+def _flavors(node: Node, version: str, recipe_dir: Path) -> dict[str, FlavorSpec]:
+    from ..flavors import flavors   # here, not at the top: the flavour modules import this module
+    known = flavors()
+    if not isinstance(node.value, dict):
+        raise node.error(f"flavors must be a mapping of flavour name -> settings, not {_type(node.value)}")
+    out = {}
+    for name, fnode in node.value.items():
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            raise fnode.error(f"unknown flavour '{name}'",
+                              f"did you mean '{close[0]}'?" if close else f"known: {', '.join(sorted(known))}")
+        fl = known[name]
+        m = _mapping(fnode, f"flavors.{name}", {fl.arch_key: True, "config": False, "packages": True,
+                                                "externals": False, "patches": False})
+        archs = [(_str(n, f"flavors.{name}.{fl.arch_key} entry"), n.line)
+                 for n in _list(m[fl.arch_key], f"flavors.{name}.{fl.arch_key}")]
+        if not archs:
+            raise m[fl.arch_key].error(f"flavors.{name}.{fl.arch_key} is empty")
+        fl.check_archs(archs, node.file)
+        patches = []
+        for n in (_list(m["patches"], f"flavors.{name}.patches") if "patches" in m else []):
+            path = recipe_dir / _relpath(n, "patch")
+            if not path.is_file():
+                raise n.error(f"patch {path} does not exist")
+            patches.append(path)
+        out[name] = FlavorSpec(
+            name=name, archs=tuple(dict.fromkeys(a for a, _ in archs)),
+            config=_config(m["config"]) if "config" in m else Config(),
+            packages=tuple(replace(p, variants=False) for p in _packages(m["packages"], version)),
+            externals=_externals(m["externals"]) if "externals" in m else {},
+            patches=tuple(patches), line=fnode.line)
+    return out
+
+
 def load_recipe(path: str | Path) -> Recipe:
     path = Path(path)
     root = load_yaml(path)
@@ -402,6 +467,7 @@ def load_recipe(path: str | Path) -> Recipe:
         distribution=_str(top["distribution"], "distribution", SUITE) if "distribution" in top else "unstable",
         closes=tuple(_bug(n) for n in _list(top["closes"], "closes")) if "closes" in top else (),
         lines={k: v.line for k, v in top.items()},
+        flavors=_flavors(top["flavors"], version, path.parent) if "flavors" in top else {},
     )
 
 

@@ -19,13 +19,14 @@ _worker: Workspace | None = None
 
 
 def scan(root: Path, recipe, arch: str, progress=None, *, everything: bool = True,
-         display_root: str | None = None, jobs: int | None = None) -> Workspace:
+         display_root: str | None = None, jobs: int | None = None, config=None) -> Workspace:
     """Evaluate the upstream tree for one architecture.
 
     everything=True evaluates every package (reporting failures in graph.skipped, as `debforge scan` shows),
     in `jobs` processes (default: one per CPU); otherwise packages are evaluated on demand as the planner asks.
+    `config` replaces the recipe's configuration (a GPU flavour's).
     """
-    ws = Workspace(root, DebianConfig.for_arch(arch, recipe.config), display_root=display_root,
+    ws = Workspace(root, DebianConfig.for_arch(arch, config or recipe.config), display_root=display_root,
                    repo_files=recipe.repo_files)
     if not everything:
         return ws
