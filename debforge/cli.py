@@ -161,8 +161,8 @@ def cmd_build(args) -> int:
         args.recipe, args.sbuild = args.sbuild, sbuild.DEFAULT_SUITE  # `--sbuild RECIPE`: the suite was left out
     if args.recipe is None:
         raise DebforgeError("build needs a RECIPE", hint="debforge build [--sbuild [SUITE]] RECIPE")
-    if (args.refresh_chroot or args.check_reproducible) and not args.sbuild:
-        raise DebforgeError("--refresh-chroot and --check-reproducible need --sbuild")
+    if (args.refresh_chroot or args.check_reproducible is not None) and not args.sbuild:
+        raise DebforgeError("--refresh-chroot and --[no-]check-reproducible need --sbuild")
     if args.sbuild:
         sbuild.preflight()  # before any work
     if args.flavor and args.sbuild:
@@ -171,7 +171,7 @@ def cmd_build(args) -> int:
     tree, recipe = generate(args.recipe, args.output, args.source, args.force, flavor=args.flavor)
     if args.sbuild:
         return sbuild.build_and_check(tree, recipe.distribution, args.sbuild, args.refresh_chroot,
-                                      not args.no_lintian, args.check_reproducible, log)
+                                      not args.no_lintian, args.check_reproducible is not False, log)
     changes = drivers.dpkg_buildpackage(tree, log)
     for deb in drivers.debs_of(changes):
         log(f"  built {deb.name}")
@@ -234,8 +234,8 @@ def parser() -> argparse.ArgumentParser:
                                  f"{sbuild.DEFAULT_SUITE}), run that suite's lintian in it, and blhc on the log")
             sp.add_argument("--refresh-chroot", action="store_true",
                             help="with --sbuild: make the cached chroot tarball anew with mmdebstrap")
-            sp.add_argument("--check-reproducible", action="store_true",
-                            help="with --sbuild: build a second time and require identical .debs")
+            sp.add_argument("--check-reproducible", action=argparse.BooleanOptionalAction,
+                            help="with --sbuild: build a second time and require identical .debs (default: on)")
         sp.set_defaults(func=func)
     return p
 
