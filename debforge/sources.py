@@ -123,6 +123,22 @@ def orig_tarball(recipe: Recipe, log=print) -> Path | None:
     return None
 
 
+# Debian 12's python3.11 (3.11.2) predates tarfile's extraction filters: there the 'data' filter's refusals are
+# made by _escapes() instead.
+DATA_FILTER = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
+
+
+def _escapes(m: tarfile.TarInfo, dest: Path) -> bool:
+    """Whether a member is a device or would write, or link, outside dest."""
+    root = os.path.realpath(dest)
+    paths = [os.path.join(root, m.name)]
+    if m.issym():
+        paths.append(os.path.join(root, os.path.dirname(m.name), m.linkname))
+    elif m.islnk():
+        paths.append(os.path.join(root, m.linkname))
+    return m.isdev() or any(os.path.commonpath([root, os.path.realpath(p)]) != root for p in paths)
+
+
 def unpack(tarball: Path, dest: Path) -> None:
     """Unpack a tarball with its single top-level directory stripped, refusing members that leave dest."""
     dest.mkdir(parents=True)
@@ -139,7 +155,10 @@ def unpack(tarball: Path, dest: Path) -> None:
                     m.name = parts[1]
                 if not m.name:
                     continue
-                tf.extract(m, dest, filter="data")
+                if not DATA_FILTER and _escapes(m, dest):
+                    raise DebforgeError(f"cannot unpack: member {m.name!r} is a device or leaves the tree",
+                                        str(tarball))
+                tf.extract(m, dest, **DATA_FILTER)
     except (tarfile.TarError, OSError) as exc:
         raise DebforgeError(f"cannot unpack: {exc}", str(tarball)) from None
 
