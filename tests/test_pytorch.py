@@ -62,7 +62,7 @@ def test_c10_plan(tree):
 
 @pytest.mark.heavy
 def test_c10_debs_build_lintian_clean(tmp_path):
-    """The c10 part of the recipe through dpkg-buildpackage: 3 x 88 TUs (about 8 minutes at parallel=2)."""
+    """The c10 part of the recipe through dpkg-buildpackage: 3 x 88 TUs (about 11 minutes at parallel=2 on 2 cores)."""
     proc = run_cli("build", RECIPE, "-o", tmp_path, env={"DEB_BUILD_OPTIONS": "parallel=2"})
     assert proc.returncode == 0, proc.stderr[-4000:]
     debs = {p.name.split("_")[0]: p for p in tmp_path.glob("*.deb") if "-dbgsym_" not in p.name}
