@@ -75,7 +75,8 @@ def preflight() -> None:
                             f"(unshare --user: {proc.stderr.strip() or f'exit {proc.returncode}'}; "
                             f"{', '.join(knobs) or 'no user namespace sysctls found'})",
                             hint="enable them (sysctl user.max_user_namespaces=10000, "
-                                 "kernel.unprivileged_userns_clone=1), or run in a container that allows them")
+                                 "kernel.unprivileged_userns_clone=1); the kernel also refuses them to chrooted "
+                                 "processes (EPERM): run in a container that allows them instead")
 
 
 def _reason(log: str, limit: int = 8) -> str:
@@ -153,6 +154,7 @@ def lintian_output(build_log: str) -> list[str] | None:
 def build(dsc: Path, dist: str, tarball: Path, outdir: Path, run_lintian: bool = True, log=print) -> Result:
     """sbuild DSC in the chroot TARBALL; binaries, .changes and the build log go to OUTDIR. DIST is the changelog's
     distribution, for the .changes (the chroot's suite is a separate choice)."""
+    dsc, outdir = dsc.resolve(), outdir.resolve()  # sbuild runs du on the results from another directory
     outdir.mkdir(parents=True, exist_ok=True)
     name, version = dsc.stem.split("_", 1)
     arch = host_arch()

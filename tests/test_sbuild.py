@@ -20,10 +20,12 @@ RECIPE = ROOT / "recipes/nsync.yaml"
 @pytest.fixture(scope="module")
 def nsync_sbuild(tmp_path_factory):
     """The issue's check as one command: build, lintian in the chroot, blhc, and a second build."""
-    out = tmp_path_factory.mktemp("nsync-sbuild")
-    proc = run_cli("build", "--sbuild", RECIPE, "-o", out)
+    out = tmp_path_factory.mktemp("nsync-sbuild") / "build"
+    proc = run_cli("build", "--sbuild", RECIPE, "-o", "build", cwd=out.parent)  # relative, as a user types it
     assert proc.returncode == 0, proc.stderr[-4000:]
-    changes = Path(proc.stdout.strip().splitlines()[-1])
+    assert "\n  E: " not in proc.stderr, proc.stderr  # sbuild's errors, even those it survives
+    changes = out / Path(proc.stdout.strip().splitlines()[-1]).name
+    assert changes.is_file()
     return {"out": out, "changes": changes, "log": out / "nsync_1.29.2-1_amd64.build", "stderr": proc.stderr}
 
 
