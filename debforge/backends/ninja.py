@@ -113,14 +113,16 @@ def _library(w: ninja_syntax.Writer, lib: SharedLibrary, level: str, march: str)
     link_vars = {"soname": lib.soname,
                  "libs": _shell([f"-L{level_dir(isa.GENERIC)}"] * bool(lib.siblings) +
                                 [f"-l{s}" for s in lib.siblings] + lib.linkopts +
-                                [f"-l{x}" for x in lib.external_libs])}
+                                [f"-l{x}" for x in lib.external_libs] +
+                                [f"-Wl,--version-script={p}" for p in script])}
     if march:
         link_vars["march"] = march
         if lib.siblings:
             # a copy in glibc-hwcaps/<level>/ has $ORIGIN there; its siblings live two directories up
             link_vars["rpath"] = ninja_syntax.escape("-Wl,-rpath,'$ORIGIN:$ORIGIN/../..'")
     sibling_files = [f"{level_dir(isa.GENERIC)}/lib{s}.so" for s in lib.siblings]
-    w.build(real, "link_cxx" if lib.cxx_link else "link_c", objs, implicit=sibling_files, variables=link_vars)
+    w.build(real, "link_cxx" if lib.cxx_link else "link_c", objs, implicit=sibling_files + script,
+            variables=link_vars)
     soname_link = f"{d}/{lib.soname}"
     dev_link = f"{d}/lib{lib.spec.name}.so"
     w.build(soname_link, "symlink", real, variables={"target": lib.filename})
