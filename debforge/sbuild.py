@@ -85,10 +85,11 @@ def _reason(log: str, limit: int = 8) -> str:
     lines = log.splitlines()
     errors = [ln for ln in lines if ln.startswith("E: ") and "failed to run" not in ln]
     end = next((i for i, ln in enumerate(lines) if ln.startswith("Build finished at ")), None)
-    start = max(0, end - limit) if end is not None else 0
-    if end is None:  # the paragraph before the first error
+    if end is not None:  # the build ran: its last lines
+        start = max(0, end - limit)
+    else:  # the paragraph before the first error
         end = lines.index(errors[0]) if errors else 0
-        start = max([start, end - limit] + [i + 1 for i in range(end) if not lines[i].strip()])
+        start = max([0, end - limit] + [i + 1 for i in range(end) if not lines[i].strip()])
     tail = [ln for ln in lines[start:end] if ln.strip() and not ln.startswith(("-----", "I: ", "+", "|"))]
     return "\n".join(tail + errors[:limit]) or "\n".join(lines[-limit:])
 
