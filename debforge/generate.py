@@ -76,7 +76,9 @@ def expand_template(t: Target, inputs: Callable[[Target, list[str]], list[str]])
     return Generate(t.label, t.kind, src, [out], ["perl", script, src[0], out, *pairs], [script])
 
 
-_MAKE_VAR = re.compile(r"\$(\$|@|<|\((\w+)(?:\s+([^)]+))?\))")
+_MAKE_VAR = re.compile(r"\$(\$|@|<|\((@D|\w+)(?:\s+([^)]+))?\))")
+# a shell line ending so continues the command on the next line; any other line end separates commands
+_CONTINUES = ("\\", "&&", "||", "|", "{", "(", " then", " do", " else")
 
 
 def genrule(t: Target, inputs: Callable[[Target, list[str]], list[str]]) -> Generate:
@@ -106,6 +108,8 @@ def genrule(t: Target, inputs: Callable[[Target, list[str]], list[str]]) -> Gene
             if token == "<" and len(srcs) != 1:
                 raise DebforgeError(f"genrule '{t.label}' uses $< with {len(srcs)} sources", *_loc(t))
             return " ".join(srcs)
+        if name == "@D":   # the output's directory; with several outputs, the package's
+            return os.path.dirname(outs[0]) if len(outs) == 1 else os.path.normpath(f"{GENDIR}/{pkg}")
         if name == "RULEDIR":
             return os.path.normpath(f"{GENDIR}/{pkg}")
         if name in ("BINDIR", "GENDIR"):
@@ -118,8 +122,18 @@ def genrule(t: Target, inputs: Callable[[Target, list[str]], list[str]]) -> Gene
     if not isinstance(cmd, str) or not outs:
         raise DebforgeError(f"genrule '{t.label}' needs 'outs' and a 'cmd'", *_loc(t))
     dirs = sorted({os.path.dirname(o) for o in outs})
-    script = f"mkdir -p {' '.join(dirs)} && {_MAKE_VAR.sub(expand, cmd)}"
+    script = f"mkdir -p {' '.join(dirs)} && {_one_line(_MAKE_VAR.sub(expand, cmd), t)}"
     return Generate(t.label, t.kind, srcs, outs, ["sh", "-c", script])
+
+
+def _one_line(cmd: str, t: Target) -> str:
+    """A multi-line genrule command as one line (a ninja command has no newlines): sh's meaning kept."""
+    if "<<" in cmd:
+        raise DebforgeError(f"genrule '{t.label}': here-documents in 'cmd' are not supported", *_loc(t))
+    out = ""
+    for line in filter(None, (ln.strip() for ln in cmd.splitlines())):
+        out += line.removesuffix("\\") + (" " if f" {line}".endswith(_CONTINUES) else "; ")
+    return out.rstrip("; ")
 
 
 KINDS: dict[str, Callable[[Target, Callable], Generate]] = {

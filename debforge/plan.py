@@ -14,11 +14,12 @@ import os
 import posixpath
 from dataclasses import dataclass, field
 
-from . import generate, isa
+from . import generate, isa, linkopts
 from .confine import in_tree, inside
 from .errors import DebforgeError
 from .flavors import Flavor
 from .frontends.bazel.glob import compile_pattern
+from .frontends.bazel.labels import absolute
 from .graph import Target, file_path, split_label
 from .recipe.schema import BinaryPackage, HeaderSet, Library, Recipe
 
@@ -27,9 +28,11 @@ CXX_EXT = (".cc", ".cpp", ".cxx", ".c++", ".C")
 ASM_EXT = (".S",)
 HEADER_EXT = (".h", ".hh", ".hpp", ".hxx", ".inc", ".inl", ".ipp", ".tcc", ".def")
 CC_KINDS = ("cc_library",)
+# rules that link a shared object: their deps are the library's closure, their link options its ABI
+SHARED_OBJECT_KINDS = ("cc_binary", "cc_shared_library")
 # cc_library attributes the planner reads; upstream files are untrusted, so their types are checked first
 STRING_LIST_ATTRS = ("srcs", "hdrs", "textual_hdrs", "deps", "implementation_deps", "copts", "local_defines",
-                     "defines", "includes", "linkopts")
+                     "defines", "includes", "linkopts", "dynamic_deps", "user_link_flags", "additional_linker_inputs")
 STRING_ATTRS = ("strip_include_prefix", "include_prefix")
 INCLUDE_FLAGS = ("-I", "-isystem", "-iquote", "-idirafter")   # also written joined: -Idir
 FILE_FLAGS = ("-include", "-imacros")
@@ -53,6 +56,7 @@ class SharedLibrary:
     siblings: list[str] = field(default_factory=list)    # other recipe libraries linked dynamically
     external_libs: list[str] = field(default_factory=list)
     generated: list[str] = field(default_factory=list)   # generated files its compiles need first
+    version_script: str | None = None    # upstream's ld version script (path), where the recipe has no exports
 
     @property
     def soname(self) -> str:
@@ -247,7 +251,8 @@ class _Planner:
     def flags(self, t: Target, closure: list[Target]) -> list[str]:
         """The recipe's copts (bazel's --copt), the target's copts, then defines (own + transitive), then include
         dirs: bazel's order on the command line. $(BINDIR)/$(GENDIR) are bazel's make variables."""
-        flags = [generate.make_variables(f) for f in [*self.recipe.config.copts, *t.attrs.get("copts", [])]]
+        own = [f for f in t.attrs.get("copts", []) if f not in self.recipe.config.drop_copts]
+        flags = [generate.make_variables(f) for f in [*self.recipe.config.copts, *own]]
         defines: list[str] = list(t.attrs.get("local_defines", []))
         includes: list[str] = ["-iquote", ".", "-iquote", generate.GENDIR]
         deps = self.deps_of(t, closure)
@@ -282,14 +287,11 @@ class _Planner:
 
     def library(self, pkg: BinaryPackage, spec: Library) -> SharedLibrary:
         loc = (str(self.recipe.path), spec.line)
-        root = self.ws.target(spec.target)
-        if root is None:
-            raise DebforgeError(f"target '{spec.target}' does not exist in the upstream tree", *loc)
-        if root.kind not in self.kinds:
-            raise DebforgeError(f"target '{spec.target}' is a {root.kind} ({root.location}); a library package "
-                                f"needs a cc_library", *loc)
+        root, link = self.shared_root(spec, loc)
         closure, siblings, ext_libs = self.closure(root)
-        lib = SharedLibrary(spec, pkg, siblings=siblings, external_libs=ext_libs)
+        lib = SharedLibrary(spec, pkg, siblings=siblings, external_libs=ext_libs, linkopts=list(link.kept))
+        if link.version_script and not spec.exports:   # the recipe's exports, where given, are the maintainer's
+            lib.version_script, = self.paths(root, [absolute(link.version_script, "", split_label(root.label)[1])])
         seen_src: set[str] = set()
         for t in closure:
             flags = self.flags(t, closure)
@@ -325,6 +327,46 @@ class _Planner:
         if not lib.compiles:
             raise DebforgeError(f"target '{spec.target}' has no sources to compile", *loc)
         return lib
+
+    def shared_root(self, spec: Library, loc: tuple[str, int]) -> tuple[Target, linkopts.LinkOptions]:
+        """The target whose closure the library compiles, as a cc_library, and the link options of the
+        shared-object rule the recipe names (none for a cc_library)."""
+        root = self.ws.target(spec.target)
+        if root is None:
+            raise DebforgeError(f"target '{spec.target}' does not exist in the upstream tree", *loc)
+        if root.kind == "filegroup":   # e.g. tf_cc_shared_object's name: a filegroup of the shared object
+            rules = [r for r in map(self.ws.target, root.attrs.get("srcs", [])) if r is not None]
+            if len(rules) == 1 and rules[0].kind in SHARED_OBJECT_KINDS:
+                root = rules[0]
+        if root.kind in self.kinds:
+            return root, linkopts.LinkOptions()
+        where = _split_loc(root.location)
+        if root.kind not in SHARED_OBJECT_KINDS:
+            raise DebforgeError(f"target '{spec.target}' is a {root.kind} ({root.location}); a library package "
+                                f"needs a cc_library, a cc_binary with linkshared = 1 or a cc_shared_library", *loc)
+        if root.kind == "cc_binary" and not root.attrs.get("linkshared"):
+            raise DebforgeError(f"cc_binary '{root.label}' has no linkshared = 1: it links an executable, "
+                                f"not a library (recipe: {loc[0]}:{loc[1]})", *where)
+        attrs = {a: root.attrs.get(a, []) for a in ("srcs", "deps", "copts", "defines", "local_defines",
+                                                    "includes", "linkopts", "dynamic_deps", "user_link_flags",
+                                                    "additional_linker_inputs")}
+        _checked(Target(root.label, root.kind, root.location, attrs))
+        if root.kind == "cc_shared_library":   # bazel 6 calls its deps 'roots'
+            attrs["deps"] = root.attrs.get("deps") or root.attrs.get("roots", [])
+            for dep in attrs["dynamic_deps"]:
+                if dep not in self.lib_by_label:
+                    raise DebforgeError(f"dynamic_deps entry '{dep}' of '{root.label}' is not a library of "
+                                        f"the recipe ({loc[0]}:{loc[1]}); add it as one", *where)
+            attrs["deps"] = attrs["deps"] + attrs["dynamic_deps"]
+        # a dep naming a file, not a rule (a linker script), is a link input, used through $(location)
+        rules = [d for d in attrs["deps"] if d.startswith("@") or self.mapped_package(d) or d in self.lib_by_label
+                 or self.ws.target(d) is not None]
+        link = linkopts.read(attrs["linkopts"] + attrs["user_link_flags"], root.label, where)
+        library = Target(root.label, "cc_library", root.location,
+                         {"srcs": attrs["srcs"], "deps": rules, "copts": attrs["copts"],
+                          "defines": attrs["defines"], "local_defines": attrs["local_defines"],
+                          "includes": attrs["includes"]})
+        return library, link
 
     def linked_from_cpu(self, lib: SharedLibrary, name: str) -> None:
         if name not in lib.external_libs:

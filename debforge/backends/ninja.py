@@ -109,7 +109,8 @@ def _library(w: ninja_syntax.Writer, lib: SharedLibrary, level: str, march: str)
         objs.append(obj)
     d = level_dir(level)
     real = f"{d}/{lib.filename}"
-    script = [version_script_path(lib.spec.name)] if lib.spec.exports else []
+    script = [version_script_path(lib.spec.name)] if lib.spec.exports else \
+        [lib.version_script] if lib.version_script else []
     link_vars = {"soname": lib.soname,
                  "libs": _shell([f"-L{level_dir(isa.GENERIC)}"] * bool(lib.siblings) +
                                 [f"-l{s}" for s in lib.siblings] + lib.linkopts +
@@ -125,9 +126,10 @@ def _library(w: ninja_syntax.Writer, lib: SharedLibrary, level: str, march: str)
             variables=link_vars)
     soname_link = f"{d}/{lib.soname}"
     dev_link = f"{d}/lib{lib.spec.name}.so"
-    w.build(soname_link, "symlink", real, variables={"target": lib.filename})
+    if soname_link != real:   # a SONAME with the full version (libfoo.so.2.14.1) is the file itself
+        w.build(soname_link, "symlink", real, variables={"target": lib.filename})
     w.build(dev_link, "symlink", soname_link, variables={"target": lib.soname})
-    built = [real, soname_link, dev_link]
+    built = [real] + [soname_link] * (soname_link != real) + [dev_link]
     if level != isa.GENERIC:
         stamp = f"{d}/checks/{lib.filename}.ok"
         generic = f"{level_dir(isa.GENERIC)}/{lib.filename}"

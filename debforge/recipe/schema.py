@@ -85,6 +85,7 @@ class Config:
     constraints: tuple[str, ...] = ()
     copts: tuple[str, ...] = ()
     cxxopts: tuple[str, ...] = ()
+    drop_copts: tuple[str, ...] = ()   # upstream copts left out (e.g. ISA flags above the Debian baseline)
 
     def merged(self, *over: "Config") -> "Config":
         """This configuration with others laid over it: their values win, their options come after."""
@@ -92,7 +93,7 @@ class Config:
         for o in over:
             out = Config({**out.flag_values, **o.flag_values}, {**out.define_values, **o.define_values},
                          tuple(dict.fromkeys(out.constraints + o.constraints)), out.copts + o.copts,
-                         out.cxxopts + o.cxxopts)
+                         out.cxxopts + o.cxxopts, tuple(dict.fromkeys(out.drop_copts + o.drop_copts)))
         return out
 
 
@@ -357,7 +358,7 @@ def _repo_files(node: Node) -> dict[str, RepoFile]:
 
 def _config(node: Node) -> Config:
     m = _mapping(node, "config", {"flag-values": False, "define-values": False, "constraints": False,
-                                  "copts": False, "cxxopts": False})
+                                  "copts": False, "cxxopts": False, "drop-copts": False})
 
     def strmap(key):
         if key not in m:
@@ -368,8 +369,8 @@ def _config(node: Node) -> Config:
 
     constraints = tuple(_str(n, "constraint", LABEL) for n in _list(m["constraints"], "constraints")) \
         if "constraints" in m else ()
-    opts = {k: tuple(_str(n, f"config.{k} entry") for n in _list(m[k], f"config.{k}")) if k in m else ()
-            for k in ("copts", "cxxopts")}
+    opts = {k.replace("-", "_"): tuple(_str(n, f"config.{k} entry") for n in _list(m[k], f"config.{k}"))
+            if k in m else () for k in ("copts", "cxxopts", "drop-copts")}
     return Config(strmap("flag-values"), strmap("define-values"), constraints, **opts)
 
 

@@ -44,7 +44,8 @@ _PRELUDE = sl.parse(PRELUDE_NAME, resources.files(__package__).joinpath("prelude
 STANDINS = Path(__file__).resolve().parent / "standins"
 # native.existing_rule(s) report every attribute, defaults included; macros index these without checking
 EXISTING_DEFAULTS = {"tags": [], "deps": [], "srcs": [], "hdrs": [], "data": [], "visibility": [], "args": [],
-                     "copts": [], "linkopts": [], "defines": [], "includes": [], "testonly": False}
+                     "copts": [], "linkopts": [], "defines": [], "includes": [], "testonly": False,
+                     "additional_linker_inputs": []}
 # Rules read on their own to resolve select() conditions (see Workspace._setting)
 SETTING_RULES = frozenset({"config_setting", "config_setting_group", "alias", "constraint_value", "bool_flag",
                            "bool_setting", "string_flag", "string_setting", "int_flag", "int_setting",
