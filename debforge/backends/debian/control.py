@@ -104,6 +104,11 @@ def render(recipe: Recipe, build_depends: list[str]) -> str:
             f"patches applied, and the debforge recipe) as one tarball under /usr/src/{recipe.source}/, for "
             f"source packages that build other flavours of it."),
     }))
+    return dump(paragraphs)
+
+
+def dump(paragraphs: list[Deb822]) -> str:
+    """A control file: deb822 paragraphs separated by blank lines."""
     out = io.StringIO()
     for i, p in enumerate(paragraphs):
         if i:

@@ -5,7 +5,6 @@ flavour's upstream patches and build the flavour's ninja graph; the binaries car
 from __future__ import annotations
 
 import dataclasses
-import io
 from pathlib import Path
 
 from debian.copyright import Copyright
@@ -16,7 +15,7 @@ from ...plan import Plan
 from ...recipe.schema import Recipe
 from .. import ninja
 from . import REGULAR, EXECUTABLE, _env, _skel, changelog, copyright
-from .control import STANDARDS_VERSION, _description
+from .control import STANDARDS_VERSION, _description, dump
 from .install import LIBDIR, _override
 from .packages import generic_name, src_name
 
@@ -120,9 +119,4 @@ def _control(recipe: Recipe, flavor: Flavor, build_depends: list[str]) -> str:
             f"This package holds {libs} built for {flavor.summary} GPUs ({archs}) from the source that "
             f"{src_name(recipe)} installs.")
         paragraphs.append(p)
-    out = io.StringIO()
-    for i, p in enumerate(paragraphs):
-        if i:
-            out.write("\n")
-        p.dump(out, text_mode=True)
-    return out.getvalue()
+    return dump(paragraphs)
