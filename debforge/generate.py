@@ -1,18 +1,21 @@
 """Generator kinds: how the planner turns a rule that makes files (cmake_configure_file, genrule, ...) into a
 build step with declared inputs and outputs, run by ninja before anything that includes or compiles them.
 
-A generator kind is a function (target, inputs) -> Generate, registered in KINDS under the rule kind it handles;
-`inputs` resolves the target's label attributes to paths (tree files or outputs of other steps). Commands use
-scripts shipped in debian/debforge/ (debian-skel/debforge/), so the build log shows what ran.
-Adding a kind is adding a function here (and its script).
+A generator kind is a function (target, ctx) -> Generate, registered in KINDS under the rule kind it handles;
+`ctx` (the planner) resolves the target's label attributes to paths (tree files or outputs of other steps) and
+tool labels to commands. Commands use scripts shipped in debian/debforge/ (debian-skel/debforge/), so the build
+log shows what ran. Adding a kind is adding a function here (and its script).
 """
 
 from __future__ import annotations
 
 import os
 import re
+import subprocess
+import sys
+import tempfile
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Protocol
 
 from .errors import DebforgeError
 from .frontends.bazel.labels import absolute
@@ -31,6 +34,24 @@ class Generate:
     outputs: list[str]             # paths under GENDIR
     command: list[str]             # argv, run from the tree root
     tools: list[str] = field(default_factory=list)   # scripts the command runs (rebuild when they change)
+    build_depends: list[str] = field(default_factory=list)   # Debian packages the command needs
+
+
+@dataclass
+class Tool:
+    """How a build step runs an upstream executable target (a genrule's tools, a generator attribute)."""
+    command: list[str]             # argv prefix, run from the tree root
+    files: list[str]               # its sources: the step reruns when they change
+    build_depends: list[str]       # Debian packages it needs to run
+
+
+class Context(Protocol):
+    """What a generator kind asks the planner."""
+    root: str                      # the upstream tree
+
+    def inputs(self, t: Target, labels: list[str]) -> list[str]: ...   # label attributes -> paths
+
+    def tool(self, t: Target, label: str) -> Tool: ...                  # an executable label -> how to run it
 
 
 def output_path(label: str) -> str:
@@ -51,10 +72,10 @@ def _one(t: Target, key: str) -> str:
     return value
 
 
-def cmake_configure_file(t: Target, inputs: Callable[[Target, list[str]], list[str]]) -> Generate:
+def cmake_configure_file(t: Target, ctx: Context) -> Generate:
     """PyTorch's CMake configure_file stand-in: '#cmakedefine X' becomes '#define X' for the listed
     definitions and '/* #undef X */' for the rest."""
-    src = inputs(t, [_one(t, "src")])
+    src = ctx.inputs(t, [_one(t, "src")])
     definitions = t.attrs.get("definitions", [])
     if not all(isinstance(d, str) and re.fullmatch(r"[A-Za-z_]\w*", d) for d in definitions):
         raise DebforgeError(f"cmake_configure_file '{t.label}': definitions must be identifiers", *_loc(t))
@@ -63,10 +84,10 @@ def cmake_configure_file(t: Target, inputs: Callable[[Target, list[str]], list[s
     return Generate(t.label, t.kind, src, [out], ["sh", script, src[0], out, *definitions], [script])
 
 
-def expand_template(t: Target, inputs: Callable[[Target, list[str]], list[str]]) -> Generate:
+def expand_template(t: Target, ctx: Context) -> Generate:
     """bazel's ctx.actions.expand_template (template_rule, header_template_rule, skylib's expand_template):
     each key of `substitutions` is replaced literally by its value."""
-    src = inputs(t, [_one(t, "src" if "src" in t.attrs else "template")])
+    src = ctx.inputs(t, [_one(t, "src" if "src" in t.attrs else "template")])
     subs = t.attrs.get("substitutions", {})
     if not isinstance(subs, dict) or not all(isinstance(v, str) for v in subs.values()):
         raise DebforgeError(f"{t.kind} '{t.label}': substitutions must map strings to strings", *_loc(t))
@@ -81,20 +102,21 @@ _MAKE_VAR = re.compile(r"\$(\$|@|<|\((@D|\w+)(?:\s+([^)]+))?\))")
 _CONTINUES = ("\\", "&&", "||", "|", "{", "(", " then", " do", " else")
 
 
-def genrule(t: Target, inputs: Callable[[Target, list[str]], list[str]]) -> Generate:
+def genrule(t: Target, ctx: Context) -> Generate:
     """bazel's genrule: its shell command with make variables expanded ($@, $<, $(SRCS), $(OUTS), $(RULEDIR),
-    $(location[s] X), $(BINDIR)), run from the tree root. Tools built or run by bazel are not supported yet."""
-    if t.attrs.get("tools") or t.attrs.get("exec_tools"):
-        raise DebforgeError(f"genrule '{t.label}' runs tools ({', '.join(t.attrs.get('tools', []))}), which "
-                            f"debforge cannot map to commands yet", *_loc(t))
-    srcs = inputs(t, t.attrs.get("srcs", []))
+    $(location[s] X), $(BINDIR)), run from the tree root. A tool (tools, exec_tools) expands to its command."""
+    srcs = ctx.inputs(t, t.attrs.get("srcs", []))
     outs = [output_path(o) for o in t.attrs.get("outs", [])]
     by_label = dict(zip(t.attrs.get("outs", []), outs))
     _, pkg, _ = split_label(t.label)
+    tool_labels = [absolute(x, "", pkg) for x in t.attrs.get("tools", []) + t.attrs.get("exec_tools", [])]
+    tools = {label: ctx.tool(t, label) for label in tool_labels}
 
     def location(label: str) -> list[str]:
         full = absolute(label.strip(), "", pkg)
-        return [by_label[full]] if full in by_label else inputs(t, [full])
+        if full in tools:
+            return tools[full].command
+        return [by_label[full]] if full in by_label else ctx.inputs(t, [full])
 
     def expand(m: re.Match) -> str:
         token, name, arg = m.group(1), m.group(2), m.group(3)
@@ -123,7 +145,46 @@ def genrule(t: Target, inputs: Callable[[Target, list[str]], list[str]]) -> Gene
         raise DebforgeError(f"genrule '{t.label}' needs 'outs' and a 'cmd'", *_loc(t))
     dirs = sorted({os.path.dirname(o) for o in outs})
     script = f"mkdir -p {' '.join(dirs)} && {_one_line(_MAKE_VAR.sub(expand, cmd), t)}"
-    return Generate(t.label, t.kind, srcs, outs, ["sh", "-c", script])
+    return Generate(t.label, t.kind, srcs + [f for tool in tools.values() for f in tool.files], outs,
+                    ["sh", "-c", script], build_depends=_union(tool.build_depends for tool in tools.values()))
+
+
+def generate_aten(t: Target, ctx: Context) -> Generate:
+    """PyTorch's generate_aten (aten.bzl): torchgen writes ATen's generated sources and one header set per operator
+    under aten/src/ATen. Its outputs are what torchgen says it writes (a dry run at planning time): the BUILD
+    file's `outs` are a hand-kept subset, and each must be among them."""
+    tool = ctx.tool(t, _one(t, "generator"))
+    srcs = ctx.inputs(t, t.attrs.get("srcs", []))
+    install_dir = f"{GENDIR}/aten/src/ATen"   # aten.bzl: the parent of the declared aten/src/ATen/ops directory
+    args = ["--source-path", "aten/src/ATen", "--per-operator-headers", "--install_dir", install_dir]
+    outputs = _torchgen_outputs(t, ctx.root, tool, args, install_dir)
+    missing = [o for o in map(output_path, declared_outputs(t)) if o not in outputs]
+    if missing:
+        raise DebforgeError(f"generate_aten '{t.label}' declares {len(missing)} file(s) that torchgen does not "
+                            f"write: {', '.join(missing[:5])}", *_loc(t))
+    return Generate(t.label, t.kind, srcs + tool.files, outputs, tool.command + args,
+                    build_depends=tool.build_depends)
+
+
+def _torchgen_outputs(t: Target, root: str, tool: Tool, args: list[str], install_dir: str) -> list[str]:
+    """The files torchgen writes, from its --dry-run --output-dependencies lists (one CMake list per writer), run
+    into a scratch directory; the *Everything.cpp files it leaves out of those lists are not compiled by anyone."""
+    with tempfile.TemporaryDirectory(prefix="debforge-torchgen-") as tmp:
+        scratch = os.path.join(tmp, install_dir)
+        host = [sys.executable if tool.command[0] == "python3" else tool.command[0], *tool.command[1:]]
+        argv = [*host, *args[:-1], scratch, "--dry-run",
+                "--output-dependencies", os.path.join(tmp, "outputs.cmake")]
+        proc = subprocess.run(argv, cwd=root, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise DebforgeError(f"generate_aten '{t.label}': torchgen's dry run failed: "
+                                f"{proc.stderr.strip()[-500:]}", *_loc(t))
+        listed = [m for f in sorted(os.listdir(tmp)) if f.endswith("outputs.cmake")
+                  for m in re.findall(r'"([^"]+)"', open(os.path.join(tmp, f)).read())]
+        return sorted({os.path.normpath(os.path.join(install_dir, os.path.relpath(m, scratch))) for m in listed})
+
+
+def _union(lists) -> list[str]:
+    return sorted({x for xs in lists for x in xs})
 
 
 def _one_line(cmd: str, t: Target) -> str:
@@ -136,8 +197,9 @@ def _one_line(cmd: str, t: Target) -> str:
     return out.rstrip("; ")
 
 
-KINDS: dict[str, Callable[[Target, Callable], Generate]] = {
+KINDS: dict[str, Callable[[Target, Context], Generate]] = {
     "cmake_configure_file": cmake_configure_file,
+    "generate_aten": generate_aten,
     "genrule": genrule,
     "template_rule": expand_template,
     "header_template_rule": expand_template,

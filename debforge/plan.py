@@ -14,7 +14,7 @@ import os
 import posixpath
 from dataclasses import dataclass, field
 
-from . import generate, isa, linkopts
+from . import generate, isa, linkopts, pytools
 from .confine import in_tree, inside
 from .errors import DebforgeError
 from .flavors import Flavor
@@ -112,6 +112,8 @@ class _Planner:
         self.lib_by_label = {lib.target: lib for p in self.packages for lib in p.libraries}
         self.provided = flavor.provided({lib.name for lib in self.lib_by_label.values()}) if flavor else {}
         self.externals_used: set[str] = set()
+        # macros of the features the recipe drops: gone from every compile, however upstream spells them
+        self.undefined = {m for ext in self.externals.values() for m in ext.undefine}
         self.steps: dict[str, generate.Generate] = {}
         self.made_by: dict[str, Target] = {}    # output label -> the rule declaring it
         self.indexed: set[str] = set()           # packages whose rules are in made_by
@@ -146,7 +148,8 @@ class _Planner:
             raise DebforgeError(f"dependency '{label}' is in external repository @{repo}, which the recipe does "
                                 f"not map to a Debian package", *_split_loc(referrer),
                                 hint=f"add to {self.recipe.path} under externals: {repo}: lib...-dev")
-        self.externals_used.add(ext.package)
+        if not ext.drop:
+            self.externals_used.add(ext.package)
         return list(ext.libs)
 
     def closure(self, root: Target) -> tuple[list[Target], list[str], list[str]]:
@@ -189,7 +192,7 @@ class _Planner:
         """Paths of the files a label list names: tree files, or outputs of generating rules (planned as steps)."""
         return self.paths(t, t.attrs.get(attr, []))
 
-    def paths(self, t: Target, labels: list[str]) -> list[str]:
+    def paths(self, t: Target, labels: list[str], via: tuple[str, ...] = ()) -> list[str]:
         out = []
         for label in labels:
             if label.startswith("@"):
@@ -199,6 +202,12 @@ class _Planner:
             if rule is not None:
                 if rule.kind == "filegroup":
                     out.extend(self.sources(_checked(rule)))
+                elif rule.kind == "alias":   # a file or rule under another name
+                    actual = rule.attrs.get("actual")
+                    if not isinstance(actual, str) or actual in via + (label,):
+                        raise DebforgeError(f"alias '{rule.label}' has no 'actual' label or is a cycle",
+                                            *_split_loc(rule.location))
+                    out.extend(self.paths(t, [actual], via + (label,)))
                 else:
                     out.extend(self.step(rule, label, t).outputs)
                 continue
@@ -240,8 +249,23 @@ class _Planner:
                                     *_split_loc(user.location),
                                     hint=f"generator kinds: {', '.join(sorted(generate.KINDS))} "
                                          f"(debforge/generate.py)")
-            self.steps[rule.label] = generate.KINDS[rule.kind](rule, self.paths)
+            self.steps[rule.label] = generate.KINDS[rule.kind](rule, self)
+            self.externals_used.update(self.steps[rule.label].build_depends)
         return self.steps[rule.label]
+
+    # what generator kinds ask (generate.Context)
+    @property
+    def root(self) -> str:
+        return str(self.ws.root)
+
+    def inputs(self, t: Target, labels: list[str]) -> list[str]:
+        return self.paths(t, labels)
+
+    def tool(self, t: Target, label: str) -> generate.Tool:
+        if label in self.recipe.tools:   # a program the recipe takes from Debian, on PATH
+            debian = self.recipe.tools[label]
+            return generate.Tool([debian.command], [], [debian.package])
+        return pytools.python_tool(self.ws, self.recipe.python_requirements, str(self.recipe.path), t, label)
 
     def generated(self, t: Target) -> list[str]:
         """Generated files among a target's sources and headers (compiles wait for them)."""
@@ -269,7 +293,11 @@ class _Planner:
             if d.attrs.get("include_prefix"):
                 raise DebforgeError(f"'{d.label}' uses include_prefix, which is not supported yet",
                                     *_split_loc(d.location))
-        return flags + [f"-D{x}" for x in defines] + includes
+        return [f for f in flags + [f"-D{x}" for x in defines] if not self.undefines(f)] + includes
+
+    def undefines(self, flag: str) -> bool:
+        """Whether flag is -DX or -DX=... for a macro of a dropped external."""
+        return flag.startswith("-D") and flag[2:].split("=", 1)[0].strip() in self.undefined
 
     def deps_of(self, t: Target, closure: list[Target]) -> list[Target]:
         """Transitive in-tree deps of t (within the closure), for defines and includes."""

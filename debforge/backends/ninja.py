@@ -87,6 +87,8 @@ def render(plan: Plan, recipe_name: str) -> str:
     marches = {lvl.name: lvl.cflags for lvl in plan.levels}
     outputs: dict[str, list[str]] = {lvl: [] for lvl in levels}
     for lib in plan.libraries:
+        if lib.generated:   # one name for what the compiles wait on: torch's are thousands of files
+            w.build(_generated_phony(lib), "phony", lib.generated)
         for level in levels:
             if level != isa.GENERIC and not lib.variants:
                 continue
@@ -98,6 +100,10 @@ def render(plan: Plan, recipe_name: str) -> str:
     return out.getvalue()
 
 
+def _generated_phony(lib: SharedLibrary) -> str:
+    return f"generated-{lib.spec.name}"
+
+
 def _library(w: ninja_syntax.Writer, lib: SharedLibrary, level: str, march: str) -> list[str]:
     objs = []
     for c in lib.compiles:
@@ -105,7 +111,8 @@ def _library(w: ninja_syntax.Writer, lib: SharedLibrary, level: str, march: str)
         variables = {"copts": _shell(c.flags)}
         if march:
             variables["march"] = march
-        w.build(obj, COMPILE_RULE[c.lang], c.src, order_only=lib.generated, variables=variables)
+        w.build(obj, COMPILE_RULE[c.lang], c.src, order_only=[_generated_phony(lib)] * bool(lib.generated),
+                variables=variables)
         objs.append(obj)
     d = level_dir(level)
     real = f"{d}/{lib.filename}"

@@ -22,6 +22,7 @@ MAINTAINER = re.compile(r"^[^<>]+ <[^<>@\s]+@[^<>\s]+>$")
 LABEL = re.compile(r"^(@[A-Za-z0-9_.-]*)?//[A-Za-z0-9_./+-]*(:[A-Za-z0-9_./+=,@~-]+)?$")
 EXPORT = re.compile(r"^[A-Za-z_*?\[][A-Za-z0-9_:*?\[\]]*$")   # a symbol glob of an ld version script
 SUITE = re.compile(r"^[a-z][a-z0-9-]*$")
+MACRO = re.compile(r"^[A-Za-z_]\w*$")
 
 
 @dataclass(frozen=True)
@@ -62,9 +63,11 @@ class HeaderSet:
 @dataclass(frozen=True)
 class External:
     repo: str          # bazel repository name, without @
-    package: str       # Debian -dev package (Build-Depends)
+    package: str       # Debian -dev package (Build-Depends); empty when dropped
     libs: tuple[str, ...]  # -l names to link
     line: int
+    drop: str = ""     # why the build goes without it: dependencies on it vanish from every closure
+    undefine: tuple[str, ...] = ()   # upstream macros that switch the dropped feature on, removed from compiles
 
 
 @dataclass(frozen=True)
@@ -136,6 +139,8 @@ class Recipe:
     closes: tuple[int, ...]     # bugs the first changelog entry closes (an ITP)
     lines: dict[str, int]   # top-level key -> line, for errors raised by later stages
     flavors: dict[str, FlavorSpec] = field(default_factory=dict)   # GPU flavours, by name
+    tools: dict[str, "Tool"] = field(default_factory=dict)   # label of a tool genrules run -> Debian's command
+    python_requirements: dict[str, str] = field(default_factory=dict)   # rules_python requirement -> Debian package
 
     @property
     def full_version(self) -> str:
@@ -230,7 +235,7 @@ TOP_KEYS = {
     "section": False, "homepage": True, "license": True, "copyright": True, "summary": True,
     "description": True, "frontend": True, "architectures": False, "isa-levels": False, "packages": True,
     "dev": True, "externals": False, "config": False, "distribution": False, "closes": False, "bazel": False,
-    "flavors": False,
+    "flavors": False, "tools": False, "python-requirements": False,
 }
 
 
@@ -315,6 +320,12 @@ def _externals(node: Node) -> dict[str, External]:
         name = repo.lstrip("@")
         if isinstance(value.value, str):
             out[name] = External(name, _str(value, f"externals.{repo}", PKG_NAME), (), value.line)
+            continue
+        if isinstance(value.value, dict) and "drop" in value.value:
+            dm = _mapping(value, f"externals.{repo}", {"drop": True, "undefine": False})
+            undefine = tuple(_str(n, "externals undefine", MACRO) for n in _list(dm["undefine"], "undefine")
+                             ) if "undefine" in dm else ()
+            out[name] = External(name, "", (), value.line, _str(dm["drop"], f"externals.{repo}.drop"), undefine)
             continue
         em = _mapping(value, f"externals.{repo}", {"package": True, "libs": False})
         libs = tuple(_str(n, "externals lib", LIB_NAME) for n in _list(em["libs"], "libs")) if "libs" in em else ()
@@ -469,7 +480,38 @@ def load_recipe(path: str | Path) -> Recipe:
         closes=tuple(_bug(n) for n in _list(top["closes"], "closes")) if "closes" in top else (),
         lines={k: v.line for k, v in top.items()},
         flavors=_flavors(top["flavors"], version, path.parent) if "flavors" in top else {},
+        tools=_tools(top["tools"]) if "tools" in top else {},
+        python_requirements=_python_requirements(top["python-requirements"]) if "python-requirements" in top else {},
     )
+
+
+def _python_requirements(node: Node) -> dict[str, str]:
+    """requirement name as rules_python spells it in labels (@pip_deps//:pyyaml) -> Debian package."""
+    if not isinstance(node.value, dict):
+        raise node.error(f"python-requirements must be a mapping of requirement -> Debian package, "
+                         f"not {_type(node.value)}")
+    return {name: _str(value, f"python-requirements.{name}", PKG_NAME) for name, value in node.value.items()}
+
+
+@dataclass(frozen=True)
+class Tool:
+    """A program that upstream's build makes or downloads (e.g. @flatbuffers//:flatc), taken from Debian."""
+    command: str       # on PATH in the build
+    package: str       # Build-Depends
+    line: int
+
+
+def _tools(node: Node) -> dict[str, Tool]:
+    if not isinstance(node.value, dict):
+        raise node.error(f"tools must be a mapping of bazel label -> {{command, package}}, not {_type(node.value)}")
+    out = {}
+    for label, value in node.value.items():
+        if not LABEL.match(label):
+            raise value.error(f"tools: '{label}' is not a bazel label")
+        tm = _mapping(value, f"tools.{label}", {"command": True, "package": True})
+        out[label] = Tool(_str(tm["command"], f"tools.{label}.command", LIB_NAME),
+                          _str(tm["package"], f"tools.{label}.package", PKG_NAME), value.line)
+    return out
 
 
 def _bug(node: Node) -> int:
