@@ -12,7 +12,7 @@ import shlex
 
 from ninja import ninja_syntax
 
-from .. import isa
+from .. import isa, pools
 from ..generate import BUILDDIR
 from ..plan import Plan, SharedLibrary
 
@@ -64,6 +64,8 @@ def render(plan: Plan, recipe_name: str) -> str:
     w.variable("ninja_required_version", "1.10")
     w.variable("builddir", BUILDDIR)
     w.include(CONFIG)
+    if plan.recipe.config.compile_memory:   # the compiles' pools, with depths that fit the builder's memory
+        w.include(pools.POOLS_FILE)
     w.newline()
     rules = {**RULES, "gpu": plan.flavor.compile_rule} if plan.flavor else RULES
     if plan.flavor:
@@ -92,7 +94,7 @@ def render(plan: Plan, recipe_name: str) -> str:
         for level in levels:
             if level != isa.GENERIC and not lib.variants:
                 continue
-            outputs[level] += _library(w, lib, level, marches.get(level, ""))
+            outputs[level] += _library(w, lib, level, marches.get(level, ""), plan.recipe.config.compile_memory)
     outputs[isa.GENERIC].append("generated")   # generated headers are installed by the -dev package
     for level in levels:
         w.build(level, "phony", outputs[level])
@@ -104,7 +106,8 @@ def _generated_phony(lib: SharedLibrary) -> str:
     return f"generated-{lib.spec.name}"
 
 
-def _library(w: ninja_syntax.Writer, lib: SharedLibrary, level: str, march: str) -> list[str]:
+def _library(w: ninja_syntax.Writer, lib: SharedLibrary, level: str, march: str, memory: dict[str, int]
+             ) -> list[str]:
     objs = []
     for c in lib.compiles:
         obj = object_path(level, lib, c.src)
@@ -112,7 +115,7 @@ def _library(w: ninja_syntax.Writer, lib: SharedLibrary, level: str, march: str)
         if march:
             variables["march"] = march
         w.build(obj, COMPILE_RULE[c.lang], c.src, order_only=[_generated_phony(lib)] * bool(lib.generated),
-                variables=variables)
+                variables=variables, pool=pools.pool_of(memory, c.src))
         objs.append(obj)
     d = level_dir(level)
     real = f"{d}/{lib.filename}"

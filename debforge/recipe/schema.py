@@ -23,6 +23,7 @@ LABEL = re.compile(r"^(@[A-Za-z0-9_.-]*)?//[A-Za-z0-9_./+-]*(:[A-Za-z0-9_./+=,@~
 EXPORT = re.compile(r"^[A-Za-z_*?\[][A-Za-z0-9_:*?\[\]]*$")   # a symbol glob of an ld version script
 SUITE = re.compile(r"^[a-z][a-z0-9-]*$")
 MACRO = re.compile(r"^[A-Za-z_]\w*$")
+MEMORY = re.compile(r"^([0-9]+(?:\.[0-9]+)?)([MG])$")   # 512M, 1.5G: binary units, as /proc/meminfo counts
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,7 @@ class Config:
     copts: tuple[str, ...] = ()
     cxxopts: tuple[str, ...] = ()
     drop_copts: tuple[str, ...] = ()   # upstream copts left out (e.g. ISA flags above the Debian baseline)
+    compile_memory: dict = field(default_factory=dict)   # source glob (or "default") -> peak compiler RSS, MiB
 
     def merged(self, *over: "Config") -> "Config":
         """This configuration with others laid over it: their values win, their options come after."""
@@ -96,7 +98,8 @@ class Config:
         for o in over:
             out = Config({**out.flag_values, **o.flag_values}, {**out.define_values, **o.define_values},
                          tuple(dict.fromkeys(out.constraints + o.constraints)), out.copts + o.copts,
-                         out.cxxopts + o.cxxopts, tuple(dict.fromkeys(out.drop_copts + o.drop_copts)))
+                         out.cxxopts + o.cxxopts, tuple(dict.fromkeys(out.drop_copts + o.drop_copts)),
+                         {**out.compile_memory, **o.compile_memory})
         return out
 
 
@@ -369,7 +372,7 @@ def _repo_files(node: Node) -> dict[str, RepoFile]:
 
 def _config(node: Node) -> Config:
     m = _mapping(node, "config", {"flag-values": False, "define-values": False, "constraints": False,
-                                  "copts": False, "cxxopts": False, "drop-copts": False})
+                                  "copts": False, "cxxopts": False, "drop-copts": False, "compile-memory": False})
 
     def strmap(key):
         if key not in m:
@@ -382,7 +385,25 @@ def _config(node: Node) -> Config:
         if "constraints" in m else ()
     opts = {k.replace("-", "_"): tuple(_str(n, f"config.{k} entry") for n in _list(m[k], f"config.{k}"))
             if k in m else () for k in ("copts", "cxxopts", "drop-copts")}
-    return Config(strmap("flag-values"), strmap("define-values"), constraints, **opts)
+    return Config(strmap("flag-values"), strmap("define-values"), constraints, **opts,
+                  compile_memory=_compile_memory(m["compile-memory"]) if "compile-memory" in m else {})
+
+
+def _compile_memory(node: Node) -> dict[str, int]:
+    """source glob -> the compiler's peak RSS on it, in MiB; "default" for every other source."""
+    if not isinstance(node.value, dict):
+        raise node.error(f"config.compile-memory must be a mapping of source glob -> memory (such as 6G), "
+                         f"not {_type(node.value)}")
+    out = {}
+    for pattern, value in node.value.items():
+        if pattern != "default":
+            _glob(Node(pattern, value.line, node.file), "compile-memory glob")
+        size = MEMORY.match(str(value.value))
+        if not size or float(size.group(1)) <= 0:
+            raise value.error(f"compile-memory '{pattern}': '{value.value}' is not a memory size",
+                              "write the compiler's peak RSS as a number and M or G (MiB, GiB), such as 512M or 6G")
+        out[pattern] = max(1, round(float(size.group(1)) * (1024 if size.group(2) == "G" else 1)))
+    return out
 
 
 def _flavors(node: Node, version: str, recipe_dir: Path) -> dict[str, FlavorSpec]:
@@ -404,6 +425,9 @@ def _flavors(node: Node, version: str, recipe_dir: Path) -> dict[str, FlavorSpec
         if not archs:
             raise m[fl.arch_key].error(f"flavors.{name}.{fl.arch_key} is empty")
         fl.check_archs(archs, node.file)
+        if "config" in m and isinstance(m["config"].value, dict) and "compile-memory" in m["config"].value:
+            raise m["config"].value["compile-memory"].error(
+                "compile-memory is set once, in the recipe's config: the flavour's compiles use it too")
         patches = []
         for n in (_list(m["patches"], f"flavors.{name}.patches") if "patches" in m else []):
             path = recipe_dir / _relpath(n, "patch")

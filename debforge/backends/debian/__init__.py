@@ -7,7 +7,7 @@ from pathlib import Path
 
 import jinja2
 
-from ... import SKEL_DIR, TEMPLATES_DIR, isa
+from ... import SKEL_DIR, TEMPLATES_DIR, isa, pools
 from ...plan import Plan, header_files
 from ...recipe.schema import Recipe
 from .. import ninja
@@ -49,6 +49,7 @@ def render(recipe: Recipe, plans: dict[str, Plan], root: Path, timestamp: int) -
         variant_packages=[v.name for v in variants],
         variant_suffixes=sorted({v.level.suffix for v in variants}),
         recommends=recommends,
+        pools=pools.script_args(recipe.config.compile_memory),
     ), EXECUTABLE)
     github = re.match(r"https?://github\.com/([^/]+/[^/#?]+)", recipe.homepage)
     if github:

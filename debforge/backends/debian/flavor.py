@@ -10,6 +10,7 @@ from pathlib import Path
 from debian.copyright import Copyright
 from debian.deb822 import Deb822
 
+from ... import pools
 from ...flavors import Flavor
 from ...plan import Plan
 from ...recipe.schema import Recipe
@@ -44,6 +45,7 @@ def render(recipe: Recipe, flavor: Flavor, plans: dict[str, Plan], upstream: Pat
         recipe_name=recipe.path.name, flavor=flavor, source=recipe.source, version=recipe.version,
         upstream=UPSTREAM_DIR, patches=PATCHES,
         toolkit=flavor.rules_toolkit.replace("@PROFILE@", flavor.profile(recipe.source)),
+        pools=pools.script_args(recipe.config.compile_memory),
     ), EXECUTABLE)
     files["debforge/unpack-source"] = (_env.get_template("unpack-source.sh").render(), EXECUTABLE)
     files[f"{PATCHES}/series"] = ("".join(f"{p.name}\n" for p in spec.patches), REGULAR)
