@@ -53,6 +53,8 @@ class Context(Protocol):
 
     def tool(self, t: Target, label: str) -> Tool: ...                  # an executable label -> how to run it
 
+    def rule(self, label: str) -> Target | None: ...                   # the rule a label names, if any
+
 
 def output_path(label: str) -> str:
     """Where the file a rule declares as `label` lands."""
@@ -197,7 +199,14 @@ def _one_line(cmd: str, t: Target) -> str:
     return out.rstrip("; ")
 
 
+def proto_gen(t: Target, ctx: Context) -> Generate:
+    """protobuf.bzl's proto_gen: protoc, in its own module (which builds on this one, hence imported here)."""
+    from . import protos
+    return protos.proto_gen(t, ctx)
+
+
 KINDS: dict[str, Callable[[Target, Context], Generate]] = {
+    "@com_google_protobuf//:protobuf.bzl%proto_gen": proto_gen,
     "cmake_configure_file": cmake_configure_file,
     "generate_aten": generate_aten,
     "genrule": genrule,

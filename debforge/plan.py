@@ -261,6 +261,9 @@ class _Planner:
     def inputs(self, t: Target, labels: list[str]) -> list[str]:
         return self.paths(t, labels)
 
+    def rule(self, label: str) -> Target | None:
+        return self.ws.target(label)
+
     def tool(self, t: Target, label: str) -> generate.Tool:
         if label in self.recipe.tools:   # a program the recipe takes from Debian, on PATH
             debian = self.recipe.tools[label]
@@ -452,10 +455,10 @@ def make_plan(recipe: Recipe, ws, arch: str, flavor: FlavorBuild | None = None) 
                 fl.arch_flags(recipe.flavor(fl.name).archs))
 
 
-def header_files(recipe: Recipe, root: str, generated: list[str] = ()) -> list[tuple[str, str, str]]:
-    """(path in tree, directory under /usr/include, build profiles) for every header of the -dev package. A
-    generated file (a path under GENDIR) is matched by its package path, as bazel's bin directory overlays the tree."""
-    out: list[tuple[str, str, str]] = []
+def header_files(recipe: Recipe, root: str, generated: list[str] = ()) -> list[tuple[str, str]]:
+    """(path in tree, directory under /usr/include) for every header of the -dev package. A generated file
+    (a path under GENDIR) is matched by its package path, as bazel's bin directory overlays the tree."""
+    out: list[tuple[str, str]] = []
     made = {os.path.relpath(g, generate.GENDIR): g for g in generated}
     for hs in recipe.headers:
         regex = compile_pattern(hs.files)
@@ -478,5 +481,5 @@ def header_files(recipe: Recipe, root: str, generated: list[str] = ()) -> list[t
             else:
                 sub = ""
             dest = os.path.normpath(os.path.join("usr/include", hs.to, sub))
-            out.append((made.get(path, path), dest, hs.build_profiles))
+            out.append((made.get(path, path), dest))
     return out

@@ -24,8 +24,6 @@ EXPORT = re.compile(r"^[A-Za-z_*?\[][A-Za-z0-9_:*?\[\]]*$")   # a symbol glob of
 SUITE = re.compile(r"^[a-z][a-z0-9-]*$")
 MACRO = re.compile(r"^[A-Za-z_]\w*$")
 MEMORY = re.compile(r"^([0-9]+(?:\.[0-9]+)?)([MG])$")   # 512M, 1.5G: binary units, as /proc/meminfo counts
-_PROFILE = r"!?[a-z0-9][a-z0-9.+-]*"
-BUILD_PROFILES = re.compile(rf"^<{_PROFILE}(?: {_PROFILE})*>(?: <{_PROFILE}(?: {_PROFILE})*>)*$")   # Policy 7.1
 
 
 @dataclass(frozen=True)
@@ -53,7 +51,6 @@ class BinaryPackage:
     variants: bool
     summary: str
     line: int
-    build_profiles: str = ""   # restriction formula (<!pkg.src.x>): the packages are built only when it holds
 
 
 @dataclass(frozen=True)
@@ -62,7 +59,6 @@ class HeaderSet:
     to: str            # directory under /usr/include
     strip: str         # leading directory removed before installing under `to`
     line: int
-    build_profiles: str = ""   # installed only when the formula holds (the headers of a profiled package)
 
 
 @dataclass(frozen=True)
@@ -158,10 +154,6 @@ class Recipe:
 
     def libraries(self) -> list[tuple[BinaryPackage, Library]]:
         return [(p, lib) for p in self.packages for lib in p.libraries]
-
-    def build_profiles(self) -> list[str]:
-        """The restriction formulas of packages and header sets."""
-        return [x.build_profiles for x in (*self.packages, *self.headers) if x.build_profiles]
 
     def flavor(self, name: str) -> FlavorSpec:
         if name not in self.flavors:
@@ -270,8 +262,7 @@ def _packages(node: Node, version: str) -> tuple[BinaryPackage, ...]:
     seen_pkgs: set[str] = set()
     seen_libs: set[str] = set()
     for item in _list(node, "packages"):
-        m = _mapping(item, "packages entry", {"name": True, "libraries": True, "variants": False, "summary": False,
-                                              "build-profiles": False})
+        m = _mapping(item, "packages entry", {"name": True, "libraries": True, "variants": False, "summary": False})
         name = _str(m["name"], "package name", PKG_NAME, "Debian package names use a-z, 0-9, + - .")
         if name in seen_pkgs:
             raise m["name"].error(f"package '{name}' is listed twice")
@@ -305,7 +296,7 @@ def _packages(node: Node, version: str) -> tuple[BinaryPackage, ...]:
             name=name, libraries=tuple(libs),
             variants=_bool(m["variants"], "variants") if "variants" in m else True,
             summary=_str(m["summary"], "summary") if "summary" in m else "",
-            line=item.line, build_profiles=_profiles(m)))
+            line=item.line))
     if not out:
         raise node.error("packages is empty: list at least one library package")
     return tuple(out)
@@ -314,21 +305,13 @@ def _packages(node: Node, version: str) -> tuple[BinaryPackage, ...]:
 def _headers(node: Node) -> tuple[HeaderSet, ...]:
     out = []
     for item in _list(node, "dev.headers"):
-        m = _mapping(item, "dev.headers entry", {"files": True, "to": False, "strip": False, "build-profiles": False})
+        m = _mapping(item, "dev.headers entry", {"files": True, "to": False, "strip": False})
         to = _str(m["to"], "headers 'to'") if "to" in m else "."
         if confine.inside(to) is None:
             raise m["to"].error(f"headers 'to' '{to}' must be relative to /usr/include (no leading / and no ..)")
         out.append(HeaderSet(files=_glob(m["files"], "headers 'files'"), to=to,
-                             strip=_relpath(m["strip"], "headers 'strip'") if "strip" in m else "", line=item.line,
-                             build_profiles=_profiles(m)))
+                             strip=_relpath(m["strip"], "headers 'strip'") if "strip" in m else "", line=item.line))
     return tuple(out)
-
-
-def _profiles(m: dict[str, Node]) -> str:
-    if "build-profiles" not in m:
-        return ""
-    return _str(m["build-profiles"], "build-profiles", BUILD_PROFILES,
-                "a restriction formula as in debian/control, such as <!pkg.pytorch.c10-only>")
 
 
 def _externals(node: Node) -> dict[str, External]:
