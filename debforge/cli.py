@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -168,11 +169,12 @@ def cmd_build(args) -> int:
     if args.flavor and args.sbuild:
         raise DebforgeError("--flavor builds need <source>-src installed; build them with dpkg-buildpackage, "
                             "not --sbuild")
+    profiles = _profiles(args.profiles, args.recipe)
     tree, recipe = generate(args.recipe, args.output, args.source, args.force, flavor=args.flavor)
     if args.sbuild:
         return sbuild.build_and_check(tree, recipe.distribution, args.sbuild, args.refresh_chroot,
-                                      not args.no_lintian, args.check_reproducible is not False, log)
-    changes = drivers.dpkg_buildpackage(tree, log)
+                                      not args.no_lintian, args.check_reproducible is not False, log, profiles)
+    changes = drivers.dpkg_buildpackage(tree, log, profiles)
     for deb in drivers.debs_of(changes):
         log(f"  built {deb.name}")
     print(changes)
@@ -182,6 +184,19 @@ def cmd_build(args) -> int:
     log(out.rstrip())
     log(f"debforge: lintian: {errors} errors, {warnings} warnings")
     return 1 if errors or warnings else 0
+
+
+def _profiles(spec: str | None, recipe_path: str) -> list[str]:
+    """--profiles: names the recipe's build-profiles restrictions use (a typo would silently build everything)."""
+    if not spec:
+        return []
+    recipe = load_recipe(recipe_path)
+    known = sorted({m for formula in recipe.build_profiles() for m in re.findall(r"!?([a-z0-9][a-z0-9.+-]*)", formula)})
+    unknown = [p for p in spec.split(",") if p not in known]
+    if unknown:
+        raise DebforgeError(f"build profile(s) {', '.join(unknown)} are not used by the recipe", recipe_path,
+                            hint=f"its profiles: {', '.join(known) or 'none'} (packages' and headers' build-profiles)")
+    return spec.split(",")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -229,6 +244,9 @@ def parser() -> argparse.ArgumentParser:
                             help="show what would change in debian/ as a unified diff, and write nothing")
         if name == "build":
             sp.add_argument("--no-lintian", action="store_true", help="skip lintian")
+            sp.add_argument("--profiles", metavar="P[,P]",
+                            help="build profiles (DEB_BUILD_PROFILES), e.g. pkg.pytorch.c10-only: the packages a "
+                                 "recipe restricts with build-profiles are left out")
             sp.add_argument("--sbuild", nargs="?", const=sbuild.DEFAULT_SUITE, metavar="SUITE",
                             help="build with sbuild in a clean, offline unshare chroot of SUITE (default "
                                  f"{sbuild.DEFAULT_SUITE}), run that suite's lintian in it, and blhc on the log")

@@ -24,8 +24,9 @@ def missing_build_depends(tree: Path) -> str:
     return proc.stderr.split("Unmet build dependencies:", 1)[-1].strip()
 
 
-def dpkg_buildpackage(tree: Path, log=print) -> Path:
-    """Build source and binary packages; returns the .changes file. The log goes to <tree>/../<name>.build."""
+def dpkg_buildpackage(tree: Path, log=print, profiles: list[str] = ()) -> Path:
+    """Build source and binary packages (under build PROFILES); returns the .changes file. The log goes to
+    <tree>/../<name>.build."""
     _need("dpkg-buildpackage", "dpkg-dev")
     missing = missing_build_depends(tree)
     if missing:
@@ -37,7 +38,8 @@ def dpkg_buildpackage(tree: Path, log=print) -> Path:
     build_log = tree.parent / f"{source}_{version}_{arch}.build"
     log(f"debforge: dpkg-buildpackage in {tree} (log: {build_log})")
     with open(build_log, "w") as fh:
-        proc = subprocess.Popen(["dpkg-buildpackage", "-us", "-uc", "-jauto"], cwd=tree, stdout=subprocess.PIPE,
+        proc = subprocess.Popen(["dpkg-buildpackage", "-us", "-uc", "-jauto",
+                                 *[f"--build-profiles={','.join(profiles)}"] * bool(profiles)], cwd=tree, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True)
         for line in proc.stdout:
             fh.write(line)

@@ -455,10 +455,10 @@ def make_plan(recipe: Recipe, ws, arch: str, flavor: FlavorBuild | None = None) 
                 fl.arch_flags(recipe.flavor(fl.name).archs))
 
 
-def header_files(recipe: Recipe, root: str, generated: list[str] = ()) -> list[tuple[str, str]]:
-    """(path in tree, directory under /usr/include) for every header of the -dev package. A generated file
-    (a path under GENDIR) is matched by its package path, as bazel's bin directory overlays the tree."""
-    out: list[tuple[str, str]] = []
+def header_files(recipe: Recipe, root: str, generated: list[str] = ()) -> list[tuple[str, str, str]]:
+    """(path in tree, directory under /usr/include, build profiles) for every header of the -dev package. A
+    generated file (a path under GENDIR) is matched by its package path, as bazel's bin directory overlays the tree."""
+    out: list[tuple[str, str, str]] = []
     made = {os.path.relpath(g, generate.GENDIR): g for g in generated}
     for hs in recipe.headers:
         regex = compile_pattern(hs.files)
@@ -481,5 +481,5 @@ def header_files(recipe: Recipe, root: str, generated: list[str] = ()) -> list[t
             else:
                 sub = ""
             dest = os.path.normpath(os.path.join("usr/include", hs.to, sub))
-            out.append((made.get(path, path), dest))
+            out.append((made.get(path, path), dest, hs.build_profiles))
     return out

@@ -152,7 +152,8 @@ def lintian_output(build_log: str) -> list[str] | None:
     return [ln for ln in lines[start:end] if ln.strip()]
 
 
-def build(dsc: Path, dist: str, tarball: Path, outdir: Path, run_lintian: bool = True, log=print) -> Result:
+def build(dsc: Path, dist: str, tarball: Path, outdir: Path, run_lintian: bool = True, log=print,
+          profiles: list[str] = ()) -> Result:
     """sbuild DSC in the chroot TARBALL; binaries, .changes and the build log go to OUTDIR. DIST is the changelog's
     distribution, for the .changes (the chroot's suite is a separate choice)."""
     dsc, outdir = dsc.resolve(), outdir.resolve()  # sbuild runs du on the results from another directory
@@ -163,7 +164,7 @@ def build(dsc: Path, dist: str, tarball: Path, outdir: Path, run_lintian: bool =
     changes = outdir / f"{name}_{version}_{arch}.changes"
     cmd = ["sbuild", "--verbose", "--chroot-mode=unshare", f"--chroot={tarball}", f"--dist={dist}", "--arch-all",
            f"--build-dir={outdir}", f"--build-path={BUILD_PATH}", f"--jobs={os.cpu_count() or 1}", "--no-run-piuparts",
-           "--no-run-autopkgtest"]
+           "--no-run-autopkgtest", *[f"--profiles={','.join(profiles)}"] * bool(profiles)]
     cmd += ["--run-lintian", *(f"--lintian-opt={o}" for o in LINTIAN_OPTS)] if run_lintian else ["--no-run-lintian"]
     for stale in (build_log, changes):  # of an earlier build: never mistake them for this one's
         stale.unlink(missing_ok=True)
@@ -190,13 +191,13 @@ def build(dsc: Path, dist: str, tarball: Path, outdir: Path, run_lintian: bool =
 
 
 def build_and_check(tree: Path, dist: str, suite: str, refresh: bool, run_lintian: bool, reproducible: bool,
-                    log=print) -> int:
+                    log=print, profiles: list[str] = ()) -> int:
     """`debforge build --sbuild`: source package, chroot, sbuild, then the checks. Returns 0 when lintian (no error
     or warning), blhc and, if asked, a second build (identical .debs) all pass, else 1; a build that cannot run or
     fails raises DebforgeError."""
     dsc = source_package(tree, log)
     tarball = chroot(suite, host_arch(), refresh, log)
-    first = build(dsc, dist, tarball, tree.parent, run_lintian, log)
+    first = build(dsc, dist, tarball, tree.parent, run_lintian, log, profiles)
     for deb in drivers.debs_of(first.changes):
         log(f"  built {deb.name}")
     failed = []
@@ -212,7 +213,7 @@ def build_and_check(tree: Path, dist: str, suite: str, refresh: bool, run_lintia
     failed += ["blhc"] if findings else []
     if reproducible:
         log("debforge: building a second time from the same .dsc (same SOURCE_DATE_EPOCH, from the changelog)")
-        second = build(dsc, dist, tarball, tree.parent / "rebuild", False, log)
+        second = build(dsc, dist, tarball, tree.parent / "rebuild", False, log, profiles)
         differ = checks.compare(first.changes, second.changes, log)
         n = len(checks.deb_checksums(first.changes))
         log(f"debforge: reproducible: {n - len(differ)} of {n} .debs have identical SHA-256 in both builds")

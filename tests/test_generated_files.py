@@ -73,7 +73,7 @@ def test_generating_rule_is_one_step_before_the_compiles(tmp_path):
     # //third_party/zlib is not in the tree: the recipe maps the package to Debian's zlib
     assert plan.externals_used == ["zlib1g-dev"] and lib.external_libs == ["z"]
     assert header_files(plan.recipe, str(TREE), step.outputs + word.outputs) == \
-        [(HEADER, "usr/include"), ("obj-debforge/gen/gen/word.h", "usr/include")]
+        [(HEADER, "usr/include", ""), ("obj-debforge/gen/gen/word.h", "usr/include", "")]
 
 
 def test_recipe_config_overrides_the_flag_default(tmp_path):

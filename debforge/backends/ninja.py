@@ -88,13 +88,17 @@ def render(plan: Plan, recipe_name: str) -> str:
     levels = [isa.GENERIC] + [lvl.name for lvl in plan.levels]
     marches = {lvl.name: lvl.cflags for lvl in plan.levels}
     outputs: dict[str, list[str]] = {lvl: [] for lvl in levels}
+    by_name = {lib.spec.name: lib for lib in plan.libraries}
     for lib in plan.libraries:
         if lib.generated:   # one name for what the compiles wait on: torch's are thousands of files
             w.build(_generated_phony(lib), "phony", lib.generated)
+        waits = [_generated_phony(x) for x in [lib, *_linked(lib, by_name)] if x.generated]
         for level in levels:
             if level != isa.GENERIC and not lib.variants:
                 continue
-            outputs[level] += _library(w, lib, level, marches.get(level, ""), plan.recipe.config.compile_memory)
+            built = _library(w, lib, level, marches.get(level, ""), waits, plan.recipe.config.compile_memory)
+            w.build(library_target(lib.spec.name, level), "phony", built)
+            outputs[level].append(library_target(lib.spec.name, level))
     outputs[isa.GENERIC].append("generated")   # generated headers are installed by the -dev package
     for level in levels:
         w.build(level, "phony", outputs[level])
@@ -102,19 +106,37 @@ def render(plan: Plan, recipe_name: str) -> str:
     return out.getvalue()
 
 
+def library_target(name: str, level: str) -> str:
+    """The phony target of one library's copy at one level: what one binary package installs."""
+    return f"{name}@{level}"
+
+
 def _generated_phony(lib: SharedLibrary) -> str:
     return f"generated-{lib.spec.name}"
 
 
-def _library(w: ninja_syntax.Writer, lib: SharedLibrary, level: str, march: str, memory: dict[str, int]
-             ) -> list[str]:
+def _linked(lib: SharedLibrary, by_name: dict[str, SharedLibrary]) -> list[SharedLibrary]:
+    """The recipe libraries lib links, transitively: their generated headers (c10's cmake_macros.h for torch_cpu)
+    are included by lib's sources too."""
+    seen: list[SharedLibrary] = []
+    stack = [by_name[s] for s in lib.siblings if s in by_name]
+    while stack:
+        x = stack.pop()
+        if x not in seen:
+            seen.append(x)
+            stack += [by_name[s] for s in x.siblings if s in by_name]
+    return seen
+
+
+def _library(w: ninja_syntax.Writer, lib: SharedLibrary, level: str, march: str, waits: list[str],
+             memory: dict[str, int]) -> list[str]:
     objs = []
     for c in lib.compiles:
         obj = object_path(level, lib, c.src)
         variables = {"copts": _shell(c.flags)}
         if march:
             variables["march"] = march
-        w.build(obj, COMPILE_RULE[c.lang], c.src, order_only=[_generated_phony(lib)] * bool(lib.generated),
+        w.build(obj, COMPILE_RULE[c.lang], c.src, order_only=waits,
                 variables=variables, pool=pools.pool_of(memory, c.src))
         objs.append(obj)
     d = level_dir(level)

@@ -24,6 +24,8 @@ EXPORT = re.compile(r"^[A-Za-z_*?\[][A-Za-z0-9_:*?\[\]]*$")   # a symbol glob of
 SUITE = re.compile(r"^[a-z][a-z0-9-]*$")
 MACRO = re.compile(r"^[A-Za-z_]\w*$")
 MEMORY = re.compile(r"^([0-9]+(?:\.[0-9]+)?)([MG])$")   # 512M, 1.5G: binary units, as /proc/meminfo counts
+_PROFILE = r"!?[a-z0-9][a-z0-9.+-]*"
+BUILD_PROFILES = re.compile(rf"^<{_PROFILE}(?: {_PROFILE})*>(?: <{_PROFILE}(?: {_PROFILE})*>)*$")   # Policy 7.1
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,7 @@ class BinaryPackage:
     variants: bool
     summary: str
     line: int
+    build_profiles: str = ""   # restriction formula (<!pkg.src.x>): the packages are built only when it holds
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,7 @@ class HeaderSet:
     to: str            # directory under /usr/include
     strip: str         # leading directory removed before installing under `to`
     line: int
+    build_profiles: str = ""   # installed only when the formula holds (the headers of a profiled package)
 
 
 @dataclass(frozen=True)
@@ -154,6 +158,10 @@ class Recipe:
 
     def libraries(self) -> list[tuple[BinaryPackage, Library]]:
         return [(p, lib) for p in self.packages for lib in p.libraries]
+
+    def build_profiles(self) -> list[str]:
+        """The restriction formulas of packages and header sets."""
+        return [x.build_profiles for x in (*self.packages, *self.headers) if x.build_profiles]
 
     def flavor(self, name: str) -> FlavorSpec:
         if name not in self.flavors:
@@ -262,7 +270,8 @@ def _packages(node: Node, version: str) -> tuple[BinaryPackage, ...]:
     seen_pkgs: set[str] = set()
     seen_libs: set[str] = set()
     for item in _list(node, "packages"):
-        m = _mapping(item, "packages entry", {"name": True, "libraries": True, "variants": False, "summary": False})
+        m = _mapping(item, "packages entry", {"name": True, "libraries": True, "variants": False, "summary": False,
+                                              "build-profiles": False})
         name = _str(m["name"], "package name", PKG_NAME, "Debian package names use a-z, 0-9, + - .")
         if name in seen_pkgs:
             raise m["name"].error(f"package '{name}' is listed twice")
@@ -296,7 +305,7 @@ def _packages(node: Node, version: str) -> tuple[BinaryPackage, ...]:
             name=name, libraries=tuple(libs),
             variants=_bool(m["variants"], "variants") if "variants" in m else True,
             summary=_str(m["summary"], "summary") if "summary" in m else "",
-            line=item.line))
+            line=item.line, build_profiles=_profiles(m)))
     if not out:
         raise node.error("packages is empty: list at least one library package")
     return tuple(out)
@@ -305,13 +314,21 @@ def _packages(node: Node, version: str) -> tuple[BinaryPackage, ...]:
 def _headers(node: Node) -> tuple[HeaderSet, ...]:
     out = []
     for item in _list(node, "dev.headers"):
-        m = _mapping(item, "dev.headers entry", {"files": True, "to": False, "strip": False})
+        m = _mapping(item, "dev.headers entry", {"files": True, "to": False, "strip": False, "build-profiles": False})
         to = _str(m["to"], "headers 'to'") if "to" in m else "."
         if confine.inside(to) is None:
             raise m["to"].error(f"headers 'to' '{to}' must be relative to /usr/include (no leading / and no ..)")
         out.append(HeaderSet(files=_glob(m["files"], "headers 'files'"), to=to,
-                             strip=_relpath(m["strip"], "headers 'strip'") if "strip" in m else "", line=item.line))
+                             strip=_relpath(m["strip"], "headers 'strip'") if "strip" in m else "", line=item.line,
+                             build_profiles=_profiles(m)))
     return tuple(out)
+
+
+def _profiles(m: dict[str, Node]) -> str:
+    if "build-profiles" not in m:
+        return ""
+    return _str(m["build-profiles"], "build-profiles", BUILD_PROFILES,
+                "a restriction formula as in debian/control, such as <!pkg.pytorch.c10-only>")
 
 
 def _externals(node: Node) -> dict[str, External]:

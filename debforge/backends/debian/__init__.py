@@ -12,7 +12,7 @@ from ...plan import Plan, header_files
 from ...recipe.schema import Recipe
 from .. import ninja
 from . import changelog, control, copyright, install, tests
-from .packages import all_variants, safe
+from .packages import all_variants, generic_name, safe
 
 EXECUTABLE = 0o755
 REGULAR = 0o644
@@ -27,6 +27,16 @@ def _skel() -> dict[str, tuple[str, int]]:
         if path.is_file():
             mode = EXECUTABLE if path.stat().st_mode & 0o111 else REGULAR
             out[str(path.relative_to(SKEL_DIR))] = (path.read_text(), mode)
+    return out
+
+
+def _ninja_targets(recipe: Recipe) -> dict[str, list[str]]:
+    """What ninja builds for each arch-dependent binary package that installs files."""
+    out = {generic_name(pkg): [ninja.library_target(lib.name, isa.GENERIC) for lib in pkg.libraries]
+           for pkg in recipe.packages}
+    for v in all_variants(recipe):
+        out[v.name] = [ninja.library_target(lib.name, v.level.name) for lib in v.meta.libraries]
+    out[recipe.dev_package] = ["generated"]   # generated headers; its .so links point into the packages above
     return out
 
 
@@ -45,7 +55,8 @@ def render(recipe: Recipe, plans: dict[str, Plan], root: Path, timestamp: int) -
                 f"{v.name} (= $(DEB_VERSION))")
     files["rules"] = (_env.get_template("rules.j2").render(
         recipe_name=recipe.path.name,
-        levels_by_arch={a: [lvl.name for lvl in p.levels] for a, p in plans.items() if p.levels},
+        ninja_targets=_ninja_targets(recipe),
+        profiled=[p.name for p in control.profiled(recipe)],
         variant_packages=[v.name for v in variants],
         variant_suffixes=sorted({v.level.suffix for v in variants}),
         recommends=recommends,
@@ -58,7 +69,7 @@ def render(recipe: Recipe, plans: dict[str, Plan], root: Path, timestamp: int) -
                           REGULAR)
     generated = sorted({o for p in plans.values() for step in p.steps for o in step.outputs})
     for name, text in install.render(recipe, header_files(recipe, str(root), generated)).items():
-        files[name] = (text, REGULAR)
+        files[name] = (text, EXECUTABLE if text.startswith("#!") else REGULAR)   # dh-exec filters it
     for arch, plan in plans.items():
         files[f"debforge/build-{arch}.ninja"] = (ninja.render(plan, recipe.path.name), REGULAR)
     files["debforge/recipe.yaml"] = (recipe.path.read_text(), REGULAR)

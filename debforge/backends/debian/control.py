@@ -7,7 +7,7 @@ import textwrap
 
 from debian.deb822 import Deb822
 
-from ...recipe.schema import Recipe
+from ...recipe.schema import BinaryPackage, Recipe
 from .packages import all_variants, generic_name, safe, src_name, variants
 
 STANDARDS_VERSION = "4.6.2"
@@ -38,7 +38,8 @@ def render(recipe: Recipe, build_depends: list[str]) -> str:
         "Section": recipe.section,
         "Priority": "optional",
         "Maintainer": recipe.maintainer,
-        "Build-Depends": ",\n ".join(["debhelper-compat (= 13)", "ninja-build"] + sorted(set(build_depends))),
+        "Build-Depends": ",\n ".join(["debhelper-compat (= 13)", "ninja-build"] + ["dh-exec"] * bool(profiled(recipe))
+                                      + sorted(set(build_depends))),
         "Build-Depends-Indep": "xz-utils",
         "Standards-Version": STANDARDS_VERSION,
         "Homepage": recipe.homepage,
@@ -48,8 +49,10 @@ def render(recipe: Recipe, build_depends: list[str]) -> str:
         summary = pkg.summary or recipe.summary
         libs = ", ".join(f"lib{lib.name}.so.{lib.soversion}" for lib in pkg.libraries)
         vs = variants(recipe, pkg)
+        restricted = {"Build-Profiles": pkg.build_profiles} if pkg.build_profiles else {}
         paragraphs.append(Deb822({
             "Package": pkg.name,
+            **restricted,
             "Architecture": arches,
             "Multi-Arch": "same",
             "Depends": f"{generic_name(pkg)} (= ${{binary:Version}}), ${{misc:Depends}}",
@@ -62,6 +65,7 @@ def render(recipe: Recipe, build_depends: list[str]) -> str:
         }))
         paragraphs.append(Deb822({
             "Package": generic_name(pkg),
+            **restricted,
             "Architecture": arches,
             "Multi-Arch": "same",
             "Depends": "${shlibs:Depends}, ${misc:Depends}",
@@ -73,6 +77,7 @@ def render(recipe: Recipe, build_depends: list[str]) -> str:
         for v in vs:
             paragraphs.append(Deb822({
                 "Package": v.name,
+                **restricted,
                 "Architecture": " ".join(v.arches),
                 "Multi-Arch": "same",
                 "Depends": f"{generic_name(pkg)} (= ${{binary:Version}}), ${{shlibs:Depends}}, ${{misc:Depends}}",
@@ -82,7 +87,9 @@ def render(recipe: Recipe, build_depends: list[str]) -> str:
                     f"glibc-hwcaps/{v.level.name}/. The dynamic loader uses it instead of the baseline build on "
                     f"CPUs that support the level, and ignores it on others."),
             }))
-    meta_deps = ", ".join(f"{p.name} (= ${{binary:Version}})" for p in recipe.packages)
+    # a package a build profile leaves out is not depended on: debian/rules names the built ones in a substvar
+    meta_deps = ", ".join([f"{p.name} (= ${{binary:Version}})" for p in recipe.packages if not p.build_profiles]
+                          + ["${debforge:Profiled-Depends}"] * bool(profiled(recipe)))
     paragraphs.append(Deb822({
         "Package": recipe.dev_package,
         "Section": "libdevel",
@@ -115,6 +122,11 @@ def dump(paragraphs: list[Deb822]) -> str:
             out.write("\n")
         p.dump(out, text_mode=True)
     return out.getvalue()
+
+
+def profiled(recipe: Recipe) -> list[BinaryPackage]:
+    """Recipe packages built only under some build profiles."""
+    return [p for p in recipe.packages if p.build_profiles]
 
 
 def variant_packages(recipe: Recipe) -> list[str]:

@@ -9,13 +9,14 @@ from ...recipe.schema import Recipe
 from .packages import generic_name, src_name, variants
 
 LIBDIR = "usr/lib/${DEB_HOST_MULTIARCH}"
+DH_EXEC = "#!/usr/bin/dh-exec\n"
 
 
 def _override(overrides: dict[str, list[str]], package: str, tag: str, reason: str) -> None:
     overrides.setdefault(package, []).append(f"# {reason}\n{package}: {tag}\n")
 
 
-def render(recipe: Recipe, headers: list[tuple[str, str]]) -> dict[str, str]:
+def render(recipe: Recipe, headers: list[tuple[str, str, str]]) -> dict[str, str]:
     files: dict[str, str] = {}
     overrides: dict[str, list[str]] = {}
     packages = [p for pkg in recipe.packages for p in
@@ -40,11 +41,19 @@ def render(recipe: Recipe, headers: list[tuple[str, str]]) -> dict[str, str]:
             # dh_makeshlibs skips variants (their shlibs would compete with the generic package's), so their
             # ld.so.cache entries need this trigger of their own.
             files[f"{v.name}.triggers"] = "activate-noawait ldconfig\n"
-    dev_install = [f"{src} {dest}/\n" for src, dest in headers]
-    files[f"{recipe.dev_package}.install"] = "".join(dev_install)
-    files[f"{recipe.dev_package}.links"] = "".join(
-        f"{LIBDIR}/lib{lib.name}.so.{lib.soversion} {LIBDIR}/lib{lib.name}.so\n" for _, lib in recipe.libraries())
+    files[f"{recipe.dev_package}.install"] = _profiled([(f"{src} {dest}/", profiles) for src, dest, profiles in headers])
+    files[f"{recipe.dev_package}.links"] = _profiled(
+        [(f"{LIBDIR}/lib{lib.name}.so.{lib.soversion} {LIBDIR}/lib{lib.name}.so", pkg.build_profiles)
+         for pkg, lib in recipe.libraries()])
     files[f"{src_name(recipe)}.install"] = f"obj-debforge/src/* usr/src/{recipe.source}/\n"
     for name, entries in overrides.items():
         files[f"{name}.lintian-overrides"] = "".join(entries)
     return files
+
+
+def _profiled(lines: list[tuple[str, str]]) -> str:
+    """A debhelper file; where lines belong to build-profiled packages, dh-exec drops them when a profile
+    leaves those packages out (the file is then executable: see debian/__init__.py)."""
+    if not any(profiles for _, profiles in lines):
+        return "".join(f"{line}\n" for line, _ in lines)
+    return DH_EXEC + "".join(f"{profiles} {line}\n" if profiles else f"{line}\n" for line, profiles in lines)

@@ -1,0 +1,120 @@
+"""Build profiles: a recipe package with `build-profiles` (a restriction formula, as in debian/control) is left out
+of a build under that profile: its packages carry Build-Profiles, debian/rules asks ninja only for what the
+packages dh_listpackages names need, the -dev package's files and Depends follow (dh-exec, a substvar)."""
+
+import subprocess
+
+import pytest
+
+from conftest import FIXTURES, extract, run_cli
+from debforge.errors import DebforgeError
+from debforge.recipe.schema import load_recipe
+
+TREE = FIXTURES / "profiles"
+PROFILE = "pkg.twolibs.core-only"
+
+
+def write_recipe(tmp_path, formula=f"<!{PROFILE}>"):
+    path = tmp_path / "twolibs.yaml"
+    path.write_text(f"""\
+source: twolibs
+version: "1.0"
+upstream: {{dir: {TREE}}}
+homepage: https://example.org/
+maintainer: Test <test@example.org>
+license: Apache-2.0
+copyright: 2025 Test
+summary: two small libraries
+description: Two small libraries, one of them optional.
+frontend: bazel
+architectures: [amd64]
+packages:
+  - name: libcore1
+    libraries:
+      - {{name: core, target: //:core, soversion: 1}}
+  - name: libextra1
+    build-profiles: "{formula}"
+    libraries:
+      - {{name: extra, target: //:extra, soversion: 1}}
+dev:
+  package: libtwolibs-dev
+  headers:
+    - files: core.h
+    - {{files: extra.h, build-profiles: "{formula}"}}
+""")
+    return path
+
+
+def generated(tmp_path):
+    proc = run_cli("generate", write_recipe(tmp_path), "-o", tmp_path / "out")
+    assert proc.returncode == 0, proc.stderr
+    return tmp_path / "out/twolibs-1.0/debian"
+
+
+def test_profiled_packages_and_their_files(tmp_path):
+    debian = generated(tmp_path)
+    control = debian.joinpath("control").read_text()
+    for pkg in ("libextra1", "libextra1-generic", "libextra1-avx2", "libextra1-avx512"):
+        assert f"Package: {pkg}\nBuild-Profiles: <!{PROFILE}>\n" in control
+    assert "Package: libcore1\nArchitecture" in control
+    assert "dh-exec" in control.split("\n\n")[0]
+    assert "Depends: libcore1 (= ${binary:Version}), ${debforge:Profiled-Depends}, ${misc:Depends}" in control
+    install = debian / "libtwolibs-dev.install"
+    assert install.read_text() == f"#!/usr/bin/dh-exec\ncore.h usr/include/\n<!{PROFILE}> extra.h usr/include/\n"
+    assert install.stat().st_mode & 0o111
+    links = debian.joinpath("libtwolibs-dev.links").read_text().splitlines()
+    assert links[2] == f"<!{PROFILE}> usr/lib/${{DEB_HOST_MULTIARCH}}/libextra.so.1 " \
+                       f"usr/lib/${{DEB_HOST_MULTIARCH}}/libextra.so"
+    rules = debian.joinpath("rules").read_text()
+    assert "NINJA_libextra1-avx2 := extra@x86-64-v3\n" in rules
+    # the ninja targets rules names exist in the graph
+    graph = debian.joinpath("debforge/build-amd64.ninja").read_text()
+    for target in ("core@generic", "extra@generic", "extra@x86-64-v3", "extra@x86-64-v4"):
+        assert f"build {target}: phony " in graph
+
+
+def test_rules_build_only_the_listed_packages(tmp_path):
+    """debian/rules' own make logic, without compiling: dh_listpackages under the profile, the ninja targets."""
+    debian = generated(tmp_path)
+    probe = "print-targets:\n\t@echo $(foreach p,$(BUILT),$(NINJA_$(p)))\n"
+    (debian / "probe.mk").write_text(probe)
+    targets = {}
+    for profiles in ("", PROFILE):
+        proc = subprocess.run(["make", "-s", "-f", "debian/rules", "-f", "debian/probe.mk", "print-targets"],
+                              cwd=debian.parent, capture_output=True, text=True,
+                              env={"PATH": "/usr/bin:/bin", "DEB_BUILD_PROFILES": profiles})
+        assert proc.returncode == 0, proc.stderr
+        targets[profiles] = proc.stdout.split()
+    assert targets[""] == ["core@generic", "core@x86-64-v3", "core@x86-64-v4", "extra@generic",
+                           "extra@x86-64-v3", "extra@x86-64-v4", "generated"]
+    assert targets[PROFILE] == ["core@generic", "core@x86-64-v3", "core@x86-64-v4", "generated"]
+
+
+@pytest.mark.parametrize("formula", ["!pkg.x.y", "<pkg.x.y", "<Pkg.x>", "<a>,<b>", "<>"])
+def test_malformed_formula_names_the_recipe_line(tmp_path, formula):
+    with pytest.raises(DebforgeError) as e:
+        load_recipe(write_recipe(tmp_path, formula))
+    assert e.value.line == 17 and "build-profiles" in str(e.value)
+
+
+def test_unknown_profile_is_refused_before_any_work(tmp_path):
+    proc = run_cli("build", write_recipe(tmp_path), "-o", tmp_path / "out", "--profiles", "pkg.twolibs.typo")
+    assert proc.returncode == 2
+    assert "pkg.twolibs.typo" in proc.stderr and PROFILE in proc.stderr
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_build_under_the_profile(tmp_path):
+    proc = run_cli("build", write_recipe(tmp_path), "-o", tmp_path / "out", "--profiles", PROFILE)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    debs = {p.name.split("_")[0]: p for p in (tmp_path / "out").glob("*.deb") if "-dbgsym" not in p.name}
+    assert set(debs) == {"libcore1", "libcore1-generic", "libcore1-avx2", "libcore1-avx512", "libtwolibs-dev",
+                         "twolibs-src"}
+    dev = extract(debs["libtwolibs-dev"], tmp_path / "dev")
+    assert (dev / "usr/include/core.h").is_file() and not (dev / "usr/include/extra.h").exists()
+    assert not list(dev.glob("usr/lib/*/libextra.so"))
+    depends = subprocess.run(["dpkg-deb", "-f", debs["libtwolibs-dev"], "Depends"], capture_output=True,
+                             text=True).stdout.strip()
+    assert depends == "libcore1 (= 1.0-1)"
+    assert "debforge: lintian: 0 errors, 0 warnings" in proc.stderr
