@@ -30,6 +30,9 @@ HEADER_EXT = (".h", ".hh", ".hpp", ".hxx", ".inc", ".inl", ".ipp", ".tcc", ".def
 CC_KINDS = ("cc_library",)
 # rules that link a shared object: their deps are the library's closure, their link options its ABI
 SHARED_OBJECT_KINDS = ("cc_binary", "cc_shared_library")
+# TensorFlow's cc_header_only_library (tsl.bzl): rules passing on the headers, defines and include paths of their
+# deps without linking them; the closure compiles those deps anyway, so they add nothing to it
+HEADER_ONLY_KINDS = ("_transitive_hdrs", "_transitive_parameters_library")
 # cc_library attributes the planner reads; upstream files are untrusted, so their types are checked first
 STRING_LIST_ATTRS = ("srcs", "hdrs", "textual_hdrs", "deps", "implementation_deps", "copts", "local_defines",
                      "defines", "includes", "linkopts", "dynamic_deps", "user_link_flags", "additional_linker_inputs")
@@ -178,6 +181,8 @@ class _Planner:
                         siblings.append(name)
                     continue
                 d = self.target(dep, t.location)
+                if d.kind in HEADER_ONLY_KINDS:
+                    continue
                 if d.kind not in self.kinds:
                     raise DebforgeError(f"'{t.label}' depends on '{dep}', a {d.kind} ({d.location}); only "
                                         f"cc_library dependencies can be built so far", *_split_loc(t.location))
@@ -200,6 +205,8 @@ class _Planner:
                                     *_split_loc(t.location))
             rule = self.ws.target(label)
             if rule is not None:
+                if rule.kind in HEADER_ONLY_KINDS:
+                    continue
                 if rule.kind == "filegroup":
                     out.extend(self.sources(_checked(rule)))
                 elif rule.kind == "alias":   # a file or rule under another name

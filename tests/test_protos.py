@@ -1,6 +1,7 @@
 """protobuf's proto_gen (what tf_proto_library and protobuf.bzl's cc_proto_library expand to): one protoc step per
 rule with Debian's protoc, imports from the tree root, proto_gen deps and Debian's well-known types; the cc_library
-next to it compiles the outputs. The heavy test runs the planned protoc commands on TensorFlow's own protos."""
+next to it compiles the outputs; TensorFlow's header-only libraries of them add nothing to link. The heavy test
+runs the planned protoc commands on TensorFlow's own protos."""
 
 import ctypes
 import shutil
@@ -74,6 +75,7 @@ def test_one_protoc_step_per_rule_before_the_compiles(tmp_path):
     assert scene.command == ["protoc", "-I.", f"--cpp_out={GEN}", "scene/scene.proto"]
     assert scene.inputs == ["scene/scene.proto", "shape.proto"]
     assert plan.externals_used == ["libprotobuf-dev", "protobuf-compiler"]
+    # scene also depends on TensorFlow's cc_header_only_library of its proto: no compiles, no steps of its own
     [lib] = plan.libraries
     assert sorted(c.src for c in lib.compiles) == [f"{GEN}/scene/scene.pb.cc", f"{GEN}/shape.pb.cc",
                                                    "scene/scene.cc"]
@@ -120,7 +122,7 @@ def test_what_protoc_cannot_do_names_the_build_line(tmp_path, old, new, message)
     with pytest.raises(DebforgeError) as exc:
         make_plan(r, scan(r, tree), "amd64")
     assert message in exc.value.message
-    assert exc.value.file.endswith("scene/BUILD.bazel") and exc.value.line == 3
+    assert exc.value.file.endswith("scene/BUILD.bazel") and exc.value.line == 4
 
 
 @pytest.mark.skipif(not (have("protoc") and Path("/usr/include/google/protobuf/timestamp.proto").exists()),
