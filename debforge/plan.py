@@ -59,6 +59,7 @@ class SharedLibrary:
     siblings: list[str] = field(default_factory=list)    # other recipe libraries linked dynamically
     external_libs: list[str] = field(default_factory=list)
     generated: list[str] = field(default_factory=list)   # generated files its compiles need first
+    build_depends: list[str] = field(default_factory=list)   # the Debian packages its build needs
     version_script: str | None = None    # upstream's ld version script (path), where the recipe has no exports
 
     @property
@@ -115,6 +116,7 @@ class _Planner:
         self.lib_by_label = {lib.target: lib for p in self.packages for lib in p.libraries}
         self.provided = flavor.provided({lib.name for lib in self.lib_by_label.values()}) if flavor else {}
         self.externals_used: set[str] = set()
+        self.used: set[str] = set()              # ... by the library being planned
         # macros of the features the recipe drops: gone from every compile, however upstream spells them
         self.undefined = {m for ext in self.externals.values() for m in ext.undefine}
         self.steps: dict[str, generate.Generate] = {}
@@ -152,8 +154,12 @@ class _Planner:
                                 f"not map to a Debian package", *_split_loc(referrer),
                                 hint=f"add to {self.recipe.path} under externals: {repo}: lib...-dev")
         if not ext.drop:
-            self.externals_used.add(ext.package)
+            self.use(ext.package)
         return list(ext.libs)
+
+    def use(self, *packages: str) -> None:
+        self.externals_used.update(packages)
+        self.used.update(packages)
 
     def closure(self, root: Target) -> tuple[list[Target], list[str], list[str]]:
         """In-tree cc_library targets compiled into the library (deps first), sibling libraries, external -l."""
@@ -325,6 +331,7 @@ class _Planner:
 
     def library(self, pkg: BinaryPackage, spec: Library) -> SharedLibrary:
         loc = (str(self.recipe.path), spec.line)
+        self.used = set()
         root, link = self.shared_root(spec, loc)
         closure, siblings, ext_libs = self.closure(root)
         lib = SharedLibrary(spec, pkg, siblings=siblings, external_libs=ext_libs, linkopts=list(link.kept))
@@ -364,6 +371,9 @@ class _Planner:
             lib.linkopts += [o for o in t.attrs.get("linkopts", []) if o not in lib.linkopts]
         if not lib.compiles:
             raise DebforgeError(f"target '{spec.target}' has no sources to compile", *loc)
+        made = set(lib.generated)   # steps are planned once; each library that needs one needs its tools
+        lib.build_depends = sorted(self.used.union(*(s.build_depends for s in self.steps.values()
+                                                      if made.intersection(s.outputs))))
         return lib
 
     def shared_root(self, spec: Library, loc: tuple[str, int]) -> tuple[Target, linkopts.LinkOptions]:
@@ -409,7 +419,7 @@ class _Planner:
     def linked_from_cpu(self, lib: SharedLibrary, name: str) -> None:
         if name not in lib.external_libs:
             lib.external_libs.insert(0, name)
-        self.externals_used.add(f"{self.recipe.dev_package} (= {self.recipe.full_version})")
+        self.use(f"{self.recipe.dev_package} (= {self.recipe.full_version})")
 
 
 def _checked(t: Target) -> Target:

@@ -40,7 +40,9 @@ dev:
   package: libtwolibs-dev
   headers:
     - files: core.h
-    - {{files: extra.h, build-profiles: "{formula}"}}
+    - {{files: "extra*.h", build-profiles: "{formula}"}}
+externals:
+  zlib: {{package: zlib1g-dev, libs: [z]}}
 """)
     return path
 
@@ -57,18 +59,25 @@ def test_profiled_packages_and_their_files(tmp_path):
     for pkg in ("libextra1", "libextra1-generic", "libextra1-avx2", "libextra1-avx512"):
         assert f"Package: {pkg}\nBuild-Profiles: <!{PROFILE}>\n" in control
     assert "Package: libcore1\nArchitecture" in control
-    assert "dh-exec" in control.split("\n\n")[0]
+    source = control.split("\n\n")[0]
+    assert "dh-exec" in source and f"zlib1g-dev <!{PROFILE}>" in source   # only libextra1 needs it
     assert "Depends: libcore1 (= ${binary:Version}), ${debforge:Profiled-Depends}, ${misc:Depends}" in control
     install = debian / "libtwolibs-dev.install"
-    assert install.read_text() == f"#!/usr/bin/dh-exec\ncore.h usr/include/\n<!{PROFILE}> extra.h usr/include/\n"
+    assert install.read_text() == f"#!/usr/bin/dh-exec\ncore.h usr/include/\n" \
+                                  f"<!{PROFILE}> obj-debforge/gen/extra_version.h usr/include/\n" \
+                                  f"<!{PROFILE}> extra.h usr/include/\n"
     assert install.stat().st_mode & 0o111
     links = debian.joinpath("libtwolibs-dev.links").read_text().splitlines()
     assert links[2] == f"<!{PROFILE}> usr/lib/${{DEB_HOST_MULTIARCH}}/libextra.so.1 " \
                        f"usr/lib/${{DEB_HOST_MULTIARCH}}/libextra.so"
     rules = debian.joinpath("rules").read_text()
     assert "NINJA_libextra1-avx2 := extra@x86-64-v3\n" in rules
+    # the generated header of the profiled header set is made with the profiled package's baseline build
+    assert "NINJA_libextra1-generic := extra@generic headers-libextra1-generic\n" in rules
+    assert "NINJA_libtwolibs-dev" not in rules
     # the ninja targets rules names exist in the graph
     graph = debian.joinpath("debforge/build-amd64.ninja").read_text()
+    assert "build headers-libextra1-generic: phony obj-debforge/gen/extra_version.h\n" in graph
     for target in ("core@generic", "extra@generic", "extra@x86-64-v3", "extra@x86-64-v4"):
         assert f"build {target}: phony " in graph
 
@@ -86,8 +95,8 @@ def test_rules_build_only_the_listed_packages(tmp_path):
         assert proc.returncode == 0, proc.stderr
         targets[profiles] = proc.stdout.split()
     assert targets[""] == ["core@generic", "core@x86-64-v3", "core@x86-64-v4", "extra@generic",
-                           "extra@x86-64-v3", "extra@x86-64-v4", "generated"]
-    assert targets[PROFILE] == ["core@generic", "core@x86-64-v3", "core@x86-64-v4", "generated"]
+                           "headers-libextra1-generic", "extra@x86-64-v3", "extra@x86-64-v4"]
+    assert targets[PROFILE] == ["core@generic", "core@x86-64-v3", "core@x86-64-v4"]
 
 
 @pytest.mark.parametrize("formula", ["!pkg.x.y", "<pkg.x.y", "<Pkg.x>", "<a>,<b>", "<>"])
@@ -112,7 +121,7 @@ def test_build_under_the_profile(tmp_path):
     assert set(debs) == {"libcore1", "libcore1-generic", "libcore1-avx2", "libcore1-avx512", "libtwolibs-dev",
                          "twolibs-src"}
     dev = extract(debs["libtwolibs-dev"], tmp_path / "dev")
-    assert (dev / "usr/include/core.h").is_file() and not (dev / "usr/include/extra.h").exists()
+    assert (dev / "usr/include/core.h").is_file() and not list(dev.glob("usr/include/extra*.h"))
     assert not list(dev.glob("usr/lib/*/libextra.so"))
     depends = subprocess.run(["dpkg-deb", "-f", debs["libtwolibs-dev"], "Depends"], capture_output=True,
                              text=True).stdout.strip()

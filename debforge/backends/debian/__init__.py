@@ -8,6 +8,7 @@ from pathlib import Path
 import jinja2
 
 from ... import SKEL_DIR, TEMPLATES_DIR, isa, pools
+from ...generate import GENDIR
 from ...plan import Plan, header_files
 from ...recipe.schema import Recipe
 from .. import ninja
@@ -30,21 +31,50 @@ def _skel() -> dict[str, tuple[str, int]]:
     return out
 
 
-def _ninja_targets(recipe: Recipe) -> dict[str, list[str]]:
+def _header_groups(recipe: Recipe, headers: list[tuple[str, str, str]]) -> dict[str, list[str]]:
+    """Generated headers of the -dev package as ninja phony groups: those of a header set restricted like a
+    recipe package are built with that package's -generic build (the profile that drops one drops both)."""
+    owner = {pkg.build_profiles: generic_name(pkg) for pkg in reversed(recipe.packages) if pkg.build_profiles}
+    groups: dict[str, list[str]] = {}
+    for src, _, profiles in headers:
+        if src.startswith(GENDIR + "/"):
+            groups.setdefault(f"headers-{owner.get(profiles, recipe.dev_package)}", []).append(src)
+    return groups
+
+
+def _ninja_targets(recipe: Recipe, groups: dict[str, list[str]]) -> dict[str, list[str]]:
     """What ninja builds for each arch-dependent binary package that installs files."""
     out = {generic_name(pkg): [ninja.library_target(lib.name, isa.GENERIC) for lib in pkg.libraries]
            for pkg in recipe.packages}
     for v in all_variants(recipe):
         out[v.name] = [ninja.library_target(lib.name, v.level.name) for lib in v.meta.libraries]
-    out[recipe.dev_package] = ["generated"]   # generated headers; its .so links point into the packages above
+    for pkg in [*out, recipe.dev_package]:   # the -dev package's .so links point into the packages above
+        if f"headers-{pkg}" in groups:
+            out.setdefault(pkg, []).append(f"headers-{pkg}")
+    return out
+
+
+def _build_depends(plans: dict[str, Plan]) -> list[str]:
+    """Every package the plans use; one that only build-profiled recipe packages need carries their restriction,
+    so a build under the profile does not need it."""
+    needed_by: dict[str, set[str]] = {}   # -> restriction formulas of the packages needing it ("": always built)
+    for lib in (lib for p in plans.values() for lib in p.libraries):
+        for dep in lib.build_depends:
+            needed_by.setdefault(dep, set()).add(lib.package.build_profiles)
+    out = []
+    for dep in sorted({d for p in plans.values() for d in p.externals_used}):
+        formulas = needed_by.get(dep, {""})
+        out.append(f"{dep} {next(iter(formulas))}" if len(formulas) == 1 and "" not in formulas else dep)
     return out
 
 
 def render(recipe: Recipe, plans: dict[str, Plan], root: Path, timestamp: int) -> dict[str, tuple[str, int]]:
     """All files of debian/, as relative path -> (text, mode)."""
     files = _skel()
-    build_depends = sorted({dep for p in plans.values() for dep in p.externals_used})
-    files["control"] = (control.render(recipe, build_depends), REGULAR)
+    files["control"] = (control.render(recipe, _build_depends(plans)), REGULAR)
+    generated = sorted({o for p in plans.values() for step in p.steps for o in step.outputs})
+    headers = header_files(recipe, str(root), generated)
+    groups = _header_groups(recipe, headers)
     files["changelog"] = (changelog.render(recipe, timestamp, root / "debian" / "changelog"), REGULAR)
     files["copyright"] = (copyright.render(recipe, root, timestamp), REGULAR)
     variants = all_variants(recipe)
@@ -55,7 +85,7 @@ def render(recipe: Recipe, plans: dict[str, Plan], root: Path, timestamp: int) -
                 f"{v.name} (= $(DEB_VERSION))")
     files["rules"] = (_env.get_template("rules.j2").render(
         recipe_name=recipe.path.name,
-        ninja_targets=_ninja_targets(recipe),
+        ninja_targets=_ninja_targets(recipe, groups),
         profiled=[p.name for p in control.profiled(recipe)],
         variant_packages=[v.name for v in variants],
         variant_suffixes=sorted({v.level.suffix for v in variants}),
@@ -67,11 +97,10 @@ def render(recipe: Recipe, plans: dict[str, Plan], root: Path, timestamp: int) -
         files["watch"] = (_env.get_template("watch.j2").render(source=recipe.source,
                                                                 github=github.group(1).removesuffix(".git")),
                           REGULAR)
-    generated = sorted({o for p in plans.values() for step in p.steps for o in step.outputs})
-    for name, text in install.render(recipe, header_files(recipe, str(root), generated)).items():
+    for name, text in install.render(recipe, headers).items():
         files[name] = (text, EXECUTABLE if text.startswith("#!") else REGULAR)   # dh-exec filters it
     for arch, plan in plans.items():
-        files[f"debforge/build-{arch}.ninja"] = (ninja.render(plan, recipe.path.name), REGULAR)
+        files[f"debforge/build-{arch}.ninja"] = (ninja.render(plan, recipe.path.name, groups), REGULAR)
     files["debforge/recipe.yaml"] = (recipe.path.read_text(), REGULAR)
     for _, lib in recipe.libraries():
         if lib.exports:
