@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from conftest import run_cli
+from conftest import FIXTURES, run_cli
 from debforge import SKEL_DIR, frontends, pools
 from debforge.backends import ninja
 from debforge.errors import DebforgeError
@@ -276,3 +276,18 @@ exit $rc
         peak_all = max(peak_all, len(running))
     assert peak_heavy == 1
     assert peak_all >= 3   # the light ones ran beside it: the pool limits only its class
+
+
+def test_a_gpu_flavour_package_writes_and_uses_the_pools_too(tmp_path):
+    shutil.copytree(FIXTURES / "gpu", tmp_path / "gpu")
+    recipe = tmp_path / "gpu/recipe.yaml"
+    recipe.write_text(recipe.read_text() + 'config:\n  compile-memory: {default: 512M, "kernels.cu": 2G}\n')
+    proc = run_cli("generate", "--flavor", "cuda", recipe, "-o", tmp_path / "out")
+    assert proc.returncode == 0, proc.stderr
+    debian = tmp_path / "out/gpufixture-cuda-1.0/debian"
+    assert ("\tperl debian/debforge/pools $(B)/pools.ninja $(or $(DEB_BUILD_OPTION_PARALLEL),1) "
+            "compile_2g=2048 compile_512m=512\n") in (debian / "rules").read_text()
+    assert (debian / "debforge/pools").is_file()
+    text = (debian / "debforge/build-amd64.ninja").read_text()
+    assert f"include {pools.POOLS_FILE}\n" in text
+    assert re.search(r"^build \S+/kernels\.cu\.o: gpu kernels\.cu.*\n(?:  .*\n)*?  pool = compile_2g$", text, re.M)
