@@ -205,8 +205,15 @@ def proto_gen(t: Target, ctx: Context) -> Generate:
     return protos.proto_gen(t, ctx)
 
 
+def gentbl_cc_library(t: Target, ctx: Context) -> Generate:
+    """MLIR's gentbl_cc_library: mlir-tblgen, in its own module (which builds on this one, hence imported here)."""
+    from . import tblgen
+    return tblgen.gentbl_cc_library(t, ctx)
+
+
 KINDS: dict[str, Callable[[Target, Context], Generate]] = {
     "@com_google_protobuf//:protobuf.bzl%proto_gen": proto_gen,
+    "@llvm-project//mlir:tblgen.bzl%gentbl_cc_library": gentbl_cc_library,
     "cmake_configure_file": cmake_configure_file,
     "generate_aten": generate_aten,
     "genrule": genrule,

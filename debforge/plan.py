@@ -14,7 +14,7 @@ import os
 import posixpath
 from dataclasses import dataclass, field
 
-from . import generate, isa, linkopts, pytools
+from . import generate, isa, linkopts, pytools, tblgen
 from .confine import in_tree, inside
 from .errors import DebforgeError
 from .flavors import Flavor
@@ -33,6 +33,8 @@ SHARED_OBJECT_KINDS = ("cc_binary", "cc_shared_library")
 # TensorFlow's cc_header_only_library (tsl.bzl): rules passing on the headers, defines and include paths of their
 # deps without linking them; the closure compiles those deps anyway, so they add nothing to it
 HEADER_ONLY_KINDS = ("_transitive_hdrs", "_transitive_parameters_library")
+# generating rules that are also a cc_library of their outputs -> that cc_library
+LIBRARY_VIEWS = {tblgen.KIND: tblgen.as_library}
 # cc_library attributes the planner reads; upstream files are untrusted, so their types are checked first
 STRING_LIST_ATTRS = ("srcs", "hdrs", "textual_hdrs", "deps", "implementation_deps", "copts", "local_defines",
                      "defines", "includes", "linkopts", "dynamic_deps", "user_link_flags", "additional_linker_inputs")
@@ -189,6 +191,8 @@ class _Planner:
                 d = self.target(dep, t.location)
                 if d.kind in HEADER_ONLY_KINDS:
                     continue
+                if d.kind in LIBRARY_VIEWS:
+                    d = LIBRARY_VIEWS[d.kind](d)
                 if d.kind not in self.kinds:
                     raise DebforgeError(f"'{t.label}' depends on '{dep}', a {d.kind} ({d.location}); only "
                                         f"cc_library dependencies can be built so far", *_split_loc(t.location))
