@@ -55,6 +55,8 @@ class Context(Protocol):
 
     def rule(self, label: str) -> Target | None: ...                   # the rule a label names, if any
 
+    def flag(self, label: str) -> str | None: ...                      # a build setting's value
+
 
 def output_path(label: str) -> str:
     """Where the file a rule declares as `label` lands."""
@@ -99,6 +101,28 @@ def expand_template(t: Target, ctx: Context) -> Generate:
     return Generate(t.label, t.kind, src, [out], ["perl", script, src[0], out, *pairs], [script])
 
 
+def tf_gen_options_header(t: Target, ctx: Context) -> Generate:
+    """TensorFlow's tf_gen_options_header: the template's '#define_option X' lines become 'TF_OPTION_X()' macros
+    of the build settings' values (expand_template, as tensorflow.bzl does; without its '// <label>' line, as a
+    build command holds no newline)."""
+    _, pkg, _ = split_label(t.label)
+    src = ctx.inputs(t, [absolute(_one(t, "template"), "", pkg)])
+    settings = t.attrs.get("build_settings", {})
+    if not isinstance(settings, dict) or not all(isinstance(v, str) for v in settings.values()):
+        raise DebforgeError(f"tf_gen_options_header '{t.label}': build_settings must map labels to names", *_loc(t))
+    pairs = []
+    for label, name in settings.items():
+        value = ctx.flag(label)
+        if value not in _BOOL:
+            raise DebforgeError(f"tf_gen_options_header '{t.label}': build setting '{label}' is {value!r}, not "
+                                f"a boolean", *_loc(t))
+        pairs += [f"#define_option {name}", f"#define TF_OPTION_{name}() {_BOOL[value]}"]
+    script = f"{SCRIPTS}/expand-template"
+    out, = map(output_path, declared_outputs(t))
+    return Generate(t.label, t.kind, src, [out], ["perl", script, src[0], out, *pairs], [script])
+
+
+_BOOL = {"true": "true", "True": "true", "1": "true", "false": "false", "False": "false", "0": "false"}
 _MAKE_VAR = re.compile(r"\$(\$|@|<|\((@D|\w+)(?:\s+([^)]+))?\))")
 # a shell line ending so continues the command on the next line; any other line end separates commands
 _CONTINUES = ("\\", "&&", "||", "|", "{", "(", " then", " do", " else")
@@ -218,6 +242,7 @@ KINDS: dict[str, Callable[[Target, Context], Generate]] = {
     "generate_aten": generate_aten,
     "genrule": genrule,
     "template_rule": expand_template,
+    "tf_gen_options_header": tf_gen_options_header,
     "header_template_rule": expand_template,
     "expand_template": expand_template,
 }
@@ -228,7 +253,13 @@ def declared_outputs(t: Target) -> list[str]:
     outs = t.attrs.get("outs", [])
     if isinstance(t.attrs.get("out"), str):
         outs = outs + [t.attrs["out"]]
+    if t.kind in OUTPUT_ATTRS and isinstance(t.attrs.get(OUTPUT_ATTRS[t.kind]), str):
+        outs = outs + [absolute(t.attrs[OUTPUT_ATTRS[t.kind]], "", split_label(t.label)[1])]
     return outs
+
+
+# rules declaring their one output under another attribute name, which the frontend leaves package-relative
+OUTPUT_ATTRS = {"tf_gen_options_header": "output_header"}
 
 
 def make_variables(text: str) -> str:

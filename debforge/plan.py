@@ -281,6 +281,14 @@ class _Planner:
     def rule(self, label: str) -> Target | None:
         return self.ws.target(label)
 
+    def flag(self, label: str) -> str | None:
+        """A build setting's value: the recipe's config, else the setting's build_setting_default."""
+        if label in self.ws.config.flag_values:
+            return self.ws.config.flag_values[label]
+        setting = self.ws.target(label)
+        value = setting.attrs.get("build_setting_default") if setting else None
+        return None if value is None else str(value)
+
     def tool(self, t: Target, label: str) -> generate.Tool:
         if label in self.recipe.tools:   # a program the recipe takes from Debian, on PATH
             debian = self.recipe.tools[label]
