@@ -148,6 +148,7 @@ class Recipe:
     flavors: dict[str, FlavorSpec] = field(default_factory=dict)   # GPU flavours, by name
     tools: dict[str, "Tool"] = field(default_factory=dict)   # label of a tool genrules run -> Debian's command
     python_requirements: dict[str, str] = field(default_factory=dict)   # rules_python requirement -> Debian package
+    patches: tuple[Path, ...] = ()   # DEP-3 patches of the upstream tree, applied by dpkg-source (debian/patches)
 
     @property
     def full_version(self) -> str:
@@ -246,7 +247,7 @@ TOP_KEYS = {
     "section": False, "homepage": True, "license": True, "copyright": True, "summary": True,
     "description": True, "frontend": True, "architectures": False, "isa-levels": False, "packages": True,
     "dev": True, "externals": False, "config": False, "distribution": False, "closes": False, "bazel": False,
-    "flavors": False, "tools": False, "python-requirements": False,
+    "flavors": False, "tools": False, "python-requirements": False, "patches": False,
 }
 
 
@@ -445,19 +446,27 @@ def _flavors(node: Node, version: str, recipe_dir: Path) -> dict[str, FlavorSpec
         if "config" in m and isinstance(m["config"].value, dict) and "compile-memory" in m["config"].value:
             raise m["config"].value["compile-memory"].error(
                 "compile-memory is set once, in the recipe's config: the flavour's compiles use it too")
-        patches = []
-        for n in (_list(m["patches"], f"flavors.{name}.patches") if "patches" in m else []):
-            path = recipe_dir / _relpath(n, "patch")
-            if not path.is_file():
-                raise n.error(f"patch {path} does not exist")
-            patches.append(path)
         out[name] = FlavorSpec(
             name=name, archs=tuple(dict.fromkeys(a for a, _ in archs)),
             config=_config(m["config"]) if "config" in m else Config(),
             packages=tuple(replace(p, variants=False) for p in _packages(m["packages"], version)),
             externals=_externals(m["externals"]) if "externals" in m else {},
-            patches=tuple(patches), line=fnode.line)
+            patches=_patches(m["patches"], f"flavors.{name}.patches", recipe_dir) if "patches" in m else (),
+            line=fnode.line)
     return out
+
+
+def _patches(node: Node, what: str, recipe_dir: Path) -> tuple[Path, ...]:
+    """DEP-3 patch files, relative to the recipe's directory; one name once (they share one series)."""
+    out: list[Path] = []
+    for n in _list(node, what):
+        path = recipe_dir / _relpath(n, "patch")
+        if not path.is_file():
+            raise n.error(f"patch {path} does not exist")
+        if path.name in {p.name for p in out}:
+            raise n.error(f"two patches are named {path.name}")
+        out.append(path)
+    return tuple(out)
 
 
 def load_recipe(path: str | Path) -> Recipe:
@@ -523,6 +532,7 @@ def load_recipe(path: str | Path) -> Recipe:
         flavors=_flavors(top["flavors"], version, path.parent) if "flavors" in top else {},
         tools=_tools(top["tools"]) if "tools" in top else {},
         python_requirements=_python_requirements(top["python-requirements"]) if "python-requirements" in top else {},
+        patches=_patches(top["patches"], "patches", path.parent) if "patches" in top else (),
     )
 
 

@@ -102,6 +102,10 @@ def render(recipe: Recipe, plans: dict[str, Plan], root: Path, timestamp: int) -
     for arch, plan in plans.items():
         files[f"debforge/build-{arch}.ninja"] = (ninja.render(plan, recipe.path.name, groups), REGULAR)
     files["debforge/recipe.yaml"] = (recipe.path.read_text(), REGULAR)
+    if recipe.patches:   # format 3.0 (quilt): dpkg-source applies them before the build
+        files["patches/series"] = ("".join(f"{p.name}\n" for p in recipe.patches), REGULAR)
+        for p in recipe.patches:
+            files[f"patches/{p.name}"] = (p.read_text(), REGULAR)
     for _, lib in recipe.libraries():
         if lib.exports:
             files[ninja.version_script_path(lib.name).removeprefix("debian/")] = (ninja.version_script(lib.exports),
