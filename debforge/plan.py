@@ -78,6 +78,25 @@ class SharedLibrary:
 
 
 @dataclass
+class HostTool:
+    """A cc_binary that a build step runs: built for the build machine at the generic level, never installed."""
+    label: str
+    path: str                # the executable, under BUILDDIR/host
+    compiles: list[Compile] = field(default_factory=list)
+    cxx_link: bool = False
+    linkopts: list[str] = field(default_factory=list)
+    external_libs: list[str] = field(default_factory=list)
+    generated: list[str] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.path.removeprefix(f"{HOST_DIR}/bin/")
+
+
+HOST_DIR = f"{generate.BUILDDIR}/host"
+
+
+@dataclass
 class Plan:
     recipe: Recipe
     arch: str
@@ -87,6 +106,7 @@ class Plan:
     steps: list[generate.Generate] = field(default_factory=list)   # generated files, before any compile
     flavor: Flavor | None = None
     gpu_archs: list[str] = field(default_factory=list)   # the flavour compiler's architecture flags
+    host_tools: list[HostTool] = field(default_factory=list)   # built before the steps that run them
 
 
 @dataclass(frozen=True)
@@ -124,6 +144,7 @@ class _Planner:
         self.steps: dict[str, generate.Generate] = {}
         self.made_by: dict[str, Target] = {}    # output label -> the rule declaring it
         self.indexed: set[str] = set()           # packages whose rules are in made_by
+        self.host_tools: dict[str, HostTool] = {}
 
     def target(self, label: str, referrer: str, chain: tuple[str, ...] = ()) -> Target:
         t = self.ws.target(label)
@@ -163,8 +184,9 @@ class _Planner:
         self.externals_used.update(packages)
         self.used.update(packages)
 
-    def closure(self, root: Target) -> tuple[list[Target], list[str], list[str]]:
-        """In-tree cc_library targets compiled into the library (deps first), sibling libraries, external -l."""
+    def closure(self, root: Target, static: bool = False) -> tuple[list[Target], list[str], list[str]]:
+        """In-tree cc_library targets compiled into the library (deps first), sibling libraries, external -l.
+        `static`: recipe libraries are compiled in too (a host tool runs before they exist)."""
         order: list[Target] = []
         siblings: list[str] = []
         ext_libs: list[str] = []
@@ -183,7 +205,7 @@ class _Planner:
                         if lib not in ext_libs:
                             ext_libs.append(lib)
                     continue
-                if dep in self.lib_by_label:
+                if dep in self.lib_by_label and not static:
                     name = self.lib_by_label[dep].name
                     if name not in siblings:
                         siblings.append(name)
@@ -293,7 +315,56 @@ class _Planner:
         if label in self.recipe.tools:   # a program the recipe takes from Debian, on PATH
             debian = self.recipe.tools[label]
             return generate.Tool([debian.command], [], [debian.package])
+        tool = self.ws.target(label)
+        if tool is not None and tool.kind == "cc_binary":
+            return self.host_tool(t, tool)
         return pytools.python_tool(self.ws, self.recipe.python_requirements, str(self.recipe.path), t, label)
+
+    def host_tool(self, user: Target, t: Target) -> generate.Tool:
+        """A cc_binary a step runs, as a host executable ninja builds first; its closure is compiled in whole."""
+        if t.label not in self.host_tools:
+            _checked(t)
+            if t.attrs.get("linkshared"):
+                raise DebforgeError(f"tool '{t.label}' of '{user.label}' is a shared object, not a program",
+                                    *_split_loc(user.location))
+            _, pkg, name = split_label(t.label)
+            exe = self.host_tools[t.label] = HostTool(t.label, f"{HOST_DIR}/bin/{pkg}/{name}")
+            view = Target(t.label, "cc_library", t.location,
+                          {k: v for k, v in t.attrs.items() if k in STRING_LIST_ATTRS + STRING_ATTRS})
+            closure, _, exe.external_libs = self.closure(view, static=True)
+            seen_src: set[str] = set()
+            for d in closure:
+                flags = self.flags(d, closure)
+                exe.generated += [g for g in self.generated(d) if g not in exe.generated]
+                for src in self.sources(d):
+                    c = self.compile(src, flags, d.label) if src not in seen_src else None
+                    seen_src.add(src)
+                    if c is not None:
+                        exe.compiles.append(c)
+                        exe.cxx_link |= c.lang == "c++" or "c++" in _x_lang(flags)
+                exe.linkopts += [o for o in d.attrs.get("linkopts", []) if o not in exe.linkopts]
+        exe = self.host_tools[t.label]
+        return generate.Tool([exe.path], [exe.path], [])
+
+    def compile(self, src: str, flags: list[str], owner: str) -> Compile | None:
+        """How src is compiled with its target's flags; None for headers, data and scripts."""
+        if src.endswith(HEADER_EXT):
+            return None
+        if self.flavor and src.endswith(self.flavor.source_ext):
+            lang = "gpu"
+        elif src.endswith(CXX_EXT):
+            lang = "c++"
+        elif src.endswith(C_EXT):
+            lang = "c"
+        elif src.endswith(ASM_EXT):
+            lang = "asm"
+        else:
+            return None
+        # bazel's order: --copt, --cxxopt, then the target's own copts
+        n = len(self.recipe.config.copts)
+        cxxopts = list(self.recipe.config.cxxopts) if lang in ("c++", "gpu") else []
+        ordered = flags[:n] + cxxopts + flags[n:]
+        return Compile(src, lang, self.flavor.flags(ordered) if lang == "gpu" else ordered, owner)
 
     def generated(self, t: Target) -> list[str]:
         """Generated files among a target's sources and headers (compiles wait for them)."""
@@ -357,28 +428,16 @@ class _Planner:
                 self.linked_from_cpu(lib, self.provided[t.label])
                 continue
             for src in self.sources(t):
-                if src in seen_src or src.endswith(HEADER_EXT):
+                if src in seen_src:
                     continue
                 seen_src.add(src)
-                if self.flavor and src.endswith(self.flavor.source_ext):
-                    lang = "gpu"
-                elif src.endswith(CXX_EXT):
-                    lang = "c++"
-                elif src.endswith(C_EXT):
-                    lang = "c"
-                elif src.endswith(ASM_EXT):
-                    lang = "asm"
-                else:
-                    continue  # data, scripts and other non-compiled files
-                # bazel's order: --copt, --cxxopt, then the target's own copts
-                n = len(self.recipe.config.copts)
-                cxxopts = list(self.recipe.config.cxxopts) if lang in ("c++", "gpu") else []
-                ordered = flags[:n] + cxxopts + flags[n:]
-                lib.compiles.append(Compile(src, lang, self.flavor.flags(ordered) if lang == "gpu" else ordered,
-                                            t.label))
-                if lang in ("c++", "gpu") or "c++" in _x_lang(flags):
+                c = self.compile(src, flags, t.label)
+                if c is None:
+                    continue
+                lib.compiles.append(c)
+                if c.lang in ("c++", "gpu") or "c++" in _x_lang(flags):
                     lib.cxx_link = True
-                if lang == "gpu":
+                if c.lang == "gpu":
                     lib.external_libs += [x for x in self.flavor.runtime_libs if x not in lib.external_libs]
             lib.linkopts += [o for o in t.attrs.get("linkopts", []) if o not in lib.linkopts]
         if not lib.compiles:
@@ -477,11 +536,13 @@ def make_plan(recipe: Recipe, ws, arch: str, flavor: FlavorBuild | None = None) 
     planner = _Planner(recipe, ws, flavor)
     libs = [planner.library(pkg, spec) for pkg in planner.packages for spec in pkg.libraries]
     steps = [planner.steps[k] for k in sorted(planner.steps)]
+    tools = [planner.host_tools[k] for k in sorted(planner.host_tools)]
     if flavor is None:
-        return Plan(recipe, arch, levels_for(recipe, arch), libs, sorted(planner.externals_used), steps)
+        return Plan(recipe, arch, levels_for(recipe, arch), libs, sorted(planner.externals_used), steps,
+                    host_tools=tools)
     fl = flavor.flavor
     return Plan(recipe, arch, [], libs, sorted(planner.externals_used), steps, fl,
-                fl.arch_flags(recipe.flavor(fl.name).archs))
+                fl.arch_flags(recipe.flavor(fl.name).archs), tools)
 
 
 def header_files(recipe: Recipe, root: str, generated: list[str] = ()) -> list[tuple[str, str, str]]:

@@ -14,7 +14,7 @@ from ninja import ninja_syntax
 
 from .. import isa, pools
 from ..generate import BUILDDIR
-from ..plan import Plan, SharedLibrary
+from ..plan import HOST_DIR, HostTool, Plan, SharedLibrary
 
 CONFIG = f"{BUILDDIR}/config.ninja"
 CHECK_SCRIPT = "debian/debforge/check-variant"
@@ -27,6 +27,9 @@ RULES = {
               "$rpath -o $out $in $libs",
     "link_cxx": "$cxx -shared -Wl,-soname,$soname $cxxflags $march $ldflags -Wl,-z,defs -Wl,--as-needed "
                 "$rpath -o $out $in $libs",
+    # host tools: programs build steps run, at the generic level
+    "link_exe_c": "$cc $cflags $ldflags -Wl,--as-needed -o $out $in $libs",
+    "link_exe_cxx": "$cxx $cxxflags $ldflags -Wl,--as-needed -o $out $in $libs",
 }
 COMPILE_RULE = {"c": "cc", "c++": "cxx", "asm": "as", "gpu": "gpu"}   # gpu: the flavour's compiler
 
@@ -79,6 +82,8 @@ def render(plan: Plan, recipe_name: str, groups: dict[str, list[str]] | None = N
     w.rule("check_variant", f"sh {CHECK_SCRIPT} $generic $in && touch $out")
     w.newline()
 
+    for tool in plan.host_tools:
+        _host_tool(w, tool, plan.recipe.config.compile_memory)
     # generated files are the same for every ISA level: made once, before the compiles that need them
     for step in plan.steps:
         w.build(step.outputs, "generate", step.inputs, implicit=step.tools,
@@ -129,6 +134,20 @@ def _linked(lib: SharedLibrary, by_name: dict[str, SharedLibrary]) -> list[Share
             seen.append(x)
             stack += [by_name[s] for s in x.siblings if s in by_name]
     return seen
+
+
+def _host_tool(w: ninja_syntax.Writer, tool: HostTool, memory: dict[str, int]) -> None:
+    waits = [f"generated-host-{tool.name}"] if tool.generated else []
+    if tool.generated:
+        w.build(waits[0], "phony", tool.generated)
+    objs = []
+    for c in tool.compiles:
+        objs.append(f"{HOST_DIR}/obj/{tool.name}/{c.src}.o")
+        w.build(objs[-1], COMPILE_RULE[c.lang], c.src, order_only=waits, variables={"copts": _shell(c.flags)},
+                pool=pools.pool_of(memory, c.src))
+    w.build(tool.path, "link_exe_cxx" if tool.cxx_link else "link_exe_c", objs,
+            variables={"libs": _shell(tool.linkopts + [f"-l{x}" for x in tool.external_libs])})
+    w.newline()
 
 
 def _library(w: ninja_syntax.Writer, lib: SharedLibrary, level: str, march: str, waits: list[str],

@@ -1,0 +1,81 @@
+"""Host tools: a cc_binary that a genrule runs is built by ninja for the build machine (its whole closure compiled
+in, generic level, never installed) before the step, which runs it from the build directory."""
+
+import ctypes
+import shutil
+import subprocess
+
+import pytest
+
+from conftest import FIXTURES
+from debforge import SKEL_DIR, frontends
+from debforge.backends import ninja
+from debforge.errors import DebforgeError
+from debforge.plan import make_plan
+from debforge.recipe.schema import load_recipe
+
+TREE = FIXTURES / "hosttool"
+EXE = "obj-debforge/host/bin/tools/gen_table"
+
+
+def plan_of(tmp_path, tree=TREE):
+    path = tmp_path / "fixture.yaml"
+    path.write_text(f"""\
+source: lookup
+version: "1.0"
+upstream: {{dir: {tree}}}
+homepage: https://example.org/
+maintainer: Test <test@example.org>
+license: Apache-2.0
+copyright: 2025 Test
+summary: fixture
+description: fixture
+frontend: bazel
+architectures: [amd64]
+packages:
+  - name: liblookup1
+    libraries:
+      - {{name: lookup, target: "//:lookup", soversion: 1}}
+dev:
+  package: liblookup-dev
+""")
+    r = load_recipe(path)
+    return make_plan(r, frontends.get("bazel").scan(tree, r, "amd64", everything=False), "amd64")
+
+
+def test_the_tool_is_planned_as_a_host_program_the_step_runs(tmp_path):
+    plan = plan_of(tmp_path)
+    [tool] = plan.host_tools
+    assert (tool.label, tool.path, tool.cxx_link) == ("//tools:gen_table", EXE, True)
+    assert sorted(c.src for c in tool.compiles) == ["squares.cc", "tools/gen_table.cc"]
+    [step] = plan.steps
+    assert step.command[-1].endswith(f"{EXE} 5 > obj-debforge/gen/table.h")
+    assert EXE in step.inputs
+    [lib] = plan.libraries   # the tool is no part of the library
+    assert sorted(c.src for c in lib.compiles) == ["lookup.cc", "squares.cc"]
+
+
+def test_ninja_builds_the_tool_then_runs_it(tmp_path):
+    tree = tmp_path / "tree"
+    shutil.copytree(TREE, tree)
+    shutil.copytree(SKEL_DIR / "debforge", tree / "debian/debforge")
+    (tree / "build.ninja").write_text(ninja.render(plan_of(tmp_path, tree), "fixture.yaml"))
+    (tree / "obj-debforge").mkdir()
+    (tree / "obj-debforge/config.ninja").write_text(
+        "cc = gcc\ncxx = g++\ncppflags =\ncflags = -O2\ncxxflags = -O2\nldflags =\n")
+    proc = subprocess.run(["ninja", "generic"], cwd=tree, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert (tree / "obj-debforge/gen/table.h").read_text() == "static const int kTable[] = {0, 1, 4, 9, 16, };\n"
+    assert ctypes.CDLL(str(tree / "obj-debforge/generic/liblookup.so.1")).lookup(3) == 9
+
+
+def test_a_shared_object_is_no_tool(tmp_path):
+    tree = tmp_path / "tree"
+    shutil.copytree(TREE, tree)
+    build = tree / "tools/BUILD.bazel"
+    build.write_text(build.read_text().replace('    srcs = ["gen_table.cc"],', '    srcs = ["gen_table.cc"],\n'
+                                                                                '    linkshared = 1,'))
+    with pytest.raises(DebforgeError) as exc:
+        plan_of(tmp_path, tree)
+    assert "tool '//tools:gen_table' of '//:table' is a shared object" in exc.value.message
+    assert exc.value.file.endswith("BUILD.bazel") and exc.value.line == 9
