@@ -12,7 +12,7 @@ from ...generate import GENDIR
 from ...plan import Plan, header_files
 from ...recipe.schema import Recipe
 from .. import ninja
-from . import changelog, control, copyright, install, tests
+from . import changelog, control, copyright, install, pkgconfig, tests
 from .packages import all_variants, generic_name, safe
 
 EXECUTABLE = 0o755
@@ -102,6 +102,8 @@ def render(recipe: Recipe, plans: dict[str, Plan], root: Path, timestamp: int) -
     for arch, plan in plans.items():
         files[f"debforge/build-{arch}.ninja"] = (ninja.render(plan, recipe.path.name, groups), REGULAR)
     files["debforge/recipe.yaml"] = (recipe.path.read_text(), REGULAR)
+    for name, text in pkgconfig.render(recipe, next(iter(plans.values()))).items():
+        files[name] = (text, REGULAR)
     if recipe.patches:   # format 3.0 (quilt): dpkg-source applies them before the build
         files["patches/series"] = ("".join(f"{p.name}\n" for p in recipe.patches), REGULAR)
         for p in recipe.patches:

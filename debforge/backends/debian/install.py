@@ -6,6 +6,7 @@ from __future__ import annotations
 from ... import isa
 from ...backends.ninja import level_dir
 from ...recipe.schema import Recipe
+from . import pkgconfig
 from .packages import generic_name, src_name, variants
 
 LIBDIR = "usr/lib/${DEB_HOST_MULTIARCH}"
@@ -41,7 +42,10 @@ def render(recipe: Recipe, headers: list[tuple[str, str, str]]) -> dict[str, str
             # dh_makeshlibs skips variants (their shlibs would compete with the generic package's), so their
             # ld.so.cache entries need this trigger of their own.
             files[f"{v.name}.triggers"] = "activate-noawait ldconfig\n"
-    files[f"{recipe.dev_package}.install"] = _profiled([(f"{src} {dest}/", profiles) for src, dest, profiles in headers])
+    files[f"{recipe.dev_package}.install"] = _profiled(
+        [(f"{src} {dest}/", profiles) for src, dest, profiles in headers] +
+        [(f"debian/{pkgconfig.DIR}/{lib.name}.pc {LIBDIR}/pkgconfig/", pkg.build_profiles)
+         for pkg, lib in recipe.libraries()])
     files[f"{recipe.dev_package}.links"] = _profiled(
         [(f"{LIBDIR}/lib{lib.name}.so.{lib.soversion} {LIBDIR}/lib{lib.name}.so", pkg.build_profiles)
          for pkg, lib in recipe.libraries()])
