@@ -57,7 +57,8 @@ def cmd_scan(args) -> int:
     recipe = load_recipe(args.recipe)
     root = _tree(args.source, args.output, recipe)
     started = time.monotonic()
-    ws = frontends.get(recipe.frontend).scan(root, recipe, args.arch, _progress, display_root=None)
+    ws = frontends.get(recipe.frontend).scan(root, recipe, args.arch, _progress, display_root=None,
+                                             cache=not args.no_cache)
     g = ws.graph
     if args.json:
         print(g.to_json())
@@ -75,7 +76,7 @@ def cmd_scan(args) -> int:
         if g.unknown_conditions:
             print(f"{len(g.unknown_conditions)} select() conditions name packages the tree lacks (taken as false):")
             for label, n in sorted(g.unknown_conditions.items()):
-                print(f"  {label} ({n} uses)")
+                print(f"  {label} (in {n} packages)")
         for file, reason in sorted(g.skipped.items()):
             print(f"failed: {reason}")
     return EXIT_INPUT if g.skipped else 0
@@ -226,6 +227,9 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--arch", default="amd64", choices=sorted(ARCHES),
                     help="Debian architecture select() sees (default: amd64)")
     sp.add_argument("--json", action="store_true", help="print the build graph IR as JSON")
+    sp.add_argument("--no-cache", action="store_true",
+                    help="evaluate every package anew: neither read nor write the scan cache "
+                         "(~/.cache/debforge/scan; also DEBFORGE_NO_SCAN_CACHE=1)")
     sp.set_defaults(func=cmd_scan)
 
     for name, func, text in (

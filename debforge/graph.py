@@ -33,7 +33,7 @@ class Graph:
     packages: dict[str, Package] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)   # build file -> reason it failed to evaluate
     external_loads: dict[str, list[str]] = field(default_factory=dict)  # stubbed .bzl of other repos -> symbols
-    unknown_conditions: dict[str, int] = field(default_factory=dict)   # select() keys in absent packages -> uses
+    unknown_conditions: dict[str, int] = field(default_factory=dict)   # select() keys in absent packages -> packages
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=1, sort_keys=True)

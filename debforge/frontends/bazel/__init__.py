@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 from ...errors import DebforgeError
+from . import cache as scan_cache
 from .evaluate import Workspace
 from .select import DebianConfig
 
@@ -19,27 +20,43 @@ _worker: Workspace | None = None
 
 
 def scan(root: Path, recipe, arch: str, progress=None, *, everything: bool = True,
-         display_root: str | None = None, jobs: int | None = None, config=None) -> Workspace:
+         display_root: str | None = None, jobs: int | None = None, config=None,
+         cache: bool | Path = True) -> Workspace:
     """Evaluate the upstream tree for one architecture.
 
     everything=True evaluates every package (reporting failures in graph.skipped, as `debforge scan` shows),
-    in `jobs` processes (default: one per CPU); otherwise packages are evaluated on demand as the planner asks.
-    `config` replaces the recipe's configuration (a GPU flavour's).
+    in `jobs` processes (default: one per CPU), reusing the scan cache's entries that still hold (`cache`: False,
+    or a directory instead of ~/.cache/debforge/scan; $DEBFORGE_NO_SCAN_CACHE=1 turns it off); otherwise
+    packages are evaluated on demand as the planner asks. `config` replaces the recipe's configuration
+    (a GPU flavour's).
     """
     ws = Workspace(root, DebianConfig.for_arch(arch, config or recipe.config), display_root=display_root,
                    repo_files=recipe.repo_files)
     if not everything:
         return ws
+    if cache and scan_cache.enabled_by_env():
+        ws.cache = scan_cache.ScanCache(
+            scan_cache.default_dir() if cache is True else Path(cache),
+            scan_cache.fingerprint(ws.graph.config, ws.display, ws.workspace_name, ws.repo_files))
     pkgs = ws.all_packages()
+    todo = []
+    for pkg in pkgs:   # what the cache still holds first: the rest may then reuse it
+        if ws.load_cached(pkg):
+            _evaluate(ws, pkg)   # a cached failure goes to graph.skipped
+        else:
+            todo.append(pkg)
+    done = len(pkgs) - len(todo)
+    if progress and done:
+        progress(done, len(pkgs), "(cached)")
     jobs = jobs or os.cpu_count() or 1
-    if jobs == 1 or len(pkgs) < PARALLEL_FROM:
-        for i, pkg in enumerate(pkgs, 1):
+    if jobs == 1 or len(todo) < PARALLEL_FROM:
+        for pkg in todo:
+            done += 1
             if progress:
-                progress(i, len(pkgs), f"//{pkg}")
+                progress(done, len(pkgs), f"//{pkg}")
             _evaluate(ws, pkg)
         return ws
-    chunks = [pkgs[i:i + CHUNK] for i in range(0, len(pkgs), CHUNK)]
-    done = 0
+    chunks = [todo[i:i + CHUNK] for i in range(0, len(todo), CHUNK)]
     # fork: the workers inherit the Workspace's configuration; each evaluates its packages (and, on demand,
     # the packages their select()s name), and the graphs are merged: the same package gives the same targets.
     with multiprocessing.get_context("fork").Pool(jobs, _init_worker, (ws,)) as pool:
@@ -64,25 +81,25 @@ def _init_worker(ws: Workspace) -> None:
 
 
 def _evaluate_chunk(pkgs: list[str]):
-    """Evaluate some packages in a worker; return what that added to the worker's graph."""
+    """Evaluate some packages in a worker; return what that added to the worker's graph, and the inputs of
+    each package it evaluated (the graph counts what they met once per package)."""
     g = _worker.graph
-    packages, skipped, unknown = set(g.packages), set(g.skipped), dict(g.unknown_conditions)
+    packages, skipped, finished = set(g.packages), set(g.skipped), set(_worker.finished())
     for pkg in pkgs:
         _evaluate(_worker, pkg)
     new = set(g.packages) - packages
     prefixes = tuple(f"//{p}:" for p in new)
     return (len(pkgs), {p: g.packages[p] for p in new}, {k: v for k, v in g.skipped.items() if k not in skipped},
-            {lbl: t for lbl, t in g.targets.items() if lbl.startswith(prefixes)}, g.external_loads,
-            {k: n - unknown.get(k, 0) for k, n in g.unknown_conditions.items() if n != unknown.get(k, 0)})
+            {lbl: t for lbl, t in g.targets.items() if lbl.startswith(prefixes)},
+            {p: i for p, i in _worker.finished().items() if p not in finished})
 
 
 def _merge(ws: Workspace, part) -> None:
-    _, packages, skipped, targets, external_loads, unknown = part
+    _, packages, skipped, targets, inputs = part
     g = ws.graph
-    g.packages.update(packages)
+    for pkg, package in packages.items():
+        g.packages.setdefault(pkg, package)
     g.skipped.update(skipped)
     g.targets.update(targets)
-    for label, symbols in external_loads.items():
-        g.external_loads[label] = sorted(set(g.external_loads.get(label, [])) | set(symbols))
-    for label, n in unknown.items():
-        g.unknown_conditions[label] = g.unknown_conditions.get(label, 0) + n
+    for pkg, pkg_inputs in inputs.items():   # a package two workers evaluated counts once
+        ws.finish(pkg, pkg_inputs)

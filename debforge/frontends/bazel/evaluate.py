@@ -7,6 +7,8 @@ system is glob(), confined to the package. Each file's evaluation is bounded in 
 from __future__ import annotations
 
 import ast as pyast
+import contextlib
+import json
 import os
 import re
 import time
@@ -18,6 +20,7 @@ import starlark as sl
 from ...errors import DebforgeError
 from ...graph import Graph, Package, Target
 from . import labels
+from .cache import Inputs, ScanCache, digest, listing_digest
 from .glob import BUILD_FILES, MAX_RESULTS, Lister
 from .select import DEFAULT, DebianConfig
 
@@ -37,8 +40,15 @@ _GLOBALS = sl.Globals.extended_by([sl.LibraryExtension.StructType, sl.LibraryExt
                                    sl.LibraryExtension.Map, sl.LibraryExtension.Filter,
                                    sl.LibraryExtension.Partial])
 PRELUDE_NAME = "<debforge prelude>"
-_PRELUDE = sl.parse(PRELUDE_NAME, resources.files(__package__).joinpath("prelude.star").read_text(),
-                    sl.Dialect.extended())
+_PRELUDE_TEXT = resources.files(__package__).joinpath("prelude.star").read_text()
+_PRELUDE = sl.parse(PRELUDE_NAME, _PRELUDE_TEXT, sl.Dialect.extended())
+# Each upstream module starts with one load() of the prelude (evaluated once per workspace, then frozen): its
+# public names, and the helpers that stand-ins and stubs call. Evaluating the prelude anew per module cost
+# as much as a tenth of a TensorFlow scan.
+_PUBLIC = {a or b for a, b in re.findall(r"^(?:def\s+([A-Za-z]\w*)|([A-Za-z]\w*)\s*=)", _PRELUDE_TEXT, re.M)}
+_IMPORT = sl.parse("<debforge prelude import>", "load(%s)\n" % ", ".join(
+    ['"prelude"', '__df_rule = "DEBFORGE_RULE"', '__df_stub = "DEBFORGE_STUB"'] +
+    [f'"{name}"' for name in sorted(_PUBLIC) if not name.startswith("DEBFORGE_")]), sl.Dialect.extended())
 
 
 STANDINS = Path(__file__).resolve().parent / "standins"
@@ -145,13 +155,13 @@ class Workspace:
     """One upstream tree evaluated under one Debian configuration."""
 
     def __init__(self, root: Path, config: DebianConfig, *, display_root: str | None = None,
-                 repo_files: dict | None = None):
+                 repo_files: dict | None = None, cache: ScanCache | None = None):
         self.root = Path(root).resolve()
         self.display = display_root if display_root is not None else ""
         self.config = config
         self.graph = Graph(root=str(self.root), config=config.to_dict())
         self.lister = Lister(str(self.root))
-        self._modules: dict[str, sl.FrozenModule] = {}
+        self._modules: dict[str, tuple[sl.FrozenModule, Inputs]] = {}
         self._loading: list[str] = []
         self._pkg_stack: list[str] = []
         self._evaluating: set[str] = set()
@@ -165,29 +175,148 @@ class Workspace:
         self._verdicts: dict[str, tuple[bool, int]] = {}    # select() condition -> (matches, specialisation)
         self.workspace_name = workspace_name(self.root)
         self.repo_files = repo_files or {}   # recipe: external repository files made from tree files
+        # What evaluations read (see cache.py): one Inputs per evaluation under way, innermost last; and those of
+        # finished ones, merged into whatever reuses their result
+        self.cache = cache
+        self._recorders: list[Inputs] = []
+        self._pkg_inputs: dict[str, Inputs] = {}
+        self._verdict_inputs: dict[str, Inputs] = {}
+        self._settings_inputs: dict[str, Inputs] = {}
+        self._digests: dict[str, str] = {}
+        self._abs_memo: dict[tuple[str, str], str] = {}   # (label, package) -> absolute label
+        self._prelude: sl.FrozenModule | None = None
+        self._prelude_loader = sl.FileLoader(lambda _: self._prelude)
+        self._probes: dict[str, str | None] = {}
+        self._listings: dict[str, str] = {}
+        self._looked_up: set[str] = set()   # packages looked for in the cache
 
     # -- files ------------------------------------------------------------------------------------------------
     def _shown(self, rel: str) -> str:
         return os.path.join(self.display, rel) if self.display else rel
 
-    def _read(self, rel: str) -> str:
+    def _bytes(self, rel: str) -> bytes:
         path = (self.root / rel).resolve()
         if not path.is_relative_to(self.root):
             raise DebforgeError(f"'{rel}' leads out of the source tree", self._shown(rel))
         try:
-            return path.read_text(encoding="utf-8")
+            return path.read_bytes()
         except FileNotFoundError:
             raise DebforgeError(f"file not found: {rel}") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
-            raise DebforgeError(f"cannot read {rel}: {reason}", self._shown(rel)) from None
+        except OSError as exc:
+            raise DebforgeError(f"cannot read {rel}: {exc.strerror}", self._shown(rel)) from None
+
+    def _read(self, rel: str) -> str:
+        try:
+            data = self._bytes(rel)
+        except DebforgeError as exc:
+            self._record_file(rel, f"error: {exc.message}")
+            raise
+        self._record_file(rel, digest(data))
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise DebforgeError(f"cannot read {rel}: not UTF-8 text", self._shown(rel)) from None
+
+    def file_digest(self, rel: str) -> str:
+        """A tree file's digest as an evaluation that read it records it (once per scan)."""
+        if rel not in self._digests:
+            try:
+                self._digests[rel] = digest(self._bytes(rel))
+            except DebforgeError as exc:
+                self._digests[rel] = f"error: {exc.message}"
+        return self._digests[rel]
+
+    def _record_file(self, rel: str, value: str) -> None:
+        self._digests.setdefault(rel, value)
+        if self._recorders:
+            self._recorders[-1].files[rel] = value
+
+    def probe(self, pkg: str) -> str | None:
+        """The BUILD file of a package; None if the directory is no package."""
+        if pkg not in self._probes:
+            self._probes[pkg] = next((rel for name in BUILD_FILES
+                                      if (self.root / (rel := f"{pkg}/{name}" if pkg else name)).is_file()), None)
+        return self._probes[pkg]
 
     def build_file(self, pkg: str) -> str | None:
-        for name in BUILD_FILES:
-            rel = f"{pkg}/{name}" if pkg else name
-            if (self.root / rel).is_file():
-                return rel
-        return None
+        rel = self.probe(pkg)
+        if self._recorders:
+            self._recorders[-1].probes[pkg] = rel
+        return rel
+
+    def listing_digest(self, pkg: str) -> str:
+        """A digest of what glob() can see of a package (once per scan)."""
+        if pkg not in self._listings:
+            files, dirs = self.lister.entries(pkg)
+            self._listings[pkg] = listing_digest(files + ["/"] + dirs)
+        return self._listings[pkg]
+
+    def glob_digest(self, pkg: str, include: list[str], exclude: list[str], exclude_directories) -> str | None:
+        try:
+            return listing_digest(self.lister.glob(pkg, include, exclude, exclude_directories))
+        except ValueError:
+            return None
+
+    # -- what evaluations read --------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _recording(self):
+        """Record the inputs of an evaluation into its own Inputs, merged into the enclosing one's at the end."""
+        inputs = Inputs()
+        self._recorders.append(inputs)
+        try:
+            yield inputs
+        finally:
+            self._recorders.pop()
+            self._depend(inputs)
+
+    def _depend(self, inputs: Inputs | None) -> None:
+        """The evaluation under way reuses a result that these inputs gave."""
+        if self._recorders:
+            self._recorders[-1].merge(inputs)
+
+    def _met(self, external: tuple[str, list[str]] | None = None, unknown: str | None = None) -> None:
+        """A stubbed external .bzl or an absent package's select() condition: counted per package in the graph."""
+        inputs = self._recorders[-1] if self._recorders else Inputs()
+        if external:
+            inputs.external.setdefault(external[0], set()).update(external[1])
+        if unknown:
+            inputs.unknown.add(unknown)
+        if not self._recorders:   # outside any package evaluation: straight into the graph
+            self._count(inputs)
+
+    def _count(self, inputs: Inputs) -> None:
+        g = self.graph
+        for label, symbols in inputs.external.items():
+            g.external_loads[label] = sorted(set(g.external_loads.get(label, [])) | symbols)
+        for label in inputs.unknown:
+            g.unknown_conditions[label] = g.unknown_conditions.get(label, 0) + 1
+
+    def finish(self, pkg: str, inputs: Inputs) -> None:
+        """A package's evaluation is over (or its result came from elsewhere): keep its inputs, count what it met."""
+        if pkg not in self._pkg_inputs:
+            self._pkg_inputs[pkg] = inputs
+            self._count(inputs)
+
+    def finished(self) -> dict[str, Inputs]:
+        """The inputs of every package evaluated (or taken from the cache) so far."""
+        return self._pkg_inputs
+
+    def load_cached(self, pkg: str) -> bool:
+        """Take pkg's targets (or its failure) from the scan cache if the entry still holds."""
+        if self.cache is None or pkg in self.graph.packages or pkg in self._failed or pkg in self._looked_up:
+            return False
+        self._looked_up.add(pkg)
+        rel = self.probe(pkg)
+        hit = self.cache.lookup(self, pkg, rel) if rel else None
+        if hit is None:
+            return False
+        if hit.error is not None:
+            self._failed[pkg] = hit.error
+        else:
+            self.graph.packages[pkg] = hit.package
+            self.graph.targets.update((t.label, t) for t in hit.targets)
+        self.finish(pkg, hit.inputs)
+        return True
 
     def all_packages(self) -> list[str]:
         out = []
@@ -200,11 +329,15 @@ class Workspace:
 
     # -- evaluation ---------------------------------------------------------------------------------------------
     def _new_module(self) -> sl.Module:
+        if self._prelude is None:
+            m = sl.Module()
+            for name in ("target", "glob", "select", "package", "existing", "existing_all", "package_name",
+                         "repository_name", "rule_kind"):
+                m.add_callable(f"__df_{name}", getattr(self, f"_cb_{name}"))
+            sl.eval(m, _PRELUDE, _GLOBALS)
+            self._prelude = m.freeze()
         m = sl.Module()
-        for name in ("target", "glob", "select", "package", "existing", "existing_all", "package_name",
-                     "repository_name", "rule_kind"):
-            m.add_callable(f"__df_{name}", getattr(self, f"_cb_{name}"))
-        self._eval(m, _PRELUDE, None)
+        self._eval(m, _IMPORT, self._prelude_loader)
         return m
 
     def _options(self) -> sl.EvalOptions:
@@ -244,8 +377,7 @@ class Workspace:
         standin = STANDINS / repo / rel
         if standin.is_file():
             return repo, pkg, f"<stand-in @{repo}//{rel}>", standin.read_text(encoding="utf-8")
-        self.graph.external_loads.setdefault(label, [])
-        self.graph.external_loads[label] = sorted(set(self.graph.external_loads[label]) | set(symbols))
+        self._met(external=(label, symbols))
         stub = "".join(f'{s} = __df_stub("{label}%{s}")\n' for s in symbols)
         return repo, pkg, f"<stub {label}>", stub
 
@@ -253,7 +385,7 @@ class Workspace:
         """Evaluate a .bzl file once; later loads share the frozen module."""
         key = label if not label.startswith("@") else f"{label}%{','.join(symbols)}"
         if key in self._modules:
-            return self._modules[key]
+            return self._reuse(key)
         if self._defs_only:
             # inside a literal pass (see _setting): a .bzl still being loaded is read for its functions only,
             # and whatever loads it is kept apart from the modules of full evaluations
@@ -262,30 +394,40 @@ class Workspace:
             chain = " -> ".join(self._loading + [label])
             raise DebforgeError(f"load cycle: {chain}")
         if key in self._modules:
-            return self._modules[key]
+            return self._reuse(key)
         self._loading.append(label)
         try:
-            repo, pkg, shown, text = self._source_of(label, list(symbols))
-            if key.startswith("defs-only:"):
-                tree = pyast.parse(text)
-                text = _statements(text, tree, _defs_only(tree))
-            ast = self._parse(shown, text)
-            module = self._new_module()
-            for m in _RULE_ASSIGN.finditer(text):
-                self._rule_names[(shown, text.count("\n", 0, m.start()) + 1)] = m.group(1)
-            self._eval(module, ast, self._loader(repo, pkg, ast))
-            frozen = module.freeze()
+            with self._recording() as inputs:
+                repo, pkg, shown, text = self._source_of(label, list(symbols))
+                if key.startswith("defs-only:"):
+                    tree = pyast.parse(text)
+                    text = _statements(text, tree, _defs_only(tree))
+                ast = self._parse(shown, text)
+                module = self._new_module()
+                for m in _RULE_ASSIGN.finditer(text):
+                    self._rule_names[(shown, text.count("\n", 0, m.start()) + 1)] = m.group(1)
+                self._eval(module, ast, self._loader(repo, pkg, ast))
+                frozen = module.freeze()
         finally:
             self._loading.pop()
-        self._modules[key] = frozen
+        self._modules[key] = frozen, inputs
+        return frozen
+
+    def _reuse(self, key: str) -> sl.FrozenModule:
+        frozen, inputs = self._modules[key]
+        self._depend(inputs)
         return frozen
 
     def evaluate_package(self, pkg: str) -> None:
-        """Evaluate one package's BUILD file into the graph (once). Errors propagate as DebforgeError."""
-        if pkg in self.graph.packages:
+        """Evaluate one package's BUILD file into the graph (once), or take it from the scan cache.
+        Errors propagate as DebforgeError."""
+        if pkg not in self.graph.packages and pkg not in self._failed and pkg not in self._evaluating:
+            self.load_cached(pkg)
+        if pkg in self.graph.packages or pkg in self._failed:
+            self._depend(self._pkg_inputs.get(pkg))
+            if pkg in self._failed:
+                raise self._failed[pkg]
             return
-        if pkg in self._failed:
-            raise self._failed[pkg]
         if pkg in self._evaluating:
             raise DebforgeError(f"package '//{pkg}' needs itself to resolve a select() (cycle)")
         rel = self.build_file(pkg)
@@ -298,16 +440,24 @@ class Workspace:
         self._deadline, self._globbed = time.monotonic() + FILE_SECONDS, 0
         self._sink, self._defs_only = self.graph.targets, False
         self.graph.packages[pkg] = Package(pkg, self._shown(rel))
+        err, done, cacheable = None, False, True
         try:
-            module = self._new_module()
-            ast = self._parse(self._shown(rel), self._read(rel))
-            self._eval(module, ast, self._loader("", pkg, ast))
+            with self._recording() as inputs:
+                self.build_file(pkg)   # the package's own BUILD file: which one it is belongs to its inputs
+                module = self._new_module()
+                ast = self._parse(self._shown(rel), self._read(rel))
+                self._eval(module, ast, self._loader("", pkg, ast))
+            done = True
         except (sl.StarlarkError, DebforgeError) as exc:
             err = exc if isinstance(exc, DebforgeError) else starlark_error(exc)
             if time.monotonic() > self._deadline:
                 err = DebforgeError(f"evaluation took longer than {FILE_SECONDS:g} s: stopped", err.file, err.line)
+                cacheable = False
             self._forget(pkg)
-            if not self._loading:  # inside a .bzl load, a failure can be that load's cycle: try again later
+            # inside a .bzl load, a failure can be that load's cycle: try again later; a package evaluated
+            # for another one's select() may fail for that one's sake: not the package's own verdict to keep
+            cacheable = cacheable and not self._loading and len(self._pkg_stack) == 1
+            if not self._loading:
                 self._failed[pkg] = err
             raise err from None
         finally:
@@ -315,6 +465,12 @@ class Workspace:
             self._sink, self._defs_only = saved_mode
             self._pkg_stack.pop()
             self._evaluating.discard(pkg)
+            if done or pkg in self._failed:
+                self.finish(pkg, inputs)
+                if self.cache is not None and (done or cacheable):
+                    prefix = f"//{pkg}:"
+                    self.cache.store(self, pkg, rel, inputs, self.graph.packages.get(pkg),
+                                     [t for lbl, t in self.graph.targets.items() if lbl.startswith(prefix)], err)
 
     def _forget(self, pkg: str) -> None:
         """Drop what a failed evaluation of pkg recorded: a package is in the graph whole or not at all."""
@@ -329,16 +485,22 @@ class Workspace:
             return None
         pkg = label[2:].partition(":")[0]
         if self._defs_only:  # inside a literal pass (see _setting), a full evaluation is what must not happen
+            self._depend(self._pkg_inputs.get(pkg))
+            self._depend(self._settings_inputs.get(pkg))
             return self.graph.targets.get(label) or self._settings.get(pkg, {}).get(label)
-        if pkg not in self.graph.packages and self.build_file(pkg) is not None:
+        if pkg in self.graph.packages or self.build_file(pkg) is not None:
             self.evaluate_package(pkg)
         return self.graph.targets.get(label)
 
     def _abs(self, label: str) -> str:
         """An absolute label; "@<upstream's own repository name>//x" is the tree itself, "//x"."""
-        out = labels.absolute(label, "", self._pkg)
-        if self.workspace_name and out.startswith(f"@{self.workspace_name}//"):
-            out = out[len(self.workspace_name) + 1:]
+        key = (label, self._pkg)
+        out = self._abs_memo.get(key)
+        if out is None:
+            out = labels.absolute(label, "", key[1])
+            if self.workspace_name and out.startswith(f"@{self.workspace_name}//"):
+                out = out[len(self.workspace_name) + 1:]
+            self._abs_memo[key] = out
         return out
 
     # -- callbacks from the prelude ------------------------------------------------------------------------
@@ -347,6 +509,7 @@ class Workspace:
         return self._pkg_stack[-1] if self._pkg_stack else ""
 
     def _cb_target(self, stack, kind, name, attrs):
+        attrs = json.loads(attrs)
         if not isinstance(name, str) or not name or name.startswith("/") or ".." in name.split("/"):
             raise ValueError(f"{kind}: invalid target name {name!r}")
         if not self._pkg_stack:
@@ -380,7 +543,12 @@ class Workspace:
     def _cb_glob(self, include, exclude, exclude_directories):
         if isinstance(include, str) or isinstance(exclude, str):
             raise ValueError("glob() takes lists of patterns, not a string")
-        found = self.lister.glob(self._pkg, list(include), list(exclude), exclude_directories)
+        include, exclude = list(include), list(exclude)
+        found = self.lister.glob(self._pkg, include, exclude, exclude_directories)
+        if self._recorders:
+            inputs = self._recorders[-1]
+            inputs.listings[self._pkg] = self.listing_digest(self._pkg)
+            inputs.globs[json.dumps([self._pkg, include, exclude, exclude_directories])] = listing_digest(found)
         self._globbed += len(found)
         if self._globbed > MAX_RESULTS:
             raise ValueError(f"glob() calls of this file returned more than {MAX_RESULTS} paths in all: stopped")
@@ -388,6 +556,7 @@ class Workspace:
 
     def _cb_select(self, keys, no_match_error):
         """Indices of the select() keys that win here; the values stay in Starlark (they may hold anything)."""
+        keys = json.loads(keys)
         if not keys:
             raise ValueError("select() needs a non-empty dict of conditions")
         best: list[tuple[int, int]] = []
@@ -400,10 +569,16 @@ class Workspace:
                 label = self._abs(key)
                 if label in self._verdicts:
                     ok, weight = self._verdicts[label]
+                    top = self._recorders[-1] if self._recorders else None
+                    if top is not None and label not in top.conditions:
+                        top.conditions.add(label)
+                        top.merge(self._verdict_inputs[label])
                 else:
-                    ok, weight = self._condition(label)
+                    with self._recording() as inputs:
+                        ok, weight = self._condition(label)
                     if not self._defs_only:   # a literal pass may not know every setting yet
                         self._verdicts[label] = ok, weight
+                        self._verdict_inputs[label] = inputs
             except ValueError:
                 if not self._defs_only:
                     raise
@@ -427,7 +602,7 @@ class Workspace:
         if target is None and self.build_file(label[2:].partition(":")[0]) is None:
             # upstream's BUILD files name packages its published tree lacks (copybara leftovers such as
             # //tools/cpp): such a condition can't describe this build
-            self.graph.unknown_conditions[label] = self.graph.unknown_conditions.get(label, 0) + 1
+            self._met(unknown=label)
             return False, 0
         if target is None:
             raise ValueError(f"select() condition '{label}' names no config_setting")
@@ -449,10 +624,15 @@ class Workspace:
         this cycle (its select() is lazy). The package's literal config_setting calls are read first."""
         pkg = label[2:].partition(":")[0]
         if label in self.graph.targets or pkg in self.graph.packages and pkg not in self._evaluating:
+            self._depend(self._pkg_inputs.get(pkg))
             return self.graph.targets.get(label)
         if pkg not in self._settings:
             self._settings[pkg] = {}   # while reading them, a condition of the same package can't be known
-            self._settings[pkg] = self._literal_settings(pkg)
+            with self._recording() as inputs:
+                self._settings[pkg] = self._literal_settings(pkg)
+            self._settings_inputs[pkg] = inputs
+        else:
+            self._depend(self._settings_inputs.get(pkg))
         found = self._settings[pkg].get(label)
         if found is None and self._defs_only:
             return None   # no full evaluation inside the literal pass: that is where the cycle came from

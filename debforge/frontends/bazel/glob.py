@@ -38,6 +38,14 @@ def compile_pattern(pattern: str) -> re.Pattern:
     return re.compile("".join(parts)[:-1] + "$" if not pattern.endswith("**") else "".join(parts) + "[^/]+$")
 
 
+@lru_cache(maxsize=4096)
+def union(patterns: tuple[str, ...]) -> re.Pattern | None:
+    """One regex for any of the patterns (None for none): a package's candidates are matched once, not per pattern."""
+    if not patterns:
+        return None
+    return re.compile("|".join(f"(?:{compile_pattern(p).pattern})" for p in patterns))
+
+
 class Lister:
     """Lists package files once per package; shared by all glob() calls."""
 
@@ -77,7 +85,10 @@ class Lister:
     def glob(self, pkg: str, include: list[str], exclude: list[str], exclude_directories: int = 1) -> list[str]:
         files, dirs = self.entries(pkg)
         candidates = files if exclude_directories else files + dirs
-        inc = [compile_pattern(p) for p in include]
+        inc = union(tuple(include))
         # a label in exclude (TF has one) names no file of the package: bazel lets it match nothing
-        exc = [compile_pattern(p) for p in exclude if not p.startswith(("//", "@", ":"))]
-        return sorted(c for c in candidates if any(r.match(c) for r in inc) and not any(r.match(c) for r in exc))
+        exc = union(tuple(p for p in exclude if not p.startswith(("//", "@", ":"))))
+        if inc is None:
+            return []
+        found = filter(inc.match, candidates)
+        return sorted(found if exc is None else (c for c in found if not exc.match(c)))
