@@ -48,6 +48,7 @@ class Tool:
 class Context(Protocol):
     """What a generator kind asks the planner."""
     root: str                      # the upstream tree
+    undefined: set[str]            # macros of dropped externals: generated headers turn them off
 
     def inputs(self, t: Target, labels: list[str]) -> list[str]: ...   # label attributes -> paths
 
@@ -83,6 +84,7 @@ def cmake_configure_file(t: Target, ctx: Context) -> Generate:
     definitions = t.attrs.get("definitions", [])
     if not all(isinstance(d, str) and re.fullmatch(r"[A-Za-z_]\w*", d) for d in definitions):
         raise DebforgeError(f"cmake_configure_file '{t.label}': definitions must be identifiers", *_loc(t))
+    definitions = [d for d in definitions if d not in ctx.undefined]
     script = f"{SCRIPTS}/cmake-configure-file"
     out = output_path(_one(t, "out"))
     return Generate(t.label, t.kind, src, [out], ["sh", script, src[0], out, *definitions], [script])
@@ -90,14 +92,16 @@ def cmake_configure_file(t: Target, ctx: Context) -> Generate:
 
 def expand_template(t: Target, ctx: Context) -> Generate:
     """bazel's ctx.actions.expand_template (template_rule, header_template_rule, skylib's expand_template):
-    each key of `substitutions` is replaced literally by its value."""
+    each key of `substitutions` is replaced literally by its value; a key @X@ for a macro X of a dropped external
+    gets 0 (ATen's Config.h.in: @AT_MKL_ENABLED@ is 1 in BUILD.bazel, and there is no MKL)."""
     src = ctx.inputs(t, [_one(t, "src" if "src" in t.attrs else "template")])
     subs = t.attrs.get("substitutions", {})
     if not isinstance(subs, dict) or not all(isinstance(v, str) for v in subs.values()):
         raise DebforgeError(f"{t.kind} '{t.label}': substitutions must map strings to strings", *_loc(t))
     script = f"{SCRIPTS}/expand-template"
     out = output_path(_one(t, "out"))
-    pairs = [x for key, value in subs.items() for x in (key, value)]   # the BUILD file's order
+    pairs = [x for key, value in subs.items()   # the BUILD file's order
+             for x in (key, "0" if key.strip("@") in ctx.undefined else value)]
     return Generate(t.label, t.kind, src, [out], ["perl", script, src[0], out, *pairs], [script])
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+import shlex
 from dataclasses import dataclass, field
 
 from . import generate, isa, linkopts, pytools, tblgen
@@ -375,7 +376,9 @@ class _Planner:
         """The recipe's copts (bazel's --copt), the target's copts, then defines (own + transitive), then include
         dirs: bazel's order on the command line. $(BINDIR)/$(GENDIR) are bazel's make variables."""
         own = [f for f in t.attrs.get("copts", []) if f not in self.recipe.config.drop_copts]
-        flags = [generate.make_variables(f) for f in [*self.recipe.config.copts, *own]]
+        # bazel tokenizes a target's copts as a Bourne shell would (torch has "-fno-math-errno "); --copt is not
+        flags = [generate.make_variables(f) for f in self.recipe.config.copts] + \
+            [w for f in own for w in shlex.split(generate.make_variables(f))]
         defines: list[str] = list(t.attrs.get("local_defines", []))
         includes: list[str] = ["-iquote", ".", "-iquote", generate.GENDIR]
         deps = self.deps_of(t, closure)
