@@ -137,6 +137,10 @@ class _Planner:
         self.externals = {**recipe.externals, **spec.externals} if spec else recipe.externals
         self.kinds = CC_KINDS + (self.flavor.rule_kinds if flavor else ())
         self.lib_by_label = {lib.target: lib for p in self.packages for lib in p.libraries}
+        for label, lib in list(self.lib_by_label.items()):   # tf_cc_shared_object's filegroup names a library;
+            group = ws.target(label)                          # dynamic_deps name the shared object in it
+            if group is not None and group.kind == "filegroup" and len(group.attrs.get("srcs", [])) == 1:
+                self.lib_by_label.setdefault(group.attrs["srcs"][0], lib)
         self.provided = flavor.provided({lib.name for lib in self.lib_by_label.values()}) if flavor else {}
         self.externals_used: set[str] = set()
         self.used: set[str] = set()              # ... by the library being planned
@@ -146,6 +150,7 @@ class _Planner:
         self.made_by: dict[str, Target] = {}    # output label -> the rule declaring it
         self.indexed: set[str] = set()           # packages whose rules are in made_by
         self.host_tools: dict[str, HostTool] = {}
+        self.compiled: dict[str, list[str]] = {}   # library name -> labels of the targets compiled into it
 
     def target(self, label: str, referrer: str, chain: tuple[str, ...] = ()) -> Target:
         t = self.ws.target(label)
@@ -185,9 +190,12 @@ class _Planner:
         self.externals_used.update(packages)
         self.used.update(packages)
 
-    def closure(self, root: Target, static: bool = False) -> tuple[list[Target], list[str], list[str]]:
+    def closure(self, root: Target, static: bool = False, linked: dict[str, str] | None = None
+                ) -> tuple[list[Target], list[str], list[str]]:
         """In-tree cc_library targets compiled into the library (deps first), sibling libraries, external -l.
-        `static`: recipe libraries are compiled in too (a host tool runs before they exist)."""
+        `static`: recipe libraries are compiled in too (a host tool runs before they exist). `linked`: targets
+        compiled into a library this one links -> that library, which is linked instead (as cc_shared_library's
+        dynamic_deps: one copy of each target, so TF's op and kernel registrations run once)."""
         order: list[Target] = []
         siblings: list[str] = []
         ext_libs: list[str] = []
@@ -206,8 +214,9 @@ class _Planner:
                         if lib not in ext_libs:
                             ext_libs.append(lib)
                     continue
-                if dep in self.lib_by_label and not static:
-                    name = self.lib_by_label[dep].name
+                name = self.lib_by_label[dep].name if dep in self.lib_by_label and not static else \
+                    (linked or {}).get(dep)
+                if name:
                     if name not in siblings:
                         siblings.append(name)
                     continue
@@ -391,7 +400,8 @@ class _Planner:
             if "strip_include_prefix" in d.attrs:
                 strip = d.attrs["strip_include_prefix"]
                 base = strip.lstrip("/") if strip.startswith("/") else os.path.join(pkg, strip)
-                includes += ["-I", os.path.normpath(base)]
+                # bazel's virtual include directory holds the generated headers too
+                includes += ["-I", os.path.normpath(base), "-I", os.path.normpath(f"{generate.GENDIR}/{base}")]
             if d.attrs.get("include_prefix"):
                 raise DebforgeError(f"'{d.label}' uses include_prefix, which is not supported yet",
                                     *_split_loc(d.location))
@@ -419,7 +429,10 @@ class _Planner:
         loc = (str(self.recipe.path), spec.line)
         self.used = set()
         root, link = self.shared_root(spec, loc)
-        closure, siblings, ext_libs = self.closure(root)
+        dynamic = [self.lib_by_label[d].name for d in root.attrs.get("deps", []) if d in self.lib_by_label]
+        closure, siblings, ext_libs = self.closure(
+            root, linked={label: name for name in dynamic for label in self.compiled.get(name, ())})
+        self.compiled[spec.name] = [t.label for t in closure]
         lib = SharedLibrary(spec, pkg, siblings=siblings, external_libs=ext_libs, linkopts=list(link.kept))
         if link.version_script and not spec.exports:   # the recipe's exports, where given, are the maintainer's
             lib.version_script, = self.paths(root, [absolute(link.version_script, "", split_label(root.label)[1])])

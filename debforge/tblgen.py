@@ -41,10 +41,8 @@ def outputs(t: Target) -> list[str]:
 
 def as_library(t: Target) -> Target:
     """The rule as the cc_library it also is: its outputs as textual headers, nothing to compile or link."""
-    if t.attrs.get("strip_include_prefix"):
-        raise DebforgeError(f"gentbl_cc_library '{t.label}' uses strip_include_prefix, which debforge does not "
-                            f"apply to generated headers yet", *_loc(t))
-    return Target(t.label, "cc_library", t.location, {"textual_hdrs": [t.label]})
+    strip = {"strip_include_prefix": t.attrs["strip_include_prefix"]} if "strip_include_prefix" in t.attrs else {}
+    return Target(t.label, "cc_library", t.location, {"textual_hdrs": [t.label], **strip})
 
 
 def gentbl_cc_library(t: Target, ctx: Context) -> Generate:

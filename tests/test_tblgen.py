@@ -67,12 +67,12 @@ def test_tool_must_be_debian_mlir_tblgen(tmp_path):
     assert "tool '@llvm-project//mlir:mlir-tblgen' of '//:ops_inc_gen'" in exc.value.message
 
 
-def test_strip_include_prefix_is_refused_with_the_build_line(tmp_path):
+def test_strip_include_prefix_reaches_the_generated_headers(tmp_path):
     tree = tmp_path / "tree"
     shutil.copytree(TREE, tree)
     build = tree / "BUILD.bazel"
     build.write_text(build.read_text().replace('    td_file = "ops.td",\n', '    td_file = "ops.td",\n'
-                                                                              '    strip_include_prefix = "x",\n'))
-    with pytest.raises(DebforgeError) as exc:
-        plan_of(tmp_path, tree)
-    assert "strip_include_prefix" in exc.value.message and exc.value.line == 14
+                                                                              '    strip_include_prefix = "gen",\n'))
+    [lib] = plan_of(tmp_path, tree).libraries
+    flags = lib.compiles[0].flags
+    assert flags[flags.index("-I"):][:4] == ["-I", "gen", "-I", f"{GEN}/gen"]

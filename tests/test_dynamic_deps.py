@@ -1,0 +1,66 @@
+"""A library of the recipe that another one links (cc_shared_library's dynamic_deps, named through the filegroup
+tf_cc_shared_object makes) is linked, and what it holds is not compiled again: one copy of each target, as bazel
+builds TensorFlow's libtensorflow_cc over libtensorflow_framework."""
+
+import ctypes
+import os
+import shutil
+import subprocess
+
+from conftest import FIXTURES
+from debforge import SKEL_DIR, frontends
+from debforge.backends import ninja
+from debforge.plan import make_plan
+from debforge.recipe.schema import load_recipe
+
+TREE = FIXTURES / "dynamicdeps"
+
+
+def plan_of(tmp_path, tree=TREE):
+    path = tmp_path / "fixture.yaml"
+    path.write_text(f"""\
+source: ops
+version: "1.0"
+upstream: {{dir: {tree}}}
+homepage: https://example.org/
+maintainer: Test <test@example.org>
+license: Apache-2.0
+copyright: 2025 Test
+summary: fixture
+description: fixture
+frontend: bazel
+architectures: [amd64]
+packages:
+  - name: libframework1
+    libraries:
+      - {{name: framework, target: "//:framework", soversion: 1}}
+  - name: libcc1
+    libraries:
+      - {{name: cc, target: "//:cc", soversion: 1}}
+dev:
+  package: libops-dev
+""")
+    r = load_recipe(path)
+    return make_plan(r, frontends.get("bazel").scan(tree, r, "amd64", everything=False), "amd64")
+
+
+def test_what_the_linked_library_holds_is_not_compiled_again(tmp_path):
+    framework, cc = plan_of(tmp_path).libraries
+    assert [c.src for c in framework.compiles] == ["registry.cc"]
+    assert [c.src for c in cc.compiles] == ["ops.cc"]
+    assert cc.siblings == ["framework"]
+
+
+def test_the_registration_runs_once(tmp_path):
+    tree = tmp_path / "tree"
+    shutil.copytree(TREE, tree)
+    shutil.copytree(SKEL_DIR / "debforge", tree / "debian/debforge")
+    (tree / "build.ninja").write_text(ninja.render(plan_of(tmp_path, tree), "fixture.yaml"))
+    (tree / "obj-debforge").mkdir()
+    (tree / "obj-debforge/config.ninja").write_text(
+        "cc = gcc\ncxx = g++\ncppflags =\ncflags = -O2\ncxxflags = -O2\nldflags =\n")
+    proc = subprocess.run(["ninja", "generic"], cwd=tree, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    generic = tree / "obj-debforge/generic"
+    ctypes.CDLL(str(generic / "libframework.so.1"), mode=os.RTLD_GLOBAL)
+    assert ctypes.CDLL(str(generic / "libcc.so.1")).ops_registered() == 1
