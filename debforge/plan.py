@@ -285,7 +285,7 @@ class _Planner:
             self.indexed.add(pkg)
             for rule in self.ws.graph.targets.values():
                 if split_label(rule.label)[1] == pkg:
-                    for out in generate.declared_outputs(rule):
+                    for out in tblgen.outputs(rule) if rule.kind == tblgen.KIND else generate.declared_outputs(rule):
                         self.made_by.setdefault(out, rule)
         return self.made_by.get(label)
 

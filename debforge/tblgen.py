@@ -2,7 +2,8 @@
 file of `tbl_outs` from `td_file`, and the rule is also a cc_library whose textual headers are those files (what
 code including ops.h.inc depends on).
 
-The tool is the recipe's (tools: "@llvm-project//mlir:mlir-tblgen" -> Debian's mlir-tblgen-N, mlir-N-tools).
+The tool is the recipe's (tools: "@llvm-project//mlir:mlir-tblgen" -> Debian's mlir-tblgen-N, mlir-N-tools, which
+also tells LLVM's version), or an upstream tblgen backend (a cc_binary, built as a host tool).
 Includes are tblgen.bzl's: the tree root and bin directory, then each td_library dep's `includes` (package-
 relative), transitively; deps of other kinds give none (tblgen.bzl reads only td_library's TdInfo). MLIR's
 own .td files (@llvm-project td_library deps) are libmlir-N-dev's, under
@@ -25,7 +26,8 @@ from .graph import Target, split_label
 KIND = "@llvm-project//mlir:tblgen.bzl%gentbl_cc_library"
 TD_KIND = "@llvm-project//mlir:tblgen.bzl%td_library"
 LLVM_REPO = "llvm-project"
-DEBIAN_TOOL = re.compile(r"mlir-(?:tblgen|pdll)-(\d+)")   # Debian's names; .td files in /usr/lib/llvm-N/include
+MLIR_TBLGEN = "@llvm-project//mlir:mlir-tblgen"
+DEBIAN_TOOL = re.compile(r"mlir-tblgen-(\d+)")   # Debian's name; its .td files are in /usr/lib/llvm-N/include
 
 
 def outputs(t: Target) -> list[str]:
@@ -47,14 +49,15 @@ def as_library(t: Target) -> Target:
 
 def gentbl_cc_library(t: Target, ctx: Context) -> Generate:
     """One run of the tool per file of tbl_outs, as one step."""
-    tool = ctx.tool(t, _one(t, "tblgen"))
-    version = DEBIAN_TOOL.fullmatch(tool.command[0])
+    pkg = split_label(t.label)[1]
+    tool = ctx.tool(t, absolute(_one(t, "tblgen"), "", pkg))   # Debian's, or upstream's backend as a host tool
+    debian = ctx.tool(t, MLIR_TBLGEN).command[0]
+    version = DEBIAN_TOOL.fullmatch(debian)
     if version is None:
-        raise DebforgeError(f"gentbl_cc_library '{t.label}': its tblgen '{t.attrs['tblgen']}' must be Debian's "
-                            f"mlir-tblgen-N or mlir-pdll-N (the recipe's tools), not '{tool.command[0]}'", *_loc(t),
+        raise DebforgeError(f"gentbl_cc_library '{t.label}': the recipe's tool for {MLIR_TBLGEN} tells LLVM's "
+                            f"version and must be Debian's mlir-tblgen-N, not '{debian}'", *_loc(t),
                             hint='tools: {"@llvm-project//mlir:mlir-tblgen": {command: mlir-tblgen-19, '
                                  'package: mlir-19-tools}}')
-    pkg = split_label(t.label)[1]
     td_file, = ctx.inputs(t, [absolute(_one(t, "td_file"), "", pkg)])
     inputs = [td_file] + ctx.inputs(t, [absolute(s, "", pkg) for s in t.attrs.get("td_srcs", [])])
     includes = [".", GENDIR]
