@@ -88,18 +88,15 @@ def _evaluate_chunk(pkgs: list[str]):
     for pkg in pkgs:
         _evaluate(_worker, pkg)
     new = set(g.packages) - packages
-    prefixes = tuple(f"//{p}:" for p in new)
-    return (len(pkgs), {p: g.packages[p] for p in new}, {k: v for k, v in g.skipped.items() if k not in skipped},
-            {lbl: t for lbl, t in g.targets.items() if lbl.startswith(prefixes)},
+    return (len(pkgs), {p: (g.packages[p], _worker.package_targets(p)) for p in new},
+            {k: v for k, v in g.skipped.items() if k not in skipped},
             {p: i for p, i in _worker.finished().items() if p not in finished})
 
 
 def _merge(ws: Workspace, part) -> None:
-    _, packages, skipped, targets, inputs = part
-    g = ws.graph
-    for pkg, package in packages.items():
-        g.packages.setdefault(pkg, package)
-    g.skipped.update(skipped)
-    g.targets.update(targets)
+    _, packages, skipped, inputs = part
+    for pkg, (package, targets) in packages.items():
+        ws.adopt(package, targets)
+    ws.graph.skipped.update(skipped)
     for pkg, pkg_inputs in inputs.items():   # a package two workers evaluated counts once
         ws.finish(pkg, pkg_inputs)

@@ -67,19 +67,27 @@ class Inputs:
         self.conditions |= other.conditions
 
     def to_json(self) -> dict:
-        return {"files": self.files, "probes": self.probes, "listings": self.listings, "globs": self.globs,
+        # the files' digests as one: most packages read the same hundred .bzl files, each entry names them
+        return {"files": sorted(self.files), "files_digest": files_digest(self.files), "probes": self.probes,
+                "listings": self.listings, "globs": self.globs,
                 "external": {k: sorted(v) for k, v in self.external.items()}, "unknown": sorted(self.unknown)}
 
     @classmethod
-    def from_json(cls, data: dict) -> "Inputs":
-        out = cls(files=_str_map(data["files"]), probes=dict(data["probes"]), listings=_str_map(data["listings"]),
-                  globs=_str_map(data["globs"]), external={k: set(v) for k, v in data["external"].items()},
-                  unknown=set(data["unknown"]))
+    def from_json(cls, data: dict, current) -> "Inputs | None":
+        """The recorded inputs, if the files they name still have the recorded digests (`current(path)` gives a
+        file's digest now)."""
+        out = cls(files={rel: current(rel) for rel in data["files"]}, probes=dict(data["probes"]),
+                  listings=_str_map(data["listings"]), globs=_str_map(data["globs"]),
+                  external={k: set(v) for k, v in data["external"].items()}, unknown=set(data["unknown"]))
         if not all(isinstance(v, (str, type(None))) for v in out.probes.values()) or \
                 not all(isinstance(s, str) for v in out.external.values() for s in v) or \
                 not all(isinstance(s, str) for s in out.unknown):
             raise TypeError("not a map of strings")
-        return out
+        return out if files_digest(out.files) == data["files_digest"] else None
+
+
+def files_digest(files: dict[str, str]) -> str:
+    return digest("\0".join(f"{rel}\0{d}" for rel, d in sorted(files.items())).encode("utf-8", "surrogateescape"))
 
 
 def _str_map(data) -> dict[str, str]:
@@ -128,26 +136,29 @@ class ScanCache:
 
     def lookup(self, ws, pkg: str, build_rel: str) -> Hit | None:
         """The entry for pkg if every input it recorded is unchanged; None on a miss or a bad entry."""
-        hit = self._read(pkg, ws.file_digest(build_rel))
+        hit = self._read(ws, pkg, ws.file_digest(build_rel))
         if hit is None or not _holds(ws, hit.inputs):
             self.missed.add(pkg)
             return None
         self.hit.add(pkg)
         return hit
 
-    def _read(self, pkg: str, build_digest: str) -> Hit | None:
+    def _read(self, ws, pkg: str, build_digest: str) -> Hit | None:
         try:
             data = json.loads(self._path(pkg, build_digest).read_bytes())
             if data.get("schema") != SCHEMA or data.get("fingerprint") != self.fingerprint or \
                     data.get("package") != pkg:
                 return None
-            inputs = Inputs.from_json(data["inputs"])
+            inputs = Inputs.from_json(data["inputs"], ws.file_digest)
+            if inputs is None:
+                return None
             if "error" in data:
                 e = data["error"]
                 return Hit(inputs, error=DebforgeError(str(e["message"]), e["file"], e["line"], e["hint"]))
             p, prefix = data["result"], f"//{pkg}:"
-            targets = [Target(str(label), str(kind), str(loc), dict(attrs)) for label, kind, loc, attrs in p["targets"]]
-            if not all(t.label.startswith(prefix) for t in targets):
+            targets = [Target(label, kind, loc, attrs) for label, kind, loc, attrs in p["targets"]]
+            if not all(isinstance(t.label, str) and t.label.startswith(prefix) and isinstance(t.kind, str) and
+                       isinstance(t.location, str) and isinstance(t.attrs, dict) for t in targets):
                 return None
             return Hit(inputs, Package(pkg, str(p["build_file"]), [str(v) for v in p["default_visibility"]]),
                        targets)
@@ -165,8 +176,8 @@ class ScanCache:
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=self.directory, suffix=".tmp")
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                json.dump(entry, out, separators=(",", ":"))
+            with os.fdopen(fd, "wb") as out:
+                out.write(json.dumps(entry, separators=(",", ":")).encode())
             os.replace(tmp, self._path(pkg, ws.file_digest(build_rel)))
         except (OSError, TypeError, ValueError):
             try:  # a cache that can't be written only costs time
@@ -176,10 +187,8 @@ class ScanCache:
 
 
 def _holds(ws, inputs: Inputs) -> bool:
-    """Are the recorded inputs still what the tree has? glob() results are compared only where a globbed
-    package's file listing changed."""
-    if any(ws.file_digest(rel) != d for rel, d in inputs.files.items()):
-        return False
+    """Are the recorded inputs (files checked already) still what the tree has? glob() results are compared
+    only where a globbed package's file listing changed."""
     if any(ws.probe(pkg) != rel for pkg, rel in inputs.probes.items()):
         return False
     changed = {pkg for pkg, d in inputs.listings.items() if ws.listing_digest(pkg) != d}

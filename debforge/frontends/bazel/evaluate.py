@@ -189,6 +189,7 @@ class Workspace:
         self._probes: dict[str, str | None] = {}
         self._listings: dict[str, str] = {}
         self._looked_up: set[str] = set()   # packages looked for in the cache
+        self._labels: dict[str, list[str]] = {}   # package -> labels of the targets it put in the graph
 
     # -- files ------------------------------------------------------------------------------------------------
     def _shown(self, rel: str) -> str:
@@ -313,8 +314,7 @@ class Workspace:
         if hit.error is not None:
             self._failed[pkg] = hit.error
         else:
-            self.graph.packages[pkg] = hit.package
-            self.graph.targets.update((t.label, t) for t in hit.targets)
+            self.adopt(hit.package, hit.targets)
         self.finish(pkg, hit.inputs)
         return True
 
@@ -468,16 +468,24 @@ class Workspace:
             if done or pkg in self._failed:
                 self.finish(pkg, inputs)
                 if self.cache is not None and (done or cacheable):
-                    prefix = f"//{pkg}:"
                     self.cache.store(self, pkg, rel, inputs, self.graph.packages.get(pkg),
-                                     [t for lbl, t in self.graph.targets.items() if lbl.startswith(prefix)], err)
+                                     self.package_targets(pkg), err)
 
     def _forget(self, pkg: str) -> None:
         """Drop what a failed evaluation of pkg recorded: a package is in the graph whole or not at all."""
         del self.graph.packages[pkg]
-        prefix = f"//{pkg}:"
-        for label in [lbl for lbl in self.graph.targets if lbl.startswith(prefix)]:
+        for label in self._labels.pop(pkg, []):
             del self.graph.targets[label]
+
+    def adopt(self, package: Package, targets: list[Target]) -> None:
+        """A package evaluated elsewhere (the cache, a worker process) joins the graph."""
+        if package.path not in self.graph.packages:
+            self.graph.packages[package.path] = package
+            self.graph.targets.update((t.label, t) for t in targets)
+            self._labels[package.path] = [t.label for t in targets]
+
+    def package_targets(self, pkg: str) -> list[Target]:
+        return [self.graph.targets[label] for label in self._labels.get(pkg, [])]
 
     def target(self, label: str) -> Target | None:
         """The target for a label, evaluating its package on first use. None if the package has no such rule."""
@@ -530,6 +538,8 @@ class Workspace:
         if kind == "config_setting" and "constraint_values" in clean:
             clean["constraint_values"] = [self._abs(v) for v in clean["constraint_values"]]
         self._sink[label] = Target(label, kind, _caller(stack), clean)
+        if self._sink is self.graph.targets:
+            self._labels.setdefault(self._pkg, []).append(label)
 
     def _absolute_labels(self, key, value):
         if isinstance(value, str):

@@ -56,31 +56,34 @@ class Lister:
     def entries(self, pkg: str) -> tuple[list[str], list[str]]:
         """(files, directories) under the package, relative to it, not entering subpackages."""
         if pkg not in self._cache:
-            base = os.path.join(self.root, pkg)
             files: list[str] = []
             dirs: list[str] = []
-            for dirpath, dirnames, filenames in os.walk(base, followlinks=False):
-                rel = os.path.relpath(dirpath, base)
-                rel = "" if rel == "." else rel + "/"
-                keep = []
-                for d in sorted(dirnames):
-                    full = os.path.join(dirpath, d)
-                    if os.path.islink(full) or any(os.path.exists(os.path.join(full, b)) for b in BUILD_FILES):
-                        continue  # a subpackage, or a symlink that could lead out of the tree
-                    keep.append(d)
-                    dirs.append(rel + d)
-                dirnames[:] = keep
-                for f in sorted(filenames):
-                    full = os.path.join(dirpath, f)
-                    if os.path.islink(full):
-                        real = os.path.realpath(full)
-                        if not real.startswith(self.root + os.sep) or not os.path.isfile(real):
-                            continue
-                    files.append(rel + f)
-                if len(files) > MAX_RESULTS:
-                    raise ValueError(f"package '{pkg}' has more than {MAX_RESULTS} files: refusing to glob it")
+            self._walk(pkg, "", _listing(os.path.join(self.root, pkg)) or [], files, dirs)
             self._cache[pkg] = (files, dirs)
         return self._cache[pkg]
+
+    def _walk(self, pkg: str, rel: str, entries: list[os.DirEntry], files: list[str], dirs: list[str]) -> None:
+        """os.walk's order, from scandir's entry types: no stat per file, and each subdirectory's listing is
+        read once, both to see whether it is a subpackage and to descend."""
+        keep = []
+        for e in entries:
+            if e.is_dir() and not e.is_symlink():   # a symlinked directory could lead out of the tree
+                below = _listing(e.path)
+                if below is None or not any(b.name in BUILD_FILES and (b.is_file() or b.is_dir()) for b in below):
+                    keep.append((e.name, below or []))   # else a subpackage
+        dirs.extend(rel + name for name, _ in keep)
+        for e in entries:
+            if e.is_dir():
+                continue
+            if e.is_symlink():
+                real = os.path.realpath(e.path)
+                if not real.startswith(self.root + os.sep) or not os.path.isfile(real):
+                    continue
+            files.append(rel + e.name)
+        if len(files) > MAX_RESULTS:
+            raise ValueError(f"package '{pkg}' has more than {MAX_RESULTS} files: refusing to glob it")
+        for name, below in keep:
+            self._walk(pkg, f"{rel}{name}/", below, files, dirs)
 
     def glob(self, pkg: str, include: list[str], exclude: list[str], exclude_directories: int = 1) -> list[str]:
         files, dirs = self.entries(pkg)
@@ -92,3 +95,12 @@ class Lister:
             return []
         found = filter(inc.match, candidates)
         return sorted(found if exc is None else (c for c in found if not exc.match(c)))
+
+
+def _listing(path: str) -> list[os.DirEntry] | None:
+    """A directory's entries by name; None if it can't be read (os.walk skips such a directory too)."""
+    try:
+        with os.scandir(path) as it:
+            return sorted(it, key=lambda e: e.name)
+    except OSError:
+        return None
