@@ -94,8 +94,11 @@ def test_a_corrupt_or_foreign_entry_is_ignored(tree, tmp_path):
     entries[1].write_bytes(b"\x00not json")
     entries[2].write_text('{"schema": 1, "fingerprint": "someone else", "package": "a"}')
     entries[3].write_text('{"schema": 1}')
+    # records that would look outside the tree, or aren't glob calls
+    entries[4].write_text(entries[4].read_text().replace('"listings":{', '"listings":{"../..":"x",'))
+    entries[5].write_text(entries[5].read_text().replace('"globs":{', '"globs":{"[1, 2]":"x",'))
     ws, counts = run(tree, cache)
-    assert counts == {"hits": 2, "misses": 4}
+    assert counts == {"hits": 0, "misses": 6}
     assert ws.graph.to_json() == cold.graph.to_json()
 
 

@@ -137,7 +137,11 @@ class ScanCache:
     def lookup(self, ws, pkg: str, build_rel: str) -> Hit | None:
         """The entry for pkg if every input it recorded is unchanged; None on a miss or a bad entry."""
         hit = self._read(ws, pkg, ws.file_digest(build_rel))
-        if hit is None or not _holds(ws, hit.inputs):
+        try:
+            holds = hit is not None and _holds(ws, hit.inputs)
+        except (ValueError, TypeError, AttributeError):
+            holds = False   # a malformed glob record
+        if not holds:
             self.missed.add(pkg)
             return None
         self.hit.add(pkg)
@@ -189,12 +193,19 @@ class ScanCache:
 def _holds(ws, inputs: Inputs) -> bool:
     """Are the recorded inputs (files checked already) still what the tree has? glob() results are compared
     only where a globbed package's file listing changed."""
+    if not all(map(_in_tree, [*inputs.probes, *inputs.listings])):
+        return False   # not an entry debforge wrote: never look outside the tree
     if any(ws.probe(pkg) != rel for pkg, rel in inputs.probes.items()):
         return False
     changed = {pkg for pkg, d in inputs.listings.items() if ws.listing_digest(pkg) != d}
     for key, d in inputs.globs.items():
         pkg, include, exclude, dirs = json.loads(key)
+        if not _in_tree(pkg):
+            return False
         if (pkg in changed or pkg not in inputs.listings) and ws.glob_digest(pkg, include, exclude, dirs) != d:
             return False
     return True
 
+
+def _in_tree(pkg) -> bool:
+    return isinstance(pkg, str) and not pkg.startswith("/") and ".." not in pkg.split("/")
