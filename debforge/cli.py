@@ -63,8 +63,9 @@ def cmd_scan(args) -> int:
     if args.json:
         print(g.to_json())
     else:
+        cached = f"; {len(ws.cache.hit)} from the scan cache" if getattr(ws, "cache", None) else ""
         print(f"{root}: {len(g.packages)} packages evaluated, {len(g.skipped)} failed, {len(g.targets)} targets "
-              f"in {time.monotonic() - started:.2f} s (arch {args.arch})")
+              f"in {time.monotonic() - started:.2f} s (arch {args.arch}{cached})")
         print("targets by rule kind:")
         for kind, n in g.kinds().items():
             print(f"  {kind:40} {n}")

@@ -130,3 +130,4 @@ def test_no_cache_flag_and_environment(tree, tmp_path):
     second = run_cli("scan", recipe, "--source", tree, "--json", env=env)
     assert first.returncode == second.returncode == 0
     assert first.stdout == second.stdout and '"//a:a"' in first.stdout
+    assert "(arch amd64; 5 from the scan cache)" in run_cli("scan", recipe, "--source", tree, env=env).stdout
