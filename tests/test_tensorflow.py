@@ -23,6 +23,7 @@ def test_framework_plans_and_ninja_finds_every_input(tmp_path):
     tree, _ = sources.prepare(r, tmp_path, print)
     plan = make_plan(r, frontends.get("bazel").scan(tree, r, "amd64", everything=False), "amd64")
     [lib] = plan.libraries
+    assert lib.filename == "libtensorflow_framework.so.2.14.1"   # upstream's name, without the +dfsg
     assert len(lib.compiles) > 600 and sum(c.src.endswith(".pb.cc") for c in lib.compiles) > 60
     kinds = Counter(s.kind for s in plan.steps)
     assert kinds[protos.KIND] > 60 and kinds[tblgen.KIND] == 8 and kinds["tf_gen_options_header"] == 1
