@@ -493,15 +493,30 @@ class _Planner:
                     raise DebforgeError(f"dynamic_deps entry '{dep}' of '{root.label}' is not a library of "
                                         f"the recipe ({loc[0]}:{loc[1]}); add it as one", *where)
             attrs["deps"] = attrs["deps"] + attrs["dynamic_deps"]
+        # a recipe library's shared object among the srcs (tf_cc_shared_object's framework_so, a symlink genrule
+        # of its filegroup) is linked as a dynamic_deps entry is
+        shared = {src: self.recipe_library(src) for src in attrs["srcs"]}
+        attrs["srcs"] = [src for src in attrs["srcs"] if shared[src] is None]
         # a dep naming a file, not a rule (a linker script), is a link input, used through $(location)
         rules = [d for d in attrs["deps"] if d.startswith("@") or self.mapped_package(d) or d in self.lib_by_label
-                 or self.ws.target(d) is not None]
+                 or self.ws.target(d) is not None] + [lib for lib in shared.values() if lib]
         link = linkopts.read(attrs["linkopts"] + attrs["user_link_flags"], root.label, where)
         library = Target(root.label, "cc_library", root.location,
                          {"srcs": attrs["srcs"], "deps": rules, "copts": attrs["copts"],
                           "defines": attrs["defines"], "local_defines": attrs["local_defines"],
                           "includes": attrs["includes"]})
         return library, link
+
+    def recipe_library(self, label: str, via: tuple[str, ...] = ()) -> str | None:
+        """The recipe library (its label in lib_by_label) that a label leads to through filegroups and
+        one-source genrules (symlinks), if any."""
+        if label in self.lib_by_label:
+            return label
+        if label.startswith("@") or label in via:
+            return None
+        rule = self.ws.target(label) or self.maker(label)
+        srcs = rule.attrs.get("srcs", []) if rule is not None and rule.kind in ("filegroup", "genrule") else []
+        return self.recipe_library(srcs[0], via + (label,)) if len(srcs) == 1 else None
 
     def linked_from_cpu(self, lib: SharedLibrary, name: str) -> None:
         if name not in lib.external_libs:

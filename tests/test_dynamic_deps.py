@@ -1,5 +1,5 @@
 """A library of the recipe that another one links (cc_shared_library's dynamic_deps, named through the filegroup
-tf_cc_shared_object makes) is linked, and what it holds is not compiled again: one copy of each target, as bazel
+tf_cc_shared_object makes, or its shared object among a cc_binary's srcs) is linked, and what it holds is not compiled again: one copy of each target, as bazel
 builds TensorFlow's libtensorflow_cc over libtensorflow_framework."""
 
 import ctypes
@@ -37,6 +37,9 @@ packages:
   - name: libcc1
     libraries:
       - {{name: cc, target: "//:cc", soversion: 1}}
+  - name: libapi1
+    libraries:
+      - {{name: api, target: "//:api", soversion: 1}}
 dev:
   package: libops-dev
 """)
@@ -45,10 +48,12 @@ dev:
 
 
 def test_what_the_linked_library_holds_is_not_compiled_again(tmp_path):
-    framework, cc = plan_of(tmp_path).libraries
+    framework, cc, api = plan_of(tmp_path).libraries
     assert [c.src for c in framework.compiles] == ["registry.cc"]
     assert [c.src for c in cc.compiles] == ["ops.cc"]
     assert cc.siblings == ["framework"]
+    # the framework's shared object among a cc_binary's srcs (through a symlink genrule): linked the same way
+    assert [c.src for c in api.compiles] == ["api.cc"] and api.siblings == ["framework"]
 
 
 def test_the_registration_runs_once(tmp_path):
@@ -64,3 +69,4 @@ def test_the_registration_runs_once(tmp_path):
     generic = tree / "obj-debforge/generic"
     ctypes.CDLL(str(generic / "libframework.so.1"), mode=os.RTLD_GLOBAL)
     assert ctypes.CDLL(str(generic / "libcc.so.1")).ops_registered() == 1
+    assert ctypes.CDLL(str(generic / "libapi.so.1")).api_registered() == 1   # the one registry
