@@ -17,6 +17,9 @@ from debforge.recipe.schema import load_recipe
 RECIPE = ROOT / "recipes/tensorflow-lite.yaml"
 EXTERNALS = ["flatbuffers-compiler", "libcpuinfo-dev", "libeigen3-dev", "libfarmhash-dev", "libfft2d-dev",
              "libflatbuffers-dev", "libgemmlowp-dev", "libneon-2-sse-dev", "libpthreadpool-dev", "libruy-dev"]
+# sid's libtensorflow-lite.so.2.14.1 (CMake) against this build's generic copy: see the recipe's comment on symbols
+SYMBOLS = {"common": "2353", "missing from debforge's build (Debian exports them)": "1162",
+           "only in debforge's build": "101"}
 FLATC_OUTPUTS = {"tensorflow/lite/schema/schema_generated.h", "tensorflow/lite/schema/conversion_metadata_generated.h",
                  "tensorflow/lite/acceleration/configuration/configuration.fbs",   # flatc --proto, from the .proto
                  "tensorflow/lite/acceleration/configuration/configuration_generated.h"}
@@ -82,3 +85,23 @@ def test_tflite_headers_are_debians(tree):
     assert not any(h.startswith(("tensorflow/lite/tools/", "tensorflow/lite/delegates/gpu/", "tensorflow/lite/java/"))
                    for h in installed)
 
+
+@pytest.mark.heavy
+def test_tflite_sbuild_lintian_clean_and_symbols(tmp_path):
+    """`debforge build --sbuild sid` (fft2d is in sid only): 3 x 185 TUs in a clean sid chroot, sid's lintian
+    without errors or warnings, then the exported symbols against sid's libtensorflow-lite2.14.1 (CMake)."""
+    proc = run_cli("build", RECIPE, "-o", tmp_path, "--sbuild", "sid", "--no-check-reproducible",
+                   env={"DEB_BUILD_OPTIONS": "parallel=2"})
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert "debforge: lintian (sid's, in the chroot): 0 errors, 0 warnings" in proc.stderr
+    debs = {p.name.split("_")[0]: p for p in tmp_path.glob("*.deb") if "-dbgsym_" not in p.name}
+    assert set(debs) == {"libtensorflowlite2.14.1", "libtensorflowlite2.14.1-generic", "libtensorflowlite2.14.1-avx2",
+                         "libtensorflowlite2.14.1-avx512", "libtensorflowlite-dev", "tensorflow-lite-src"}
+    for pkg, sub in (("libtensorflowlite2.14.1-generic", ""), ("libtensorflowlite2.14.1-avx2", "glibc-hwcaps/x86-64-v3/"),
+                     ("libtensorflowlite2.14.1-avx512", "glibc-hwcaps/x86-64-v4/")):
+        assert list(extract(debs[pkg], tmp_path / pkg).glob(f"usr/lib/*/{sub}libtensorflowlite.so.2.14.1"))
+    cmp = subprocess.run([sys.executable, ROOT / "tools/compare-symbols", debs["libtensorflowlite2.14.1-generic"],
+                          "--library", "libtensorflowlite.so", "--debian", "libtensorflow-lite2.14.1", "--suite", "sid",
+                          "--debian-library", "libtensorflow-lite.so"], capture_output=True, text=True)
+    figures = dict(ln.split(": ", 1) for ln in cmp.stdout.splitlines() if ln.startswith(("common:", "missing", "only")))
+    assert figures == SYMBOLS, cmp.stdout[-3000:]
