@@ -38,6 +38,8 @@ CASES = {
     "recipes/bad-label": ("recipes/bad-label.yaml:18", "target 'tiny' is not valid: expected a bazel label"),
     "recipes/upstream-two-kinds": ("recipes/upstream-two-kinds.yaml:3", "upstream needs exactly one of"),
     "recipes/unknown-frontend": ("recipes/unknown-frontend.yaml:12", "unknown frontend 'cmake'\n  hint: available:"),
+    "recipes/no-architecture": ("recipes/no-architecture.yaml:13", "architectures is empty\n  hint: name at least "
+                                                                   "one, e.g. [amd64]"),
     "recipes/unknown-architecture": ("recipes/unknown-architecture.yaml:13", "unknown architecture 'amd46'"),
     "recipes/unknown-isa-level": ("recipes/unknown-isa-level.yaml:14", "unknown ISA level 'x86-64-v5'\n  hint: did "
                                                                        "you mean 'x86-64-v4'?"),

@@ -477,6 +477,8 @@ def load_recipe(path: str | Path) -> Recipe:
 
     arches = tuple(_str(n, "architecture") for n in _list(top["architectures"], "architectures")) \
         if "architectures" in top else ("amd64", "arm64")
+    if not arches:
+        raise top["architectures"].error("architectures is empty", "name at least one, e.g. [amd64]")
     for i, (n, a) in enumerate(zip(top["architectures"].value if "architectures" in top else [], arches)):
         if a not in isa.ARCHES:
             raise n.error(f"unknown architecture '{a}'", f"known: {', '.join(sorted(isa.ARCHES))}")
