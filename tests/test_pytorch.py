@@ -1,7 +1,10 @@
 """PyTorch 2.6 from its own Starlark metadata (issue 7), on the orig tarball of Debian's pytorch (trixie)."""
 
+import importlib.machinery
+import importlib.util
 import shutil
 import subprocess
+from collections import Counter
 
 import pytest
 
@@ -31,39 +34,151 @@ def test_every_package_evaluates(tree):
     assert kinds["cc_library"] == 42 and kinds["cmake_configure_file"] == 3 and kinds["generate_aten"] == 1
 
 
-@pytest.mark.slow
-def test_c10_plan(tree):
+@pytest.fixture(scope="module")
+def plan(tree):
     r = load_recipe(RECIPE)
-    plan = make_plan(r, frontends.get("bazel").scan(tree, r, "amd64", everything=False), "amd64")
-    [c10] = plan.libraries
-    srcs = [c.src for c in c10.compiles]
-    assert len(srcs) == len(set(srcs)) == 88
-    assert all(s.startswith("c10/") and s.endswith(".cpp") for s in srcs)
-    assert not any(s.startswith(("c10/cuda/", "c10/test/", "c10/benchmark/")) for s in srcs)
-    # the recipe turns c10's gflags/glog bool_flags (default true) off, as Debian's build does
-    [step] = plan.steps
-    assert step.label == "//c10/macros:cmake_macros_h"
-    assert step.outputs == ["obj-debforge/gen/c10/macros/cmake_macros.h"]
-    assert step.command[4:] == ["C10_BUILD_SHARED_LIBS", "C10_USE_MSVC_STATIC_RUNTIME"]
-    assert plan.externals_used == ["libcpuinfo-dev", "libfmt-dev"]
-    assert c10.external_libs == ["fmt", "cpuinfo"] and c10.generated == step.outputs
-    # ninja finds every input: tree files, the generated header, the debian/debforge scripts
+    return make_plan(r, frontends.get("bazel").scan(tree, r, "amd64", everything=False), "amd64")
+
+
+def dry_run(tree, plan, *targets):
+    """ninja -n of targets over the rendered plan: every input must be found (tree files, generated files, the
+    debian/debforge scripts)."""
     (tree / "debian").mkdir(exist_ok=True)
     shutil.copytree(SKEL_DIR / "debforge", tree / "debian/debforge", dirs_exist_ok=True)
     (tree / "obj-debforge").mkdir(exist_ok=True)
     (tree / "obj-debforge/config.ninja").write_text("cc = gcc\ncxx = g++\n")
     (tree / "build.ninja").write_text(ninja.render(plan, RECIPE.name))
-    dry = subprocess.run(["ninja", "-n", "generic", "x86-64-v3", "x86-64-v4"], cwd=tree, capture_output=True,
-                         text=True)
+    dry = subprocess.run(["ninja", "-n", *targets], cwd=tree, capture_output=True, text=True)
     assert dry.returncode == 0, dry.stdout[-2000:] + dry.stderr[-2000:]
-    assert "generate obj-debforge/gen/c10/macros/cmake_macros.h" in dry.stdout.splitlines()[0]
-    assert dry.stdout.count("\n") == 1 + 3 * (88 + 3) + 2   # header; per level objects, link, 2 symlinks; checks
+    return dry.stdout.splitlines()
+
+
+LEVELS = ("generic", "x86-64-v3", "x86-64-v4")
+
+
+@pytest.mark.slow
+def test_c10_plan(tree, plan):
+    c10, torch = plan.libraries
+    assert (c10.spec.name, torch.spec.name) == ("c10", "torch_cpu")
+    srcs = [c.src for c in c10.compiles]
+    assert len(srcs) == len(set(srcs)) == 88
+    assert all(s.startswith("c10/") and s.endswith(".cpp") for s in srcs)
+    assert not any(s.startswith(("c10/cuda/", "c10/test/", "c10/benchmark/")) for s in srcs)
+    # the recipe turns c10's gflags/glog bool_flags (default true) off, as Debian's build does
+    [step] = [s for s in plan.steps if s.label == "//c10/macros:cmake_macros_h"]
+    assert step.outputs == ["obj-debforge/gen/c10/macros/cmake_macros.h"]
+    assert step.command[4:] == ["C10_BUILD_SHARED_LIBS", "C10_USE_MSVC_STATIC_RUNTIME"]
+    assert c10.external_libs == ["cpuinfo"] and c10.generated == step.outputs   # fmt: header-only
+    lines = dry_run(tree, plan, *(f"c10@{level}" for level in LEVELS))
+    assert "generate obj-debforge/gen/c10/macros/cmake_macros.h" in lines[0]
+    assert len(lines) == 1 + 3 * (88 + 3) + 2   # the header; per level objects, link, 2 symlinks; 2 checks
+
+
+@pytest.mark.slow
+def test_torch_cpu_plan(tree, plan):
+    """libtorch_cpu (//:torch): 1097 translation units, ATen's 7176 generated files (torchgen's own list), and a
+    ninja -n of all three levels that finds every input."""
+    _, torch = plan.libraries
+    srcs = [c.src for c in torch.compiles]
+    assert len(srcs) == len(set(srcs)) == 1097
+    by_area = Counter(next((a for a in ("aten/src/ATen/native/", "obj-debforge/gen/", "torch/csrc/jit/",
+                                         "torch/csrc/autograd/") if s.startswith(a)), "other") for s in srcs)
+    assert by_area == {"aten/src/ATen/native/": 251, "obj-debforge/gen/": 180, "torch/csrc/jit/": 277,
+                       "torch/csrc/autograd/": 26, "other": 363}
+    assert len(torch.generated) == 7176 and torch.siblings == ["c10"]
+    assert Counter(s.kind for s in plan.steps) == {"genrule": 134, "cmake_configure_file": 2,
+                                                   "header_template_rule": 1, "generate_aten": 1}
+    # copts are split as sh splits words (upstream writes "-fno-math-errno ")
+    assert not any(f != f.strip() for c in torch.compiles for f in c.flags)
+    # the recipe's dropped MKL turns ATen's AT_MKL_ENABLED off (BUILD.bazel substitutes 1)
+    [config] = [s for s in plan.steps if s.label == "//:aten_src_ATen_config"]
+    assert config.command[config.command.index("@AT_MKL_ENABLED@") + 1] == "0"
+    lines = dry_run(tree, plan, *(f"torch_cpu@{level}" for level in LEVELS))
+    done = Counter(line.split("] ", 1)[1].split(" ", 1)[0] for line in lines)
+    assert done["generate"] == 138   # torch_cpu's steps and c10's header: c10 headers are included too
+    assert sum(1 for line in lines if " -c " in line and "/obj/torch_cpu/" in line) == 3 * 1097
+    assert len(lines) == 3531        # + c10@generic (linked), 3 links, 6 symlinks, 2 variant checks
+
+
+def compare_tool():
+    loader = importlib.machinery.SourceFileLoader("compare_torch_sources", str(ROOT / "tools/compare-torch-sources"))
+    module = importlib.util.module_from_spec(importlib.util.spec_from_loader(loader.name, loader))
+    loader.exec_module(module)
+    return module
+
+
+@pytest.mark.slow
+def test_sources_against_cmake(tree, plan):
+    """The files //:torch compiles against those CMake compiles into libtorch_cpu with Debian's options; each
+    difference is explained in recipes/pytorch.yaml."""
+    tool = compare_tool()
+    _, torch = plan.libraries
+    ours = {tool.normalise(c.src) for c in torch.compiles}
+    theirs, _ = tool.cmake_sources(tree)
+    assert (len(ours & theirs), len(ours - theirs), len(theirs - ours)) == (1092, 5, 144)
+    assert ours - theirs == {"aten/src/ATen/mkl/SparseBlas.cpp", "caffe2/perfkernels/common_avx.cc",
+                             "caffe2/utils/threadpool/pthreadpool.cc", "caffe2/utils/threadpool/pthreadpool_impl.cc",
+                             "torch/csrc/jit/mobile/debug_info.cpp"}
+    only_cmake = Counter(map(tool.group, theirs - ours))
+    assert only_cmake == {"aten/src/ATen/native/vulkan": 59, "aten/src/ATen/native/ao_sparse": 8,
+                          "aten/src/ATen/native/utils": 1, "aten/src/ATen/nnapi": 4,
+                          "build/aten/src/ATen/native": 65, "build/aten/src/ATen": 4, "caffe2/serialize": 1,
+                          "caffe2/utils/threadpool": 1, "torch/csrc/inductor/aoti_torch/generated": 1}
+    # bazel's aten knows two CPU capabilities, CMake three: the AVX512 kernel copies are CMake's alone
+    assert sum(s.endswith(".AVX512.cpp") for s in theirs - ours) == 66
+
+
+def test_cmake_evaluator(tmp_path):
+    """The CMake subset the comparison evaluates: conditions, set/list, globs, foreach, subdirectories with
+    PARENT_SCOPE, append_filelist from build_variables.bzl, exclude(), add_library."""
+    (tmp_path / "build_variables.bzl").write_text('core = ["core/a.cpp", "core/b.cpp"]\n'
+                                                  'extra = core + ["core/x.cpp"]\n')
+    for f in ("sub/k1.cpp", "sub/k2.cpp", "sub/deep/k3.cpp", "sub/k1.h"):
+        (tmp_path / f).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / f).write_text("")
+    (tmp_path / "sub/CMakeLists.txt").write_text(
+        'file(GLOB flat "*.cpp")\nfile(GLOB_RECURSE deep "*.cpp")\n'
+        'set(SUB ${flat} PARENT_SCOPE)  # a comment\nset(DEEP "${deep}" PARENT_SCOPE)\nset(LOCAL x)\n')
+    (tmp_path / "CMakeLists.txt").write_text("""
+set(SRCS)
+if(USE_A AND NOT (USE_B OR "${MODE}" STREQUAL "lite"))
+  append_filelist("extra" SRCS)
+elseif(USE_B)
+  list(APPEND SRCS never.cpp)
+else()
+  list(APPEND SRCS also_never.cpp)
+endif()
+exclude(SRCS "${SRCS}" ${PROJECT_SOURCE_DIR}/core/b.cpp)
+add_subdirectory(sub)
+add_subdirectory(${UNSET_SOURCE_DIR})
+foreach(cap DEFAULT AVX2)
+  list(APPEND SRCS ${CMAKE_BINARY_DIR}/k.${cap}.cpp)
+endforeach()
+if(LOCAL)
+  list(APPEND SRCS local_leaked.cpp)
+endif()
+add_library(t ${SRCS} ${SUB} [[x.cpp]])
+""")
+    tool = compare_tool()
+    ev = tool.Evaluator(tmp_path, {"USE_A": "ON", "USE_B": "OFF", "MODE": "full", "PROJECT_SOURCE_DIR": str(tmp_path),
+                                   "CMAKE_BINARY_DIR": f"{tmp_path}/build"},
+                        tool.build_variables(tmp_path), {})
+    ev.run_file(tmp_path / "CMakeLists.txt")
+    rel = [p.removeprefix(f"{tmp_path}/") for p in ev.targets["t"]]
+    assert rel == ["core/a.cpp", "core/x.cpp", "build/k.DEFAULT.cpp", "build/k.AVX2.cpp", "sub/k1.cpp",
+                   "sub/k2.cpp", "x.cpp"]
+    assert ev.scope["DEEP"].count(";") == 2 and "LOCAL" not in ev.scope
+    assert tool.normalise("obj-debforge/gen/aten/src/ATen/RegisterCPU.cpp") == "build/aten/src/ATen/RegisterCPU.cpp"
+    assert tool.normalise("obj-debforge/gen/torch/csrc/autograd/generated/Functions.cpp") == \
+        "torch/csrc/autograd/generated/Functions.cpp"
 
 
 @pytest.mark.heavy
 def test_c10_debs_build_lintian_clean(tmp_path):
-    """The c10 part of the recipe through dpkg-buildpackage: 3 x 88 TUs (about 11 minutes at parallel=2 on 2 cores)."""
-    proc = run_cli("build", RECIPE, "-o", tmp_path, env={"DEB_BUILD_OPTIONS": "parallel=2"})
+    """The c10 part of the recipe through dpkg-buildpackage under the profile that leaves libtorch_cpu out: 3 x 88
+    TUs (about 11 minutes at parallel=2 on 2 cores)."""
+    proc = run_cli("build", RECIPE, "-o", tmp_path, "--profiles", "pkg.pytorch.c10-only",
+                   env={"DEB_BUILD_OPTIONS": "parallel=2"})
     assert proc.returncode == 0, proc.stderr[-4000:]
     debs = {p.name.split("_")[0]: p for p in tmp_path.glob("*.deb") if "-dbgsym_" not in p.name}
     assert set(debs) == {"libc10", "libc10-generic", "libc10-avx2", "libc10-avx512", "libtorch-dev", "pytorch-src"}
@@ -77,4 +192,7 @@ def test_c10_debs_build_lintian_clean(tmp_path):
     macros = (dev / "usr/include/c10/macros/cmake_macros.h").read_text()
     assert "#define C10_BUILD_SHARED_LIBS" in macros and "/* #undef C10_USE_GLOG */" in macros
     assert (dev / "usr/include/c10/core/impl/alloc_cpu.h").is_file()
+    assert not (dev / "usr/include/ATen").exists()   # libtorch_cpu's headers share its profile
+    pcs = {p.name: p.read_text() for p in (dev / f"usr/lib/{triplet}/pkgconfig").iterdir()}
+    assert set(pcs) == {"c10.pc"} and "Libs: -lc10\n" in pcs["c10.pc"]
     assert "debforge: lintian: 0 errors, 0 warnings" in proc.stderr
