@@ -4,15 +4,19 @@ network during the build) made once by mmdebstrap, with lintian run inside the c
 from __future__ import annotations
 
 import collections
+import datetime
+import email.utils
 import os
 import pwd
 import shutil
 import subprocess
 import time
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 from debian.changelog import Changelog
+from debian.deb822 import Release
 
 from . import checks, drivers
 from .errors import DebforgeError
@@ -109,9 +113,16 @@ def chroot(suite: str, arch: str, refresh: bool = False, log=print) -> Path:
     mirror = debian_mirror()
     log(f"debforge: creating the {suite} {arch} chroot with mmdebstrap from {mirror} (once, about a minute; "
         f"log: {build_log})")
+    aptopts = []
+    expired = _expired(mirror, suite)
+    if expired:   # a snapshot mirror: its Release stays signed but outlives Valid-Until; apt refuses it by default
+        log(f"debforge: warning: {mirror}'s {suite} Release expired on {expired} (a snapshot mirror?): the chroot's "
+            "apt accepts it (Acquire::Check-Valid-Until false)")
+        aptopts = ['--aptopt=Acquire::Check-Valid-Until "false"']
     with open(build_log, "w") as fh:
         proc = subprocess.run(["mmdebstrap", "--variant=buildd", "--mode=unshare", f"--architectures={arch}",
-                               suite, str(partial), mirror], stdout=fh, stderr=subprocess.STDOUT, text=True)
+                               *aptopts, suite, str(partial), mirror],
+                              stdout=fh, stderr=subprocess.STDOUT, text=True)
     if proc.returncode != 0:
         partial.unlink(missing_ok=True)
         raise DebforgeError(f"mmdebstrap could not make a {suite} chroot (exit {proc.returncode}):\n"
@@ -119,6 +130,19 @@ def chroot(suite: str, arch: str, refresh: bool = False, log=print) -> Path:
                             hint=f"is '{suite}' a suite of {mirror}? (e.g. trixie, sid, bookworm)")
     partial.rename(path)
     return path
+
+
+def _expired(mirror: str, suite: str) -> str | None:
+    """Valid-Until of the mirror's SUITE Release when it lies in the past, else None (also when unreadable:
+    mmdebstrap then reports what is wrong)."""
+    try:
+        with urllib.request.urlopen(f"{mirror.rstrip('/')}/dists/{suite}/Release", timeout=60) as resp:
+            until = Release(resp.read()).get("Valid-Until")
+    except OSError:
+        return None
+    if until and email.utils.parsedate_to_datetime(until) < datetime.datetime.now(datetime.timezone.utc):
+        return until
+    return None
 
 
 def source_package(tree: Path, log=print) -> Path:

@@ -159,3 +159,14 @@ def test_compare_shows_diffoscope(tmp_path):
     assert checks.compare(*changes, log=out.append) == ["t_1_all.deb"]
     assert "usr/share/t/data" in (tmp_path / "b/t_1_all.deb.diffoscope.txt").read_text()
     assert "t_1_all.deb differs" in out[0]
+
+
+@pytest.mark.parametrize("until, expired", [("Fri, 06 Nov 2020 08:08:01 UTC", True),
+                                            ("Fri, 06 Nov 2099 08:08:01 UTC", False), (None, False)])
+def test_expired_release(tmp_path, until, expired):
+    """A snapshot mirror's Release outlives its Valid-Until: mmdebstrap is then told to accept it."""
+    (tmp_path / "dists/sid").mkdir(parents=True)
+    (tmp_path / "dists/sid/Release").write_text("Origin: Debian\nSuite: unstable\n"
+                                                + (f"Valid-Until: {until}\n" if until else ""))
+    assert sbuild._expired(f"file://{tmp_path}", "sid") == (until if expired else None)
+    assert sbuild._expired(f"file://{tmp_path}", "trixie") is None   # no Release: mmdebstrap says what is wrong
