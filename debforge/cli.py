@@ -39,6 +39,7 @@ def _tree(source: str | None, output: str, recipe) -> Path:
         path = Path(source)
         if not path.is_dir():
             raise DebforgeError(f"--source {path} is not a directory")
+        sources.apply_patches(recipe, path, log)
         return path
     tree, _ = sources.prepare(recipe, Path(output), log)
     return tree

@@ -203,6 +203,31 @@ def newest_mtime(root: Path) -> int:
     return newest
 
 
+def apply_patches(recipe: Recipe, tree: Path, log=print) -> None:
+    """Apply the recipe's patches not yet applied, as dpkg-source --before-build does (same patch options, quilt's
+    .pc/ state), so that the scan reads the tree the build compiles, and dpkg-source finds them applied."""
+    pc = tree / ".pc"
+    applied_file = pc / "applied-patches"
+    applied = applied_file.read_text().split() if applied_file.is_file() else []
+    for patch in recipe.patches:
+        if patch.name in applied:
+            continue
+        log(f"debforge: applying {patch.name}")
+        cmd = ["patch", "-t", "-F", "0", "-N", "-p1", "-u", "-V", "never", "-E", "-b", "-B", f".pc/{patch.name}/",
+               "--reject-file=-", "-i", str(patch.resolve())]
+        dry = subprocess.run([*cmd, "--dry-run"], cwd=tree, capture_output=True, text=True)   # all or nothing
+        if dry.returncode != 0:
+            raise DebforgeError(f"{patch.name} does not apply to {tree}:\n{dry.stdout.strip()[-2000:]}", str(patch),
+                                hint="refresh the patch against this upstream version")
+        pc.mkdir(exist_ok=True)
+        for name, text in ((".version", "2\n"), (".quilt_patches", "debian/patches\n"), (".quilt_series", "series\n")):
+            if not (pc / name).exists():
+                (pc / name).write_text(text)
+        subprocess.run(cmd, cwd=tree, capture_output=True, check=True)
+        applied.append(patch.name)
+        applied_file.write_text("".join(f"{n}\n" for n in applied))
+
+
 def prepare(recipe: Recipe, outdir: Path, log=print) -> tuple[Path, Path]:
     """Lay out <outdir>/<source>_<version>.orig.tar.* and the unpacked <outdir>/<source>-<version>/.
 
@@ -224,10 +249,12 @@ def prepare(recipe: Recipe, outdir: Path, log=print) -> tuple[Path, Path]:
             shutil.copyfile(tarball, orig)
         if not tree.exists():
             unpack(orig, tree)
+        apply_patches(recipe, tree, log)
         return tree, orig
     orig = outdir / f"{recipe.source}_{recipe.version}.orig.tar.xz"
     if not orig.exists():
         tar_directory(recipe.upstream.dir, orig, tree.name, newest_mtime(recipe.upstream.dir))
     if not tree.exists():
         unpack(orig, tree)
+    apply_patches(recipe, tree, log)
     return tree, orig

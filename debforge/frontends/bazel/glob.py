@@ -9,6 +9,8 @@ from functools import lru_cache
 
 BUILD_FILES = ("BUILD.bazel", "BUILD")
 MAX_RESULTS = 100_000
+# Top-level directories that are not upstream's: Debian's packaging, quilt's patch state, debforge's build tree
+NOT_UPSTREAM = frozenset({"debian", ".pc", "obj-debforge"})
 
 
 def _segment_regex(seg: str) -> str:
@@ -58,7 +60,10 @@ class Lister:
         if pkg not in self._cache:
             files: list[str] = []
             dirs: list[str] = []
-            self._walk(pkg, "", _listing(os.path.join(self.root, pkg)) or [], files, dirs)
+            top = _listing(os.path.join(self.root, pkg)) or []
+            if not pkg:
+                top = [e for e in top if e.name not in NOT_UPSTREAM]
+            self._walk(pkg, "", top, files, dirs)
             self._cache[pkg] = (files, dirs)
         return self._cache[pkg]
 

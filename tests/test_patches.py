@@ -1,0 +1,63 @@
+"""A recipe's DEP-3 patches are applied before the scan, the way dpkg-source applies them before the build: a patch
+of upstream's BUILD metadata changes the plan, and the tree dpkg-source builds from has them recorded as applied."""
+
+import subprocess
+
+from conftest import FIXTURES, run_cli
+from test_build_profiles import write_recipe
+
+PATCH = """\
+Description: extra.c is built without zlib
+Author: Test <test@example.org>
+Forwarded: not-needed
+---
+--- a/BUILD.bazel
++++ b/BUILD.bazel
+@@ -14,7 +14,6 @@
+         "extra.h",
+         ":extra_version_h",
+     ],
+-    deps = ["@zlib"],
+ )
+ 
+ genrule(
+"""
+
+
+def recipe_with_patch(tmp_path, patch=PATCH):
+    path = write_recipe(tmp_path)
+    (tmp_path / "patches").mkdir()
+    (tmp_path / "patches/no-zlib.patch").write_text(patch)
+    path.write_text(path.read_text() + "patches: [patches/no-zlib.patch]\n")
+    return path
+
+
+def test_scan_sees_patched_build_file(tmp_path):
+    proc = run_cli("generate", recipe_with_patch(tmp_path), "-o", tmp_path / "out")
+    assert proc.returncode == 0, proc.stderr
+    assert "applying no-zlib.patch" in proc.stderr
+    tree = tmp_path / "out/twolibs-1.0"
+    assert '"@zlib"' not in (tree / "BUILD.bazel").read_text()
+    assert "zlib1g-dev" not in (tree / "debian/control").read_text()   # the plan no longer reaches @zlib
+    assert (tree / ".pc/applied-patches").read_text() == "no-zlib.patch\n"
+    assert (tree / ".pc/no-zlib.patch/BUILD.bazel").read_text() == (FIXTURES / "profiles/BUILD.bazel").read_text()
+    assert (tree / "debian/patches/series").read_text() == "no-zlib.patch\n"
+    # regeneration applies nothing twice; dpkg-source takes the tree as orig + the series applied
+    again = run_cli("generate", tmp_path / "twolibs.yaml", "-o", tmp_path / "out")
+    assert again.returncode == 0 and "applying" not in again.stderr, again.stderr
+    src = subprocess.run(["dpkg-source", "-b", tree.name], cwd=tree.parent, capture_output=True, text=True)
+    assert src.returncode == 0, src.stderr
+    assert "no-zlib.patch" in subprocess.run(["tar", "tf", next(tree.parent.glob("*.debian.tar.*"))],
+                                             capture_output=True, text=True, check=True).stdout
+
+
+def test_patch_that_does_not_apply(tmp_path):
+    path = recipe_with_patch(tmp_path, PATCH.replace('"@zlib"', '"@zstd"'))
+    proc = run_cli("generate", path, "-o", tmp_path / "out")
+    assert proc.returncode == 2
+    assert f"{tmp_path}/patches/no-zlib.patch: error: no-zlib.patch does not apply" in proc.stderr
+    assert "Hunk #1 FAILED at 14." in proc.stderr
+    assert "hint: refresh the patch against this upstream version" in proc.stderr
+    tree = tmp_path / "out/twolibs-1.0"
+    assert not (tree / "debian").exists() and not (tree / ".pc").exists()
+    assert (tree / "BUILD.bazel").read_text() == (FIXTURES / "profiles/BUILD.bazel").read_text()   # untouched
