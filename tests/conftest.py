@@ -35,6 +35,41 @@ def nsync_build(tmp_path_factory):
     return {"out": out, "changes": changes, "tree": out / "nsync-1.29.2", "stderr": proc.stderr}
 
 
+def fixture_recipe(path: Path, tree: Path, source: str, libraries: list[tuple[str, str]], tail: str = "") -> Path:
+    """Write a minimal recipe over a fixture tree: one package lib<name>1 per (name, target) library, the -dev
+    package lib<source>-dev; `tail` is YAML appended after the dev package line (its own keys, or more of dev's
+    when indented)."""
+    packages = "".join(f"  - name: lib{name}1\n    libraries:\n      - {{name: {name}, target: \"{target}\", "
+                       f"soversion: 1}}\n" for name, target in libraries)
+    path.write_text(f"""\
+source: {source}
+version: "1.0"
+upstream: {{dir: {tree}}}
+homepage: https://example.org/
+maintainer: Test <test@example.org>
+license: Apache-2.0
+copyright: 2025 Test
+summary: fixture
+description: fixture
+frontend: bazel
+architectures: [amd64]
+packages:
+{packages}dev:
+  package: lib{source}-dev
+{tail}""")
+    return path
+
+
+def fixture_plan(recipe):
+    """The amd64 plan of a recipe (a path or a loaded one) over a fixture tree: only what its libraries reach is
+    evaluated."""
+    from debforge import frontends
+    from debforge.plan import make_plan
+    from debforge.recipe.schema import load_recipe
+    r = load_recipe(recipe) if isinstance(recipe, Path) else recipe
+    return make_plan(r, frontends.get("bazel").scan(r.upstream.dir, r, "amd64", everything=False), "amd64")
+
+
 def extract(deb: Path, dest: Path) -> Path:
     dest.mkdir(parents=True, exist_ok=True)
     subprocess.run(["dpkg-deb", "-x", str(deb), str(dest)], check=True)

@@ -7,45 +7,16 @@ import os
 import shutil
 import subprocess
 
-from conftest import FIXTURES
-from debforge import SKEL_DIR, frontends
+from conftest import FIXTURES, fixture_plan, fixture_recipe
+from debforge import SKEL_DIR
 from debforge.backends import ninja
-from debforge.plan import make_plan
-from debforge.recipe.schema import load_recipe
 
 TREE = FIXTURES / "dynamicdeps"
 
 
 def plan_of(tmp_path, tree=TREE):
-    path = tmp_path / "fixture.yaml"
-    path.write_text(f"""\
-source: ops
-version: "1.0"
-upstream: {{dir: {tree}}}
-homepage: https://example.org/
-maintainer: Test <test@example.org>
-license: Apache-2.0
-copyright: 2025 Test
-summary: fixture
-description: fixture
-frontend: bazel
-architectures: [amd64]
-packages:
-  - name: libframework1
-    libraries:
-      - {{name: framework, target: "//:framework", soversion: 1}}
-  - name: libcc1
-    libraries:
-      - {{name: cc, target: "//:cc", soversion: 1}}
-  - name: libapi1
-    libraries:
-      - {{name: api, target: "//:api", soversion: 1}}
-dev:
-  package: libops-dev
-""")
-    r = load_recipe(path)
-    return make_plan(r, frontends.get("bazel").scan(tree, r, "amd64", everything=False), "amd64")
-
+    return fixture_plan(fixture_recipe(tmp_path / "fixture.yaml", tree, "ops",
+                                       [("framework", "//:framework"), ("cc", "//:cc"), ("api", "//:api")]))
 
 def test_what_the_linked_library_holds_is_not_compiled_again(tmp_path):
     framework, cc, api = plan_of(tmp_path).libraries

@@ -9,11 +9,11 @@ import subprocess
 
 import pytest
 
-from conftest import FIXTURES, ROOT
-from debforge import SKEL_DIR, frontends
+from conftest import FIXTURES, fixture_plan, fixture_recipe
+from debforge import SKEL_DIR
 from debforge.backends import ninja
 from debforge.errors import DebforgeError
-from debforge.plan import header_files, make_plan
+from debforge.plan import header_files
 from debforge.recipe.schema import load_recipe
 
 TREE = FIXTURES / "generated"
@@ -21,39 +21,16 @@ HEADER = "obj-debforge/gen/gen/config.h"
 
 
 def recipe(tmp_path, tree=TREE, config=""):
-    path = tmp_path / "fixture.yaml"
-    path.write_text(f"""\
-source: fixture
-version: "1.0"
-upstream: {{dir: {tree}}}
-homepage: https://example.org/
-maintainer: Test <test@example.org>
-license: Apache-2.0
-copyright: 2025 Test
-summary: fixture
-description: fixture
-frontend: bazel
-architectures: [amd64]
-packages:
-  - name: libgreet1
-    libraries:
-      - {{name: greet, target: //:greet, soversion: 1}}
-dev:
-  package: libgreet-dev
+    return load_recipe(fixture_recipe(tmp_path / "fixture.yaml", tree, "greet", [("greet", "//:greet")], f"""\
   headers:
     - files: "gen/*.h"
 externals:
   //third_party/zlib: {{package: zlib1g-dev, libs: [z]}}
-{config}""")
-    return load_recipe(path)
-
-
-def plan_of(r, tree=TREE):
-    return make_plan(r, frontends.get("bazel").scan(tree, r, "amd64", everything=False), "amd64")
+{config}"""))
 
 
 def test_generating_rule_is_one_step_before_the_compiles(tmp_path):
-    plan = plan_of(recipe(tmp_path))
+    plan = fixture_plan(recipe(tmp_path))
     step, extra, word = plan.steps
     assert (step.label, step.kind, step.inputs, step.outputs) == \
         ("//:config_h", "cmake_configure_file", ["config.h.in"], [HEADER])
@@ -78,7 +55,7 @@ def test_generating_rule_is_one_step_before_the_compiles(tmp_path):
 
 def test_recipe_config_overrides_the_flag_default(tmp_path):
     r = recipe(tmp_path, config='config:\n  flag-values:\n    "//:use_fast": "false"\n')
-    step = plan_of(r).steps[0]
+    step = fixture_plan(r).steps[0]
     assert step.command[-1] == "HAVE_GREETING"
 
 
@@ -87,7 +64,7 @@ def test_ninja_builds_generated_header_and_library_from_a_clean_tree(tmp_path):
     shutil.copytree(TREE, tree)
     shutil.copytree(SKEL_DIR / "debforge", tree / "debian/debforge")
     r = recipe(tmp_path, tree)
-    (tree / "build.ninja").write_text(ninja.render(plan_of(r, tree), "fixture.yaml"))
+    (tree / "build.ninja").write_text(ninja.render(fixture_plan(r), "fixture.yaml"))
     (tree / "obj-debforge").mkdir()
     (tree / "obj-debforge/config.ninja").write_text(
         "cc = gcc\ncxx = g++\ncppflags =\ncflags = -O2\ncxxflags = -O2\nldflags =\n")
@@ -112,7 +89,7 @@ def test_missing_generator_input_names_the_build_line(tmp_path):
     shutil.copytree(TREE, tree)
     os.remove(tree / "config.h.in")
     with pytest.raises(DebforgeError) as exc:
-        plan_of(recipe(tmp_path, tree), tree)
+        fixture_plan(recipe(tmp_path, tree))
     assert "config.h.in" in str(exc.value) and exc.value.file.endswith("BUILD.bazel") and exc.value.line == 14
 
 
@@ -120,6 +97,6 @@ def test_unmapped_in_tree_package_is_an_error(tmp_path):
     r = recipe(tmp_path)
     object.__setattr__(r, "externals", {})
     with pytest.raises(DebforgeError) as exc:
-        plan_of(r)
+        fixture_plan(r)
     assert "//third_party/zlib" in str(exc.value) and exc.value.line == 25
     assert "externals" in exc.value.hint

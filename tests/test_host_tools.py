@@ -7,41 +7,17 @@ import subprocess
 
 import pytest
 
-from conftest import FIXTURES
-from debforge import SKEL_DIR, frontends
+from conftest import FIXTURES, fixture_plan, fixture_recipe
+from debforge import SKEL_DIR
 from debforge.backends import ninja
 from debforge.errors import DebforgeError
-from debforge.plan import make_plan
-from debforge.recipe.schema import load_recipe
 
 TREE = FIXTURES / "hosttool"
 EXE = "obj-debforge/host/bin/tools/gen_table"
 
 
 def plan_of(tmp_path, tree=TREE):
-    path = tmp_path / "fixture.yaml"
-    path.write_text(f"""\
-source: lookup
-version: "1.0"
-upstream: {{dir: {tree}}}
-homepage: https://example.org/
-maintainer: Test <test@example.org>
-license: Apache-2.0
-copyright: 2025 Test
-summary: fixture
-description: fixture
-frontend: bazel
-architectures: [amd64]
-packages:
-  - name: liblookup1
-    libraries:
-      - {{name: lookup, target: "//:lookup", soversion: 1}}
-dev:
-  package: liblookup-dev
-""")
-    r = load_recipe(path)
-    return make_plan(r, frontends.get("bazel").scan(tree, r, "amd64", everything=False), "amd64")
-
+    return fixture_plan(fixture_recipe(tmp_path / "fixture.yaml", tree, "lookup", [("lookup", "//:lookup")]))
 
 def test_the_tool_is_planned_as_a_host_program_the_step_runs(tmp_path):
     plan = plan_of(tmp_path)

@@ -9,11 +9,10 @@ import subprocess
 
 import pytest
 
-from conftest import FIXTURES, run_cli
-from debforge import SKEL_DIR, frontends, pools
+from conftest import FIXTURES, fixture_plan, fixture_recipe, run_cli
+from debforge import SKEL_DIR, pools
 from debforge.backends import ninja
 from debforge.errors import DebforgeError
-from debforge.plan import make_plan
 from debforge.recipe.schema import load_recipe
 
 SCRIPT = SKEL_DIR / "debforge/pools"
@@ -31,35 +30,14 @@ def write_tree(tmp_path, memory="{default: 256M, \"kernels/heavy*.cc\": 2G}"):
         'cc_library(name = "kernels", srcs = glob(["kernels/*.cc"]), visibility = ["//visibility:public"])\n')
     for i, src in enumerate(HEAVY + LIGHT):
         (tree / src).write_text(f"int f{i}(int x) {{ return x + {i}; }}\n")
-    recipe = tmp_path / "kernels.yaml"
-    recipe.write_text(f"""\
-source: kernels
-version: "1.0"
-upstream: {{dir: {tree}}}
-homepage: https://example.org/
-maintainer: Test <test@example.org>
-license: Apache-2.0
-copyright: 2025 Test
-summary: fixture
-description: fixture
-frontend: bazel
-architectures: [amd64]
-isa-levels: []
-packages:
-  - name: libkernels1
-    libraries:
-      - {{name: kernels, target: "//:kernels", soversion: 1}}
-dev:
-  package: libkernels-dev
-""" + (f"config:\n  compile-memory: {memory}\n" if memory else ""))
+    recipe = fixture_recipe(tmp_path / "kernels.yaml", tree, "kernels", [("kernels", "//:kernels")],
+                            "isa-levels: []\n" + (f"config:\n  compile-memory: {memory}\n" if memory else ""))
     return tree, recipe
 
 
 def render(tmp_path, **kw):
-    tree, path = write_tree(tmp_path, **kw)
-    r = load_recipe(path)
-    return ninja.render(make_plan(r, frontends.get("bazel").scan(tree, r, "amd64", everything=False), "amd64"),
-                        path.name)
+    _, path = write_tree(tmp_path, **kw)
+    return ninja.render(fixture_plan(path), path.name)
 
 
 def fake_root(tmp_path, mem_available_mib, cgroup=""):

@@ -9,40 +9,16 @@ import subprocess
 
 import pytest
 
-from conftest import FIXTURES
-from debforge import SKEL_DIR, frontends
+from conftest import FIXTURES, fixture_plan, fixture_recipe
+from debforge import SKEL_DIR
 from debforge.backends import ninja
 from debforge.errors import DebforgeError
-from debforge.plan import make_plan
-from debforge.recipe.schema import load_recipe
 
 TREE = FIXTURES / "sharedobject"
 
 
 def plan_of(tmp_path, target, tree=TREE, config=""):
-    path = tmp_path / "fixture.yaml"
-    path.write_text(f"""\
-source: shapes
-version: "1.0"
-upstream: {{dir: {tree}}}
-homepage: https://example.org/
-maintainer: Test <test@example.org>
-license: Apache-2.0
-copyright: 2025 Test
-summary: fixture
-description: fixture
-frontend: bazel
-architectures: [amd64]
-packages:
-  - name: libshapes1
-    libraries:
-      - {{name: shapes, target: "{target}", soversion: 1}}
-dev:
-  package: libshapes-dev
-{config}""")
-    r = load_recipe(path)
-    return make_plan(r, frontends.get("bazel").scan(tree, r, "amd64", everything=False), "amd64")
-
+    return fixture_plan(fixture_recipe(tmp_path / "fixture.yaml", tree, "shapes", [("shapes", target)], config))
 
 def test_cc_binary_linkshared_behind_a_filegroup(tmp_path):
     [lib] = plan_of(tmp_path, "//:shapes_so").libraries
@@ -80,8 +56,7 @@ def test_recipe_exports_override_the_upstream_version_script(tmp_path):
     assert plan.libraries[0].version_script == "shapes.lds"
     text = (path / "fixture.yaml").read_text().replace("soversion: 1}", "soversion: 1, exports: [shapes_area]}")
     (path / "fixture.yaml").write_text(text)
-    r = load_recipe(path / "fixture.yaml")
-    [lib] = make_plan(r, frontends.get("bazel").scan(TREE, r, "amd64", everything=False), "amd64").libraries
+    [lib] = fixture_plan(path / "fixture.yaml").libraries
     assert lib.version_script is None
 
 

@@ -7,41 +7,18 @@ import subprocess
 
 import pytest
 
-from conftest import FIXTURES
-from debforge import SKEL_DIR, frontends
+from conftest import FIXTURES, fixture_plan, fixture_recipe
+from debforge import SKEL_DIR
 from debforge.backends import ninja
 from debforge.errors import DebforgeError
-from debforge.plan import make_plan
-from debforge.recipe.schema import load_recipe
 
 TREE = FIXTURES / "tfrules"
 HEADER = "obj-debforge/gen/options.h"
 
 
 def plan_of(tmp_path, tree=TREE, config=""):
-    path = tmp_path / "fixture.yaml"
-    path.write_text(f"""\
-source: registry
-version: "1.0"
-upstream: {{dir: {tree}}}
-homepage: https://example.org/
-maintainer: Test <test@example.org>
-license: Apache-2.0
-copyright: 2025 Test
-summary: fixture
-description: fixture
-frontend: bazel
-architectures: [amd64]
-packages:
-  - name: libregistry1
-    libraries:
-      - {{name: registry, target: "//:registry", soversion: 1}}
-dev:
-  package: libregistry-dev
-{config}""")
-    r = load_recipe(path)
-    return make_plan(r, frontends.get("bazel").scan(tree, r, "amd64", everything=False), "amd64")
-
+    return fixture_plan(fixture_recipe(tmp_path / "fixture.yaml", tree, "registry", [("registry", "//:registry")],
+                                       config))
 
 def test_options_header_from_the_setting_default_and_the_recipe(tmp_path):
     [step] = plan_of(tmp_path).steps
