@@ -109,27 +109,32 @@ def chroot(suite: str, arch: str, refresh: bool = False, log=print) -> Path:
         log(f"debforge: using the {suite} chroot {path} ({age:.0f} days old; --refresh-chroot renews it)")
         return path
     partial = path.with_name(f"{suite}-{arch}.{os.getpid()}.tar.zst")  # mmdebstrap picks the format by name
-    build_log = CHROOTS / f"{suite}-{arch}.mmdebstrap.log"
+    mmdebstrap(suite, arch, partial, CHROOTS / f"{suite}-{arch}.mmdebstrap.log", log=log)
+    partial.rename(path)
+    return path
+
+
+def mmdebstrap(suite: str, arch: str, dest: Path, build_log: Path, include: tuple[str, ...] = (), log=print) -> None:
+    """A --variant=buildd root of SUITE/ARCH (plus INCLUDE) from this machine's Debian mirror, into DEST (a tarball
+    whose name gives the format); mmdebstrap's output goes to BUILD_LOG."""
     mirror = debian_mirror()
-    log(f"debforge: creating the {suite} {arch} chroot with mmdebstrap from {mirror} (once, about a minute; "
+    log(f"debforge: creating the {suite} {arch} root with mmdebstrap from {mirror} (once, about a minute; "
         f"log: {build_log})")
     aptopts = []
     expired = _expired(mirror, suite)
     if expired:   # a snapshot mirror: its Release stays signed but outlives Valid-Until; apt refuses it by default
-        log(f"debforge: warning: {mirror}'s {suite} Release expired on {expired} (a snapshot mirror?): the chroot's "
+        log(f"debforge: warning: {mirror}'s {suite} Release expired on {expired} (a snapshot mirror?): the root's "
             "apt accepts it (Acquire::Check-Valid-Until false)")
         aptopts = ['--aptopt=Acquire::Check-Valid-Until "false"']
     with open(build_log, "w") as fh:
         proc = subprocess.run(["mmdebstrap", "--variant=buildd", "--mode=unshare", f"--architectures={arch}",
-                               *aptopts, suite, str(partial), mirror],
+                               *(f"--include={p}" for p in include), *aptopts, suite, str(dest), mirror],
                               stdout=fh, stderr=subprocess.STDOUT, text=True)
     if proc.returncode != 0:
-        partial.unlink(missing_ok=True)
-        raise DebforgeError(f"mmdebstrap could not make a {suite} chroot (exit {proc.returncode}):\n"
+        dest.unlink(missing_ok=True)
+        raise DebforgeError(f"mmdebstrap could not make a {suite} root (exit {proc.returncode}):\n"
                             f"{_reason(build_log.read_text())}", str(build_log),
                             hint=f"is '{suite}' a suite of {mirror}? (e.g. trixie, sid, bookworm)")
-    partial.rename(path)
-    return path
 
 
 def _expired(mirror: str, suite: str) -> str | None:

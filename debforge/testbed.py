@@ -10,6 +10,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from . import sbuild
 from .errors import DebforgeError
 
 CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "debforge" / "rootfs"
@@ -25,9 +26,8 @@ def tarball(suite: str, arch: str, log=print) -> Path:
             raise DebforgeError("mmdebstrap is not installed", hint="apt-get install mmdebstrap")
         CACHE.mkdir(parents=True, exist_ok=True)
         partial = path.with_name(f"{suite}-{arch}.partial.tar")  # mmdebstrap picks the format from the name
-        log(f"debforge: making a clean {suite} root: {path}")
-        subprocess.run(["mmdebstrap", "--quiet", "--variant=buildd", "--include=apt-utils", f"--architectures={arch}",
-                        suite, str(partial)], check=True)
+        sbuild.mmdebstrap(suite, arch, partial, CACHE / f"{suite}-{arch}.mmdebstrap.log", include=("apt-utils",),
+                          log=log)
         partial.rename(path)
     return path
 

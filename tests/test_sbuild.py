@@ -98,7 +98,7 @@ def test_failed_build_names_log_and_keeps_source(tmp_path):
 def test_unknown_suite(tmp_path):
     proc = run_cli("build", "--sbuild", "nosuchsuite", RECIPE, "-o", tmp_path)
     assert proc.returncode == 2
-    assert "mmdebstrap could not make a nosuchsuite chroot" in proc.stderr
+    assert "mmdebstrap could not make a nosuchsuite root" in proc.stderr
     assert "nosuchsuite Release' does not have a Release file" in proc.stderr
     assert "nosuchsuite-amd64.mmdebstrap.log: error:" in proc.stderr
     assert (tmp_path / "nsync_1.29.2-1.dsc").is_file()
