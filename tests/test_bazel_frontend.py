@@ -126,8 +126,12 @@ def test_str_of_a_label_is_the_label(tmp_path):
 config_setting(name = "k8", values = {"cpu": "k8"})
 cc_library(name = "l", srcs = select({str(Label("//:k8")): ["k8.c"], "//conditions:default": []}),
            deps = [str(Label("@other//x:y"))])
+# TF's tf_deps(): a label without ':' gets ':' + its last path piece, then a suffix
+cc_library(name = "m", deps = [(d if ":" in d else d + ":" + d.split("/")[-1]) + "_cc"
+                               for d in [str(Label("//x/core:all"))]])
 '''})
     assert attrs(ws, "//:l") == {"srcs": ["//:k8.c"], "deps": ["@other//x:y"]}
+    assert attrs(ws, "//:m") == {"deps": ["//x/core:all_cc"]}
 
 
 def test_upstream_repository_name_means_the_tree(tmp_path):
