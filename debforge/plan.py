@@ -183,7 +183,7 @@ class _Planner:
                                 f"not map to a Debian package", *_split_loc(referrer),
                                 hint=f"add to {self.recipe.path} under externals: {repo}: lib...-dev")
         if not ext.drop:
-            self.use(ext.package)
+            self.use(*ext.packages)
         return list(ext.libs)
 
     def use(self, *packages: str) -> None:
@@ -405,6 +405,15 @@ class _Planner:
             if d.attrs.get("include_prefix"):
                 raise DebforgeError(f"'{d.label}' uses include_prefix, which is not supported yet",
                                     *_split_loc(d.location))
+        # the recipe's include directories of the externals the target reaches (-isystem, as bazel passes an
+        # external cc_library's includes), after the tree's own
+        for d in [t] + deps:
+            for dep in d.attrs.get("deps", []) + d.attrs.get("implementation_deps", []):
+                if dep.startswith("@") or self.mapped_package(dep):
+                    ext = self.externals.get(self.mapped_package(dep) or split_label(dep)[0])
+                    for inc in ext.includes if ext and not ext.drop else ():
+                        if inc not in includes:
+                            includes += ["-isystem", inc]
         return [f for f in flags + [f"-D{x}" for x in defines] if not self.undefines(f)] + includes
 
     def undefines(self, flag: str) -> bool:

@@ -73,6 +73,12 @@ class External:
     line: int
     drop: str = ""     # why the build goes without it: dependencies on it vanish from every closure
     undefine: tuple[str, ...] = ()   # upstream macros that switch the dropped feature on, removed from compiles
+    includes: tuple[str, ...] = ()   # system directories of its headers off the default path (-isystem)
+    extra_packages: tuple[str, ...] = ()   # where Debian splits its headers over more -dev packages
+
+    @property
+    def packages(self) -> tuple[str, ...]:
+        return (self.package, *self.extra_packages) if self.package else ()
 
 
 @dataclass(frozen=True)
@@ -348,10 +354,30 @@ def _externals(node: Node) -> dict[str, External]:
                              ) if "undefine" in dm else ()
             out[name] = External(name, "", (), value.line, _str(dm["drop"], f"externals.{repo}.drop"), undefine)
             continue
-        em = _mapping(value, f"externals.{repo}", {"package": True, "libs": False})
+        em = _mapping(value, f"externals.{repo}", {"package": True, "libs": False, "includes": False})
         libs = tuple(_str(n, "externals lib", LIB_NAME) for n in _list(em["libs"], "libs")) if "libs" in em else ()
-        out[name] = External(name, _str(em["package"], f"externals.{repo}.package", PKG_NAME), libs, value.line)
+        includes = tuple(_system_dir(n, f"externals.{repo}.includes") for n in _list(em["includes"], "includes")
+                         ) if "includes" in em else ()
+        if isinstance(em["package"].value, list):   # Debian splits protobuf's headers: libprotobuf-dev, libprotoc-dev
+            packages = [_str(n, f"externals.{repo}.package", PKG_NAME) for n in em["package"].value]
+            if not packages:
+                raise em["package"].error(f"externals.{repo}.package must name at least one Debian package")
+        else:
+            packages = [_str(em["package"], f"externals.{repo}.package", PKG_NAME)]
+        out[name] = External(name, packages[0], libs, value.line, includes=includes,
+                             extra_packages=tuple(packages[1:]))
     return out
+
+
+SYSTEM_DIR = re.compile(r"^/usr/(?:[A-Za-z0-9_+.-]+/)*[A-Za-z0-9_+.-]+$")
+
+
+def _system_dir(node: Node, what: str) -> str:
+    """An absolute directory under /usr where a Debian package installs headers (no '..', no '.')."""
+    path = _str(node, what, SYSTEM_DIR, "an absolute directory under /usr, such as /usr/lib/llvm-19/include")
+    if any(part in (".", "..") for part in path.split("/")):
+        raise node.error(f"{what} '{path}' must not climb with '..' or '.'")
+    return path
 
 
 def _repo_files(node: Node) -> dict[str, RepoFile]:
