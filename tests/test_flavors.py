@@ -28,6 +28,9 @@ def generate(tmp_path, flavor, recipe=RECIPE):
     return Path(proc.stdout.strip())
 
 
+ALTERNATIVES = "libgpuscale1-generic (>= 1.0) | libgpuscale1-cuda (>= 1.0) | libgpuscale1-rocm (>= 1.0)"
+
+
 def paragraphs(tree):
     return list(Deb822.iter_paragraphs((tree / "debian/control").read_text()))
 
@@ -71,6 +74,11 @@ def test_generated_control(tmp_path, flavor, toolkit):
     # the flavour's libgpuscale.so.1 collides with the CPU package's
     assert (pkg["Provides"], pkg["Conflicts"], pkg["Replaces"]) == \
         ("libgpuscale1-generic (= ${binary:Version})", "libgpuscale1-generic", "libgpuscale1-generic")
+    # its shlibs name the CPU package first, then every flavour's (as Debian's pytorch-cuda does)
+    shlibs = subprocess.run(["make", "-n", "-f", "debian/rules", "override_dh_makeshlibs"], cwd=tree,
+                            capture_output=True, text=True)
+    assert shlibs.returncode == 0, shlibs.stderr
+    assert f"dh_makeshlibs -plibgpuscale1-{flavor} -V'{ALTERNATIVES}'" in shlibs.stdout
     # no upstream code in the flavour's own tarball
     orig = tmp_path / f"gpufixture-{flavor}_1.0.orig.tar.xz"
     names = subprocess.run(["tar", "tf", orig], capture_output=True, text=True, check=True).stdout.split()
@@ -142,6 +150,16 @@ def _cuobjdump() -> str | None:
 
 
 @pytest.mark.slow
+@pytest.mark.slow
+def test_cpu_package_shlibs_name_the_flavours(tmp_path):
+    """The CPU package's shlibs let a program linked against its library run with a flavour's copy instead."""
+    proc = run_cli("build", RECIPE, "-o", tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    shlibs = subprocess.run(["dpkg-deb", "-I", tmp_path / "libgpuscale1-generic_1.0-1_amd64.deb", "shlibs"],
+                            capture_output=True, text=True, check=True).stdout
+    assert shlibs == f"libgpuscale 1 {ALTERNATIVES}\n"
+
+
 def test_cuda_flavour_builds_from_the_src_package(tmp_path):
     """The CPU package (with gpufixture-src), then gpufixture-cuda with dpkg-buildpackage and the local-toolkit
     profile (NVIDIA's toolkit in /usr/local/cuda), from the tarball the -src .deb holds."""
@@ -162,6 +180,8 @@ def test_cuda_flavour_builds_from_the_src_package(tmp_path):
     fields = subprocess.run(["dpkg-deb", "-f", deb, "Built-Using", "Section"], capture_output=True, text=True,
                             check=True).stdout
     assert "Built-Using: gpufixture (= 1.0-1)" in fields and "Section: contrib/libs" in fields
+    assert subprocess.run(["dpkg-deb", "-I", deb, "shlibs"], capture_output=True, text=True,
+                          check=True).stdout == f"libgpuscale 1 {ALTERNATIVES}\n"
     subprocess.run(["dpkg-deb", "-x", deb, tmp_path / "x"], check=True)
     lib = tmp_path / "x/usr/lib/x86_64-linux-gnu/libgpuscale.so.1.0"
     listing = subprocess.run([cuobjdump, "--list-elf", "--list-ptx", lib], capture_output=True, text=True,

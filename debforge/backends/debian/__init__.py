@@ -13,7 +13,7 @@ from ...plan import Plan, header_files
 from ...recipe.schema import Recipe
 from .. import ninja
 from . import changelog, control, copyright, install, pkgconfig, tests
-from .packages import all_variants, generic_name, safe
+from .packages import all_variants, generic_name, safe, shlibs_alternatives, shlibs_dependency
 
 EXECUTABLE = 0o755
 REGULAR = 0o644
@@ -91,6 +91,7 @@ def render(recipe: Recipe, plans: dict[str, Plan], root: Path, timestamp: int) -
         variant_suffixes=sorted({v.level.suffix for v in variants}),
         recommends=recommends,
         pools=pools.script_args(recipe.config.compile_memory),
+        shlibs={pkg: shlibs_dependency(alts) for pkg, alts in shlibs_alternatives(recipe).items()},
     ), EXECUTABLE)
     github = re.match(r"https?://github\.com/([^/]+/[^/#?]+)", recipe.homepage)
     if github:

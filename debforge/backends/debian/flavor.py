@@ -18,7 +18,7 @@ from .. import ninja
 from . import REGULAR, EXECUTABLE, _env, _skel, changelog, copyright
 from .control import STANDARDS_VERSION, _description, dump
 from .install import LIBDIR, _override
-from .packages import generic_name, src_name
+from .packages import replaced, shlibs_alternatives, shlibs_dependency, src_name
 
 UPSTREAM_DIR = "upstream"        # where debian/rules unpacks the -src tarball
 PATCHES = "debforge/patches"     # the flavour's upstream patches (DEP-3), applied in series order
@@ -46,6 +46,7 @@ def render(recipe: Recipe, flavor: Flavor, plans: dict[str, Plan], upstream: Pat
         upstream=UPSTREAM_DIR, patches=PATCHES,
         toolkit=flavor.rules_toolkit.replace("@PROFILE@", flavor.profile(recipe.source)),
         pools=pools.script_args(recipe.config.compile_memory),
+        shlibs=_shlibs(recipe, flavor),
     ), EXECUTABLE)
     files["debforge/unpack-source"] = (_env.get_template("unpack-source.sh").render(), EXECUTABLE)
     files[f"{PATCHES}/series"] = ("".join(f"{p.name}\n" for p in spec.patches), REGULAR)
@@ -55,7 +56,7 @@ def render(recipe: Recipe, flavor: Flavor, plans: dict[str, Plan], upstream: Pat
         files[f"debforge/build-{arch}.ninja"] = (ninja.render(plan, recipe.path.name), REGULAR)
     files["debforge/recipe.yaml"] = (recipe.path.read_text(), REGULAR)
     overrides: dict[str, list[str]] = {}
-    collide = replaced(recipe, flavor)
+    collide = replaced(recipe, flavor.name)
     for pkg in spec.packages:
         if collide[pkg.name]:
             _override(overrides, pkg.name, "package-name-doesnt-match-sonames *",
@@ -79,11 +80,12 @@ def _contrib_copyright(text: str, flavor: Flavor) -> str:
     return c.dump()
 
 
-def replaced(recipe: Recipe, flavor: Flavor) -> dict[str, list[str]]:
-    """Flavour package -> CPU packages holding a library of the same name (their files collide)."""
-    cpu = {lib.name: generic_name(pkg) for pkg, lib in recipe.libraries()}
-    return {pkg.name: sorted({cpu[lib.name] for lib in pkg.libraries if lib.name in cpu})
-            for pkg in recipe.flavor(flavor.name).packages}
+def _shlibs(recipe: Recipe, flavor: Flavor) -> dict[str, str]:
+    """Flavour package that rebuilds the libraries of one CPU package -> the dependency its shlibs give: the same
+    as the CPU package's (either package serves a program linked against one of them)."""
+    alternatives = shlibs_alternatives(recipe)
+    return {pkg: shlibs_dependency(alternatives[cpu[0]]) for pkg, cpu in replaced(recipe, flavor.name).items()
+            if len(cpu) == 1}
 
 
 def _control(recipe: Recipe, flavor: Flavor, build_depends: list[str]) -> str:
@@ -102,7 +104,7 @@ def _control(recipe: Recipe, flavor: Flavor, build_depends: list[str]) -> str:
         "Homepage": recipe.homepage,
         "Rules-Requires-Root": "no",
     })]
-    collide = replaced(recipe, flavor)
+    collide = replaced(recipe, flavor.name)
     archs = " ".join(recipe.flavor(flavor.name).archs)
     for pkg in recipe.flavor(flavor.name).packages:
         libs = ", ".join(f"lib{lib.name}.so.{lib.soversion}" for lib in pkg.libraries)

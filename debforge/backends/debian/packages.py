@@ -43,3 +43,25 @@ def src_name(recipe: Recipe) -> str:
 def safe(name: str) -> str:
     """A package name usable in make variable and substvar names."""
     return name.replace("+", "-plus-").replace(".", "-")
+
+
+def replaced(recipe: Recipe, flavor: str) -> dict[str, list[str]]:
+    """Package of GPU flavour FLAVOR -> the CPU packages holding a library of the same name (their files collide)."""
+    cpu = {lib.name: generic_name(pkg) for pkg, lib in recipe.libraries()}
+    return {pkg.name: sorted({cpu[lib.name] for lib in pkg.libraries if lib.name in cpu})
+            for pkg in recipe.flavor(flavor).packages}
+
+
+def shlibs_alternatives(recipe: Recipe) -> dict[str, list[str]]:
+    """CPU package -> itself, then the GPU flavours' packages that rebuild its libraries: what a program linked
+    against either needs, as Debian's pytorch gives `libtorch2.6 | libtorch-cuda-2.6 | libtorch-rocm-2.6`."""
+    out: dict[str, list[str]] = {}
+    for flavor in sorted(recipe.flavors):
+        for gpu_pkg, cpu_pkgs in replaced(recipe, flavor).items():
+            for cpu in cpu_pkgs:
+                out.setdefault(cpu, [cpu]).append(gpu_pkg)
+    return out
+
+
+def shlibs_dependency(alternatives: list[str]) -> str:
+    return " | ".join(f"{p} (>= $(DEB_VERSION_UPSTREAM))" for p in alternatives)
