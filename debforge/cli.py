@@ -101,6 +101,13 @@ def generate(recipe_path: str, output: str, source: str | None, force: bool,
         n = sum(len(lib.compiles) for lib in plans[arch].libraries)
         log(f"debforge:   {len(plans[arch].libraries)} libraries, {n} translation units, "
             f"levels: generic {' '.join(lvl.name for lvl in plans[arch].levels)}")
+        for lib in plans[arch].libraries:   # what the recipe's leave-out and dropped externals took away
+            if lib.left_out:
+                log(f"debforge:   lib{lib.spec.name}: {len(lib.left_out)} dependencies cut by the recipe "
+                    f"({len({x for x, _, _ in lib.left_out})} targets or repositories left out, "
+                    f"{len({k for _, k, _ in lib.left_out})} kept targets lost one):")
+                for cut, kept, why in lib.left_out:
+                    log(f"debforge:     {kept} -> {cut}: {why}")
     epoch = int(os.environ.get("SOURCE_DATE_EPOCH") or sources.newest_mtime(tree))
     files = debian.render(recipe, plans, tree, epoch)
     update = debian_tree.plan(tree / "debian", files, force=force)

@@ -233,6 +233,12 @@ def proto_gen(t: Target, ctx: Context) -> Generate:
     return protos.proto_gen(t, ctx)
 
 
+def grpc_generate_cc(t: Target, ctx: Context) -> Generate:
+    """gRPC's generate_cc (cc_grpc_library): protoc with grpc_cpp_plugin, in the protos module."""
+    from . import protos
+    return protos.grpc_generate_cc(t, ctx)
+
+
 def gentbl_cc_library(t: Target, ctx: Context) -> Generate:
     """MLIR's gentbl_cc_library: mlir-tblgen, in its own module (which builds on this one, hence imported here)."""
     from . import tblgen
@@ -241,6 +247,7 @@ def gentbl_cc_library(t: Target, ctx: Context) -> Generate:
 
 KINDS: dict[str, Callable[[Target, Context], Generate]] = {
     "@com_google_protobuf//:protobuf.bzl%proto_gen": proto_gen,
+    "@com_github_grpc_grpc//bazel:generate_cc.bzl%generate_cc": grpc_generate_cc,
     "@llvm-project//mlir:tblgen.bzl%gentbl_cc_library": gentbl_cc_library,
     "cmake_configure_file": cmake_configure_file,
     "generate_aten": generate_aten,

@@ -64,6 +64,9 @@ class SharedLibrary:
     generated: list[str] = field(default_factory=list)   # generated files its compiles need first
     build_depends: list[str] = field(default_factory=list)   # the Debian packages its build needs
     version_script: str | None = None    # upstream's ld version script (path), where the recipe has no exports
+    # dependencies the recipe cut from the closure (leave-out, or a dropped external): (what was left out, the
+    # kept target that named it, the recipe's reason)
+    left_out: list[tuple[str, str, str]] = field(default_factory=list)
 
     @property
     def soname(self) -> str:
@@ -88,6 +91,9 @@ class HostTool:
     linkopts: list[str] = field(default_factory=list)
     external_libs: list[str] = field(default_factory=list)
     generated: list[str] = field(default_factory=list)
+    # recipe libraries it links (upstream links the tool against their shared object, as TF's op generators link
+    # libtensorflow_framework): their generic copies of this build, found through the tool's RUNPATH
+    siblings: list[str] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -151,6 +157,7 @@ class _Planner:
         self.indexed: set[str] = set()           # packages whose rules are in made_by
         self.host_tools: dict[str, HostTool] = {}
         self.compiled: dict[str, list[str]] = {}   # library name -> labels of the targets compiled into it
+        self.cut: list[tuple[str, str, str]] = []   # ... and what leave-out cut from the one being planned
 
     def target(self, label: str, referrer: str, chain: tuple[str, ...] = ()) -> Target:
         t = self.ws.target(label)
@@ -175,14 +182,18 @@ class _Planner:
         pkg = split_label(label)[1]
         return f"//{pkg}" if f"//{pkg}" in self.externals else None
 
-    def external(self, label: str, referrer: str) -> list[str]:
+    def external(self, label: str, referrer: str, via: list[str] = ()) -> list[str]:
         repo = self.mapped_package(label) or split_label(label)[0]
         ext = self.externals.get(repo)
         if ext is None:
             raise DebforgeError(f"dependency '{label}' is in external repository @{repo}, which the recipe does "
-                                f"not map to a Debian package", *_split_loc(referrer),
+                                f"not map to a Debian package{_reached(via)}", *_split_loc(referrer),
                                 hint=f"add to {self.recipe.path} under externals: {repo}: lib...-dev")
-        if not ext.drop:
+        if ext.drop:   # noted for the plan, as leave-out's cuts are
+            via_label = via[-1] if via else referrer
+            if (label, via_label, ext.drop) not in self.cut:
+                self.cut.append((label, via_label, ext.drop))
+        else:
             self.use(*ext.packages)
         return list(ext.libs)
 
@@ -210,17 +221,28 @@ class _Planner:
             _checked(t)
             for dep in t.attrs.get("deps", []) + t.attrs.get("implementation_deps", []):
                 if dep.startswith("@") or self.mapped_package(dep):
-                    for lib in self.external(dep, t.location):
+                    for lib in self.external(dep, t.location, chain + [t.label]):
                         if lib not in ext_libs:
                             ext_libs.append(lib)
                     continue
                 name = self.lib_by_label[dep].name if dep in self.lib_by_label and not static else \
                     (linked or {}).get(dep)
+                imported = self.imported_library(dep)
+                if imported and (not static or imported in (linked or {}).values()):
+                    name = imported   # a cc_import of a recipe library's shared object
                 if name:
                     if name not in siblings:
                         siblings.append(name)
                     continue
+                if self.leave_out(dep, t):
+                    continue
                 d = self.target(dep, t.location)
+                if d.label != dep and self.leave_out(d.label, t):   # an alias of a target left out
+                    continue
+                if d.label != dep and d.label in (linked or {}):   # an alias of what a linked library holds
+                    if linked[d.label] not in siblings:
+                        siblings.append(linked[d.label])
+                    continue
                 if d.kind in HEADER_ONLY_KINDS:
                     continue
                 if d.kind in LIBRARY_VIEWS:
@@ -235,6 +257,15 @@ class _Planner:
         visit(root, [])
         return order, siblings, ext_libs
 
+    def leave_out(self, label: str, user: Target) -> bool:
+        """Whether the recipe's leave-out cuts the dependency of `user` on `label` (noted for the plan)."""
+        for entry in self.recipe.leave_out:
+            if entry.matches(label):
+                if (label, user.label, entry.reason) not in self.cut:
+                    self.cut.append((label, user.label, entry.reason))
+                return True
+        return False
+
     def sources(self, t: Target, attr: str = "srcs") -> list[str]:
         """Paths of the files a label list names: tree files, or outputs of generating rules (planned as steps)."""
         return self.paths(t, t.attrs.get(attr, []))
@@ -243,6 +274,10 @@ class _Planner:
         out = []
         for label in labels:
             if label.startswith("@"):
+                ext = self.externals.get(split_label(label)[0])
+                if ext is not None and not ext.drop and label.endswith(HEADER_EXT):
+                    self.use(ext.package)   # a header of the Debian -dev package (MLIR's, named by TF's hdrs)
+                    continue
                 raise DebforgeError(f"source '{label}' of '{t.label}' is in an external repository",
                                     *_split_loc(t.location))
             rule = self.ws.target(label)
@@ -325,6 +360,15 @@ class _Planner:
         if label in self.recipe.tools:   # a program the recipe takes from Debian, on PATH
             debian = self.recipe.tools[label]
             return generate.Tool([debian.command], [], [debian.package])
+        shared = self.recipe_library(label)
+        if shared is not None:   # a recipe library's shared object a tool loads (bazel's runfiles): its generic copy
+            lib = self.lib_by_label[shared]
+            if lib.name not in self.compiled:
+                raise DebforgeError(f"'{t.label}' needs the recipe library '{lib.name}' at run time, which is "
+                                    f"planned after the library that runs the tool", *_split_loc(t.location),
+                                    hint=f"list {lib.name} earlier in {self.recipe.path}")
+            path = f"{generate.BUILDDIR}/{isa.GENERIC}/lib{lib.name}.so"
+            return generate.Tool([path], [path], [])
         tool = self.ws.target(label)
         if tool is not None and tool.kind == "cc_binary":
             return self.host_tool(t, tool)
@@ -339,9 +383,21 @@ class _Planner:
                                     *_split_loc(user.location))
             _, pkg, name = split_label(t.label)
             exe = self.host_tools[t.label] = HostTool(t.label, f"{HOST_DIR}/bin/{pkg}/{name}")
-            view = Target(t.label, "cc_library", t.location,
-                          {k: v for k, v in t.attrs.items() if k in STRING_LIST_ATTRS + STRING_ATTRS})
-            closure, _, exe.external_libs = self.closure(view, static=True)
+            attrs = {k: v for k, v in t.attrs.items() if k in STRING_LIST_ATTRS + STRING_ATTRS}
+            # a recipe library's shared object among its srcs or imported by a cc_import dep is linked: the
+            # library's generic copy is built first (what the tool's closure holds of it is not compiled again)
+            shared = [self.lib_by_label[lib].name for lib in map(self.recipe_library, attrs.get("srcs", [])) if lib]
+            shared += [n for n in map(self.imported_library, attrs.get("deps", [])) if n and n not in shared]
+            attrs["srcs"] = [src for src in attrs.get("srcs", []) if not self.recipe_library(src)]
+            for name in shared:
+                if name not in self.compiled:
+                    raise DebforgeError(f"tool '{t.label}' of '{user.label}' links the recipe library '{name}', "
+                                        f"which is planned after the library that runs the tool",
+                                        *_split_loc(user.location), hint=f"list {name} earlier in {self.recipe.path}")
+            view = Target(t.label, "cc_library", t.location, attrs)
+            closure, exe.siblings, exe.external_libs = self.closure(
+                view, static=True, linked={label: name for name in shared for label in self.compiled[name]})
+            exe.siblings += [n for n in shared if n not in exe.siblings]
             seen_src: set[str] = set()
             for d in closure:
                 flags = self.flags(d, closure)
@@ -352,7 +408,8 @@ class _Planner:
                     if c is not None:
                         exe.compiles.append(c)
                         exe.cxx_link |= c.lang == "c++" or "c++" in _x_lang(flags)
-                exe.linkopts += [o for o in d.attrs.get("linkopts", []) if o not in exe.linkopts]
+                # upstream's -rpath options point into bazel's output tree: the backend gives the RUNPATH
+                exe.linkopts += [o for o in d.attrs.get("linkopts", []) if o not in exe.linkopts and "-rpath" not in o]
         exe = self.host_tools[t.label]
         return generate.Tool([exe.path], [exe.path], [])
 
@@ -437,12 +494,14 @@ class _Planner:
     def library(self, pkg: BinaryPackage, spec: Library) -> SharedLibrary:
         loc = (str(self.recipe.path), spec.line)
         self.used = set()
+        self.cut = []
         root, link = self.shared_root(spec, loc)
         dynamic = [self.lib_by_label[d].name for d in root.attrs.get("deps", []) if d in self.lib_by_label]
         closure, siblings, ext_libs = self.closure(
             root, linked={label: name for name in dynamic for label in self.compiled.get(name, ())})
         self.compiled[spec.name] = [t.label for t in closure]
-        lib = SharedLibrary(spec, pkg, siblings=siblings, external_libs=ext_libs, linkopts=list(link.kept))
+        lib = SharedLibrary(spec, pkg, siblings=siblings, external_libs=ext_libs, linkopts=list(link.kept),
+                            left_out=sorted(self.cut))
         if link.version_script and not spec.exports:   # the recipe's exports, where given, are the maintainer's
             lib.version_script, = self.paths(root, [absolute(link.version_script, "", split_label(root.label)[1])])
         seen_src: set[str] = set()
@@ -516,6 +575,17 @@ class _Planner:
                           "includes": attrs["includes"]})
         return library, link
 
+    def imported_library(self, label: str) -> str | None:
+        """The recipe library whose shared object the cc_import `label` imports (TF's
+        libtensorflow_framework_import_lib), if it is one."""
+        if label.startswith("@"):
+            return None
+        rule = self.ws.target(label)
+        if rule is None or rule.kind != "cc_import" or not isinstance(rule.attrs.get("shared_library"), str):
+            return None
+        lib = self.recipe_library(rule.attrs["shared_library"])
+        return self.lib_by_label[lib].name if lib else None
+
     def recipe_library(self, label: str, via: tuple[str, ...] = ()) -> str | None:
         """The recipe library (its label in lib_by_label) that a label leads to through filegroups and
         one-source genrules (symlinks), if any."""
@@ -560,6 +630,11 @@ def _checked(t: Target) -> Target:
         if inside(path) is None:
             raise DebforgeError(f"{what} of '{t.label}' leads out of the tree", *loc)
     return t
+
+
+def _reached(via: list[str]) -> str:
+    """' (reached through a -> b -> c)': how a library's closure came to a target, for errors."""
+    return f" (reached through {' -> '.join(via)})" if len(via) > 1 else ""
 
 
 def _x_lang(flags: list[str]) -> set[str]:

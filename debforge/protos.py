@@ -7,16 +7,27 @@ generated, and the `includes` (workspace-relative) of the rule and of its proto_
 protobuf's well-known types (@com_google_protobuf) are Debian's libprotobuf-dev, on protoc's default path
 (/usr/include). protoc and the runtime headers must be one protobuf release (generated code checks the version),
 so both are Debian's, whatever release upstream pins (TensorFlow 2.14.1: 3.21.9; Debian: 3.21.12).
+
+gRPC's services come from a protoc plugin, grpc_cpp_plugin: proto_gen's `plugin` (TF's tf_proto_library_cc with a
+cc_grpc_version), and gRPC's generate_cc rule (bazel/generate_cc.bzl, what cc_grpc_library expands to), which writes
+<path>.grpc.pb.cc/.grpc.pb.h (and <path>_mock.grpc.pb.h with generate_mocks) for each .proto of its proto_library
+srcs. The plugin is the recipe's tool (Debian's protobuf-compiler-grpc, which must match libgrpc++-dev's release),
+or an upstream cc_binary built as a host tool.
 """
 
 from __future__ import annotations
 
+import shlex
+
 from .confine import inside
 from .errors import DebforgeError
+from .frontends.bazel.labels import absolute
 from .generate import GENDIR, Context, Generate, _loc, declared_outputs, output_path
 from .graph import Target, split_label
 
 KIND = "@com_google_protobuf//:protobuf.bzl%proto_gen"
+GRPC_KIND = "@com_github_grpc_grpc//bazel:generate_cc.bzl%generate_cc"
+PROTO_LIBRARY = "proto_library"
 WKT_REPO = "com_google_protobuf"      # its protos (descriptor, any, timestamp, ...) come with libprotobuf-dev
 BUILD_DEPENDS = ["libprotobuf-dev", "protobuf-compiler"]
 SUFFIXES = {"gen_cc": (".pb.cc", ".pb.h"), "gen_py": ("_pb2.py",)}
@@ -25,9 +36,6 @@ OUT_FLAGS = {"gen_cc": "--cpp_out", "gen_py": "--python_out"}
 
 def proto_gen(t: Target, ctx: Context) -> Generate:
     """The protoc step of a proto_gen rule; its outputs must be the `outs` the macro declared."""
-    if t.attrs.get("plugin"):
-        raise DebforgeError(f"proto_gen '{t.label}' runs the protoc plugin '{t.attrs['plugin']}', which debforge "
-                            f"does not run yet", *_loc(t))
     srcs = ctx.inputs(t, t.attrs.get("srcs", []))
     if not srcs or not all(s.endswith(".proto") for s in srcs):
         raise DebforgeError(f"proto_gen '{t.label}' needs .proto files in 'srcs'", *_loc(t))
@@ -42,12 +50,99 @@ def proto_gen(t: Target, ctx: Context) -> Generate:
         flags += [f for f in _import_flags(dep, dep_srcs) if f not in flags]
     outputs = [f"{GENDIR}/{_import_path(src)[:-len('.proto')]}{suffix}"
                for src in srcs for lang in langs for suffix in SUFFIXES[lang]]
+    out_flags = [f"{OUT_FLAGS[lang]}={GENDIR}" for lang in langs]
+    tool = None
+    if t.attrs.get("plugin"):   # protobuf.bzl: --plugin=protoc-gen-<language>=<path> --<language>_out=<opts>:<dir>
+        plugin, language, options = t.attrs["plugin"], t.attrs.get("plugin_language"), t.attrs.get("plugin_options", [])
+        if not isinstance(plugin, str) or language != "grpc" or "gen_cc" not in langs or not isinstance(options, list) \
+                or not all(isinstance(o, str) for o in options):
+            raise DebforgeError(f"proto_gen '{t.label}' runs the protoc plugin {plugin!r} for language "
+                                f"{language!r}; debforge runs only gRPC's C++ plugin (plugin_language = \"grpc\", "
+                                f"with gen_cc)", *_loc(t))
+        tool = ctx.tool(t, absolute(plugin, "", split_label(t.label)[1]))
+        outputs += [f"{GENDIR}/{_import_path(src)[:-len('.proto')]}{suffix}"
+                    for src in srcs for suffix in (".grpc.pb.cc", ".grpc.pb.h")]
+        out_flags.append(f"--grpc_out={','.join(options) + ':' if options else ''}{GENDIR}")
     declared = [output_path(o) for o in declared_outputs(t)]
     if sorted(outputs) != sorted(declared):
         raise DebforgeError(f"proto_gen '{t.label}' declares outs {sorted(declared)}, but protoc writes "
                             f"{sorted(outputs)}", *_loc(t))
-    command = ["protoc", *flags, *(f"{OUT_FLAGS[lang]}={GENDIR}" for lang in langs), *srcs]
-    return Generate(t.label, t.kind, srcs + imported, outputs, command, build_depends=list(BUILD_DEPENDS))
+    if tool is None:
+        return Generate(t.label, t.kind, srcs + imported, outputs, ["protoc", *flags, *out_flags, *srcs],
+                        build_depends=list(BUILD_DEPENDS))
+    return _with_plugin(t, tool, "grpc", [*flags, *out_flags, *srcs], srcs + imported, outputs)
+
+
+def grpc_generate_cc(t: Target, ctx: Context) -> Generate:
+    """gRPC's generate_cc (cc_grpc_library): protoc with the plugin over the .proto files of its proto_library
+    srcs; its outputs are generate_cc.bzl's, under the bin directory at each .proto's path."""
+    plugin = t.attrs.get("plugin")
+    if not isinstance(plugin, str):
+        raise DebforgeError(f"generate_cc '{t.label}' has no plugin: protoc's own C++ code comes from proto_gen "
+                            f"rules, which debforge plans instead", *_loc(t))
+    options = t.attrs.get("flags", [])
+    if not isinstance(options, list) or not all(isinstance(o, str) for o in options):
+        raise DebforgeError(f"generate_cc '{t.label}': 'flags' must be a list of strings", *_loc(t))
+    # well_known_protos adds protobuf's own .proto directory: Debian's protoc has it on its default path
+    protos: list[str] = []
+    imported: list[str] = []
+    for label in t.attrs.get("srcs", []):
+        lib = ctx.rule(label)
+        if lib is None or lib.kind != PROTO_LIBRARY:
+            what = f"a {lib.kind}" if lib else "no target"
+            raise DebforgeError(f"generate_cc '{t.label}' compiles '{label}', which is {what}, not a proto_library",
+                                *_loc(t))
+        protos += [s for s in ctx.inputs(lib, lib.attrs.get("srcs", [])) if s not in protos]
+        for dep in _proto_library_deps(lib, ctx):
+            imported += [s for s in ctx.inputs(dep, dep.attrs.get("srcs", [])) if s not in imported]
+    if not protos or not all(p.endswith(".proto") for p in protos):
+        raise DebforgeError(f"generate_cc '{t.label}' needs proto_library srcs with .proto files", *_loc(t))
+    suffixes = [".grpc.pb.h", ".grpc.pb.cc"] + (["_mock.grpc.pb.h"] if t.attrs.get("generate_mocks") else [])
+    outputs = [f"{GENDIR}/{_import_path(p)[:-len('.proto')]}{suffix}" for suffix in suffixes for p in protos]
+    pkg = split_label(t.label)[1]
+    stray = [o for o in outputs if pkg and not o.startswith(f"{GENDIR}/{pkg}/")]
+    if stray:   # generate_cc.bzl fails on a .proto outside the rule's package
+        raise DebforgeError(f"generate_cc '{t.label}': '{stray[0]}' does not lie within its package", *_loc(t))
+    opts = options + (["generate_mock_code=true"] if t.attrs.get("generate_mocks") else [])
+    flags = ["-I."] + ([f"-I{GENDIR}"] if any(p.startswith(GENDIR + "/") for p in protos + imported) else [])
+    args = [*flags, f"--PLUGIN_out={','.join(opts) + ':' if opts else ''}{GENDIR}", *protos]
+    tool = ctx.tool(t, absolute(plugin, "", pkg))
+    return _with_plugin(t, tool, "PLUGIN", args, protos + imported, outputs)
+
+
+def _with_plugin(t: Target, tool, language: str, args: list[str], inputs: list[str], outputs: list[str]) -> Generate:
+    """protoc running a plugin: protoc wants its path; a Debian program is looked up on PATH when the step runs."""
+    if len(tool.command) != 1:
+        raise DebforgeError(f"{t.kind} '{t.label}': the protoc plugin must be one program, not "
+                            f"{shlex.join(tool.command)}", *_loc(t))
+    program = tool.command[0]
+    where = program if "/" in program else f'"$(command -v {shlex.quote(program)})"'
+    script = " ".join(["protoc", shlex.quote(f"--plugin=protoc-gen-{language}=") + where,
+                       *map(shlex.quote, args)])
+    return Generate(t.label, t.kind, inputs + tool.files, outputs, ["sh", "-c", script],
+                    build_depends=sorted({*BUILD_DEPENDS, *tool.build_depends}))
+
+
+def _proto_library_deps(t: Target, ctx: Context) -> list[Target]:
+    """The in-tree proto_library rules t imports from, transitively; protobuf's own are libprotobuf-dev's."""
+    out: list[Target] = []
+    queue = list(t.attrs.get("deps", []))
+    seen: set[str] = set()
+    while queue:
+        label = queue.pop(0)
+        if label in seen or split_label(label)[0] == WKT_REPO:
+            continue
+        seen.add(label)
+        if label.startswith("@"):
+            raise DebforgeError(f"proto_library '{t.label}' imports '{label}', protos of an external repository "
+                                f"that debforge cannot map yet", *_loc(t))
+        dep = ctx.rule(label)
+        if dep is None or dep.kind != PROTO_LIBRARY:
+            what = f"a {dep.kind}" if dep else "no target"
+            raise DebforgeError(f"proto_library '{t.label}' depends on '{label}', which is {what}", *_loc(t))
+        out.append(dep)
+        queue += dep.attrs.get("deps", [])
+    return out
 
 
 def _import_path(src: str) -> str:

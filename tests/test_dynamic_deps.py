@@ -21,7 +21,7 @@ def plan_of(tmp_path, tree=TREE):
 def test_what_the_linked_library_holds_is_not_compiled_again(tmp_path):
     framework, cc, api = plan_of(tmp_path).libraries
     assert [c.src for c in framework.compiles] == ["registry.cc"]
-    assert [c.src for c in cc.compiles] == ["ops.cc"]
+    assert [c.src for c in cc.compiles] == ["ops.cc", "obj-debforge/gen/tool_saw.cc"]   # :registry_alias linked
     assert cc.siblings == ["framework"]
     # the framework's shared object among a cc_binary's srcs (through a symlink genrule): linked the same way
     assert [c.src for c in api.compiles] == ["api.cc"] and api.siblings == ["framework"]
@@ -41,3 +41,14 @@ def test_the_registration_runs_once(tmp_path):
     ctypes.CDLL(str(generic / "libframework.so.1"), mode=os.RTLD_GLOBAL)
     assert ctypes.CDLL(str(generic / "libcc.so.1")).ops_registered() == 1
     assert ctypes.CDLL(str(generic / "libapi.so.1")).api_registered() == 1   # the one registry
+    # the generator ran at build time against the framework's generic copy (found through its RUNPATH)
+    assert ctypes.CDLL(str(generic / "libcc.so.1")).tool_saw() == 1
+
+
+def test_a_host_tool_links_the_recipe_library_it_names(tmp_path):
+    plan = plan_of(tmp_path)
+    [tool] = plan.host_tools
+    assert tool.label == "//:gen_tool" and tool.siblings == ["framework"]
+    assert [c.src for c in tool.compiles] == ["gen_tool.cc"]   # registry.cc is the framework's
+    [step] = [s for s in plan.steps if s.label == "//:gen_tool_saw"]
+    assert "obj-debforge/generic/libframework.so" in step.inputs and tool.path in step.inputs

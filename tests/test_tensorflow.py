@@ -1,6 +1,8 @@
 """TensorFlow 2.14.1 from Debian's orig tarball: libtensorflow_framework.so.2 plans whole (protoc, mlir-tblgen,
 the options header and a proto_text host tool as steps) and ninja -n finds every input at its three levels.
-Heavy: about 2 minutes (unpacking the tarball, planning 600 translation units)."""
+Heavy: about 2 minutes (unpacking the tarball, planning 600 translation units). libtensorflow_cc.so.2 (slow, 2-3
+minutes) plans over it with gRPC's services, TF Lite's flatc, the op generators linking libtensorflow_framework,
+and what needs stablehlo, tf_runtime and sobol_data cut by the recipe's leave-out."""
 
 import dataclasses
 import shutil
@@ -43,3 +45,47 @@ def test_framework_plans_and_ninja_finds_every_input(tmp_path):
     # every compile at three levels, the host tool's, the steps and the links
     edges = int(dry.stdout.strip().splitlines()[-1].split("/")[1].split("]")[0])
     assert edges > 3 * len(lib.compiles) + len(plan.steps)
+
+
+def dry_run(r, plan, tree):
+    """ninja -n over the three levels: (return code, edges, output)."""
+    shutil.copytree(SKEL_DIR / "debforge", tree / "debian/debforge", dirs_exist_ok=True)
+    (tree / "build.ninja").write_text(ninja.render(plan, "tensorflow.yaml"))
+    (tree / "obj-debforge").mkdir(exist_ok=True)
+    (tree / "obj-debforge/config.ninja").write_text(
+        "cc = gcc\ncxx = g++\ncppflags =\ncflags = -O2\ncxxflags = -O2\nldflags =\n")
+    subprocess.run(["perl", SKEL_DIR / "debforge/pools", tree / pools.POOLS_FILE, "2",
+                    *pools.script_args(r.config.compile_memory)], check=True, capture_output=True)
+    dry = subprocess.run(["ninja", "-n", "generic", "x86-64-v3", "x86-64-v4"], cwd=tree, capture_output=True,
+                         text=True)
+    last = dry.stdout.strip().splitlines()[-1] if dry.stdout.strip() else "[0/0]"
+    return dry.returncode, int(last.split("/")[1].split("]")[0]), dry.stdout[-2000:] + dry.stderr
+
+
+@pytest.mark.slow
+def test_tensorflow_cc_plans_and_ninja_finds_every_input(tmp_path):
+    r = load_recipe(ROOT / "recipes/tensorflow.yaml")
+    r = dataclasses.replace(r, packages=tuple(p for p in r.packages
+                                              if p.name in ("libtensorflow-framework2", "libtensorflow-cc2")))
+    tree, _ = sources.prepare(r, tmp_path, print)
+    plan = make_plan(r, frontends.get("bazel").scan(tree, r, "amd64", everything=False), "amd64")
+    framework, cc = plan.libraries
+    assert cc.filename == "libtensorflow_cc.so.2.14.1" and cc.siblings == ["tensorflow_framework"]
+    assert len(framework.compiles) == 617
+    assert len(cc.compiles) == 2344   # what libtensorflow_framework holds is linked, not compiled again
+    assert not {c.src for c in cc.compiles} & {c.src for c in framework.compiles}
+    kinds = Counter(s.kind for s in plan.steps)
+    assert kinds[protos.GRPC_KIND] == 8 and kinds[protos.KIND] == 113 and kinds[tblgen.KIND] == 46
+    # the C++ op wrappers (tensorflow/cc/ops/*.cc) come from generators linked against libtensorflow_framework
+    gens = [t for t in plan.host_tools if t.label.endswith("_gen_cc")]
+    assert len(gens) == 29 and all(t.siblings == ["tensorflow_framework"] for t in gens)
+    assert {"protobuf-compiler-grpc", "libgrpc++-dev", "flatbuffers-compiler"} <= set(cc.build_depends)
+    # every cut names its reason: the repository Debian lacks (leave-out), or a dropped external's
+    dropped = {e.drop for e in r.externals.values() if e.drop}
+    assert {why for _, _, why in cc.left_out} <= {e.reason for e in r.leave_out} | dropped
+    assert {why.split(":")[0] for _, _, why in cc.left_out if why not in dropped} == {
+        "stablehlo", "tf_runtime", "sobol_data"}
+    assert not any(cut.startswith("@stablehlo") or cut.startswith("@tf_runtime") for cut, _, _ in cc.left_out)
+    rc, edges, out = dry_run(r, plan, tree)
+    assert rc == 0, out
+    assert edges > 3 * (len(framework.compiles) + len(cc.compiles)) + len(plan.steps)

@@ -8,6 +8,7 @@ in environment variables.
 from __future__ import annotations
 
 import io
+import os
 import shlex
 
 from ninja import ninja_syntax
@@ -145,8 +146,14 @@ def _host_tool(w: ninja_syntax.Writer, tool: HostTool, memory: dict[str, int]) -
         objs.append(f"{HOST_DIR}/obj/{tool.name}/{c.src}.o")
         w.build(objs[-1], COMPILE_RULE[c.lang], c.src, order_only=waits, variables={"copts": _shell(c.flags)},
                 pool=pools.pool_of(memory, c.src))
+    generic = level_dir(isa.GENERIC)
+    libs = _shell([f"-L{generic}"] * bool(tool.siblings) + [f"-l{s}" for s in tool.siblings] + tool.linkopts +
+                  [f"-l{x}" for x in tool.external_libs])
+    if tool.siblings:   # the tool runs from the build tree: its RUNPATH finds the recipe libraries' generic copies
+        origin = os.path.relpath(generic, os.path.dirname(tool.path))
+        libs += " " + ninja_syntax.escape(f"-Wl,-rpath,'$ORIGIN/{origin}'")
     w.build(tool.path, "link_exe_cxx" if tool.cxx_link else "link_exe_c", objs,
-            variables={"libs": _shell(tool.linkopts + [f"-l{x}" for x in tool.external_libs])})
+            implicit=[f"{generic}/lib{s}.so" for s in tool.siblings], variables={"libs": libs})
     w.newline()
 
 

@@ -82,6 +82,21 @@ class External:
 
 
 @dataclass(frozen=True)
+class LeaveOut:
+    """In-tree targets the recipe's libraries are built without (what needs a repository Debian lacks): every
+    dependency on a matching target is cut from the closures, and the plan names what each library lost."""
+    pattern: str       # //pkg:name, or //pkg/... for the package and those below it
+    reason: str        # the feature this removes, and why
+    line: int
+
+    def matches(self, label: str) -> bool:
+        if self.pattern.endswith("/..."):
+            pkg = self.pattern[2:-len("/...")]
+            return label.startswith(f"//{pkg}:") or label.startswith(f"//{pkg}/") or not pkg
+        return label == self.pattern
+
+
+@dataclass(frozen=True)
 class RepoFile:
     """A file of an external repository that upstream's WORKSPACE would create from the tree: a copy of
     `path`, or (with substitutions) a template rendered like bazel's repository_ctx.template."""
@@ -155,6 +170,7 @@ class Recipe:
     tools: dict[str, "Tool"] = field(default_factory=dict)   # label of a tool genrules run -> Debian's command
     python_requirements: dict[str, str] = field(default_factory=dict)   # rules_python requirement -> Debian package
     patches: tuple[Path, ...] = ()   # DEP-3 patches of the upstream tree, applied by dpkg-source (debian/patches)
+    leave_out: tuple[LeaveOut, ...] = ()   # in-tree targets cut from every closure, each with its reason
 
     @property
     def full_version(self) -> str:
@@ -253,7 +269,7 @@ TOP_KEYS = {
     "section": False, "homepage": True, "license": True, "copyright": True, "summary": True,
     "description": True, "frontend": True, "architectures": False, "isa-levels": False, "packages": True,
     "dev": True, "externals": False, "config": False, "distribution": False, "closes": False, "bazel": False,
-    "flavors": False, "tools": False, "python-requirements": False, "patches": False,
+    "flavors": False, "tools": False, "python-requirements": False, "patches": False, "leave-out": False,
 }
 
 
@@ -561,7 +577,25 @@ def load_recipe(path: str | Path) -> Recipe:
         tools=_tools(top["tools"]) if "tools" in top else {},
         python_requirements=_python_requirements(top["python-requirements"]) if "python-requirements" in top else {},
         patches=_patches(top["patches"], "patches", path.parent) if "patches" in top else (),
+        leave_out=_leave_out(top["leave-out"]) if "leave-out" in top else (),
     )
+
+
+LEAVE_OUT = re.compile(r"^//(?:[A-Za-z0-9_./+-]*:[A-Za-z0-9_./+=,@~-]+|(?:[A-Za-z0-9_.+-]+/)*\.\.\.)$")
+
+
+def _leave_out(node: Node) -> tuple[LeaveOut, ...]:
+    """label or //pkg/... -> the reason (what the libraries lose, and why)."""
+    if not isinstance(node.value, dict):
+        raise node.error(f"leave-out must be a mapping of in-tree label (or //pkg/...) -> reason, "
+                         f"not {_type(node.value)}")
+    out = []
+    for pattern, value in node.value.items():
+        if not isinstance(pattern, str) or not LEAVE_OUT.match(pattern) or ".." in re.split(r"[/:]", pattern):
+            raise value.error(f"leave-out key '{pattern}' is not an in-tree label such as //pkg:name or a package "
+                              f"pattern such as //pkg/...")
+        out.append(LeaveOut(pattern, _str(value, f"leave-out.{pattern}"), value.line))
+    return tuple(out)
 
 
 def _python_requirements(node: Node) -> dict[str, str]:
