@@ -2,14 +2,13 @@
 
 import importlib.machinery
 import importlib.util
-import shutil
 import subprocess
 from collections import Counter
 
 import pytest
 
-from conftest import ROOT, extract, run_cli
-from debforge import SKEL_DIR, frontends, sources
+from conftest import ROOT, configure, extract, run_cli
+from debforge import frontends, sources
 from debforge.backends import ninja
 from debforge.plan import make_plan
 from debforge.recipe.schema import load_recipe
@@ -43,10 +42,7 @@ def plan(tree):
 def dry_run(tree, plan, *targets):
     """ninja -n of targets over the rendered plan: every input must be found (tree files, generated files, the
     debian/debforge scripts)."""
-    (tree / "debian").mkdir(exist_ok=True)
-    shutil.copytree(SKEL_DIR / "debforge", tree / "debian/debforge", dirs_exist_ok=True)
-    (tree / "obj-debforge").mkdir(exist_ok=True)
-    (tree / "obj-debforge/config.ninja").write_text("cc = gcc\ncxx = g++\n")
+    configure(tree, load_recipe(RECIPE))
     (tree / "build.ninja").write_text(ninja.render(plan, RECIPE.name))
     dry = subprocess.run(["ninja", "-n", *targets], cwd=tree, capture_output=True, text=True)
     assert dry.returncode == 0, dry.stdout[-2000:] + dry.stderr[-2000:]
