@@ -9,15 +9,25 @@ obj-debforge/config.ninja the toolchain and flags come from debian/rules' own ov
 flags of a real build). With --chroot the compiler and -dev headers of a chroot are used (e.g. trixie's, when the
 host's are too old); the tree must be visible there at the same path.
 
+--without-library-steps leaves out the generate steps that need a library of the recipe built first (a host tool
+linked against it: TensorFlow's C++ op wrapper generators link libtensorflow_framework.so, 617 TUs), so that a
+library over another can be sampled alone: every other generated file of the plan is made (a library over another
+includes the other's generated headers too), and the sample's compiles run straight from `ninja -t commands -s`
+(ninja would wait for every generated file), timed here; a TU that includes a file of a left-out step fails naming it.
+
     .venv/bin/python bench/sample_compile.py TREE [--lib torch_cpu] [--group aten/src/ATen/native/ ...]
-        [--per-group 8] [--level generic] [--chroot DIR] [-j 2]
+        [--per-group 8] [--level generic] [--chroot DIR] [-j 2] [--without-library-steps]
 """
 
 import argparse
+import os
+import re
 import statistics
 import subprocess
 import sys
 import time
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,7 +56,7 @@ def stratified(objs: list[str], level: str, groups: list[str], per_group: int) -
     for obj in objs:
         src = source(obj, level)
         members[next((g for g in groups if src.startswith(g)), "other")].append(obj)
-    return {g: [objs[i * len(objs) // per_group] for i in range(min(per_group, len(objs)))]
+    return {g: objs if len(objs) <= per_group else [objs[i * len(objs) // per_group] for i in range(per_group)]
             for g, objs in members.items() if objs}
 
 
@@ -56,6 +66,63 @@ def order_only(tree: Path, ninja_file: str, wrap: list[str], objs: list[str]) ->
                          capture_output=True, text=True, check=True).stdout
     deps = {line.strip().removeprefix("|| ") for line in out.splitlines() if line.startswith("    || ")}
     return sorted(deps)
+
+
+def phony_inputs(tree: Path, ninja_file: str, wrap: list[str], targets: list[str]) -> list[str]:
+    """The inputs of phony targets (a library's generated-LIB), other targets as they are."""
+    out = []
+    for target in targets:
+        q = subprocess.run([*wrap, "ninja", "-C", str(tree), "-f", ninja_file, "-t", "query", target],
+                           capture_output=True, text=True, check=True).stdout.splitlines()
+        if len(q) > 1 and q[1].strip() == "input: phony":   # its inputs, up to "  outputs:" (what uses it)
+            end = next((i for i, line in enumerate(q) if line.strip() == "outputs:"), len(q))
+            out += [line.strip() for line in q[2:end] if line.startswith("    ") and not line.startswith("    |")]
+        else:
+            out.append(target)
+    return out
+
+
+def needing_libraries(tree: Path, ninja_file: str, wrap: list[str], targets: list[str]) -> set[str]:
+    """Files under `targets` whose making needs a recipe library's shared object (from `ninja -t graph`)."""
+    dot = subprocess.run([*wrap, "ninja", "-C", str(tree), "-f", ninja_file, "-t", "graph", *targets],
+                         capture_output=True, text=True, check=True).stdout
+    labels: dict[str, str] = {}
+    succ: dict[str, list[str]] = defaultdict(list)
+    for line in dot.splitlines():
+        if m := re.match(r'"(\w+)" \[label="([^"]*)"', line):
+            labels[m[1]] = m[2]
+        elif m := re.match(r'"(\w+)" -> "(\w+)"', line):
+            succ[m[1]].append(m[2])
+    todo = [n for n, label in labels.items() if re.fullmatch(rf"{BUILDDIR}/[^/]+/lib[^/]*\.so[.0-9]*", label)]
+    seen = set(todo)
+    while todo:
+        for n in succ[todo.pop()]:
+            if n not in seen:
+                seen.add(n)
+                todo.append(n)
+    return {labels[n] for n in seen if n in labels}
+
+
+def compile_directly(tree: Path, ninja_file: str, wrap: list[str], jobs: int, objs: list[str]
+                     ) -> tuple[dict[str, float], dict[str, tuple[list[str], str]], float]:
+    """Run each object's own command (`ninja -t commands -s`), `jobs` at once: seconds and failures by object."""
+    def one(obj: str) -> tuple[str, float, int, str]:
+        cmd = subprocess.run([*wrap, "ninja", "-C", str(tree), "-f", ninja_file, "-t", "commands", "-s", obj],
+                             capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
+        os.makedirs(tree / os.path.dirname(obj), exist_ok=True)
+        started = time.monotonic()
+        proc = subprocess.run(["nice", "-n", "10", *wrap, "sh", "-c", f"cd {tree} && {cmd}"],
+                              capture_output=True, text=True)
+        error = next((line.strip() for line in (proc.stdout + proc.stderr).splitlines()
+                      if re.search(r"\berror:", line, re.I)), "(no error line)")
+        return obj, time.monotonic() - started, proc.returncode, error
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(jobs) as pool:
+        results = list(pool.map(one, objs))
+    seconds = {obj: s for obj, s, rc, _ in results if rc == 0}
+    failed = {obj: ([obj], error) for obj, _, rc, error in results if rc != 0}
+    return seconds, failed, time.monotonic() - started
 
 
 def log_seconds(tree: Path) -> dict[str, float]:
@@ -84,35 +151,75 @@ def main() -> int:
     ap.add_argument("--per-group", type=int, default=8, help="objects taken from each group (default 8)")
     ap.add_argument("--chroot", help="run make and ninja in this chroot directory")
     ap.add_argument("-j", type=int, default=2)
+    ap.add_argument("--without-library-steps", action="store_true",
+                    help="leave out generate steps that need a recipe library built; compile without ninja")
     args = ap.parse_args()
     tree = args.tree.resolve()
     ninja_file = f"debian/debforge/build-{args.arch}.ninja"
     wrap = ["chroot", args.chroot] if args.chroot else []
-    if not (tree / BUILDDIR / "config.ninja").is_file():
+    if not (tree / BUILDDIR / "config.ninja").is_file():   # the pools' depths are written for -j as well
         subprocess.run([*wrap, "make", "-C", str(tree), "-f", "debian/rules", "override_dh_auto_configure"],
-                       check=True, capture_output=True)
+                       check=True, capture_output=True, env={**os.environ, "DEB_BUILD_OPTIONS": f"parallel={args.j}"})
     groups = stratified(objects(tree, ninja_file, args.level, args.lib), args.level, args.group, args.per_group)
     sample = sorted(o for objs in groups.values() for o in objs)
-    rc, out, gen_wall = ninja(tree, ninja_file, wrap, args.j, order_only(tree, ninja_file, wrap, sample))
+    steps = order_only(tree, ninja_file, wrap, sample)
+    if args.without_library_steps:
+        # a library over another includes the other's generated headers too: every generated file of the plan
+        steps = phony_inputs(tree, ninja_file, wrap, ["generated"])
+        left_out = needing_libraries(tree, ninja_file, wrap, steps)
+        print(f"left out: {sum(s in left_out for s in steps)} of {len(steps)} generated files, made by steps that "
+              f"need a recipe library built")
+        steps = [s for s in steps if s not in left_out]
+    rc, out, gen_wall = ninja(tree, ninja_file, wrap, args.j, steps)
+    gen_failed = failures(out)
     print(f"generate steps of the sample: {gen_wall:.0f} s wall at -j{args.j} (exit {rc})")
-    if rc:
-        print(out[-6000:], file=sys.stderr)
-        return 1
-    _, out, wall = ninja(tree, ninja_file, wrap, args.j, sample)
-    failed = {line.split(" ", 1)[1].strip() for line in out.splitlines() if line.startswith("FAILED: ")}
-    seconds = log_seconds(tree)
+    for outputs, error in sorted({(" ".join(o), e) for o, e in gen_failed.values()}):
+        print(f"FAILED step {outputs}\n    {error}")
+    if args.without_library_steps:
+        seconds, failed, wall = compile_directly(tree, ninja_file, wrap, args.j, sample)
+    else:
+        _, out, wall = ninja(tree, ninja_file, wrap, args.j, sample)
+        failed = failures(out)
+        seconds = log_seconds(tree)
     for group, objs in groups.items():
         print(f"== {group}")
         for obj in objs:
             status = "FAIL" if obj in failed else "ok" if obj in seconds else "not run"
             print(f"{status:8} {seconds.get(obj, 0):7.1f} s  {obj}")
+            if obj in failed:
+                print(f"{'':19}{failed[obj][1]}")
+            elif obj not in seconds:
+                print(f"{'':19}(a generate step it waits for failed)")
     times = [seconds[o] for o in sample if o in seconds and o not in failed]
     print(f"{len(times)} of {len(sample)} translation units compiled ({args.level}), {wall:.0f} s wall at "
           f"-j{args.j}, median {statistics.median(times) if times else 0:.1f} s, max {max(times, default=0):.1f} s")
-    if failed:
+    for group, objs in groups.items():
+        ok = [seconds[o] for o in objs if o in seconds and o not in failed]
+        print(f"  {group}: {len(ok)} of {len(objs)}, median {statistics.median(ok) if ok else 0:.1f} s, "
+              f"max {max(ok, default=0):.1f} s")
+    heaviest = sorted((seconds[o], o) for o in sample if o in seconds and o not in failed)[-5:]
+    print("heaviest: " + ", ".join(f"{source(o, args.level)} {s:.0f} s" for s, o in reversed(heaviest)))
+    if failed and not args.without_library_steps:
         print("\n".join(line for line in out.splitlines() if "error:" in line)[:8000], file=sys.stderr)
     return 0 if len(times) == len(sample) else 1
 
+
+def failures(out: str) -> dict[str, tuple[list[str], str]]:
+    """Each output of a failed edge -> (the edge's outputs, the first error line it printed). ninja prints
+    "FAILED: [code=N] OUTPUTS" (older releases without "[code=N]"), the command, then the tool's output."""
+    found: dict[str, tuple[list[str], str]] = {}
+    outputs: list[str] = []
+    error = ""
+    for line in out.splitlines() + ["[end]"]:
+        if line.startswith("FAILED: ") or line.startswith("["):
+            for o in outputs:
+                found[o] = (outputs, error or "(no error line)")
+            outputs, error = [], ""
+        if line.startswith("FAILED: "):
+            outputs = re.sub(r"^\[code=\d+\] ", "", line[len("FAILED: "):]).split()
+        elif outputs and not error and re.search(r"\berror:", line, re.I):
+            error = line.strip()
+    return found
 
 if __name__ == "__main__":
     sys.exit(main())
