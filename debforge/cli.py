@@ -108,6 +108,10 @@ def generate(recipe_path: str, output: str, source: str | None, force: bool,
                     f"{len({k for _, k, _ in lib.left_out})} kept targets lost one):")
                 for cut, kept, why in lib.left_out:
                     log(f"debforge:     {kept} -> {cut}: {why}")
+                if lib.left_out_used:
+                    log(f"debforge:   warning: lib{lib.spec.name}: {len(lib.left_out_used)} of these cut no "
+                        f"alwayslink registration: {len({k for _, k in lib.left_out_used})} kept targets include "
+                        f"or call what was left out, so lib{lib.spec.name} does not compile or link as planned")
     epoch = int(os.environ.get("SOURCE_DATE_EPOCH") or sources.newest_mtime(tree))
     files = debian.render(recipe, plans, tree, epoch)
     update = debian_tree.plan(tree / "debian", files, force=force)

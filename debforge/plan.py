@@ -67,6 +67,9 @@ class SharedLibrary:
     # dependencies the recipe cut from the closure (leave-out, or a dropped external): (what was left out, the
     # kept target that named it, the recipe's reason)
     left_out: list[tuple[str, str, str]] = field(default_factory=list)
+    # ... those of them that are not alwayslink registrations: kept code includes or calls what was left out, so
+    # the library does not compile or link as planned until the recipe or upstream's tree changes
+    left_out_used: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def soname(self) -> str:
@@ -158,6 +161,7 @@ class _Planner:
         self.host_tools: dict[str, HostTool] = {}
         self.compiled: dict[str, list[str]] = {}   # library name -> labels of the targets compiled into it
         self.cut: list[tuple[str, str, str]] = []   # ... and what leave-out cut from the one being planned
+        self.registrations: set[str] = set()        # targets left out that are alwayslink registrations
 
     def target(self, label: str, referrer: str, chain: tuple[str, ...] = ()) -> Target:
         t = self.ws.target(label)
@@ -261,6 +265,11 @@ class _Planner:
         """Whether the recipe's leave-out cuts the dependency of `user` on `label` (noted for the plan)."""
         for entry in self.recipe.leave_out:
             if entry.matches(label):
+                rule = self.ws.target(label)
+                if rule is not None and rule.kind == "alias" and isinstance(rule.attrs.get("actual"), str):
+                    rule = self.ws.target(rule.attrs["actual"])
+                if rule is not None and rule.attrs.get("alwayslink"):   # a registration: nothing calls into it
+                    self.registrations.add(label)
                 if (label, user.label, entry.reason) not in self.cut:
                     self.cut.append((label, user.label, entry.reason))
                 return True
@@ -501,7 +510,9 @@ class _Planner:
             root, linked={label: name for name in dynamic for label in self.compiled.get(name, ())})
         self.compiled[spec.name] = [t.label for t in closure]
         lib = SharedLibrary(spec, pkg, siblings=siblings, external_libs=ext_libs, linkopts=list(link.kept),
-                            left_out=sorted(self.cut))
+                            left_out=sorted(self.cut),
+                            left_out_used=sorted({(cut, kept) for cut, kept, _ in self.cut
+                                                  if cut not in self.registrations}))
         if link.version_script and not spec.exports:   # the recipe's exports, where given, are the maintainer's
             lib.version_script, = self.paths(root, [absolute(link.version_script, "", split_label(root.label)[1])])
         seen_src: set[str] = set()

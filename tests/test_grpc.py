@@ -20,6 +20,7 @@ GEN = "obj-debforge/gen"
 LEAVE_OUT = """\
 leave-out:
   //:tracing: "tf_runtime: tracing through TFRT's async values"
+  //:tracing_registration: "tf_runtime: TFRT's tracing hooks"
 """
 
 
@@ -81,7 +82,10 @@ def test_grpc_services_are_protoc_steps_with_debians_plugin(tmp_path):
 def test_a_target_left_out_is_cut_and_named_in_the_plan(tmp_path):
     [lib] = plan_of(recipe(tmp_path)).libraries
     assert "tracing.cc" not in [c.src for c in lib.compiles]
-    assert lib.left_out == [("//:tracing", "//:echo", "tf_runtime: tracing through TFRT's async values")]
+    assert lib.left_out == [("//:tracing", "//:echo", "tf_runtime: tracing through TFRT's async values"),
+                            ("//:tracing_registration", "//:echo", "tf_runtime: TFRT's tracing hooks")]
+    # echo.cc calls into //:tracing (no registration): the plan says the library will not build as it stands
+    assert lib.left_out_used == [("//:tracing", "//:echo")]
     # without the entry, the unmapped repository is an error naming the way the library reached it
     with pytest.raises(DebforgeError) as exc:
         plan_of(recipe(tmp_path, extra=""))
