@@ -1,8 +1,9 @@
 """TensorFlow 2.14.1 from Debian's orig tarball: libtensorflow_framework.so.2 plans whole (protoc, mlir-tblgen,
 the options header and a proto_text host tool as steps) and ninja -n finds every input at its three levels.
-Heavy: about 2 minutes (unpacking the tarball, planning 600 translation units). libtensorflow_cc.so.2 (slow, 2-3
-minutes) plans over it with gRPC's services, TF Lite's flatc, the op generators linking libtensorflow_framework,
-and what needs stablehlo, tf_runtime and sobol_data cut by the recipe's leave-out."""
+Heavy: about 2 minutes (unpacking the tarball, planning 600 translation units). libtensorflow_cc.so.2 and
+libtensorflow.so.2 (slow, 3-4 minutes) plan over it with gRPC's services, TF Lite's flatc, the op generators
+linking libtensorflow_framework, and what needs stablehlo, tf_runtime and sobol_data cut by the recipe's
+leave-out."""
 
 import dataclasses
 import shutil
@@ -63,17 +64,18 @@ def dry_run(r, plan, tree):
 
 
 @pytest.mark.slow
-def test_tensorflow_cc_plans_and_ninja_finds_every_input(tmp_path):
+def test_tensorflow_cc_and_libtensorflow_plan_and_ninja_finds_every_input(tmp_path):
     r = load_recipe(ROOT / "recipes/tensorflow.yaml")
-    r = dataclasses.replace(r, packages=tuple(p for p in r.packages
-                                              if p.name in ("libtensorflow-framework2", "libtensorflow-cc2")))
     tree, _ = sources.prepare(r, tmp_path, print)
     plan = make_plan(r, frontends.get("bazel").scan(tree, r, "amd64", everything=False), "amd64")
-    framework, cc = plan.libraries
+    framework, cc, tf = plan.libraries
     assert cc.filename == "libtensorflow_cc.so.2.14.1" and cc.siblings == ["tensorflow_framework"]
     assert len(framework.compiles) == 617
     assert len(cc.compiles) == 2344   # what libtensorflow_framework holds is linked, not compiled again
     assert not {c.src for c in cc.compiles} & {c.src for c in framework.compiles}
+    # libtensorflow (the C API) over the same framework: its own closure, as upstream's
+    assert tf.filename == "libtensorflow.so.2.14.1" and tf.siblings == ["tensorflow_framework"]
+    assert len(tf.compiles) == 1679 and not {c.src for c in tf.compiles} & {c.src for c in framework.compiles}
     kinds = Counter(s.kind for s in plan.steps)
     assert kinds[protos.GRPC_KIND] == 8 and kinds[protos.KIND] == 113 and kinds[tblgen.KIND] == 46
     # the C++ op wrappers (tensorflow/cc/ops/*.cc) come from generators linked against libtensorflow_framework
@@ -88,7 +90,9 @@ def test_tensorflow_cc_plans_and_ninja_finds_every_input(tmp_path):
     # 61 kept targets include or call what leave-out removed (no alwayslink registration): it plans, it does not
     # build yet, and the plan says so
     assert len({kept for cut, kept in cc.left_out_used if not cut.startswith("@")}) == 61
+    assert len({kept for cut, kept in tf.left_out_used if not cut.startswith("@")}) == 37
+    assert not framework.left_out_used or all(cut.startswith("@") for cut, _ in framework.left_out_used)
     assert not any(cut.startswith("@stablehlo") or cut.startswith("@tf_runtime") for cut, _, _ in cc.left_out)
     rc, edges, out = dry_run(r, plan, tree)
     assert rc == 0, out
-    assert edges > 3 * (len(framework.compiles) + len(cc.compiles)) + len(plan.steps)
+    assert edges > 3 * (len(framework.compiles) + len(cc.compiles) + len(tf.compiles)) + len(plan.steps)
