@@ -473,14 +473,34 @@ class _Planner:
                                     *_split_loc(d.location))
         # the recipe's include directories of the externals the target reaches (-isystem, as bazel passes an
         # external cc_library's includes), after the tree's own
-        for d in [t] + deps:
-            for dep in d.attrs.get("deps", []) + d.attrs.get("implementation_deps", []):
-                if dep.startswith("@") or self.mapped_package(dep):
-                    ext = self.externals.get(self.mapped_package(dep) or split_label(dep)[0])
-                    for inc in ext.includes if ext and not ext.drop else ():
-                        if inc not in includes:
-                            includes += ["-isystem", inc]
+        for inc in self.external_includes(t):
+            if inc not in includes:
+                includes += ["-isystem", inc]
         return [f for f in flags + [f"-D{x}" for x in defines] if not self.undefines(f)] + includes
+
+    def external_includes(self, t: Target) -> list[str]:
+        """The `includes` of the externals t reaches through in-tree deps, also those compiled into a library it
+        links (their headers are still included), in dependency order; memoised per target."""
+        memo = self.__dict__.setdefault("_ext_includes", {})
+        if t.label in memo:
+            return memo[t.label]
+        memo[t.label] = []   # a cycle (reported elsewhere) ends here
+        out: list[str] = []
+        for dep in t.attrs.get("deps", []) + t.attrs.get("implementation_deps", []):
+            d = self.ws.target(dep)
+            for _ in range(20):   # an alias, perhaps of an external target
+                if d is None or d.kind != "alias" or not isinstance(d.attrs.get("actual"), str):
+                    break
+                dep = d.attrs["actual"]
+                d = self.ws.target(dep)
+            if dep.startswith("@") or self.mapped_package(dep):
+                ext = self.externals.get(self.mapped_package(dep) or split_label(dep)[0])
+                found = list(ext.includes) if ext and not ext.drop else []
+            else:
+                found = self.external_includes(d) if d is not None else []
+            out += [inc for inc in found if inc not in out]
+        memo[t.label] = out
+        return out
 
     def undefines(self, flag: str) -> bool:
         """Whether flag is -DX or -DX=... for a macro of a dropped external."""

@@ -17,14 +17,14 @@ cc_library(name = "plain", srcs = ["plain.cc"])
 '''
 
 
-def recipe(tmp_path, llvm: str):
+def recipe(tmp_path, llvm: str, libraries: str = '[{name: toy, target: "//:top", soversion: 1}]'):
     tree = tmp_path / "tree"
     tree.mkdir(parents=True)
     (tree / "WORKSPACE").write_text("")
     (tree / "BUILD.bazel").write_text(BUILD)
     for f in ("top.cc", "mid.cc", "plain.cc"):
         (tree / f).write_text("int x;\n")
-    path = tmp_path / "fixture.yaml"   # the externals' lines: absl 19, llvm-project 20
+    path = tmp_path / "fixture.yaml"   # the externals' lines: absl 18, llvm-project 19
     path.write_text(f"""\
 source: toy
 version: "1.0"
@@ -39,8 +39,7 @@ frontend: bazel
 architectures: [amd64]
 packages:
   - name: libtoy1
-    libraries:
-      - {{name: toy, target: "//:top", soversion: 1}}
+    libraries: {libraries}
 dev:
   package: libtoy-dev
 externals:
@@ -70,7 +69,7 @@ def test_without_includes_nothing_is_added(tmp_path):
 def test_includes_must_be_directories_under_usr(tmp_path, bad):
     with pytest.raises(DebforgeError) as exc:
         recipe(tmp_path, f"{{package: libmlir-19-dev, includes: ['{bad}']}}")
-    assert "includes" in exc.value.message and exc.value.line == 20   # the external's line
+    assert "includes" in exc.value.message and exc.value.line == 19   # the external's line
 
 
 def test_a_package_list_names_every_package_as_build_depends(tmp_path):
@@ -82,3 +81,15 @@ def test_a_package_list_names_every_package_as_build_depends(tmp_path):
     with pytest.raises(DebforgeError) as exc:
         recipe(tmp_path / "empty", "{package: []}")
     assert "at least one" in exc.value.message
+
+
+def test_includes_reach_through_a_library_linked(tmp_path):
+    """//:mid is compiled into libmid, which libtoy links: top.cc still includes mid's headers, and MLIR's."""
+    r, tree = recipe(tmp_path, "{package: libmlir-19-dev, includes: [/usr/lib/llvm-19/include]}",
+                     '[{name: mid, target: "//:mid", soversion: 1}, {name: toy, target: "//:top", soversion: 1}]')
+    plan = make_plan(r, frontends.get("bazel").scan(tree, r, "amd64", everything=False), "amd64")
+    libs = {lib.spec.name: lib for lib in plan.libraries}
+    assert libs["toy"].siblings == ["mid"] and [c.src for c in libs["toy"].compiles] == ["plain.cc", "top.cc"]
+    flags = {c.src: c.flags for c in libs["toy"].compiles}
+    assert flags["top.cc"][-2:] == ["-isystem", "/usr/lib/llvm-19/include"]
+    assert "/usr/lib/llvm-19/include" not in flags["plain.cc"]
