@@ -20,6 +20,7 @@ includes the other's generated headers too), and the sample's compiles run strai
 """
 
 import argparse
+import json
 import os
 import re
 import statistics
@@ -105,21 +106,31 @@ def needing_libraries(tree: Path, ninja_file: str, wrap: list[str], targets: lis
 
 def compile_directly(tree: Path, ninja_file: str, wrap: list[str], jobs: int, objs: list[str]
                      ) -> tuple[dict[str, float], dict[str, tuple[list[str], str]], float]:
-    """Run each object's own command (`ninja -t commands -s`), `jobs` at once: seconds and failures by object."""
+    """Run each object's own command (`ninja -t commands -s`), `jobs` at once: seconds and failures by object.
+    Results are kept in obj-debforge/sample-direct.json: an object compiled before with the same command line, and
+    still there, is not compiled again (its seconds are the recorded ones), as ninja would not."""
+    record_file = tree / BUILDDIR / "sample-direct.json"
+    record = json.loads(record_file.read_text()) if record_file.is_file() else {}
+
     def one(obj: str) -> tuple[str, float, int, str]:
         cmd = subprocess.run([*wrap, "ninja", "-C", str(tree), "-f", ninja_file, "-t", "commands", "-s", obj],
                              capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
+        old = record.get(obj)
+        if old and old["command"] == cmd and old["rc"] == 0 and (tree / obj).is_file():
+            return obj, old["seconds"], 0, ""
         os.makedirs(tree / os.path.dirname(obj), exist_ok=True)
         started = time.monotonic()
         proc = subprocess.run(["nice", "-n", "10", *wrap, "sh", "-c", f"cd {tree} && {cmd}"],
                               capture_output=True, text=True)
         error = next((line.strip() for line in (proc.stdout + proc.stderr).splitlines()
                       if re.search(r"\berror:", line, re.I)), "(no error line)")
-        return obj, time.monotonic() - started, proc.returncode, error
+        record[obj] = {"command": cmd, "seconds": time.monotonic() - started, "rc": proc.returncode, "error": error}
+        return obj, record[obj]["seconds"], proc.returncode, error
 
     started = time.monotonic()
     with ThreadPoolExecutor(jobs) as pool:
         results = list(pool.map(one, objs))
+    record_file.write_text(json.dumps(record, indent=1, sort_keys=True))
     seconds = {obj: s for obj, s, rc, _ in results if rc == 0}
     failed = {obj: ([obj], error) for obj, _, rc, error in results if rc != 0}
     return seconds, failed, time.monotonic() - started
