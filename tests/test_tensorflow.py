@@ -3,9 +3,11 @@ the options header and a proto_text host tool as steps) and ninja -n finds every
 Heavy: about 2 minutes (unpacking the tarball, planning 600 translation units). libtensorflow_cc.so.2 and
 libtensorflow.so.2 (slow, 3-4 minutes) plan over it with gRPC's services, TF Lite's flatc, the op generators
 linking libtensorflow_framework, and what needs stablehlo, tf_runtime and sobol_data cut by the recipe's
-leave-out."""
+leave-out. Heavy too: 18 sampled TUs of libtensorflow_framework compile in a sid root with the Build-Depends
+(bench/sample_compile.py)."""
 
 import dataclasses
+import re
 import shutil
 import subprocess
 from collections import Counter
@@ -13,7 +15,7 @@ from collections import Counter
 import pytest
 
 from conftest import ROOT
-from debforge import SKEL_DIR, frontends, pools, protos, sources, tblgen
+from debforge import SKEL_DIR, frontends, pools, protos, sbuild, sources, tblgen, testbed
 from debforge.backends import ninja
 from debforge.plan import make_plan
 from debforge.recipe.schema import load_recipe
@@ -96,3 +98,57 @@ def test_tensorflow_cc_and_libtensorflow_plan_and_ninja_finds_every_input(tmp_pa
     rc, edges, out = dry_run(r, plan, tree)
     assert rc == 0, out
     assert edges > 3 * (len(framework.compiles) + len(cc.compiles) + len(tf.compiles)) + len(plan.steps)
+
+
+# The sample compile's failures known to be upstream's, not debforge's: the TFG dialect and its passes (and the
+# grappler hook that runs them) are written for LLVM 17's MLIR APIs, renamed in LLVM 19 (recipes/tensorflow.yaml)
+TFG_ON_LLVM_17 = ("tensorflow/core/ir/", "tensorflow/core/transforms/",
+                  "tensorflow/core/grappler/optimizers/tfg_optimizer_hook.cc")
+SAMPLE_GROUPS = ("tensorflow/core/kernels/", "tensorflow/core/framework/", "tensorflow/core/common_runtime/",
+                 "tensorflow/tsl/", "obj-debforge/gen/", "tensorflow/core/grappler/", "tensorflow/core/util/",
+                 "tensorflow/compiler/")
+
+
+@pytest.mark.heavy
+def test_framework_sample_compiles_against_sid(tmp_path):
+    """bench/sample_compile.py, 2 TUs of each source area of libtensorflow_framework (18), compiles with the flags
+    of the generated debian/rules in a sid root holding the generated Build-Depends (ml-dtypes-dev, libmlir-19-dev,
+    ...); what fails is only the TFG dialect on LLVM 17 APIs. About 3 minutes on an idle 2-core machine (the root,
+    the generate steps, 18 compiles), much more on a busy one."""
+    recipes = tmp_path / "recipes"
+    recipes.mkdir()
+    (recipes / "patches").symlink_to(ROOT / "recipes/patches")
+    text = (ROOT / "recipes/tensorflow.yaml").read_text()
+    for name in ("libtensorflow-cc2", "libtensorflow2"):   # the framework alone
+        text, n = re.subn(rf"  - name: {name}\n    libraries:\n      - {{[^\n]*}}\n", "", text)
+        assert n == 1, name
+    (recipes / "tensorflow.yaml").write_text(text)
+    subprocess.run([ROOT / ".venv/bin/debforge", "generate", recipes / "tensorflow.yaml", "-o", tmp_path / "out"],
+                   check=True, capture_output=True)
+    tree = tmp_path / "out/tensorflow-2.14.1+dfsg"
+    control = (tree / "debian/control").read_text().split("\n\n")[0]
+    field = control.split("\nBuild-Depends:", 1)[1].split("\nBuild-Depends-Indep:")[0]
+    build_depends = [d.strip().split()[0] for d in field.split(",") if d.strip()]
+    assert {"ml-dtypes-dev", "libmlir-19-dev", "llvm-19-dev", "libprotoc-dev"} <= set(build_depends)
+    tarball = tmp_path / "sid.tar"
+    sbuild.mmdebstrap("sid", "amd64", tarball, tmp_path / "mmdebstrap.log",
+                      include=tuple(d for d in build_depends if not d.startswith("debhelper")))
+    root = testbed.unpack(tarball, tmp_path / "root")
+    inside = root / str(tree).lstrip("/")
+    inside.mkdir(parents=True)
+    subprocess.run(["mount", "--bind", tree, inside], check=True)
+    subprocess.run(["mount", "-t", "proc", "proc", root / "proc"], check=True)   # the pools read /proc/meminfo
+    try:
+        run = subprocess.run([ROOT / ".venv/bin/python", ROOT / "bench/sample_compile.py", tree, "--lib",
+                              "tensorflow_framework", *(f"--group={g}" for g in SAMPLE_GROUPS), "--per-group", "2",
+                              "--chroot", root, "-j", "2"], capture_output=True, text=True)
+    finally:
+        subprocess.run(["umount", root / "proc"], check=True)
+        subprocess.run(["umount", inside], check=True)
+    lines = run.stdout.splitlines()
+    ok = [line.split()[-1] for line in lines if line.startswith("ok ")]
+    failed = [line.split()[-1] for line in lines if line.startswith(("FAIL ", "not run "))]
+    assert len(ok) + len(failed) == 18 and "FAILED step" not in run.stdout, run.stdout[-3000:] + run.stderr[-3000:]
+    failed_sources = [f.split("/obj/tensorflow_framework/", 1)[1].removesuffix(".o") for f in failed]
+    assert all(s.startswith(TFG_ON_LLVM_17) for s in failed_sources), run.stdout[-3000:]
+    assert len(ok) >= 15, run.stdout[-3000:]
