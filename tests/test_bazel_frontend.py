@@ -213,6 +213,15 @@ def test_a_true_load_cycle_is_reported(tmp_path):
         ws.evaluate_package("")
 
 
+def test_a_loaded_file_that_does_not_parse_is_located_there(tmp_path):
+    ws = tree(tmp_path, {"BUILD": "\nload('src/tiny.c', 'x')\n", "src/tiny.c": "int\nmain\nint tiny(void);\n"})
+    with pytest.raises(DebforgeError) as e:
+        ws.evaluate_package("")
+    assert (e.value.file, e.value.line) == ("src/tiny.c", 3)
+    assert str(e.value.message).startswith("Parse error: unexpected identifier 'tiny'")
+    assert e.value.message.endswith(" (called from BUILD:2)") and ": error: " not in e.value.message
+
+
 def test_a_failed_package_leaves_no_targets_behind(tmp_path):
     ws = tree(tmp_path, {"BUILD": 'cc_library(name = "early", srcs = ["a.c"])\nfail("broken")\n'})
     with pytest.raises(DebforgeError, match="broken"):

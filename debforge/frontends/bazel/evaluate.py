@@ -133,12 +133,18 @@ def starlark_error(exc: Exception) -> DebforgeError:
     message = lines[last][len("error: "):] if last is not None else (lines[-1] if lines else "evaluation failed")
     after = "\n".join(lines[last:]) if last is not None else text
     # errors raised through nested evaluations arrive wrapped several times
-    # (a DebforgeError's own "<file>: error: " goes too: the message names the file, the location is the caller)
-    while (stripped := re.sub(r"^(error: |ValueError: |DebforgeError: |StarlarkError: |[^\s:]+: error: )", "",
-                              message)) != message:
-        message = stripped
+    # (a DebforgeError's own "<file>: error: " goes too: the message names the file, the location is the caller;
+    # one with a line, a loaded file's parse error, is the innermost location)
+    inner = None
+    while (m := re.match(r"(error: |ValueError: |DebforgeError: |StarlarkError: |([^\s:]+)(?::(\d+))?: error: )",
+                         message)):
+        if m.group(3) and inner is None:
+            inner = (m.group(2), m.group(3))
+        message = message[m.end():]
     locs = re.findall(r"-->\s*(.+?):(\d+)(?::\d+)?", after)
     frames = _FRAME.findall(text)
+    if inner:
+        locs = [inner, *(locs or frames[-1:])]
     file, line = locs[0] if locs else (frames[-1] if frames else (None, None))
     origin = locs[-1] if len(locs) > 1 else (frames[0] if frames else None)
     if origin and (origin[0], int(origin[1])) != (file, int(line)):
