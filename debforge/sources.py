@@ -4,6 +4,7 @@ through a private apt configuration (debforge never edits /etc/apt)."""
 from __future__ import annotations
 
 import glob
+import hashlib
 import os
 import shutil
 import subprocess
@@ -209,8 +210,16 @@ def apply_patches(recipe: Recipe, tree: Path, log=print) -> None:
     pc = tree / ".pc"
     applied_file = pc / "applied-patches"
     applied = applied_file.read_text().split() if applied_file.is_file() else []
+    # what debforge applied, by checksum (dpkg-source ignores .pc/): a patch edited since would go unnoticed
+    record = pc / "debforge-applied.sha256"
+    recorded = dict(ln.split("  ", 1)[::-1] for ln in record.read_text().splitlines()) if record.is_file() else {}
     for patch in recipe.patches:
+        sha = hashlib.sha256(patch.read_bytes()).hexdigest()
         if patch.name in applied:
+            if recorded.get(patch.name, sha) != sha:
+                raise DebforgeError(f"{patch.name} changed since it was applied to {tree}", str(patch),
+                                    hint=f"unapply the applied version first (cd {tree} && QUILT_PATCHES=debian/patches "
+                                         "quilt pop -a), or generate into a fresh output directory")
             continue
         log(f"debforge: applying {patch.name}")
         cmd = ["patch", "-t", "-F", "0", "-N", "-p1", "-u", "-V", "never", "-E", "-b", "-B", f".pc/{patch.name}/",
@@ -226,6 +235,8 @@ def apply_patches(recipe: Recipe, tree: Path, log=print) -> None:
         subprocess.run(cmd, cwd=tree, capture_output=True, check=True)
         applied.append(patch.name)
         applied_file.write_text("".join(f"{n}\n" for n in applied))
+        recorded[patch.name] = sha
+        record.write_text("".join(f"{h}  {n}\n" for n, h in recorded.items()))
 
 
 def prepare(recipe: Recipe, outdir: Path, log=print) -> tuple[Path, Path]:

@@ -61,3 +61,16 @@ def test_patch_that_does_not_apply(tmp_path):
     tree = tmp_path / "out/twolibs-1.0"
     assert not (tree / "debian").exists() and not (tree / ".pc").exists()
     assert (tree / "BUILD.bazel").read_text() == (FIXTURES / "profiles/BUILD.bazel").read_text()   # untouched
+
+
+def test_a_patch_edited_after_it_was_applied(tmp_path):
+    """The tree holds the version applied first: regenerating with an edited patch says so instead of scanning a
+    tree that is not what the build will compile."""
+    path = recipe_with_patch(tmp_path)
+    assert run_cli("generate", path, "-o", tmp_path / "out").returncode == 0
+    patch = tmp_path / "patches/no-zlib.patch"
+    patch.write_text(patch.read_text().replace("without zlib", "without zlib, at last"))
+    proc = run_cli("generate", path, "-o", tmp_path / "out")
+    assert proc.returncode == 2
+    assert f"{patch}: error: no-zlib.patch changed since it was applied to {tmp_path}/out/twolibs-1.0" in proc.stderr
+    assert "QUILT_PATCHES=debian/patches quilt pop -a" in proc.stderr
