@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from conftest import FIXTURES, have
+from conftest import FIXTURES, fixture_recipe, have
 from debforge import frontends, protos
 from debforge.backends import ninja
 from debforge.errors import DebforgeError
@@ -25,25 +25,7 @@ leave-out:
 
 
 def recipe(tmp_path, extra=LEAVE_OUT):
-    path = tmp_path / "fixture.yaml"
-    path.write_text(f"""\
-source: echo
-version: "1.0"
-upstream: {{dir: {TREE}}}
-homepage: https://example.org/
-maintainer: Test <test@example.org>
-license: Apache-2.0
-copyright: 2025 Test
-summary: fixture
-description: fixture
-frontend: bazel
-architectures: [amd64]
-packages:
-  - name: libecho1
-    libraries:
-      - {{name: echo, target: "//:echo", soversion: 1}}
-dev:
-  package: libecho-dev
+    return load_recipe(fixture_recipe(tmp_path / "fixture.yaml", TREE, "echo", [("echo", "//:echo")], f"""\
 tools:
   "//external:grpc_cpp_plugin": {{command: grpc_cpp_plugin, package: protobuf-compiler-grpc}}
   "@com_github_grpc_grpc//src/compiler:grpc_cpp_plugin": {{command: grpc_cpp_plugin, package: protobuf-compiler-grpc}}
@@ -51,8 +33,7 @@ externals:
   com_google_protobuf: {{package: libprotobuf-dev, libs: [protobuf]}}
   com_github_grpc_grpc: {{package: libgrpc++-dev, libs: [grpc++, grpc]}}
   //external: {{package: libgrpc++-dev, libs: [grpc++, grpc]}}
-{extra}""")
-    return load_recipe(path)
+{extra}"""))
 
 
 def plan_of(r):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FIXTURES, ROOT, have
+from conftest import FIXTURES, ROOT, fixture_recipe, have
 from debforge import SKEL_DIR, frontends, protos, sources
 from debforge.backends import ninja
 from debforge.errors import DebforgeError
@@ -23,29 +23,8 @@ GEN = "obj-debforge/gen"
 
 
 def recipe(tmp_path, tree=TREE):
-    path = tmp_path / "fixture.yaml"
-    path.write_text(f"""\
-source: scene
-version: "1.0"
-upstream: {{dir: {tree}}}
-homepage: https://example.org/
-maintainer: Test <test@example.org>
-license: Apache-2.0
-copyright: 2025 Test
-summary: fixture
-description: fixture
-frontend: bazel
-architectures: [amd64]
-packages:
-  - name: libscene1
-    libraries:
-      - {{name: scene, target: "//scene:scene", soversion: 1}}
-dev:
-  package: libscene-dev
-externals:
-  com_google_protobuf: {{package: libprotobuf-dev, libs: [protobuf]}}
-""")
-    return load_recipe(path)
+    return load_recipe(fixture_recipe(tmp_path / "fixture.yaml", tree, "scene", [("scene", "//scene:scene")],
+                                      "externals:\n  com_google_protobuf: {package: libprotobuf-dev, libs: [protobuf]}\n"))
 
 
 def scan(r, tree=TREE):

@@ -6,11 +6,9 @@ import shutil
 
 import pytest
 
-from conftest import FIXTURES
-from debforge import frontends, tblgen
+from conftest import FIXTURES, fixture_plan, fixture_recipe
+from debforge import tblgen
 from debforge.errors import DebforgeError
-from debforge.plan import make_plan
-from debforge.recipe.schema import load_recipe
 
 TREE = FIXTURES / "tblgen"
 GEN = "obj-debforge/gen"
@@ -18,28 +16,7 @@ TOOLS = 'tools:\n  "@llvm-project//mlir:mlir-tblgen": {command: mlir-tblgen-19, 
 
 
 def plan_of(tmp_path, tree=TREE, tools=TOOLS):
-    path = tmp_path / "fixture.yaml"
-    path.write_text(f"""\
-source: toy
-version: "1.0"
-upstream: {{dir: {tree}}}
-homepage: https://example.org/
-maintainer: Test <test@example.org>
-license: Apache-2.0
-copyright: 2025 Test
-summary: fixture
-description: fixture
-frontend: bazel
-architectures: [amd64]
-packages:
-  - name: libtoy1
-    libraries:
-      - {{name: toy, target: "//:ops", soversion: 1}}
-dev:
-  package: libtoy-dev
-{tools}""")
-    r = load_recipe(path)
-    return make_plan(r, frontends.get("bazel").scan(tree, r, "amd64", everything=False), "amd64")
+    return fixture_plan(fixture_recipe(tmp_path / "fixture.yaml", tree, "toy", [("toy", "//:ops")], tools))
 
 
 def test_one_step_per_rule_and_its_outputs_are_the_library_headers(tmp_path):

@@ -8,14 +8,13 @@ leave-out. Heavy too: 18 sampled TUs of libtensorflow_framework compile in a sid
 
 import dataclasses
 import re
-import shutil
 import subprocess
 from collections import Counter
 
 import pytest
 
-from conftest import ROOT
-from debforge import SKEL_DIR, frontends, pools, protos, sbuild, sources, tblgen, testbed
+from conftest import ROOT, configure
+from debforge import frontends, protos, sbuild, sources, tblgen, testbed
 from debforge.backends import ninja
 from debforge.plan import make_plan
 from debforge.recipe.schema import load_recipe
@@ -34,31 +33,16 @@ def test_framework_plans_and_ninja_finds_every_input(tmp_path):
     assert kinds[protos.KIND] > 60 and kinds[tblgen.KIND] == 8 and kinds["tf_gen_options_header"] == 1
     assert [t.label for t in plan.host_tools] == ["//tensorflow/tools/proto_text:gen_proto_text_functions"]
     assert {"protobuf-compiler", "mlir-19-tools"} <= set(plan.externals_used)
-    shutil.copytree(SKEL_DIR / "debforge", tree / "debian/debforge", dirs_exist_ok=True)
-    build = tree / "build.ninja"
-    build.write_text(ninja.render(plan, "tensorflow.yaml"))
-    (tree / "obj-debforge").mkdir()
-    (tree / "obj-debforge/config.ninja").write_text(
-        "cc = gcc\ncxx = g++\ncppflags =\ncflags = -O2\ncxxflags = -O2\nldflags =\n")
-    subprocess.run(["perl", SKEL_DIR / "debforge/pools", tree / pools.POOLS_FILE, "2",
-                    *pools.script_args(r.config.compile_memory)], check=True, capture_output=True)
-    dry = subprocess.run(["ninja", "-n", "generic", "x86-64-v3", "x86-64-v4"], cwd=tree, capture_output=True,
-                         text=True)
-    assert dry.returncode == 0, dry.stdout[-2000:] + dry.stderr
+    rc, edges, out = dry_run(r, plan, tree)
+    assert rc == 0, out
     # every compile at three levels, the host tool's, the steps and the links
-    edges = int(dry.stdout.strip().splitlines()[-1].split("/")[1].split("]")[0])
     assert edges > 3 * len(lib.compiles) + len(plan.steps)
 
 
 def dry_run(r, plan, tree):
     """ninja -n over the three levels: (return code, edges, output)."""
-    shutil.copytree(SKEL_DIR / "debforge", tree / "debian/debforge", dirs_exist_ok=True)
+    configure(tree, r)
     (tree / "build.ninja").write_text(ninja.render(plan, "tensorflow.yaml"))
-    (tree / "obj-debforge").mkdir(exist_ok=True)
-    (tree / "obj-debforge/config.ninja").write_text(
-        "cc = gcc\ncxx = g++\ncppflags =\ncflags = -O2\ncxxflags = -O2\nldflags =\n")
-    subprocess.run(["perl", SKEL_DIR / "debforge/pools", tree / pools.POOLS_FILE, "2",
-                    *pools.script_args(r.config.compile_memory)], check=True, capture_output=True)
     dry = subprocess.run(["ninja", "-n", "generic", "x86-64-v3", "x86-64-v4"], cwd=tree, capture_output=True,
                          text=True)
     last = dry.stdout.strip().splitlines()[-1] if dry.stdout.strip() else "[0/0]"
