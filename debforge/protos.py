@@ -44,7 +44,7 @@ def proto_gen(t: Target, ctx: Context) -> Generate:
         raise DebforgeError(f"proto_gen '{t.label}' generates nothing (neither gen_cc nor gen_py)", *_loc(t))
     imported: list[str] = []
     flags = _import_flags(t, srcs)
-    for dep in _proto_deps(t, ctx):
+    for dep in _transitive_deps(t, ctx, KIND, "proto_gen"):
         dep_srcs = ctx.inputs(dep, dep.attrs.get("srcs", []))
         imported += [s for s in dep_srcs if s not in imported and s not in srcs]
         flags += [f for f in _import_flags(dep, dep_srcs) if f not in flags]
@@ -93,7 +93,7 @@ def grpc_generate_cc(t: Target, ctx: Context) -> Generate:
             raise DebforgeError(f"generate_cc '{t.label}' compiles '{label}', which is {what}, not a proto_library",
                                 *_loc(t))
         protos += [s for s in ctx.inputs(lib, lib.attrs.get("srcs", [])) if s not in protos]
-        for dep in _proto_library_deps(lib, ctx):
+        for dep in _transitive_deps(lib, ctx, PROTO_LIBRARY, "proto_library"):
             imported += [s for s in ctx.inputs(dep, dep.attrs.get("srcs", [])) if s not in imported]
     if not protos or not all(p.endswith(".proto") for p in protos):
         raise DebforgeError(f"generate_cc '{t.label}' needs proto_library srcs with .proto files", *_loc(t))
@@ -123,28 +123,6 @@ def _with_plugin(t: Target, tool, language: str, args: list[str], inputs: list[s
                     build_depends=sorted({*BUILD_DEPENDS, *tool.build_depends}))
 
 
-def _proto_library_deps(t: Target, ctx: Context) -> list[Target]:
-    """The in-tree proto_library rules t imports from, transitively; protobuf's own are libprotobuf-dev's."""
-    out: list[Target] = []
-    queue = list(t.attrs.get("deps", []))
-    seen: set[str] = set()
-    while queue:
-        label = queue.pop(0)
-        if label in seen or split_label(label)[0] == WKT_REPO:
-            continue
-        seen.add(label)
-        if label.startswith("@"):
-            raise DebforgeError(f"proto_library '{t.label}' imports '{label}', protos of an external repository "
-                                f"that debforge cannot map yet", *_loc(t))
-        dep = ctx.rule(label)
-        if dep is None or dep.kind != PROTO_LIBRARY:
-            what = f"a {dep.kind}" if dep else "no target"
-            raise DebforgeError(f"proto_library '{t.label}' depends on '{label}', which is {what}", *_loc(t))
-        out.append(dep)
-        queue += dep.attrs.get("deps", [])
-    return out
-
-
 def _import_path(src: str) -> str:
     """The path protoc knows a .proto by (and names its outputs after): relative to the tree or bin directory."""
     return src[len(GENDIR) + 1:] if src.startswith(GENDIR + "/") else src
@@ -168,8 +146,9 @@ def _import_flags(t: Target, srcs: list[str]) -> list[str]:
     return flags
 
 
-def _proto_deps(t: Target, ctx: Context) -> list[Target]:
-    """The proto_gen rules t imports from, transitively (breadth first: protobuf.bzl's flag order)."""
+def _transitive_deps(t: Target, ctx: Context, kind: str, name: str) -> list[Target]:
+    """The rules of t's `kind` (`name` in messages: proto_gen, proto_library) t imports from, transitively, breadth
+    first (protobuf.bzl's flag order); protobuf's own well-known types are libprotobuf-dev's."""
     out: list[Target] = []
     seen: set[str] = set()
     queue = [t]
@@ -179,13 +158,13 @@ def _proto_deps(t: Target, ctx: Context) -> list[Target]:
             if split_label(label)[0] == WKT_REPO:
                 continue
             if label.startswith("@"):
-                raise DebforgeError(f"proto_gen '{rule.label}' imports '{label}', protos of an external repository "
+                raise DebforgeError(f"{name} '{rule.label}' imports '{label}', protos of an external repository "
                                     f"that debforge cannot map yet", *_loc(rule))
             dep = ctx.rule(label)
-            if dep is None or dep.kind != KIND:
+            if dep is None or dep.kind != kind:
                 what = f"a {dep.kind}" if dep else "no target"
-                raise DebforgeError(f"proto_gen '{rule.label}' depends on '{label}', which is {what}, not a "
-                                    f"proto_gen", *_loc(rule))
+                raise DebforgeError(f"{name} '{rule.label}' depends on '{label}', which is {what}, not a {name}",
+                                    *_loc(rule))
             if dep.label not in seen:
                 seen.add(dep.label)
                 out.append(dep)
