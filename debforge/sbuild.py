@@ -117,6 +117,8 @@ def chroot(suite: str, arch: str, refresh: bool = False, log=print) -> Path:
 def mmdebstrap(suite: str, arch: str, dest: Path, build_log: Path, include: tuple[str, ...] = (), log=print) -> None:
     """A --variant=buildd root of SUITE/ARCH (plus INCLUDE) from this machine's Debian mirror, into DEST (a tarball
     whose name gives the format); mmdebstrap's output goes to BUILD_LOG."""
+    if shutil.which("mmdebstrap") is None:
+        raise DebforgeError("mmdebstrap is not installed", hint="apt-get install mmdebstrap")
     mirror = debian_mirror()
     log(f"debforge: creating the {suite} {arch} root with mmdebstrap from {mirror} (once, about a minute; "
         f"log: {build_log})")

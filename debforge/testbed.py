@@ -10,10 +10,10 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from . import sbuild
+from . import sbuild, sources
 from .errors import DebforgeError
 
-CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "debforge" / "rootfs"
+CACHE = sources.CACHE / "rootfs"
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
@@ -22,8 +22,6 @@ def tarball(suite: str, arch: str, log=print) -> Path:
     that link against the -dev package; apt-utils because autopkgtest indexes the .debs it installs with it."""
     path = CACHE / f"{suite}-{arch}.tar"
     if not path.is_file():
-        if shutil.which("mmdebstrap") is None:
-            raise DebforgeError("mmdebstrap is not installed", hint="apt-get install mmdebstrap")
         CACHE.mkdir(parents=True, exist_ok=True)
         partial = path.with_name(f"{suite}-{arch}.partial.tar")  # mmdebstrap picks the format from the name
         sbuild.mmdebstrap(suite, arch, partial, CACHE / f"{suite}-{arch}.mmdebstrap.log", include=("apt-utils",),
