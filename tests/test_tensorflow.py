@@ -16,7 +16,7 @@ import pytest
 from conftest import ROOT, configure
 from debforge import frontends, protos, sbuild, sources, tblgen, testbed
 from debforge.backends import ninja
-from debforge.plan import make_plan
+from debforge.plan import header_files, make_plan
 from debforge.recipe.schema import load_recipe
 
 
@@ -82,6 +82,30 @@ def test_tensorflow_cc_and_libtensorflow_plan_and_ninja_finds_every_input(tmp_pa
     rc, edges, out = dry_run(r, plan, tree)
     assert rc == 0, out
     assert edges > 3 * (len(framework.compiles) + len(cc.compiles) + len(tf.compiles)) + len(plan.steps)
+    c_api_headers_stand_alone(r, tree, tmp_path / "include")
+
+
+# upstream's C API headers that only C++ can include (a namespace; default member initializers)
+CXX_ONLY_HEADERS = ("tensorflow/c/eager/dlpack.h", "tensorflow/c/eager/c_api_experimental.h")
+
+
+def c_api_headers_stand_alone(r, tree, include):
+    """libtensorflow-dev's headers, laid out as installed, compile from C and C++ with nothing else: no header
+    includes one the package does not ship."""
+    headers = header_files(r, str(tree))
+    for src, dest, _ in headers:
+        target = include / dest.removeprefix("usr/include/") / src.rsplit("/", 1)[-1]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes((tree / src).read_bytes())
+    names = sorted(str(p.relative_to(include)) for p in include.rglob("*.h"))
+    assert "tensorflow/c/c_api.h" in names and "tensorflow/c/eager/c_api.h" in names and len(names) == len(headers)
+    for compiler, ext in (("gcc", "c"), ("g++", "cc")):
+        src = include.parent / f"all_headers.{ext}"
+        src.write_text("".join(f"#include <{n}>\n" for n in names if ext == "cc" or n not in CXX_ONLY_HEADERS)
+                       + "int main(void) { return TF_Version() != 0; }\n")
+        done = subprocess.run([compiler, "-fsyntax-only", "-Wall", "-Werror", "-I",
+                               str(include), str(src)], capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr[-3000:]
 
 
 # The sample compile's failures known to be upstream's, not debforge's: the TFG dialect and its passes (and the
