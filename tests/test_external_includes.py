@@ -1,11 +1,15 @@
 """An external's `includes` in the recipe: Debian packages whose headers are off the default path (libmlir-19-dev
 under /usr/lib/llvm-19/include) reach, as -isystem, the compiles of the targets that depend on the external,
 directly or through in-tree deps, and no others; they must be absolute directories under /usr. An external's
-`package` may be a list (Debian splits protobuf's headers over libprotobuf-dev and libprotoc-dev)."""
+`package` may be a list (Debian splits protobuf's headers over libprotobuf-dev and libprotoc-dev). Its `libdirs`
+(libMLIR.so.19.1 is only in /usr/lib/llvm-19/lib) reach the link lines of the libraries that link its libs, as -L
+and RUNPATH, and their packages override lintian's custom-library-search-path with the reason."""
 
 import pytest
 
 from debforge import frontends
+from debforge.backends import ninja
+from debforge.backends.debian import install
 from debforge.errors import DebforgeError
 from debforge.plan import make_plan
 from debforge.recipe.schema import load_recipe
@@ -93,3 +97,29 @@ def test_includes_reach_through_a_library_linked(tmp_path):
     flags = {c.src: c.flags for c in libs["toy"].compiles}
     assert flags["top.cc"][-2:] == ["-isystem", "/usr/lib/llvm-19/include"]
     assert "/usr/lib/llvm-19/include" not in flags["plain.cc"]
+
+
+def test_libdirs_reach_the_link_as_search_path_and_runpath(tmp_path):
+    r, tree = recipe(tmp_path, "{package: libmlir-19-dev, libs: [MLIR], libdirs: [/usr/lib/llvm-19/lib]}",
+                     '[{name: mid, target: "//:mid", soversion: 1}, {name: plain, target: "//:plain", soversion: 1}]')
+    plan = make_plan(r, frontends.get("bazel").scan(tree, r, "amd64", everything=False), "amd64")
+    text = ninja.render(plan, "fixture.yaml")
+    links = {line.split(":")[0]: " ".join(line.split()) for line in text.split("\nbuild ")
+             if ": link_" in line.split("\n")[0]}
+    for level in ("generic", "x86-64-v3", "x86-64-v4"):
+        assert "-L/usr/lib/llvm-19/lib -Wl,-rpath,/usr/lib/llvm-19/lib -lMLIR" in \
+            links[f"obj-debforge/{level}/libmid.so.1.0"]
+        assert "llvm-19" not in links[f"obj-debforge/{level}/libplain.so.1.0"]    # it links no MLIR
+    overrides = install.render(r, [], {"libtoy1": r.libdirs(plan.libraries[0].external_libs)})
+    assert "libtoy1-generic: custom-library-search-path *" in overrides["libtoy1-generic.lintian-overrides"]
+    assert "/usr/lib/llvm-19/lib" in overrides["libtoy1-avx2.lintian-overrides"]
+    assert "custom-library-search-path" not in install.render(r, [], {})["libtoy1-generic.lintian-overrides"]
+
+
+@pytest.mark.parametrize("bad, message", [("{package: libmlir-19-dev, libs: [MLIR], libdirs: [lib]}", "libdirs"),
+                                          ("{package: libmlir-19-dev, libdirs: [/usr/lib/llvm-19/lib]}",
+                                           "without libs")])
+def test_libdirs_are_directories_under_usr_with_libs(tmp_path, bad, message):
+    with pytest.raises(DebforgeError) as exc:
+        recipe(tmp_path, bad)
+    assert message in exc.value.message and exc.value.line == 19

@@ -84,7 +84,7 @@ def render(plan: Plan, recipe_name: str, groups: dict[str, list[str]] | None = N
     w.newline()
 
     for tool in plan.host_tools:
-        _host_tool(w, tool, plan.recipe.config.compile_memory)
+        _host_tool(w, tool, plan.recipe.config.compile_memory, plan.recipe.libdirs(tool.external_libs))
     # generated files are the same for every ISA level: made once, before the compiles that need them
     for step in plan.steps:
         w.build(step.outputs, "generate", step.inputs, implicit=step.tools,
@@ -103,7 +103,8 @@ def render(plan: Plan, recipe_name: str, groups: dict[str, list[str]] | None = N
         for level in levels:
             if level != isa.GENERIC and not lib.variants:
                 continue
-            built = _library(w, lib, level, marches.get(level, ""), waits, plan.recipe.config.compile_memory)
+            built = _library(w, lib, level, marches.get(level, ""), waits, plan.recipe.config.compile_memory,
+                             plan.recipe.libdirs(lib.external_libs))
             w.build(library_target(lib.spec.name, level), "phony", built)
             outputs[level].append(library_target(lib.spec.name, level))
     outputs[isa.GENERIC].append("generated")   # generated headers are installed by the -dev package
@@ -137,7 +138,12 @@ def _linked(lib: SharedLibrary, by_name: dict[str, SharedLibrary]) -> list[Share
     return seen
 
 
-def _host_tool(w: ninja_syntax.Writer, tool: HostTool, memory: dict[str, int]) -> None:
+def _external_dirs(libdirs: list[str]) -> list[str]:
+    """-L and RUNPATH for externals' libraries off ld.so's path (the -l names follow)."""
+    return [f"-L{d}" for d in libdirs] + [f"-Wl,-rpath,{d}" for d in libdirs]
+
+
+def _host_tool(w: ninja_syntax.Writer, tool: HostTool, memory: dict[str, int], libdirs: list[str]) -> None:
     waits = [f"generated-host-{tool.name}"] if tool.generated else []
     if tool.generated:
         w.build(waits[0], "phony", tool.generated)
@@ -148,7 +154,7 @@ def _host_tool(w: ninja_syntax.Writer, tool: HostTool, memory: dict[str, int]) -
                 pool=pools.pool_of(memory, c.src))
     generic = level_dir(isa.GENERIC)
     libs = _shell([f"-L{generic}"] * bool(tool.siblings) + [f"-l{s}" for s in tool.siblings] + tool.linkopts +
-                  [f"-l{x}" for x in tool.external_libs])
+                  _external_dirs(libdirs) + [f"-l{x}" for x in tool.external_libs])
     if tool.siblings:   # the tool runs from the build tree: its RUNPATH finds the recipe libraries' generic copies
         origin = os.path.relpath(generic, os.path.dirname(tool.path))
         libs += " " + ninja_syntax.escape(f"-Wl,-rpath,'$ORIGIN/{origin}'")
@@ -158,7 +164,7 @@ def _host_tool(w: ninja_syntax.Writer, tool: HostTool, memory: dict[str, int]) -
 
 
 def _library(w: ninja_syntax.Writer, lib: SharedLibrary, level: str, march: str, waits: list[str],
-             memory: dict[str, int]) -> list[str]:
+             memory: dict[str, int], libdirs: list[str]) -> list[str]:
     objs = []
     for c in lib.compiles:
         obj = object_path(level, lib, c.src)
@@ -174,7 +180,7 @@ def _library(w: ninja_syntax.Writer, lib: SharedLibrary, level: str, march: str,
         [lib.version_script] if lib.version_script else []
     link_vars = {"soname": lib.soname,
                  "libs": _shell([f"-L{level_dir(isa.GENERIC)}"] * bool(lib.siblings) +
-                                [f"-l{s}" for s in lib.siblings] + lib.linkopts +
+                                [f"-l{s}" for s in lib.siblings] + lib.linkopts + _external_dirs(libdirs) +
                                 [f"-l{x}" for x in lib.external_libs] +
                                 [f"-Wl,--version-script={p}" for p in script])}
     if march:

@@ -75,6 +75,9 @@ class External:
     undefine: tuple[str, ...] = ()   # upstream macros that switch the dropped feature on, removed from compiles
     includes: tuple[str, ...] = ()   # system directories of its headers off the default path (-isystem)
     extra_packages: tuple[str, ...] = ()   # where Debian splits its headers over more -dev packages
+    # directories of its shared libraries off ld.so's path (libmlir-19-dev: libMLIR.so.19.1 is only in
+    # /usr/lib/llvm-19/lib): linked with -L and found at run time through RUNPATH
+    libdirs: tuple[str, ...] = ()
 
     @property
     def packages(self) -> tuple[str, ...]:
@@ -181,6 +184,11 @@ class Recipe:
 
     def libraries(self) -> list[tuple[BinaryPackage, Library]]:
         return [(p, lib) for p in self.packages for lib in p.libraries]
+
+    def libdirs(self, external_libs: list[str]) -> list[str]:
+        """The externals' library directories off ld.so's path that linking `external_libs` needs."""
+        return list(dict.fromkeys(d for e in self.externals.values() if set(e.libs) & set(external_libs)
+                                  for d in e.libdirs))
 
     def build_profiles(self) -> list[str]:
         """The restriction formulas of packages and header sets."""
@@ -370,10 +378,13 @@ def _externals(node: Node) -> dict[str, External]:
                              ) if "undefine" in dm else ()
             out[name] = External(name, "", (), value.line, _str(dm["drop"], f"externals.{repo}.drop"), undefine)
             continue
-        em = _mapping(value, f"externals.{repo}", {"package": True, "libs": False, "includes": False})
+        em = _mapping(value, f"externals.{repo}", {"package": True, "libs": False, "includes": False,
+                                                   "libdirs": False})
         libs = tuple(_str(n, "externals lib", LIB_NAME) for n in _list(em["libs"], "libs")) if "libs" in em else ()
-        includes = tuple(_system_dir(n, f"externals.{repo}.includes") for n in _list(em["includes"], "includes")
-                         ) if "includes" in em else ()
+        includes, libdirs = (tuple(_system_dir(n, f"externals.{repo}.{key}") for n in _list(em[key], key)
+                                   ) if key in em else () for key in ("includes", "libdirs"))
+        if libdirs and not libs:
+            raise em["libdirs"].error(f"externals.{repo}.libdirs without libs: nothing would be linked from them")
         if isinstance(em["package"].value, list):   # Debian splits protobuf's headers: libprotobuf-dev, libprotoc-dev
             packages = [_str(n, f"externals.{repo}.package", PKG_NAME) for n in em["package"].value]
             if not packages:
@@ -381,7 +392,7 @@ def _externals(node: Node) -> dict[str, External]:
         else:
             packages = [_str(em["package"], f"externals.{repo}.package", PKG_NAME)]
         out[name] = External(name, packages[0], libs, value.line, includes=includes,
-                             extra_packages=tuple(packages[1:]))
+                             extra_packages=tuple(packages[1:]), libdirs=libdirs)
     return out
 
 
@@ -389,7 +400,7 @@ SYSTEM_DIR = re.compile(r"^/usr/(?:[A-Za-z0-9_+.-]+/)*[A-Za-z0-9_+.-]+$")
 
 
 def _system_dir(node: Node, what: str) -> str:
-    """An absolute directory under /usr where a Debian package installs headers (no '..', no '.')."""
+    """An absolute directory under /usr where a Debian package installs headers or libraries (no '..', no '.')."""
     path = _str(node, what, SYSTEM_DIR, "an absolute directory under /usr, such as /usr/lib/llvm-19/include")
     if any(part in (".", "..") for part in path.split("/")):
         raise node.error(f"{what} '{path}' must not climb with '..' or '.'")

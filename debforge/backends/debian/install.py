@@ -17,7 +17,8 @@ def _override(overrides: dict[str, list[str]], package: str, tag: str, reason: s
     overrides.setdefault(package, []).append(f"# {reason}\n{package}: {tag}\n")
 
 
-def render(recipe: Recipe, headers: list[tuple[str, str, str]]) -> dict[str, str]:
+def render(recipe: Recipe, headers: list[tuple[str, str, str]], runpaths: dict[str, list[str]]) -> dict[str, str]:
+    """`runpaths`: binary package -> the externals' library directories its libraries' RUNPATH names."""
     files: dict[str, str] = {}
     overrides: dict[str, list[str]] = {}
     packages = [p for pkg in recipe.packages for p in
@@ -33,6 +34,9 @@ def render(recipe: Recipe, headers: list[tuple[str, str, str]]) -> dict[str, str
             f"{level_dir(isa.GENERIC)}/lib{lib.name}.so.{lib.soversion}* {LIBDIR}/\n" for lib in pkg.libraries)
         _override(overrides, gen, "package-name-doesnt-match-sonames *",
                   "the SONAME's package name belongs to the metapackage; this is its baseline build")
+        for name in [gen] + [v.name for v in variants(recipe, pkg)] if pkg.name in runpaths else ():
+            _override(overrides, name, "custom-library-search-path *",
+                      f"RUNPATH {':'.join(runpaths[pkg.name])}: a Debian library it links is installed only there")
         for v in variants(recipe, pkg):
             _override(overrides, v.name, "package-has-unnecessary-activation-of-ldconfig-trigger",
                       "ldconfig records glibc-hwcaps/ copies in ld.so.cache; without it ld.so keeps the baseline")
