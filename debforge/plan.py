@@ -160,6 +160,7 @@ class _Planner:
         self.indexed: set[str] = set()           # packages whose rules are in made_by
         self.host_tools: dict[str, HostTool] = {}
         self.compiled: dict[str, list[str]] = {}   # library name -> labels of the targets compiled into it
+        self.external_libs: dict[str, list[str]] = {}   # library name -> the external -l it links
         self.cut: list[tuple[str, str, str]] = []   # ... and what leave-out cut from the one being planned
         self.registrations: set[str] = set()        # targets left out that are alwayslink registrations
 
@@ -259,6 +260,11 @@ class _Planner:
             order.append(t)
 
         visit(root, [])
+        # what links a recipe library links its externals too, as bazel links every transitive dependency: inline
+        # code of their headers (protobuf's logging in TF's op generators) calls into them (--as-needed drops the rest)
+        for lib in (x for name in siblings for x in self.external_libs.get(name, ())):
+            if lib not in ext_libs:
+                ext_libs.append(lib)
         return order, siblings, ext_libs
 
     def leave_out(self, label: str, user: Target) -> bool:
@@ -529,6 +535,7 @@ class _Planner:
         closure, siblings, ext_libs = self.closure(
             root, linked={label: name for name in dynamic for label in self.compiled.get(name, ())})
         self.compiled[spec.name] = [t.label for t in closure]
+        self.external_libs[spec.name] = ext_libs
         lib = SharedLibrary(spec, pkg, siblings=siblings, external_libs=ext_libs, linkopts=list(link.kept),
                             left_out=sorted(self.cut),
                             left_out_used=sorted({(cut, kept) for cut, kept, _ in self.cut

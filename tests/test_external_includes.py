@@ -123,3 +123,15 @@ def test_libdirs_are_directories_under_usr_with_libs(tmp_path, bad, message):
     with pytest.raises(DebforgeError) as exc:
         recipe(tmp_path, bad)
     assert message in exc.value.message and exc.value.line == 19
+
+
+def test_a_library_linked_brings_its_external_libs(tmp_path):
+    """libtoy links libmid, which links MLIR: libtoy links MLIR too (as bazel links every transitive dep; TF's op
+    generators call protobuf's inline code through the framework's headers); libplain, which it links too, does not."""
+    r, tree = recipe(tmp_path, "{package: libmlir-19-dev, libs: [MLIR]}",
+                     '[{name: mid, target: "//:mid", soversion: 1}, {name: toy, target: "//:top", soversion: 1}, '
+                     '{name: plain, target: "//:plain", soversion: 1}]')
+    plan = make_plan(r, frontends.get("bazel").scan(tree, r, "amd64", everything=False), "amd64")
+    libs = {lib.spec.name: lib for lib in plan.libraries}
+    assert libs["toy"].siblings == ["mid", "plain"] and libs["toy"].external_libs == ["MLIR"]
+    assert libs["mid"].external_libs == ["MLIR"] and libs["plain"].external_libs == []
