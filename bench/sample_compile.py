@@ -9,14 +9,15 @@ obj-debforge/config.ninja the toolchain and flags come from debian/rules' own ov
 flags of a real build). With --chroot the compiler and -dev headers of a chroot are used (e.g. trixie's, when the
 host's are too old); the tree must be visible there at the same path.
 
---without-library-steps leaves out the generate steps that need a library of the recipe built first (a host tool
-linked against it: TensorFlow's C++ op wrapper generators link libtensorflow_framework.so, 617 TUs), so that a
-library over another can be sampled alone: every other generated file of the plan is made (a library over another
-includes the other's generated headers too), and the sample's compiles run straight from `ninja -t commands -s`
-(ninja would wait for every generated file), timed here; a TU that includes a file of a left-out step fails naming it.
+--direct runs the sample's compiles straight from `ninja -t commands -s`, timed here, once the generate steps ran as
+far as they could: through ninja, a compile whose generate steps failed (one of them is enough) never starts; here a
+TU that includes a file of a failed step fails naming it. --without-library-steps (implies --direct) leaves out the
+generate steps that need a library of the recipe built first (a host tool linked against it: TensorFlow's C++ op
+wrapper generators link libtensorflow_framework.so, 617 TUs), so that a library over another can be sampled alone:
+every other generated file of the plan is made (a library over another includes the other's generated headers too).
 
     .venv/bin/python bench/sample_compile.py TREE [--lib torch_cpu] [--group aten/src/ATen/native/ ...]
-        [--per-group 8] [--level generic] [--chroot DIR] [-j 2] [--without-library-steps]
+        [--per-group 8] [--level generic] [--chroot DIR] [-j 2] [--direct] [--without-library-steps]
 """
 
 import argparse
@@ -162,9 +163,12 @@ def main() -> int:
     ap.add_argument("--per-group", type=int, default=8, help="objects taken from each group (default 8)")
     ap.add_argument("--chroot", help="run make and ninja in this chroot directory")
     ap.add_argument("-j", type=int, default=2)
+    ap.add_argument("--direct", action="store_true",
+                    help="compile the sample without ninja, also where a generate step failed")
     ap.add_argument("--without-library-steps", action="store_true",
-                    help="leave out generate steps that need a recipe library built; compile without ninja")
+                    help="leave out generate steps that need a recipe library built (implies --direct)")
     args = ap.parse_args()
+    args.direct = args.direct or args.without_library_steps
     tree = args.tree.resolve()
     ninja_file = f"debian/debforge/build-{args.arch}.ninja"
     wrap = ["chroot", args.chroot] if args.chroot else []
@@ -186,7 +190,7 @@ def main() -> int:
     print(f"generate steps of the sample: {gen_wall:.0f} s wall at -j{args.j} (exit {rc})")
     for outputs, error in sorted({(" ".join(o), e) for o, e in gen_failed.values()}):
         print(f"FAILED step {outputs}\n    {error}")
-    if args.without_library_steps:
+    if args.direct:
         seconds, failed, wall = compile_directly(tree, ninja_file, wrap, args.j, sample)
     else:
         _, out, wall = ninja(tree, ninja_file, wrap, args.j, sample)
@@ -210,7 +214,7 @@ def main() -> int:
               f"max {max(ok, default=0):.1f} s")
     heaviest = sorted((seconds[o], o) for o in sample if o in seconds and o not in failed)[-5:]
     print("heaviest: " + ", ".join(f"{source(o, args.level)} {s:.0f} s" for s, o in reversed(heaviest)))
-    if failed and not args.without_library_steps:
+    if failed and not args.direct:
         print("\n".join(line for line in out.splitlines() if "error:" in line)[:8000], file=sys.stderr)
     return 0 if len(times) == len(sample) else 1
 

@@ -67,8 +67,9 @@ class SharedLibrary:
     # dependencies the recipe cut from the closure (leave-out, or a dropped external): (what was left out, the
     # kept target that named it, the recipe's reason)
     left_out: list[tuple[str, str, str]] = field(default_factory=list)
-    # ... those of them that are not alwayslink registrations: kept code includes or calls what was left out, so
-    # the library does not compile or link as planned until the recipe or upstream's tree changes
+    # ... those of them in the tree (leave-out) that are not alwayslink registrations: kept code includes or calls
+    # what was left out, so the library does not compile or link as planned until the recipe or upstream's tree
+    # changes. A dropped external is not among them: its reason is the recipe's decision (and its `undefine`)
     left_out_used: list[tuple[str, str]] = field(default_factory=list)
 
     @property
@@ -539,7 +540,7 @@ class _Planner:
         lib = SharedLibrary(spec, pkg, siblings=siblings, external_libs=ext_libs, linkopts=list(link.kept),
                             left_out=sorted(self.cut),
                             left_out_used=sorted({(cut, kept) for cut, kept, _ in self.cut
-                                                  if cut not in self.registrations}))
+                                                  if cut not in self.registrations and not cut.startswith("@")}))
         if link.version_script and not spec.exports:   # the recipe's exports, where given, are the maintainer's
             lib.version_script, = self.paths(root, [absolute(link.version_script, "", split_label(root.label)[1])])
         seen_src: set[str] = set()
