@@ -4,9 +4,9 @@ code including ops.h.inc depends on).
 
 The tool is the recipe's (tools: "@llvm-project//mlir:mlir-tblgen" -> Debian's mlir-tblgen-N, mlir-N-tools, which
 also tells LLVM's version), or an upstream tblgen backend (a cc_binary, built as a host tool).
-Includes are tblgen.bzl's: the tree root and bin directory, then each td_library dep's `includes` (package-
-relative), transitively; deps of other kinds give none (tblgen.bzl reads only td_library's TdInfo). MLIR's
-own .td files (@llvm-project td_library deps) are libmlir-N-dev's, under
+Includes are tblgen.bzl's: the tree root and bin directory, td_file's directory in both, then each td_library
+dep's `includes` (package-relative), transitively; deps of other kinds give none (tblgen.bzl reads only
+td_library's TdInfo). MLIR's own .td files (@llvm-project td_library deps) are libmlir-N-dev's, under
 /usr/lib/llvm-N/include. MLIR's dialect definitions change between LLVM releases: a tree written for another
 LLVM than Debian's (TensorFlow 2.14.1 pins a mid-2023 LLVM 17 snapshot) may need patches for Debian's.
 """
@@ -61,6 +61,11 @@ def gentbl_cc_library(t: Target, ctx: Context) -> Generate:
     td_file, = ctx.inputs(t, [absolute(_one(t, "td_file"), "", pkg)])
     inputs = [td_file] + ctx.inputs(t, [absolute(s, "", pkg) for s in t.attrs.get("td_srcs", [])])
     includes = [".", GENDIR]
+    # td_file's own directory, in the tree and the bin directory (tblgen.bzl's _prefix_roots of td_file.dirname):
+    # a .td may include a sibling by its bare name (TF's dtensor_ops.td: include "dtensor_dialect.td")
+    here = posixpath.dirname(td_file.removeprefix(f"{GENDIR}/"))
+    if here:
+        includes += [here, f"{GENDIR}/{here}"]
     for dep in _td_libraries(t, ctx):
         if split_label(dep.label)[0] == LLVM_REPO:
             includes.append(f"/usr/lib/llvm-{version.group(1)}/include")

@@ -53,3 +53,18 @@ def test_strip_include_prefix_reaches_the_generated_headers(tmp_path):
     [lib] = plan_of(tmp_path, tree).libraries
     flags = lib.compiles[0].flags
     assert flags[flags.index("-I"):][:4] == ["-I", "gen", "-I", f"{GEN}/gen"]
+
+
+def test_the_td_file_directory_is_an_include(tmp_path):
+    """A .td in a subdirectory includes a sibling by bare name (TF's dtensor_ops.td: include "dtensor_dialect.td"):
+    its directory, in the tree and the bin directory, follows the root's, as tblgen.bzl's _prefix_roots has it."""
+    tree = tmp_path / "tree"
+    shutil.copytree(TREE, tree)
+    (tree / "ir").mkdir()
+    (tree / "ops.td").rename(tree / "ir/ops.td")
+    build = tree / "BUILD.bazel"
+    build.write_text(build.read_text().replace('"ops.td"', '"ir/ops.td"'))
+    [step] = plan_of(tmp_path, tree).steps
+    assert step.inputs == ["ir/ops.td", "include/base.td"]
+    flags = f"-I . -I {GEN} -I ir -I {GEN}/ir -I include -I {GEN}/include -I /usr/lib/llvm-19/include"
+    assert f"mlir-tblgen-19 -gen-op-decls ir/ops.td {flags} -o {GEN}/ops.h.inc" in step.command[2]
