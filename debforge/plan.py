@@ -536,7 +536,6 @@ class _Planner:
         closure, siblings, ext_libs = self.closure(
             root, linked={label: name for name in dynamic for label in self.compiled.get(name, ())})
         self.compiled[spec.name] = [t.label for t in closure]
-        self.external_libs[spec.name] = ext_libs
         lib = SharedLibrary(spec, pkg, siblings=siblings, external_libs=ext_libs, linkopts=list(link.kept),
                             left_out=sorted(self.cut),
                             left_out_used=sorted({(cut, kept) for cut, kept, _ in self.cut
@@ -565,6 +564,7 @@ class _Planner:
             lib.linkopts += [o for o in t.attrs.get("linkopts", []) if o not in lib.linkopts]
         if not lib.compiles:
             raise DebforgeError(f"target '{spec.target}' has no sources to compile", *loc)
+        self.external_libs[spec.name] = lib.external_libs   # with a GPU flavour's runtime and CPU library
         made = set(lib.generated)   # steps are planned once; each library that needs one needs its tools
         lib.build_depends = sorted(self.used.union(*(s.build_depends for s in self.steps.values()
                                                       if made.intersection(s.outputs))))

@@ -98,8 +98,8 @@ def render(recipe: Recipe, plans: dict[str, Plan], root: Path, timestamp: int) -
         files["watch"] = (_env.get_template("watch.j2").render(source=recipe.source,
                                                                 github=github.group(1).removesuffix(".git")),
                           REGULAR)
-    runpaths = {lib.package.name: recipe.libdirs(lib.external_libs)
-                for plan in plans.values() for lib in plan.libraries if recipe.libdirs(lib.external_libs)}
+    runpaths = {lib.package.name: dirs for plan in plans.values() for lib in plan.libraries
+                if (dirs := recipe.libdirs(lib.external_libs))}
     for name, text in install.render(recipe, headers, runpaths).items():
         files[name] = (text, EXECUTABLE if text.startswith("#!") else REGULAR)   # dh-exec filters it
     for arch, plan in plans.items():
