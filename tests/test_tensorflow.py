@@ -105,8 +105,8 @@ def c_api_headers_stand_alone(r, tree, include):
         src = include.parent / f"all_headers.{ext}"
         src.write_text("".join(f"#include <{n}>\n" for n in names if ext == "cc" or n not in CXX_ONLY_HEADERS)
                        + "int main(void) { return TF_Version() != 0; }\n")
-        done = subprocess.run([compiler, "-fsyntax-only", "-Wall", "-Werror", "-I",
-                               str(include), str(src)], capture_output=True, text=True)
+        done = subprocess.run([compiler, "-fsyntax-only", "-Wall", "-Werror", "-I", str(include), str(src)],
+                              capture_output=True, text=True)
         assert done.returncode == 0, done.stderr[-3000:]
 
 
