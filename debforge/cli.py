@@ -10,14 +10,13 @@ import sys
 import time
 from pathlib import Path
 
-from . import __version__, drivers, frontends, sbuild, sources
+from . import __version__, drivers, pipeline, sbuild, sources
 from .backends import debian
 from .backends.debian import flavor as debian_flavor
 from .backends.debian import tree as debian_tree
 from .errors import DebforgeError
 from .isa import ARCHES
 from .flavors import flavors
-from .plan import FlavorBuild, make_plan
 from .recipe import load_recipe
 
 EXIT_INPUT = 2
@@ -58,13 +57,11 @@ def cmd_scan(args) -> int:
     recipe = load_recipe(args.recipe)
     root = _tree(args.source, args.output, recipe)
     started = time.monotonic()
-    ws = frontends.get(recipe.frontend).scan(root, recipe, args.arch, _progress, display_root=None,
-                                             cache=not args.no_cache)
-    g = ws.graph
+    g, hits = pipeline.scan_graph(recipe, root, args.arch, _progress, not args.no_cache)
     if args.json:
         print(g.to_json())
     else:
-        cached = f"; {len(ws.cache.hit)} from the scan cache" if getattr(ws, "cache", None) else ""
+        cached = f"; {hits} from the scan cache" if hits is not None else ""
         print(f"{root}: {len(g.packages)} packages evaluated, {len(g.skipped)} failed, {len(g.targets)} targets "
               f"in {time.monotonic() - started:.2f} s (arch {args.arch}{cached})")
         print("targets by rule kind:")
@@ -92,26 +89,7 @@ def generate(recipe_path: str, output: str, source: str | None, force: bool,
     tree = _tree(source, output, recipe)
     if flavor:
         return generate_flavor(recipe, flavors()[flavor], tree, Path(output), force, diff)
-    frontend = frontends.get(recipe.frontend)
-    plans = {}
-    for arch in recipe.architectures:
-        log(f"debforge: reading {recipe.frontend} metadata of {tree} for {arch}")
-        ws = frontend.scan(tree, recipe, arch, everything=False)
-        plans[arch] = make_plan(recipe, ws, arch)
-        n = sum(len(lib.compiles) for lib in plans[arch].libraries)
-        log(f"debforge:   {len(plans[arch].libraries)} libraries, {n} translation units, "
-            f"levels: generic {' '.join(lvl.name for lvl in plans[arch].levels)}")
-        for lib in plans[arch].libraries:   # what the recipe's leave-out and dropped externals took away
-            if lib.left_out:
-                log(f"debforge:   lib{lib.spec.name}: {len(lib.left_out)} dependencies cut by the recipe "
-                    f"({len({x for x, _, _ in lib.left_out})} targets or repositories left out, "
-                    f"{len({k for _, k, _ in lib.left_out})} kept targets lost one):")
-                for cut, kept, why in lib.left_out:
-                    log(f"debforge:     {kept} -> {cut}: {why}")
-                if lib.left_out_used:
-                    log(f"debforge:   warning: lib{lib.spec.name}: {len(lib.left_out_used)} of these cut no "
-                        f"alwayslink registration: {len({k for _, k in lib.left_out_used})} kept targets include "
-                        f"or call what was left out, so lib{lib.spec.name} does not compile or link as planned")
+    plans = pipeline.plan_arches(recipe, tree, log)
     epoch = int(os.environ.get("SOURCE_DATE_EPOCH") or sources.newest_mtime(tree))
     files = debian.render(recipe, plans, tree, epoch)
     update = debian_tree.plan(tree / "debian", files, force=force)
@@ -132,18 +110,7 @@ def generate(recipe_path: str, output: str, source: str | None, force: bool,
 def generate_flavor(recipe, flavor, upstream: Path, output: Path, force: bool, diff: bool) -> tuple[Path, object]:
     """The source package <source>-<flavor>: its orig tarball (a README, no upstream code) and debian/, planned
     from the same upstream tree as the CPU package, under the flavour's configuration."""
-    spec = recipe.flavor(flavor.name)
-    frontend = frontends.get(recipe.frontend)
-    config = recipe.config.merged(flavor.config, spec.config)
-    plans = {}
-    for arch in recipe.architectures:
-        log(f"debforge: reading {recipe.frontend} metadata of {upstream} for {arch}, CPU and {flavor.name}")
-        cpu = make_plan(recipe, frontend.scan(upstream, recipe, arch, everything=False), arch)
-        ws = frontend.scan(upstream, recipe, arch, everything=False, config=config)
-        plans[arch] = make_plan(recipe, ws, arch, FlavorBuild(flavor, cpu))
-        log(f"debforge:   {len(plans[arch].libraries)} libraries, "
-            f"{sum(len(lib.compiles) for lib in plans[arch].libraries)} translation units "
-            f"({sum(c.lang == 'gpu' for lib in plans[arch].libraries for c in lib.compiles)} for the GPU compiler)")
+    plans = pipeline.plan_flavor_arches(recipe, flavor, upstream, log)
     name = debian_flavor.source_name(recipe, flavor)
     tree = output / f"{name}-{recipe.version}"
     orig = output / f"{name}_{recipe.version}.orig.tar.xz"

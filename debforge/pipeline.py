@@ -1,0 +1,65 @@
+"""The steps every command shares: evaluate upstream metadata and plan each architecture.
+
+The CLI prepares the tree and writes the results; this module holds what lies between, so that `scan`,
+`generate`, `generate --flavor` and `build` evaluate and plan the same way."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from . import frontends
+from .plan import FlavorBuild, make_plan
+
+
+def scan_graph(recipe, tree: Path, arch: str, progress, cache: bool):
+    """Every package of the tree evaluated for one architecture: (the graph IR, packages taken from the scan
+    cache or None when it is off)."""
+    ws = frontends.get(recipe.frontend).scan(tree, recipe, arch, progress, display_root=None, cache=cache)
+    hits = len(ws.cache.hit) if getattr(ws, "cache", None) else None
+    return ws.graph, hits
+
+
+def plan_arches(recipe, tree: Path, log) -> dict:
+    """The plan of each of the recipe's architectures (the main source package)."""
+    frontend = frontends.get(recipe.frontend)
+    plans = {}
+    for arch in recipe.architectures:
+        log(f"debforge: reading {recipe.frontend} metadata of {tree} for {arch}")
+        plans[arch] = make_plan(recipe, frontend.scan(tree, recipe, arch, everything=False), arch)
+        _summary(plans[arch], log)
+    return plans
+
+
+def plan_flavor_arches(recipe, flavor, tree: Path, log) -> dict:
+    """The plan of each architecture for a GPU flavour's source package: the CPU plan first (what the flavour
+    links from <source>-src), then the flavour's under its configuration."""
+    spec = recipe.flavor(flavor.name)
+    frontend = frontends.get(recipe.frontend)
+    config = recipe.config.merged(flavor.config, spec.config)
+    plans = {}
+    for arch in recipe.architectures:
+        log(f"debforge: reading {recipe.frontend} metadata of {tree} for {arch}, CPU and {flavor.name}")
+        cpu = make_plan(recipe, frontend.scan(tree, recipe, arch, everything=False), arch)
+        ws = frontend.scan(tree, recipe, arch, everything=False, config=config)
+        plans[arch] = make_plan(recipe, ws, arch, FlavorBuild(flavor, cpu))
+        log(f"debforge:   {len(plans[arch].libraries)} libraries, "
+            f"{sum(len(lib.compiles) for lib in plans[arch].libraries)} translation units "
+            f"({sum(c.lang == 'gpu' for lib in plans[arch].libraries for c in lib.compiles)} for the GPU compiler)")
+    return plans
+
+
+def _summary(plan, log) -> None:
+    n = sum(len(lib.compiles) for lib in plan.libraries)
+    log(f"debforge:   {len(plan.libraries)} libraries, {n} translation units, "
+        f"levels: generic {' '.join(lvl.name for lvl in plan.levels)}")
+    for lib in plan.libraries:   # what the recipe's leave-out and dropped externals took away
+        if lib.left_out:
+            log(f"debforge:   lib{lib.spec.name}: {len(lib.left_out)} dependencies cut by the recipe "
+                f"({len({x for x, _, _ in lib.left_out})} targets or repositories left out, "
+                f"{len({k for _, k, _ in lib.left_out})} kept targets lost one):")
+            for cut, kept, why in lib.left_out:
+                log(f"debforge:     {kept} -> {cut}: {why}")
+            if lib.left_out_used:
+                log(f"debforge:   warning: lib{lib.spec.name}: {len(lib.left_out_used)} of these cut no "
+                    f"alwayslink registration: {len({k for _, k in lib.left_out_used})} kept targets include "
+                    f"or call what was left out, so lib{lib.spec.name} does not compile or link as planned")
