@@ -1,19 +1,25 @@
 """The steps every command shares: evaluate upstream metadata and plan each architecture.
 
 The CLI prepares the tree and writes the results; this module holds what lies between, so that `scan`,
-`generate`, `generate --flavor` and `build` evaluate and plan the same way."""
+`generate`, `generate --flavor` and `build` evaluate and plan the same way. Upstream metadata is untrusted:
+evaluation and planning (which evaluates packages on demand) run together in a child process under memory and
+CPU-time limits (debforge/bounded.py), which sends back the graph or the plans."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from . import frontends
+from . import bounded, frontends
 from .plan import FlavorBuild, make_plan
 
 
 def scan_graph(recipe, tree: Path, arch: str, progress, cache: bool):
     """Every package of the tree evaluated for one architecture: (the graph IR, packages taken from the scan
     cache or None when it is off)."""
+    return bounded.run(_scan_graph, recipe, tree, arch, progress, cache)
+
+
+def _scan_graph(recipe, tree: Path, arch: str, progress, cache: bool):
     ws = frontends.get(recipe.frontend).scan(tree, recipe, arch, progress, display_root=None, cache=cache)
     hits = len(ws.cache.hit) if getattr(ws, "cache", None) else None
     return ws.graph, hits
@@ -21,6 +27,10 @@ def scan_graph(recipe, tree: Path, arch: str, progress, cache: bool):
 
 def plan_arches(recipe, tree: Path, log) -> dict:
     """The plan of each of the recipe's architectures (the main source package)."""
+    return bounded.run(_plan_arches, recipe, tree, log)
+
+
+def _plan_arches(recipe, tree: Path, log) -> dict:
     frontend = frontends.get(recipe.frontend)
     plans = {}
     for arch in recipe.architectures:
@@ -33,6 +43,10 @@ def plan_arches(recipe, tree: Path, log) -> dict:
 def plan_flavor_arches(recipe, flavor, tree: Path, log) -> dict:
     """The plan of each architecture for a GPU flavour's source package: the CPU plan first (what the flavour
     links from <source>-src), then the flavour's under its configuration."""
+    return bounded.run(_plan_flavor_arches, recipe, flavor, tree, log)
+
+
+def _plan_flavor_arches(recipe, flavor, tree: Path, log) -> dict:
     spec = recipe.flavor(flavor.name)
     frontend = frontends.get(recipe.frontend)
     config = recipe.config.merged(flavor.config, spec.config)

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
+from ... import bounded
 from ...errors import DebforgeError
 from . import cache as scan_cache
 from .evaluate import Workspace
@@ -57,14 +60,22 @@ def scan(root: Path, recipe, arch: str, progress=None, *, everything: bool = Tru
             _evaluate(ws, pkg)
         return ws
     chunks = [todo[i:i + CHUNK] for i in range(0, len(todo), CHUNK)]
-    # fork: the workers inherit the Workspace's configuration; each evaluates its packages (and, on demand,
-    # the packages their select()s name), and the graphs are merged: the same package gives the same targets.
-    with multiprocessing.get_context("fork").Pool(jobs, _init_worker, (ws,)) as pool:
-        for part in pool.imap_unordered(_evaluate_chunk, chunks):
-            _merge(ws, part)
-            done += part[0]
-            if progress:
-                progress(done, len(pkgs), "")
+    # fork: the workers inherit the Workspace's configuration (and the evaluation's limits); each evaluates its
+    # packages (and, on demand, the packages their select()s name), and the graphs are merged: the same package
+    # gives the same targets. Unlike multiprocessing.Pool, the executor notices a worker that a limit killed.
+    with ProcessPoolExecutor(jobs, multiprocessing.get_context("fork"), _init_worker, (ws,)) as pool:
+        try:
+            for future in as_completed([pool.submit(_evaluate_chunk, chunk) for chunk in chunks]):
+                part = future.result()
+                _merge(ws, part)
+                done += part[0]
+                if progress:
+                    progress(done, len(pkgs), "")
+        except BrokenProcessPool:
+            memory, cpu = bounded.limits()
+            raise DebforgeError(f"a scan worker process died evaluating this file or another one started at the "
+                                f"same time (limits {bounded.gib(memory)} of memory, {cpu} s of CPU time)",
+                                bounded.last_file()) from None
     return ws
 
 
@@ -72,6 +83,8 @@ def _evaluate(ws: Workspace, pkg: str) -> None:
     try:
         ws.evaluate_package(pkg)
     except DebforgeError as exc:
+        if bounded.exceeded():   # the process is past its memory or CPU limit: nothing after this can succeed
+            raise
         ws.graph.skipped[ws.build_file(pkg) or pkg] = str(exc)
 
 

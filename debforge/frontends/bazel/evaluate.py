@@ -1,7 +1,9 @@
 """Evaluate BUILD / BUILD.bazel and the .bzl files they load with starlark-pyo3: hermetic, bounded, no Python exec.
 
-Upstream files are untrusted: Starlark itself cannot read files or run commands; the only window to the file
-system is glob(), confined to the package. Each file's evaluation is bounded in time and call depth.
+Upstream files are untrusted: Starlark itself cannot read files or run commands; the only windows to the file
+system are load() and glob(). Every file read goes through read_confined(): once symlinks are resolved, it lies in
+the tree or the stand-ins. Each file's evaluation is bounded in time and call depth, and the process that runs it
+in memory and CPU time (see debforge/bounded.py).
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import ast as pyast
 import contextlib
 import json
+import math
 import os
 import re
 import time
@@ -17,6 +20,7 @@ from pathlib import Path
 
 import starlark as sl
 
+from ... import bounded
 from ...errors import DebforgeError
 from ...graph import Graph, Package, Target
 from . import labels
@@ -48,6 +52,7 @@ _PRELUDE = sl.parse(PRELUDE_NAME, _PRELUDE_TEXT, sl.Dialect.extended())
 _PUBLIC = {a or b for a, b in re.findall(r"^(?:def\s+([A-Za-z]\w*)|([A-Za-z]\w*)\s*=)", _PRELUDE_TEXT, re.M)}
 _IMPORT = sl.parse("<debforge prelude import>", "load(%s)\n" % ", ".join(
     ['"prelude"', '__df_rule = "DEBFORGE_RULE"', '__df_stub = "DEBFORGE_STUB"'] +
+    ['json = "DEBFORGE_JSON"'] +
     [f'"{name}"' for name in sorted(_PUBLIC) if not name.startswith("DEBFORGE_")]), sl.Dialect.extended())
 
 
@@ -106,12 +111,26 @@ def _is_load(node) -> bool:
         getattr(node.value.func, "id", "") == "load"
 
 
+def read_confined(base: Path, rel: str, shown: str) -> bytes:
+    """The one place the evaluator opens files: `rel` under `base` (the resolved tree or stand-ins directory),
+    refused when it leads out of `base` once symlinks are resolved, so that nothing else on the machine is
+    evaluated, or quoted in an error message."""
+    path = (base / rel).resolve()
+    if not path.is_relative_to(base):
+        raise DebforgeError(f"'{rel}' leads out of the {'source tree' if base != STANDINS else 'stand-ins'}", shown)
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise DebforgeError(f"file not found: {rel}") from None
+    except OSError as exc:
+        raise DebforgeError(f"cannot read {rel}: {exc.strerror}", shown) from None
+
+
 def workspace_name(root: Path) -> str | None:
     """The name upstream gives its own repository: labels "@<name>//..." then mean the tree itself."""
     for name in ("MODULE.bazel", "WORKSPACE.bazel", "WORKSPACE"):
-        path = root / name
-        if path.is_file():
-            m = _WORKSPACE_NAME.search(path.read_text(encoding="utf-8", errors="replace"))
+        if (root / name).is_file():
+            m = _WORKSPACE_NAME.search(read_confined(root, name, name).decode("utf-8", errors="replace"))
             if m:
                 return m.group(1)
     return None
@@ -166,12 +185,12 @@ class Workspace:
         self.display = display_root if display_root is not None else ""
         self.config = config
         self.graph = Graph(root=str(self.root), config=config.to_dict())
-        self.lister = Lister(str(self.root))
+        self.lister = Lister(str(self.root), self._expired)
         self._modules: dict[str, tuple[sl.FrozenModule, Inputs]] = {}
         self._loading: list[str] = []
         self._pkg_stack: list[str] = []
         self._evaluating: set[str] = set()
-        self._deadline = 0.0
+        self._deadline = math.inf   # no file under evaluation: nothing to stop
         self._globbed = 0        # paths glob() returned to the BUILD file being evaluated: a memory bound
         self._rule_names: dict[tuple[str, int], str] = {}
         self._settings: dict[str, dict[str, Target]] = {}   # package -> its literal config_settings
@@ -202,15 +221,7 @@ class Workspace:
         return os.path.join(self.display, rel) if self.display else rel
 
     def _bytes(self, rel: str) -> bytes:
-        path = (self.root / rel).resolve()
-        if not path.is_relative_to(self.root):
-            raise DebforgeError(f"'{rel}' leads out of the source tree", self._shown(rel))
-        try:
-            return path.read_bytes()
-        except FileNotFoundError:
-            raise DebforgeError(f"file not found: {rel}") from None
-        except OSError as exc:
-            raise DebforgeError(f"cannot read {rel}: {exc.strerror}", self._shown(rel)) from None
+        return read_confined(self.root, rel, self._shown(rel))
 
     def _read(self, rel: str) -> str:
         try:
@@ -346,9 +357,12 @@ class Workspace:
         self._eval(m, _IMPORT, self._prelude_loader)
         return m
 
+    def _expired(self) -> bool:
+        """Starlark's periodic check (and glob()'s): past the file's deadline, or the process past its limits."""
+        return time.monotonic() > self._deadline or bounded.exceeded() is not None
+
     def _options(self) -> sl.EvalOptions:
-        return sl.EvalOptions(check_cancelled=lambda: time.monotonic() > self._deadline,
-                              max_callstack_size=MAX_CALL_DEPTH)
+        return sl.EvalOptions(check_cancelled=self._expired, max_callstack_size=MAX_CALL_DEPTH)
 
     def _eval(self, module: sl.Module, ast, loader) -> None:
         sl.eval_with(self._options(), module, ast, _GLOBALS, loader)
@@ -380,9 +394,9 @@ class Workspace:
             for key, value in provided.substitutions.items():
                 text = text.replace(key, value)
             return repo, pkg, self._shown(provided.path), text
-        standin = STANDINS / repo / rel
-        if standin.is_file():
-            return repo, pkg, f"<stand-in @{repo}//{rel}>", standin.read_text(encoding="utf-8")
+        if (STANDINS / repo / rel).is_file():
+            shown = f"<stand-in @{repo}//{rel}>"
+            return repo, pkg, shown, read_confined(STANDINS, f"{repo}/{rel}", shown).decode("utf-8")
         self._met(external=(label, symbols))
         stub = "".join(f'{s} = __df_stub("{label}%{s}")\n' for s in symbols)
         return repo, pkg, f"<stub {label}>", stub
@@ -405,15 +419,16 @@ class Workspace:
         try:
             with self._recording() as inputs:
                 repo, pkg, shown, text = self._source_of(label, list(symbols))
-                if key.startswith("defs-only:"):
-                    tree = pyast.parse(text)
-                    text = _statements(text, tree, _defs_only(tree))
-                ast = self._parse(shown, text)
-                module = self._new_module()
-                for m in _RULE_ASSIGN.finditer(text):
-                    self._rule_names[(shown, text.count("\n", 0, m.start()) + 1)] = m.group(1)
-                self._eval(module, ast, self._loader(repo, pkg, ast))
-                frozen = module.freeze()
+                with bounded.evaluating(shown):
+                    if key.startswith("defs-only:"):
+                        tree = pyast.parse(text)
+                        text = _statements(text, tree, _defs_only(tree))
+                    ast = self._parse(shown, text)
+                    module = self._new_module()
+                    for m in _RULE_ASSIGN.finditer(text):
+                        self._rule_names[(shown, text.count("\n", 0, m.start()) + 1)] = m.group(1)
+                    self._eval(module, ast, self._loader(repo, pkg, ast))
+                    frozen = module.freeze()
         finally:
             self._loading.pop()
         self._modules[key] = frozen, inputs
@@ -448,7 +463,7 @@ class Workspace:
         self.graph.packages[pkg] = Package(pkg, self._shown(rel))
         err, done, cacheable = None, False, True
         try:
-            with self._recording() as inputs:
+            with self._recording() as inputs, bounded.evaluating(self._shown(rel)):
                 self.build_file(pkg)   # the package's own BUILD file: which one it is belongs to its inputs
                 module = self._new_module()
                 ast = self._parse(self._shown(rel), self._read(rel))
@@ -456,7 +471,10 @@ class Workspace:
             done = True
         except (sl.StarlarkError, DebforgeError) as exc:
             err = exc if isinstance(exc, DebforgeError) else starlark_error(exc)
-            if time.monotonic() > self._deadline:
+            if (limit := bounded.exceeded()) is not None:   # the whole evaluation stops: see scan()
+                err = DebforgeError(limit, err.file, err.line)
+                cacheable = False
+            elif time.monotonic() > self._deadline:
                 err = DebforgeError(f"evaluation took longer than {FILE_SECONDS:g} s: stopped", err.file, err.line)
                 cacheable = False
             self._forget(pkg)

@@ -1,5 +1,11 @@
 """bazel's glob(): patterns relative to the package, '*' never crosses '/', '**' spans directories,
-subpackages (directories with their own BUILD file) are not entered, symlinks never lead out of the tree."""
+subpackages (directories with their own BUILD file) are not entered, symlinks never lead out of the tree.
+
+Patterns become regular expressions that can't backtrack more than linearly: in "*a*b*c", each literal piece
+between two stars is matched at its first occurrence inside an atomic group (placing it any later can't make a
+match that fails succeed), and only the last piece is searched for at every position; "**" works the same way over
+whole path segments. A naive translation needs time exponential in the number of stars over a long name, in C
+code that no deadline interrupts."""
 
 from __future__ import annotations
 
@@ -13,31 +19,36 @@ MAX_RESULTS = 100_000
 NOT_UPSTREAM = frozenset({"debian", ".pc", "obj-debforge"})
 
 
+def _stars(pieces: list[str], any_: str) -> str:
+    """The regex for pieces[0] * pieces[1] * ... * pieces[-1], where `any_` is what a star repeats: the middle
+    pieces at their first occurrence, atomically; the last one wherever it ends the match."""
+    middle = "".join(f"(?>(?:{any_})*?{p})" for p in pieces[1:-1])
+    return pieces[0] + (f"{middle}(?:{any_})*{pieces[-1]}" if len(pieces) > 1 else "")
+
+
 def _segment_regex(seg: str) -> str:
-    out = []
-    for ch in seg:
-        if ch == "*":
-            out.append("[^/]*")
-        elif ch == "?":
-            out.append("[^/]")
-        else:
-            out.append(re.escape(ch))
-    return "".join(out)
+    return _stars(["".join("[^/]" if ch == "?" else re.escape(ch) for ch in piece) for piece in seg.split("*")],
+                  "[^/]")
 
 
 @lru_cache(maxsize=4096)
 def compile_pattern(pattern: str) -> re.Pattern:
     if not pattern or pattern.startswith("/") or ".." in pattern.split("/") or "//" in pattern:
         raise ValueError(f"glob pattern '{pattern}' must be relative to the package (no leading /, no ..)")
-    parts = []
-    for seg in pattern.split("/"):
+    segs = pattern.split("/")
+    if any("**" in seg and seg != "**" for seg in segs):
+        raise ValueError(f"glob pattern '{pattern}': '**' must be a whole path segment")
+    # runs of segments between "**"s, each segment followed by its "/"; a trailing "**" spans at least one
+    runs: list[list[str]] = [[]]
+    for seg in segs:
         if seg == "**":
-            parts.append("(?:[^/]+/)*")
-        elif "**" in seg:
-            raise ValueError(f"glob pattern '{pattern}': '**' must be a whole path segment")
+            runs.append([])
         else:
-            parts.append(_segment_regex(seg) + "/")
-    return re.compile("".join(parts)[:-1] + "$" if not pattern.endswith("**") else "".join(parts) + "[^/]+$")
+            runs[-1].append(seg)
+    pieces = ["".join(_segment_regex(seg) + "/" for seg in run) for run in runs]
+    if pattern.endswith("**"):
+        pieces[-1] = "[^/]+/"
+    return re.compile(_stars(pieces, "[^/]+/")[:-1] + "$")
 
 
 @lru_cache(maxsize=4096)
@@ -51,8 +62,9 @@ def union(patterns: tuple[str, ...]) -> re.Pattern | None:
 class Lister:
     """Lists package files once per package; shared by all glob() calls."""
 
-    def __init__(self, root: str):
+    def __init__(self, root: str, expired=lambda: False):
         self.root = os.path.realpath(root)
+        self._expired = expired   # the evaluation's deadline, checked in long walks and matches
         self._cache: dict[str, tuple[list[str], list[str]]] = {}
 
     def entries(self, pkg: str) -> tuple[list[str], list[str]]:
@@ -70,6 +82,8 @@ class Lister:
     def _walk(self, pkg: str, rel: str, entries: list[os.DirEntry], files: list[str], dirs: list[str]) -> None:
         """os.walk's order, from scandir's entry types: no stat per file, and each subdirectory's listing is
         read once, both to see whether it is a subpackage and to descend."""
+        if self._expired():
+            raise ValueError(f"glob() in package '{pkg}' ran out of time")
         keep = []
         for e in entries:
             if e.is_dir() and not e.is_symlink():   # a symlinked directory could lead out of the tree
@@ -98,8 +112,13 @@ class Lister:
         exc = union(tuple(p for p in exclude if not p.startswith(("//", "@", ":"))))
         if inc is None:
             return []
-        found = filter(inc.match, candidates)
-        return sorted(found if exc is None else (c for c in found if not exc.match(c)))
+        found = []
+        for i, c in enumerate(candidates):
+            if inc.match(c) and (exc is None or not exc.match(c)):
+                found.append(c)
+            if i % 4096 == 4095 and self._expired():
+                raise ValueError(f"glob() in package '{pkg}' ran out of time")
+        return sorted(found)
 
 
 def _listing(path: str) -> list[os.DirEntry] | None:

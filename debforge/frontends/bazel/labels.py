@@ -6,6 +6,9 @@ import re
 from functools import lru_cache
 
 _BAD_PART = re.compile(r"(^|/)\.\.?(/|$)")
+# bazel's repository names: "@name" (apparent) or "@@name" (canonical, which may hold '+' and '~'); never '/' or
+# a leading '.', so a repository can't name a path (stand-ins are found under standins/<name>/)
+_REPO = {"@": re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*"), "@@": re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+~-]*")}
 
 
 _LABEL_STRUCT = re.compile(r'struct\(__df_label=True, name="([^"]*)", package="([^"]*)", repo_name="([^"]*)"[^)]*\)')
@@ -22,18 +25,20 @@ def decode_label_structs(text: str) -> str:
 def absolute(label: str, repo: str, pkg: str) -> str:
     """Make `label` absolute relative to package `pkg` of repository `repo` ("" = main).
 
-    Accepts "name", ":name", "//pkg", "//pkg:name", "@repo//pkg:name", "@//pkg:name", "@@repo//...".
-    Raises ValueError on labels that are malformed or escape the tree.
+    Accepts "name", ":name", "//pkg", "//pkg:name", "@repo//pkg:name", "@//pkg:name", "@@repo//...", "@repo".
+    The one parser of labels: raises ValueError on labels that are malformed or escape the tree.
     """
     if not isinstance(label, str) or not label:
         raise ValueError(f"invalid label {label!r}")
     text = label = decode_label_structs(label)
     if text.startswith("@"):
-        text = text.lstrip("@")
-        if "//" not in text:  # "@repo" means "@repo//:repo"
-            r = text
-            text = f"{r}//:{r}"
-        repo, _, text = text.partition("//")
+        at = "@@" if text.startswith("@@") else "@"
+        repo, sep, text = text[len(at):].partition("//")
+        if not sep:   # "@repo" means "@repo//:repo"
+            text = f":{repo}"
+        if repo and not _REPO[at].fullmatch(repo):
+            raise ValueError(f"invalid label '{label}': '{repo}' is not a repository name (letters, digits, "
+                             f"'_', '.', '-'; not starting with '.' or '-')")
         text = "//" + text
     if text.startswith("//"):
         body = text[2:]
@@ -42,6 +47,7 @@ def absolute(label: str, repo: str, pkg: str) -> str:
             name = p.rsplit("/", 1)[-1] if p else ""
     else:
         p, name = pkg, text[1:] if text.startswith(":") else text
-    if not name or _BAD_PART.search(p) or _BAD_PART.search(name) or p.startswith("/") or name.startswith("/"):
+    if not name or _BAD_PART.search(p) or _BAD_PART.search(name) or p.startswith("/") or name.startswith("/") \
+            or "//" in p or "//" in name:
         raise ValueError(f"invalid label '{label}': labels must stay inside the tree")
     return f"{'@' + repo if repo else ''}//{p}:{name}"
