@@ -16,7 +16,8 @@ import shlex
 from dataclasses import dataclass, field
 
 from . import generate, isa, linkopts, pytools, tblgen
-from .confine import in_tree, inside
+from .backends.escape import dh_path, refuse_control
+from .confine import in_tree, inside, option_problem
 from .errors import DebforgeError
 from .flavors import Flavor
 from .frontends.bazel.glob import compile_pattern
@@ -40,8 +41,6 @@ LIBRARY_VIEWS = {tblgen.KIND: tblgen.as_library}
 STRING_LIST_ATTRS = ("srcs", "hdrs", "textual_hdrs", "deps", "implementation_deps", "copts", "local_defines",
                      "defines", "includes", "linkopts", "dynamic_deps", "user_link_flags", "additional_linker_inputs")
 STRING_ATTRS = ("strip_include_prefix", "include_prefix")
-INCLUDE_FLAGS = ("-I", "-isystem", "-iquote", "-idirafter")   # also written joined: -Idir
-FILE_FLAGS = ("-include", "-imacros")
 
 
 @dataclass
@@ -653,21 +652,27 @@ def _checked(t: Target) -> Target:
     for attr in STRING_ATTRS:
         if not isinstance(t.attrs.get(attr, ""), str):
             raise DebforgeError(f"attribute '{attr}' of '{t.label}' must be a string", *loc)
+    for attr in STRING_LIST_ATTRS + STRING_ATTRS:   # what reaches build.ninja and debian/ is one line
+        for value in t.attrs.get(attr, []) if attr in STRING_LIST_ATTRS else [t.attrs.get(attr, "")]:
+            refuse_control(value, f"attribute '{attr}' of '{t.label}':", loc)
     pkg = split_label(t.label)[1]
     paths = [(f"include directory '{inc}'", posixpath.join(pkg, inc)) for inc in t.attrs.get("includes", [])]
     if "strip_include_prefix" in t.attrs:
         strip = t.attrs["strip_include_prefix"]
         paths.append((f"strip_include_prefix '{strip}'", strip[1:] or "." if strip.startswith("/")
                       else posixpath.join(pkg, strip)))
-    copts = t.attrs.get("copts", [])
-    for flag, value in zip(copts, copts[1:]):
-        if flag in INCLUDE_FLAGS + FILE_FLAGS:
-            paths.append((f"copt '{flag} {value}'", value))
-    paths += [(f"copt '{flag}'", flag[len(f):]) for flag in copts for f in INCLUDE_FLAGS
-              if flag.startswith(f) and flag != f]
     for what, path in paths:
         if inside(path) is None:
             raise DebforgeError(f"{what} of '{t.label}' leads out of the tree", *loc)
+    try:   # bazel tokenizes copts as a Bourne shell would (see flags())
+        copts = [w for f in t.attrs.get("copts", []) for w in shlex.split(f)]
+    except ValueError as exc:
+        raise DebforgeError(f"copts of '{t.label}' cannot be split into words: {exc}", *loc) from None
+    for what, options in (("copt", copts), ("link option", t.attrs.get("linkopts", []) +
+                                            t.attrs.get("user_link_flags", []))):
+        problem = option_problem(options)
+        if problem:
+            raise DebforgeError(f"{what} {problem[0]} of '{t.label}' {problem[1]}", *loc)
     return t
 
 
@@ -725,5 +730,6 @@ def header_files(recipe: Recipe, root: str, generated: list[str] = ()) -> list[t
             else:
                 sub = ""
             dest = os.path.normpath(os.path.join("usr/include", hs.to, sub))
-            out.append((made.get(path, path), dest, hs.build_profiles))
+            where = (str(recipe.path), hs.line)   # the pair is a line of the -dev package's .install file
+            out.append((dh_path(made.get(path, path), where), dh_path(dest, where), hs.build_profiles))
     return out

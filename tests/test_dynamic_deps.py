@@ -31,7 +31,7 @@ def test_the_registration_runs_once(tmp_path):
     tree = tmp_path / "tree"
     shutil.copytree(TREE, tree)
     shutil.copytree(SKEL_DIR / "debforge", tree / "debian/debforge")
-    (tree / "build.ninja").write_text(ninja.render(plan_of(tmp_path, tree), "fixture.yaml"))
+    (tree / "build.ninja").write_text(ninja.render(plan_of(tmp_path, tree)))
     (tree / "obj-debforge").mkdir()
     (tree / "obj-debforge/config.ninja").write_text(
         "cc = gcc\ncxx = g++\ncppflags =\ncflags = -O2\ncxxflags = -O2\nldflags =\n")

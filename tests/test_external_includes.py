@@ -103,7 +103,7 @@ def test_libdirs_reach_the_link_as_search_path_and_runpath(tmp_path):
     r, tree = recipe(tmp_path, "{package: libmlir-19-dev, libs: [MLIR], libdirs: [/usr/lib/llvm-19/lib]}",
                      '[{name: mid, target: "//:mid", soversion: 1}, {name: plain, target: "//:plain", soversion: 1}]')
     plan = make_plan(r, frontends.get("bazel").scan(tree, r, "amd64", everything=False), "amd64")
-    text = ninja.render(plan, "fixture.yaml")
+    text = ninja.render(plan)
     links = {line.split(":")[0]: " ".join(line.split()) for line in text.split("\nbuild ")
              if ": link_" in line.split("\n")[0]}
     for level in ("generic", "x86-64-v3", "x86-64-v4"):

@@ -64,7 +64,7 @@ def test_ninja_builds_generated_header_and_library_from_a_clean_tree(tmp_path):
     shutil.copytree(TREE, tree)
     shutil.copytree(SKEL_DIR / "debforge", tree / "debian/debforge")
     r = recipe(tmp_path, tree)
-    (tree / "build.ninja").write_text(ninja.render(fixture_plan(r), "fixture.yaml"))
+    (tree / "build.ninja").write_text(ninja.render(fixture_plan(r)))
     (tree / "obj-debforge").mkdir()
     (tree / "obj-debforge/config.ninja").write_text(
         "cc = gcc\ncxx = g++\ncppflags =\ncflags = -O2\ncxxflags = -O2\nldflags =\n")

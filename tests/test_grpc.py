@@ -95,7 +95,7 @@ def test_ninja_runs_protoc_with_the_plugin(tmp_path):
     plan = plan_of(recipe(tmp_path))
     tree = tmp_path / "tree"
     shutil.copytree(TREE, tree)
-    (tree / "build.ninja").write_text(ninja.render(plan, "fixture.yaml"))
+    (tree / "build.ninja").write_text(ninja.render(plan))
     (tree / "obj-debforge").mkdir()
     (tree / "obj-debforge/config.ninja").write_text("cc = gcc\ncxx = g++\ncflags =\ncxxflags =\nldflags =\n")
     subprocess.run(["ninja", "generated"], cwd=tree, check=True, capture_output=True)

@@ -35,7 +35,7 @@ def test_ninja_builds_the_tool_then_runs_it(tmp_path):
     tree = tmp_path / "tree"
     shutil.copytree(TREE, tree)
     shutil.copytree(SKEL_DIR / "debforge", tree / "debian/debforge")
-    (tree / "build.ninja").write_text(ninja.render(plan_of(tmp_path, tree), "fixture.yaml"))
+    (tree / "build.ninja").write_text(ninja.render(plan_of(tmp_path, tree)))
     (tree / "obj-debforge").mkdir()
     (tree / "obj-debforge/config.ninja").write_text(
         "cc = gcc\ncxx = g++\ncppflags =\ncflags = -O2\ncxxflags = -O2\nldflags =\n")

@@ -37,7 +37,7 @@ def write_tree(tmp_path, memory="{default: 256M, \"kernels/heavy*.cc\": 2G}"):
 
 def render(tmp_path, **kw):
     _, path = write_tree(tmp_path, **kw)
-    return ninja.render(fixture_plan(path), path.name)
+    return ninja.render(fixture_plan(path))
 
 
 def fake_root(tmp_path, mem_available_mib, cgroup=""):

@@ -111,7 +111,7 @@ def test_ninja_runs_protoc_and_the_library_round_trips_a_message(tmp_path):
     shutil.copytree(TREE, tree)
     shutil.copytree(SKEL_DIR / "debforge", tree / "debian/debforge")
     r = recipe(tmp_path, tree)
-    (tree / "build.ninja").write_text(ninja.render(make_plan(r, scan(r, tree), "amd64"), "fixture.yaml"))
+    (tree / "build.ninja").write_text(ninja.render(make_plan(r, scan(r, tree), "amd64")))
     (tree / "obj-debforge").mkdir()
     (tree / "obj-debforge/config.ninja").write_text(
         "cc = gcc\ncxx = g++\ncppflags =\ncflags = -O2\ncxxflags = -O2\nldflags =\n")

@@ -43,7 +43,7 @@ def dry_run(tree, plan, *targets):
     """ninja -n of targets over the rendered plan: every input must be found (tree files, generated files, the
     debian/debforge scripts)."""
     configure(tree, load_recipe(RECIPE))
-    (tree / "build.ninja").write_text(ninja.render(plan, RECIPE.name))
+    (tree / "build.ninja").write_text(ninja.render(plan))
     dry = subprocess.run(["ninja", "-n", *targets], cwd=tree, capture_output=True, text=True)
     assert dry.returncode == 0, dry.stdout[-2000:] + dry.stderr[-2000:]
     return dry.stdout.splitlines()

@@ -76,7 +76,7 @@ def test_linked_library_exports_only_the_version_script_symbols(tmp_path):
     shutil.copytree(TREE, tree)
     shutil.copytree(SKEL_DIR / "debforge", tree / "debian/debforge")
     plan = plan_of(tmp_path, "//:shapes_so", tree, config="config:\n  drop-copts: [-msse4.2]\n")
-    (tree / "build.ninja").write_text(ninja.render(plan, "fixture.yaml"))
+    (tree / "build.ninja").write_text(ninja.render(plan))
     (tree / "obj-debforge").mkdir()
     (tree / "obj-debforge/config.ninja").write_text(
         "cc = gcc\ncxx = g++\ncppflags =\ncflags = -O2\ncxxflags = -O2\nldflags =\n")

@@ -33,7 +33,7 @@ def test_ninja_writes_the_header_before_the_compile(tmp_path):
     shutil.copytree(TREE, tree)
     shutil.copytree(SKEL_DIR / "debforge", tree / "debian/debforge")
     plan = plan_of(tmp_path, tree, 'config:\n  flag-values:\n    "//:enable_v2": "1"\n')
-    (tree / "build.ninja").write_text(ninja.render(plan, "fixture.yaml"))
+    (tree / "build.ninja").write_text(ninja.render(plan))
     (tree / "obj-debforge").mkdir()
     (tree / "obj-debforge/config.ninja").write_text(
         "cc = gcc\ncxx = g++\ncppflags =\ncflags = -O2\ncxxflags = -O2\nldflags =\n")

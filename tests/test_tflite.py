@@ -61,7 +61,7 @@ def test_tflite_plan_is_complete(tree):
     shutil.copytree(SKEL_DIR / "debforge", tree / "debian/debforge", dirs_exist_ok=True)
     (tree / "obj-debforge").mkdir(exist_ok=True)
     (tree / "obj-debforge/config.ninja").write_text("cc = gcc\ncxx = g++\n")
-    (tree / "build.ninja").write_text(ninja.render(plan, RECIPE.name))
+    (tree / "build.ninja").write_text(ninja.render(plan))
     dry = subprocess.run(["ninja", "-n", "generic", "x86-64-v3", "x86-64-v4"], cwd=tree, capture_output=True,
                          text=True)
     assert dry.returncode == 0, dry.stdout[-2000:] + dry.stderr[-2000:]

@@ -10,22 +10,31 @@ import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from ..backends.escape import CONTROL
 from ..errors import DebforgeError
 from .. import confine, isa
 from .load import Node, load_yaml
 
-PKG_NAME = re.compile(r"^[a-z0-9][a-z0-9+.-]+$")
-UPSTREAM_VERSION = re.compile(r"^[0-9][A-Za-z0-9.+~-]*$")
-LIB_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_+.-]*$")   # becomes a file and directory name: no "..", no /
-SOVERSION = re.compile(r"^[0-9]+(\.[0-9]+)*$")
-MAINTAINER = re.compile(r"^[^<>]+ <[^<>@\s]+@[^<>\s]+>$")
-LABEL = re.compile(r"^(@[A-Za-z0-9_.-]*)?//[A-Za-z0-9_./+-]*(:[A-Za-z0-9_./+=,@~-]+)?$")
-EXPORT = re.compile(r"^[A-Za-z_*?\[][A-Za-z0-9_:*?\[\]]*$")   # a symbol glob of an ld version script
-SUITE = re.compile(r"^[a-z][a-z0-9-]*$")
-MACRO = re.compile(r"^[A-Za-z_]\w*$")
-MEMORY = re.compile(r"^([0-9]+(?:\.[0-9]+)?)([MG])$")   # 512M, 1.5G: binary units, as /proc/meminfo counts
+PKG_NAME = re.compile(r"[a-z0-9][a-z0-9+.-]+")
+UPSTREAM_VERSION = re.compile(r"[0-9][A-Za-z0-9.+~-]*")
+LIB_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_+.-]*")   # becomes a file and directory name: no "..", no /
+SOVERSION = re.compile(r"[0-9]+(\.[0-9]+)*")
+MAINTAINER = re.compile(r"[^<>]+ <[^<>@\s]+@[^<>\s]+>")
+LABEL = re.compile(r"(@[A-Za-z0-9_.-]*)?//[A-Za-z0-9_./+-]*(:[A-Za-z0-9_./+=,@~-]+)?")
+EXPORT = re.compile(r"[A-Za-z_*?\[][A-Za-z0-9_:*?\[\]]*")   # a symbol glob of an ld version script
+SUITE = re.compile(r"[a-z][a-z0-9-]*")
+MACRO = re.compile(r"[A-Za-z_]\w*")
+SECTION = re.compile(r"(?:(?:contrib|non-free|non-free-firmware)/)?[a-z0-9][a-z0-9-]*")   # Policy 2.4
+HOMEPAGE = re.compile(r"https?://[A-Za-z0-9._~:/?#@!&+,;=%-]+")   # no quote, $, space: it lands in debian/watch
+LICENSE = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+_-]*")   # a DEP-5 short name: also a file of common-licenses
+REVISION = re.compile(r"[0-9][A-Za-z0-9.+~]*")
+LABEL_OR_NAME = re.compile(r"[A-Za-z0-9_@/:.+=,~-]+")   # a build setting (label) or a --define name
+REPO = re.compile(r"@?[A-Za-z0-9_.+-]+")   # a bazel repository
+EXTERNAL = re.compile(rf"{REPO.pattern}|//[A-Za-z0-9_./+-]*")   # a repository, or an in-tree package Debian has
+BUG_DIGITS = 9   # Debian bug numbers have 7 digits today
+MEMORY = re.compile(r"([0-9]+(?:\.[0-9]+)?)([MG])")   # 512M, 1.5G: binary units, as /proc/meminfo counts
 _PROFILE = r"!?[a-z0-9][a-z0-9.+-]*"
-BUILD_PROFILES = re.compile(rf"^<{_PROFILE}(?: {_PROFILE})*>(?: <{_PROFILE}(?: {_PROFILE})*>)*$")   # Policy 7.1
+BUILD_PROFILES = re.compile(rf"<{_PROFILE}(?: {_PROFILE})*>(?: <{_PROFILE}(?: {_PROFILE})*>)*")   # Policy 7.1
 
 
 @dataclass(frozen=True)
@@ -225,13 +234,21 @@ def _type(value) -> str:
     return {dict: "a mapping", list: "a list", type(None): "empty"}.get(type(value), type(value).__name__)
 
 
-def _str(node: Node, what: str, pattern: re.Pattern | None = None, explain: str = "") -> str:
+def _str(node: Node, what: str, pattern: re.Pattern | None = None, explain: str = "", lines: bool = False) -> str:
+    """A non-empty string, matching all of `pattern`; with no control character (`lines`: but newlines), since
+    every value lands in generated files where a line break or control character would start something else."""
     value = node.value
     if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if isinstance(value, int) and abs(value) >= 10 ** 100:
+            raise node.error(f"{what} is a number of {len(str(abs(value)))} digits: too long to be valid")
         value = str(value)  # versions such as 1.2 or sonames such as 1 are natural to write unquoted
     if not isinstance(value, str) or not value.strip():
         raise node.error(f"{what} must be a non-empty string, not {_type(node.value)}")
-    if pattern and not pattern.match(value):
+    bad = CONTROL.search(value.replace("\n", "") if lines else value)
+    if bad:
+        raise node.error(f"{what} {value[:60]!r} holds the control character {bad.group()!r}",
+                         "multi-line text is only for description and copyright" if bad.group() == "\n" else None)
+    if pattern and not pattern.fullmatch(value):
         raise node.error(f"{what} '{value}' is not valid{': ' + explain if explain else ''}")
     return value
 
@@ -368,6 +385,8 @@ def _externals(node: Node) -> dict[str, External]:
         raise node.error(f"externals must be a mapping of bazel repository -> Debian package, not {_type(m)}")
     out = {}
     for repo, value in m.items():
+        if not EXTERNAL.fullmatch(repo):
+            raise value.error(f"externals: '{repo}' is not a bazel repository (@name) or an in-tree package (//pkg)")
         name = repo.lstrip("@")
         if isinstance(value.value, str):
             out[name] = External(name, _str(value, f"externals.{repo}", PKG_NAME), (), value.line)
@@ -396,14 +415,12 @@ def _externals(node: Node) -> dict[str, External]:
     return out
 
 
-SYSTEM_DIR = re.compile(r"^/usr/(?:[A-Za-z0-9_+.-]+/)*[A-Za-z0-9_+.-]+$")
-
-
 def _system_dir(node: Node, what: str) -> str:
     """An absolute directory under /usr where a Debian package installs headers or libraries (no '..', no '.')."""
-    path = _str(node, what, SYSTEM_DIR, "an absolute directory under /usr, such as /usr/lib/llvm-19/include")
-    if any(part in (".", "..") for part in path.split("/")):
-        raise node.error(f"{what} '{path}' must not climb with '..' or '.'")
+    path = _str(node, what)
+    if not confine.system_dir(path):
+        raise node.error(f"{what} '{path}' is not valid: an absolute directory under /usr, such as "
+                         f"/usr/lib/llvm-19/include (no '..' or '.')")
     return path
 
 
@@ -416,12 +433,13 @@ def _repo_files(node: Node) -> dict[str, RepoFile]:
     if not isinstance(repos.value, dict):
         raise repos.error("bazel.repositories must be a mapping of repository name -> files")
     for repo, rnode in repos.value.items():
-        if not re.match(r"^@?[A-Za-z0-9_.-]+$", repo):
+        if not REPO.fullmatch(repo):
             raise rnode.error(f"'{repo}' is not a bazel repository name")
         rm = _mapping(rnode, f"bazel.repositories.{repo}", {"files": True})
         if not isinstance(rm["files"].value, dict):
             raise rm["files"].error("files must be a mapping of path in the repository -> source in the tree")
         for name, fnode in rm["files"].value.items():
+            _str(Node(name, fnode.line, node.file), "repository file name", LABEL_OR_NAME)
             if name.startswith("/") or ".." in Path(name).parts:
                 raise fnode.error(f"'{name}' must be a relative path inside the repository")
             pkg, _, base = name.rpartition("/")
@@ -450,12 +468,18 @@ def _config(node: Node) -> Config:
             return {}
         if not isinstance(m[key].value, dict):
             raise m[key].error(f"config.{key} must be a mapping")
-        return {k: _str(v, f"config.{key}.{k}") for k, v in m[key].value.items()}
+        return {_str(Node(k, v.line, node.file), f"config.{key} key", LABEL_OR_NAME):
+                _str(v, f"config.{key}.{k}") for k, v in m[key].value.items()}
 
     constraints = tuple(_str(n, "constraint", LABEL) for n in _list(m["constraints"], "constraints")) \
         if "constraints" in m else ()
     opts = {k.replace("-", "_"): tuple(_str(n, f"config.{k} entry") for n in _list(m[k], f"config.{k}"))
             if k in m else () for k in ("copts", "cxxopts", "drop-copts")}
+    for k in ("copts", "cxxopts"):
+        problem = confine.option_problem(list(opts[k]), system=True)
+        if problem:
+            raise m[k].error(f"config.{k}: {problem[0]} {problem[1]}",
+                             "options may name directories of the tree or, absolute, under /usr")
     return Config(strmap("flag-values"), strmap("define-values"), constraints, **opts,
                   compile_memory=_compile_memory(m["compile-memory"]) if "compile-memory" in m else {})
 
@@ -469,8 +493,8 @@ def _compile_memory(node: Node) -> dict[str, int]:
     for pattern, value in node.value.items():
         if pattern != "default":
             _glob(Node(pattern, value.line, node.file), "compile-memory glob")
-        size = MEMORY.match(str(value.value))
-        if not size or float(size.group(1)) <= 0:
+        size = MEMORY.fullmatch(str(value.value))
+        if not size or not 0 < float(size.group(1)) < 1 << 20:
             raise value.error(f"compile-memory '{pattern}': '{value.value}' is not a memory size",
                               "write the compiler's peak RSS as a number and M or G (MiB, GiB), such as 512M or 6G")
         out[pattern] = max(1, round(float(size.group(1)) * (1024 if size.group(2) == "G" else 1)))
@@ -565,17 +589,18 @@ def load_recipe(path: str | Path) -> Recipe:
     if dev_package in {p.name for p in packages}:
         raise dev["package"].error(f"dev package '{dev_package}' has the name of a library package")
     maintainer = _str(top["maintainer"], "maintainer", MAINTAINER, "expected 'Full Name <address@domain>'")
-    revision = _str(top["debian-revision"], "debian-revision", re.compile(r"^[0-9][A-Za-z0-9.+~]*$")) \
+    revision = _str(top["debian-revision"], "debian-revision", REVISION) \
         if "debian-revision" in top else "1"
     return Recipe(
         path=path, source=_str(top["source"], "source", PKG_NAME), version=version, debian_revision=revision,
         upstream=_upstream(top["upstream"], path.parent), maintainer=maintainer,
-        section=_str(top["section"], "section") if "section" in top else "libs",
-        homepage=_str(top["homepage"], "homepage", re.compile(r"^https?://\S+$"), "expected an http(s) URL"),
-        license=_str(top["license"], "license", re.compile(r"^\S+$"), "expected an SPDX/DEP-5 short name"),
-        copyright=_str(top["copyright"], "copyright"),
+        section=_str(top["section"], "section", SECTION, "a Debian section such as libs or contrib/science")
+        if "section" in top else "libs",
+        homepage=_str(top["homepage"], "homepage", HOMEPAGE, "expected an http(s) URL"),
+        license=_str(top["license"], "license", LICENSE, "expected an SPDX/DEP-5 short name"),
+        copyright=_str(top["copyright"], "copyright", lines=True),
         summary=_str(top["summary"], "summary"),
-        description=_str(top["description"], "description"),
+        description=_str(top["description"], "description", lines=True),
         frontend=frontend, architectures=arches, isa_levels=tuple(levels), packages=packages,
         dev_package=dev_package, headers=_headers(dev["headers"]) if "headers" in dev else (),
         externals=_externals(top["externals"]) if "externals" in top else {},
@@ -592,7 +617,7 @@ def load_recipe(path: str | Path) -> Recipe:
     )
 
 
-LEAVE_OUT = re.compile(r"^//(?:[A-Za-z0-9_./+-]*:[A-Za-z0-9_./+=,@~-]+|(?:[A-Za-z0-9_.+-]+/)*\.\.\.)$")
+LEAVE_OUT = re.compile(r"//(?:[A-Za-z0-9_./+-]*:[A-Za-z0-9_./+=,@~-]+|(?:[A-Za-z0-9_.+-]+/)*\.\.\.)")
 
 
 def _leave_out(node: Node) -> tuple[LeaveOut, ...]:
@@ -602,7 +627,7 @@ def _leave_out(node: Node) -> tuple[LeaveOut, ...]:
                          f"not {_type(node.value)}")
     out = []
     for pattern, value in node.value.items():
-        if not isinstance(pattern, str) or not LEAVE_OUT.match(pattern) or ".." in re.split(r"[/:]", pattern):
+        if not isinstance(pattern, str) or not LEAVE_OUT.fullmatch(pattern) or ".." in re.split(r"[/:]", pattern):
             raise value.error(f"leave-out key '{pattern}' is not an in-tree label such as //pkg:name or a package "
                               f"pattern such as //pkg/...")
         out.append(LeaveOut(pattern, _str(value, f"leave-out.{pattern}"), value.line))
@@ -614,7 +639,8 @@ def _python_requirements(node: Node) -> dict[str, str]:
     if not isinstance(node.value, dict):
         raise node.error(f"python-requirements must be a mapping of requirement -> Debian package, "
                          f"not {_type(node.value)}")
-    return {name: _str(value, f"python-requirements.{name}", PKG_NAME) for name, value in node.value.items()}
+    return {_str(Node(name, value.line, node.file), "python-requirements key", LABEL_OR_NAME):
+            _str(value, f"python-requirements.{name}", PKG_NAME) for name, value in node.value.items()}
 
 
 @dataclass(frozen=True)
@@ -630,7 +656,7 @@ def _tools(node: Node) -> dict[str, Tool]:
         raise node.error(f"tools must be a mapping of bazel label -> {{command, package}}, not {_type(node.value)}")
     out = {}
     for label, value in node.value.items():
-        if not LABEL.match(label):
+        if not LABEL.fullmatch(label):
             raise value.error(f"tools: '{label}' is not a bazel label")
         tm = _mapping(value, f"tools.{label}", {"command": True, "package": True})
         out[label] = Tool(_str(tm["command"], f"tools.{label}.command", LIB_NAME),
@@ -639,6 +665,6 @@ def _tools(node: Node) -> dict[str, Tool]:
 
 
 def _bug(node: Node) -> int:
-    if not isinstance(node.value, int) or isinstance(node.value, bool) or node.value <= 0:
+    if not isinstance(node.value, int) or isinstance(node.value, bool) or not 0 < node.value < 10 ** BUG_DIGITS:
         raise node.error("closes lists Debian bug numbers, such as 1012345")
     return node.value

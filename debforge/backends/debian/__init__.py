@@ -11,15 +11,23 @@ from ... import SKEL_DIR, TEMPLATES_DIR, isa, pools
 from ...generate import GENDIR
 from ...plan import Plan, header_files
 from ...recipe.schema import Recipe
-from .. import ninja
+from .. import escape, ninja
 from . import changelog, control, copyright, install, pkgconfig, tests
 from .packages import all_variants, generic_name, safe, shlibs_alternatives, shlibs_dependency
 
 EXECUTABLE = 0o755
 REGULAR = 0o644
 
-_env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)), keep_trailing_newline=True,
-                          trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined)
+
+def _environment(finalize) -> jinja2.Environment:
+    """Templates of one format: `finalize` escapes every {{ }} value for it, so no template or caller has to."""
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)), keep_trailing_newline=True,
+                              trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined,
+                              finalize=finalize)
+
+
+_env = _environment(escape.make)              # debian/rules
+_script_env = _environment(escape.shell_word)  # shell scripts and debian/watch: plain words only
 
 
 def _skel() -> dict[str, tuple[str, int]]:
@@ -81,21 +89,21 @@ def render(recipe: Recipe, plans: dict[str, Plan], root: Path, timestamp: int) -
     recommends: dict[str, dict[str, list[str]]] = {}
     for v in variants:
         for arch in v.arches:
-            recommends.setdefault(safe(v.meta.name), {}).setdefault(arch, []).append(
-                f"{v.name} (= $(DEB_VERSION))")
+            recommends.setdefault(safe(v.meta.name), {}).setdefault(arch, []).append(v.name)
     files["rules"] = (_env.get_template("rules.j2").render(
-        recipe_name=recipe.path.name,
+        recipe_name=ninja.RECIPE,
         ninja_targets=_ninja_targets(recipe, groups),
         profiled=[p.name for p in control.profiled(recipe)],
         variant_packages=[v.name for v in variants],
         variant_suffixes=sorted({v.level.suffix for v in variants}),
-        recommends=recommends,
+        recommends={meta: {arch: escape.Make(", ".join(f"{p} (= $(DEB_VERSION))" for p in pkgs))
+                           for arch, pkgs in by_arch.items()} for meta, by_arch in recommends.items()},
         pools=pools.script_args(recipe.config.compile_memory),
         shlibs={pkg: shlibs_dependency(alts) for pkg, alts in shlibs_alternatives(recipe).items()},
     ), EXECUTABLE)
     github = re.match(r"https?://github\.com/([^/]+/[^/#?]+)", recipe.homepage)
     if github:
-        files["watch"] = (_env.get_template("watch.j2").render(source=recipe.source,
+        files["watch"] = (_script_env.get_template("watch.j2").render(source=recipe.source,
                                                                 github=github.group(1).removesuffix(".git")),
                           REGULAR)
     runpaths = {lib.package.name: dirs for plan in plans.values() for lib in plan.libraries
@@ -103,8 +111,8 @@ def render(recipe: Recipe, plans: dict[str, Plan], root: Path, timestamp: int) -
     for name, text in install.render(recipe, headers, runpaths).items():
         files[name] = (text, EXECUTABLE if text.startswith("#!") else REGULAR)   # dh-exec filters it
     for arch, plan in plans.items():
-        files[f"debforge/build-{arch}.ninja"] = (ninja.render(plan, recipe.path.name, groups), REGULAR)
-    files["debforge/recipe.yaml"] = (recipe.path.read_text(), REGULAR)
+        files[f"debforge/build-{arch}.ninja"] = (ninja.render(plan, groups), REGULAR)
+    files[ninja.RECIPE.removeprefix("debian/")] = (recipe.path.read_text(), REGULAR)
     for name, text in pkgconfig.render(recipe, next(iter(plans.values()))).items():
         files[name] = (text, REGULAR)
     if recipe.patches:   # format 3.0 (quilt): dpkg-source applies them before the build
@@ -116,5 +124,5 @@ def render(recipe: Recipe, plans: dict[str, Plan], root: Path, timestamp: int) -
             files[ninja.version_script_path(lib.name).removeprefix("debian/")] = (ninja.version_script(lib.exports),
                                                                                  REGULAR)
     files["tests/control"] = (tests.control(recipe), REGULAR)
-    files[f"tests/{tests.TEST}"] = (tests.script(recipe, _env), EXECUTABLE)
+    files[f"tests/{tests.TEST}"] = (tests.script(recipe, _script_env), EXECUTABLE)
     return dict(sorted(files.items()))

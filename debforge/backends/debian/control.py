@@ -8,6 +8,7 @@ import textwrap
 from debian.deb822 import Deb822
 
 from ...recipe.schema import BinaryPackage, Recipe
+from .. import escape
 from .packages import all_variants, generic_name, safe, src_name, variants
 
 STANDARDS_VERSION = "4.6.2"
@@ -23,7 +24,7 @@ def _long(text: str) -> str:
             out.append(" .")
         if any(len(ln) > 78 for ln in lines):
             lines = textwrap.wrap(" ".join(ln.strip() for ln in lines), 78)
-        out += [" " + ln.rstrip() for ln in lines]
+        out += [" " + ln.rstrip() if ln.strip() else " ." for ln in lines]
     return "\n".join(out)
 
 
@@ -111,13 +112,16 @@ def render(recipe: Recipe, build_depends: list[str]) -> str:
             f"patches applied, and the debforge recipe) as one tarball under /usr/src/{recipe.source}/, for "
             f"source packages that build other flavours of it."),
     }))
-    return dump(paragraphs)
+    return dump(paragraphs, recipe)
 
 
-def dump(paragraphs: list[Deb822]) -> str:
-    """A control file: deb822 paragraphs separated by blank lines."""
+def dump(paragraphs: list[Deb822], recipe: Recipe) -> str:
+    """A control file: deb822 paragraphs separated by blank lines, each field checked to stay one field
+    (escape.deb822; the recipe's schema has refused what would not, with its line, before)."""
     out = io.StringIO()
     for i, p in enumerate(paragraphs):
+        for name, value in p.items():
+            escape.deb822(name, value, (str(recipe.path), None))
         if i:
             out.write("\n")
         p.dump(out, text_mode=True)

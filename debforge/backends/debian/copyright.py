@@ -10,6 +10,7 @@ from debian.copyright import Copyright, FilesParagraph, Header, License, License
 from ...confine import in_tree
 from ...errors import DebforgeError
 from ...recipe.schema import Recipe
+from ..escape import deb822_text
 
 COMMON_LICENSES = Path("/usr/share/common-licenses")
 LICENSE_FILES = ("LICENSE", "LICENSE.txt", "LICENSE.md", "COPYING", "COPYING.txt")
@@ -35,7 +36,7 @@ def render(recipe: Recipe, root: Path, timestamp: int) -> str:
     c.header.upstream_name = recipe.source
     c.header.source = recipe.homepage
     short = License(recipe.license)
-    c.add_files_paragraph(FilesParagraph.create(["*"], recipe.copyright, short))
+    c.add_files_paragraph(FilesParagraph.create(["*"], deb822_text(recipe.copyright), short))
     year = time.gmtime(timestamp).tm_year
     c.add_files_paragraph(FilesParagraph.create(["debian/*"], f"{year} {recipe.maintainer}", short))
     c.add_license_paragraph(LicenseParagraph.create(_license(recipe, root)))

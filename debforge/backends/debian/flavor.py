@@ -14,8 +14,8 @@ from ... import pools
 from ...flavors import Flavor
 from ...plan import Plan
 from ...recipe.schema import Recipe
-from .. import ninja
-from . import REGULAR, EXECUTABLE, _env, _skel, changelog, copyright
+from .. import escape, ninja
+from . import REGULAR, EXECUTABLE, _env, _script_env, _skel, changelog, copyright
 from .control import STANDARDS_VERSION, _description, dump
 from .install import LIBDIR, _override
 from .packages import replaced, shlibs_alternatives, shlibs_dependency, src_name
@@ -42,19 +42,19 @@ def render(recipe: Recipe, flavor: Flavor, plans: dict[str, Plan], upstream: Pat
     files["changelog"] = (changelog.render(as_flavor, timestamp, tree / "debian" / "changelog"), REGULAR)
     files["copyright"] = (_contrib_copyright(copyright.render(recipe, upstream, timestamp), flavor), REGULAR)
     files["rules"] = (_env.get_template("flavor-rules.j2").render(
-        recipe_name=recipe.path.name, flavor=flavor, source=recipe.source, version=recipe.version,
-        upstream=UPSTREAM_DIR, patches=PATCHES,
-        toolkit=flavor.rules_toolkit.replace("@PROFILE@", flavor.profile(recipe.source)),
+        recipe_name=ninja.RECIPE, flavor=flavor, config_ninja=[escape.Make(line) for line in flavor.config_ninja], source=recipe.source,
+        version=recipe.version, upstream=UPSTREAM_DIR, patches=PATCHES,
+        toolkit=escape.Make(flavor.rules_toolkit.replace("@PROFILE@", flavor.profile(recipe.source))),
         pools=pools.script_args(recipe.config.compile_memory),
         shlibs=_shlibs(recipe, flavor),
     ), EXECUTABLE)
-    files["debforge/unpack-source"] = (_env.get_template("unpack-source.sh").render(), EXECUTABLE)
+    files["debforge/unpack-source"] = (_script_env.get_template("unpack-source.sh").render(), EXECUTABLE)
     files[f"{PATCHES}/series"] = ("".join(f"{p.name}\n" for p in spec.patches), REGULAR)
     for p in spec.patches:
         files[f"{PATCHES}/{p.name}"] = (p.read_text(), REGULAR)
     for arch, plan in plans.items():
-        files[f"debforge/build-{arch}.ninja"] = (ninja.render(plan, recipe.path.name), REGULAR)
-    files["debforge/recipe.yaml"] = (recipe.path.read_text(), REGULAR)
+        files[f"debforge/build-{arch}.ninja"] = (ninja.render(plan), REGULAR)
+    files[ninja.RECIPE.removeprefix("debian/")] = (recipe.path.read_text(), REGULAR)
     overrides: dict[str, list[str]] = {}
     collide = replaced(recipe, flavor.name)
     for pkg in spec.packages:
@@ -123,4 +123,4 @@ def _control(recipe: Recipe, flavor: Flavor, build_depends: list[str]) -> str:
             f"This package holds {libs} built for {flavor.summary} GPUs ({archs}) from the source that "
             f"{src_name(recipe)} installs.")
         paragraphs.append(p)
-    return dump(paragraphs)
+    return dump(paragraphs, recipe)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from ... import isa
 from ...recipe.schema import BinaryPackage, Recipe
+from ..escape import Make
 
 
 @dataclass(frozen=True)
@@ -63,5 +64,6 @@ def shlibs_alternatives(recipe: Recipe) -> dict[str, list[str]]:
     return out
 
 
-def shlibs_dependency(alternatives: list[str]) -> str:
-    return " | ".join(f"{p} (>= $(DEB_VERSION_UPSTREAM))" for p in alternatives)
+def shlibs_dependency(alternatives: list[str]) -> Make:
+    """dh_makeshlibs -V's dependency, in debian/rules (make expands the version)."""
+    return Make(" | ".join(f"{p} (>= $(DEB_VERSION_UPSTREAM))" for p in alternatives))

@@ -3,13 +3,13 @@ each library the CPU supports and falls back to the next one when that level is 
 
 from __future__ import annotations
 
-import io
-
 import jinja2
 from debian.deb822 import Deb822
 
 from ... import isa
 from ...recipe.schema import Recipe
+from ..ninja import RECIPE
+from .control import dump
 from .packages import all_variants, variants
 
 TEST = "hwcaps"
@@ -17,19 +17,14 @@ TEST = "hwcaps"
 
 def control(recipe: Recipe) -> str:
     depends = [recipe.dev_package] + [f"{v.name} [{' '.join(v.arches)}]" for v in all_variants(recipe)]
-    out = io.StringIO()
-    Deb822({
-        "Tests": TEST,
-        "Depends": ",\n ".join(depends + ["build-essential"]),
-    }).dump(out, text_mode=True)
-    return out.getvalue()
+    return dump([Deb822({"Tests": TEST, "Depends": ",\n ".join(depends + ["build-essential"])})], recipe)
 
 
 def script(recipe: Recipe, env: jinja2.Environment) -> str:
     levels_by_arch = {arch: [lvl for lvl in isa.ARCHES[arch].levels if lvl.name in recipe.isa_levels]
                       for arch in recipe.architectures}
     return env.get_template("hwcaps-test.sh.j2").render(
-        recipe_name=recipe.path.name,
+        recipe_name=RECIPE,
         levels_by_arch={a: levels for a, levels in levels_by_arch.items() if levels},
         libraries=[(lib, bool(variants(recipe, pkg))) for pkg, lib in recipe.libraries()],
     )
