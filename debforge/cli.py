@@ -8,6 +8,7 @@ import os
 import re
 import sys
 import time
+import traceback
 from pathlib import Path
 
 from . import __version__, drivers, pipeline, sbuild, sources
@@ -20,6 +21,7 @@ from .flavors import flavors
 from .recipe import load_recipe
 
 EXIT_INPUT = 2
+EXIT_BUG = 3
 
 
 def log(msg: str) -> None:
@@ -33,17 +35,6 @@ def _progress(i: int, n: int, what: str) -> None:
         log(f"debforge: evaluated {i}/{n} packages")
 
 
-def _tree(source: str | None, output: str, recipe) -> Path:
-    if source:
-        path = Path(source)
-        if not path.is_dir():
-            raise DebforgeError(f"--source {path} is not a directory")
-        sources.apply_patches(recipe, path, log)
-        return path
-    tree, _ = sources.prepare(recipe, Path(output), log)
-    return tree
-
-
 def cmd_check(args) -> int:
     recipe = load_recipe(args.recipe)
     libs = ", ".join(f"lib{lib.name}.so.{lib.soversion} ({lib.target})" for _, lib in recipe.libraries())
@@ -55,9 +46,12 @@ def cmd_check(args) -> int:
 
 def cmd_scan(args) -> int:
     recipe = load_recipe(args.recipe)
-    root = _tree(args.source, args.output, recipe)
-    started = time.monotonic()
-    g, hits = pipeline.scan_graph(recipe, root, args.arch, _progress, not args.no_cache)
+    with sources.Output(Path(args.output)) as out:
+        up = sources.prepare(recipe, out, args.source and Path(args.source), log)
+        started = time.monotonic()
+        g, hits = pipeline.scan_graph(recipe, up.tree, args.arch, _progress, not args.no_cache)
+        out.commit()   # the orig and tree, for the next command
+    root = up.final
     if args.json:
         print(g.to_json())
     else:
@@ -83,50 +77,48 @@ def cmd_scan(args) -> int:
 
 def generate(recipe_path: str, output: str, source: str | None, force: bool,
              diff: bool = False, flavor: str | None = None) -> tuple[Path, object]:
+    """Prepare the upstream tree and write its debian/ (or the flavour's source package); the output directory
+    changes only once everything succeeded, and not at all with --diff."""
     recipe = load_recipe(recipe_path)
     if flavor:
         recipe.flavor(flavor)   # the recipe configures it: checked before any download
-    tree = _tree(source, output, recipe)
-    if flavor:
-        return generate_flavor(recipe, flavors()[flavor], tree, Path(output), force, diff)
-    plans = pipeline.plan_arches(recipe, tree, log)
-    epoch = int(os.environ.get("SOURCE_DATE_EPOCH") or sources.newest_mtime(tree))
-    files = debian.render(recipe, plans, tree, epoch)
-    update = debian_tree.plan(tree / "debian", files, force=force)
-    if diff:
-        sys.stdout.write(debian_tree.diff(update))
-        log(f"debforge: {len(update.write) + len(update.remove)} files of {tree / 'debian'} would change; "
-            f"nothing written (run without --diff to write them)")
-        return tree, recipe
-    debian_tree.apply(update)
-    log(f"debforge: {tree / 'debian'}: {len(update.write)} files written, {len(update.remove)} removed")
+    with sources.Output(Path(output)) as out:
+        up = sources.prepare(recipe, out, source and Path(source), log)
+        if flavor:
+            up, files = generate_flavor(recipe, flavors()[flavor], up.tree, out)
+        else:
+            plans = pipeline.plan_arches(recipe, up.tree, log)
+            epoch = int(os.environ.get("SOURCE_DATE_EPOCH") or sources.newest_mtime(up.tree))
+            files = debian.render(recipe, plans, up.tree, epoch)
+        update = debian_tree.plan(up.debian, files, force=force)
+        if diff:
+            sys.stdout.write(debian_tree.diff(update))
+            log(f"debforge: {len(update.write) + len(update.remove)} files of {up.final / 'debian'} would change; "
+                f"nothing written (run without --diff to write them)")
+        else:
+            debian_tree.apply(update)
+            out.commit()
+            _written(up.final / "debian", update)
+    return up.final, recipe
+
+
+def generate_flavor(recipe, flavor, upstream: Path, out) -> tuple[sources.Prepared, dict]:
+    """The source package <source>-<flavor>: its orig tarball (a README, no upstream code) and debian/'s files,
+    planned from the same upstream tree as the CPU package, under the flavour's configuration."""
+    plans = pipeline.plan_flavor_arches(recipe, flavor, upstream, log)
+    epoch = int(os.environ.get("SOURCE_DATE_EPOCH") or sources.newest_mtime(upstream))
+    up = sources.prepare_flavor(out, debian_flavor.source_name(recipe, flavor), recipe, flavor.summary, epoch)
+    return up, debian_flavor.render(recipe, flavor, plans, upstream, up.tree, epoch)
+
+
+def _written(debian_dir: Path, update) -> None:
+    log(f"debforge: {debian_dir}: {len(update.write)} files written, {len(update.remove)} removed")
+    for rel in update.replaced:
+        log(f"debforge: replaced debian/{rel} (--force); the old one is debian/{rel}.debforge-old")
     for rel, why in sorted(update.kept.items()):
         log(f"debforge: kept debian/{rel}: {why}")
     if update.kept:
         log("  run generate again with --diff to see what debforge would write instead, with --force to write it")
-    return tree, recipe
-
-
-def generate_flavor(recipe, flavor, upstream: Path, output: Path, force: bool, diff: bool) -> tuple[Path, object]:
-    """The source package <source>-<flavor>: its orig tarball (a README, no upstream code) and debian/, planned
-    from the same upstream tree as the CPU package, under the flavour's configuration."""
-    plans = pipeline.plan_flavor_arches(recipe, flavor, upstream, log)
-    name = debian_flavor.source_name(recipe, flavor)
-    tree = output / f"{name}-{recipe.version}"
-    orig = output / f"{name}_{recipe.version}.orig.tar.xz"
-    epoch = int(os.environ.get("SOURCE_DATE_EPOCH") or sources.newest_mtime(upstream))
-    if not orig.exists():
-        sources.flavor_orig(orig, tree.name, recipe, flavor.summary, epoch)
-    if not tree.exists():
-        sources.unpack(orig, tree)
-    files = debian_flavor.render(recipe, flavor, plans, upstream, tree, epoch)
-    update = debian_tree.plan(tree / "debian", files, force=force)
-    if diff:
-        sys.stdout.write(debian_tree.diff(update))
-        return tree, recipe
-    debian_tree.apply(update)
-    log(f"debforge: {tree / 'debian'}: {len(update.write)} files written, {len(update.remove)} removed")
-    return tree, recipe
 
 
 def cmd_generate(args) -> int:
@@ -186,6 +178,7 @@ def parser() -> argparse.ArgumentParser:
         description="Build Debian packages from upstream bazel metadata, with glibc-hwcaps ISA-level variants.",
         epilog="Errors in recipes or upstream files name the file and line and exit with status 2.")
     p.add_argument("--version", action="version", version=f"debforge {__version__}")
+    p.add_argument("--debug", action="store_true", help="print the traceback of an internal error (a bug)")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def common(sp, source=True, recipe_nargs=None):
@@ -252,6 +245,14 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         log("debforge: interrupted")
         return 130
+    except Exception as exc:   # no input may crash debforge: say what it crashed on, and that it is a bug
+        if args.debug:
+            traceback.print_exc()
+        where = f"{args.recipe}: " if getattr(args, "recipe", None) else ""
+        log(f"{where}internal error in `debforge {args.command}`: {type(exc).__name__}: {str(exc)[:500]}\n"
+            f"  this is a bug in debforge; please report it with this input"
+            f"{'' if args.debug else ' (--debug shows the traceback)'}")
+        return EXIT_BUG
 
 
 if __name__ == "__main__":

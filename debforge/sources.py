@@ -5,16 +5,22 @@ from __future__ import annotations
 
 import glob
 import hashlib
+import lzma
 import os
 import shutil
 import subprocess
 import tarfile
 import tempfile
 import time
+import zlib
+from dataclasses import dataclass
 from pathlib import Path
 
 from debian.deb822 import Deb822
+from debian.debian_support import Version
 
+from . import staging
+from .backends.debian.tree import MANIFEST
 from .errors import DebforgeError
 from .recipe.schema import Recipe
 
@@ -127,6 +133,18 @@ def orig_tarball(recipe: Recipe, log=print) -> Path | None:
 # Debian 12's python3.11 (3.11.2) predates tarfile's extraction filters: there the 'data' filter's refusals are
 # made by _escapes() instead.
 DATA_FILTER = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
+# What unpacking may write: TensorFlow's tree is ~30k files and ~600 MB.
+MAX_BYTES_ENV, MAX_BYTES = "DEBFORGE_UNPACK_MAX_BYTES", 8 << 30
+MAX_MEMBERS_ENV, MAX_MEMBERS = "DEBFORGE_UNPACK_MAX_MEMBERS", 500_000
+
+
+def _limit(env: str, default: int) -> int:
+    value = os.environ.get(env, "")
+    if not value.isdigit():
+        if value:
+            raise DebforgeError(f"{env}={value!r} is not a number")
+        return default
+    return int(value)
 
 
 def _escapes(m: tarfile.TarInfo, dest: Path) -> bool:
@@ -140,12 +158,31 @@ def _escapes(m: tarfile.TarInfo, dest: Path) -> bool:
     return m.isdev() or any(os.path.commonpath([root, os.path.realpath(p)]) != root for p in paths)
 
 
-def unpack(tarball: Path, dest: Path) -> None:
-    """Unpack a tarball with its single top-level directory stripped, refusing members that leave dest."""
+def _index(tf: tarfile.TarFile, tarball: Path) -> list[tarfile.TarInfo]:
+    """The members, read one header at a time so that a bomb is refused by its index, before anything is
+    written (and before a compressed index is read to its end)."""
+    max_bytes, max_members = _limit(MAX_BYTES_ENV, MAX_BYTES), _limit(MAX_MEMBERS_ENV, MAX_MEMBERS)
+    total = 0
+    for n, m in enumerate(tf, 1):
+        total += m.size
+        if n > max_members:
+            raise DebforgeError(f"cannot unpack: more than {max_members} members (the limit; set {MAX_MEMBERS_ENV} "
+                                f"to raise it)", str(tarball))
+        if total > max_bytes:
+            raise DebforgeError(f"cannot unpack: its members hold more than {max_bytes} bytes (the limit; set "
+                                f"{MAX_BYTES_ENV} to raise it)", str(tarball))
+    return tf.getmembers()
+
+
+def unpack(tarball: Path, dest: Path, shown: Path | None = None) -> None:
+    """Unpack a tarball into dest (which it creates) with its single top-level directory stripped, refusing
+    members that leave dest and tarballs over the size limits. Errors name the tarball as `shown` (a staged
+    tarball by its final name)."""
+    shown = shown or tarball
     dest.mkdir(parents=True)
     try:
         with tarfile.open(tarball) as tf:
-            members = tf.getmembers()
+            members = _index(tf, shown)
             tops = {m.name.split("/", 1)[0] for m in members if m.name not in (".", "./")}
             strip = len(tops) == 1 and any("/" in m.name for m in members)
             for m in members:
@@ -158,10 +195,12 @@ def unpack(tarball: Path, dest: Path) -> None:
                     continue
                 if not DATA_FILTER and _escapes(m, dest):
                     raise DebforgeError(f"cannot unpack: member {m.name!r} is a device or leaves the tree",
-                                        str(tarball))
+                                        str(shown))
                 tf.extract(m, dest, **DATA_FILTER)
-    except (tarfile.TarError, OSError) as exc:
-        raise DebforgeError(f"cannot unpack: {exc}", str(tarball)) from None
+    # a truncated or corrupt compressed stream raises its decompressor's error, or EOFError
+    except (tarfile.TarError, OSError, EOFError, zlib.error, lzma.LZMAError) as exc:
+        raise DebforgeError(f"cannot unpack: {exc or type(exc).__name__}", str(shown),
+                            hint="a truncated or corrupt tarball: download or make it again") from None
 
 
 def tar_directory(src: Path, out: Path, top: str, mtime: int) -> None:
@@ -204,68 +243,229 @@ def newest_mtime(root: Path) -> int:
     return newest
 
 
+def _applied(tree: Path) -> tuple[list[str], dict[str, str]]:
+    """The patches quilt's .pc/ records as applied, and the checksum debforge recorded of each it applied
+    (dpkg-source ignores .pc/: a patch edited since would go unnoticed)."""
+    applied_file, record = tree / ".pc/applied-patches", tree / ".pc/debforge-applied.sha256"
+    applied = applied_file.read_text().split() if applied_file.is_file() else []
+    recorded = dict(ln.split("  ", 1)[::-1] for ln in record.read_text().splitlines()) if record.is_file() else {}
+    return applied, recorded
+
+
+def pending_patches(recipe: Recipe, tree: Path) -> list[Path]:
+    """The recipe's patches not yet applied to tree; an error if one changed since it was applied."""
+    applied, recorded = _applied(tree)
+    pending = []
+    for patch in recipe.patches:
+        if patch.name not in applied:
+            pending.append(patch)
+        elif recorded.get(patch.name, _sha256(patch)) != _sha256(patch):
+            raise DebforgeError(f"{patch.name} changed since it was applied to {tree}", str(patch),
+                                hint=f"unapply the applied version first (cd {tree} && QUILT_PATCHES=debian/patches "
+                                     "quilt pop -a), or generate into a fresh output directory")
+    return pending
+
+
+def _replace(path: Path, text: str) -> None:
+    """Write a file by renaming a new one over it: a hard-linked copy of a tree never writes into its original."""
+    tmp = path.with_name(path.name + ".debforge-new")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
 def apply_patches(recipe: Recipe, tree: Path, log=print) -> None:
     """Apply the recipe's patches not yet applied, as dpkg-source --before-build does (same patch options, quilt's
-    .pc/ state), so that the scan reads the tree the build compiles, and dpkg-source finds them applied."""
+    .pc/ state), so that the scan reads the tree the build compiles, and dpkg-source finds them applied.
+
+    tree is debforge's own (a new unpack, or a hard-linked copy): patch and debforge replace files, never write
+    into them, and a failure leaves a tree the caller discards."""
     pc = tree / ".pc"
-    applied_file = pc / "applied-patches"
-    applied = applied_file.read_text().split() if applied_file.is_file() else []
-    # what debforge applied, by checksum (dpkg-source ignores .pc/): a patch edited since would go unnoticed
-    record = pc / "debforge-applied.sha256"
-    recorded = dict(ln.split("  ", 1)[::-1] for ln in record.read_text().splitlines()) if record.is_file() else {}
-    for patch in recipe.patches:
-        sha = hashlib.sha256(patch.read_bytes()).hexdigest()
-        if patch.name in applied:
-            if recorded.get(patch.name, sha) != sha:
-                raise DebforgeError(f"{patch.name} changed since it was applied to {tree}", str(patch),
-                                    hint=f"unapply the applied version first (cd {tree} && QUILT_PATCHES=debian/patches "
-                                         "quilt pop -a), or generate into a fresh output directory")
-            continue
+    for patch in pending_patches(recipe, tree):
+        applied, recorded = _applied(tree)
         log(f"debforge: applying {patch.name}")
-        cmd = ["patch", "-t", "-F", "0", "-N", "-p1", "-u", "-V", "never", "-E", "-b", "-B", f".pc/{patch.name}/",
-               "--reject-file=-", "-i", str(patch.resolve())]
-        dry = subprocess.run([*cmd, "--dry-run"], cwd=tree, capture_output=True, text=True)   # all or nothing
-        if dry.returncode != 0:
-            raise DebforgeError(f"{patch.name} does not apply to {tree}:\n{dry.stdout.strip()[-2000:]}", str(patch),
-                                hint="refresh the patch against this upstream version")
         pc.mkdir(exist_ok=True)
         for name, text in ((".version", "2\n"), (".quilt_patches", "debian/patches\n"), (".quilt_series", "series\n")):
             if not (pc / name).exists():
                 (pc / name).write_text(text)
-        subprocess.run(cmd, cwd=tree, capture_output=True, check=True)
-        applied.append(patch.name)
-        applied_file.write_text("".join(f"{n}\n" for n in applied))
-        recorded[patch.name] = sha
-        record.write_text("".join(f"{h}  {n}\n" for n, h in recorded.items()))
+        cmd = ["patch", "-t", "-F", "0", "-N", "-p1", "-u", "-V", "never", "-E", "-b", "-B", f".pc/{patch.name}/",
+               "--reject-file=-", "-i", str(patch.resolve())]
+        for what, args in (("does not apply", ["--dry-run"]),   # all or nothing
+                           ("passed a dry run but failed", [])):  # e.g. two diffs of one file
+            proc = subprocess.run([*cmd, *args], cwd=tree, capture_output=True, text=True)
+            if proc.returncode != 0:
+                raise DebforgeError(f"{patch.name} {what} to {recipe.source} {recipe.version}:\n"
+                                    f"{(proc.stdout + proc.stderr).strip()[-2000:]}", str(patch),
+                                    hint="refresh the patch against this upstream version")
+        _replace(pc / "applied-patches", "".join(f"{n}\n" for n in [*applied, patch.name]))
+        recorded[patch.name] = _sha256(patch)
+        _replace(pc / "debforge-applied.sha256", "".join(f"{h}  {n}\n" for n, h in recorded.items()))
 
 
-def prepare(recipe: Recipe, outdir: Path, log=print) -> tuple[Path, Path]:
-    """Lay out <outdir>/<source>_<version>.orig.tar.* and the unpacked <outdir>/<source>-<version>/.
+def _sha256(path: Path) -> str:
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
-    Returns (source tree, orig tarball). An existing unpacked tree is reused (regeneration keeps it).
-    """
-    try:
-        outdir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise DebforgeError(f"cannot create the output directory: {exc.strerror}", str(outdir),
-                            hint="choose another directory with -o") from None
-    tree = outdir / f"{recipe.source}-{recipe.version}"
+
+STAMP = ".pc/debforge-orig.sha256"   # in the tree: dpkg-source ignores .pc/
+
+
+@dataclass
+class Prepared:
+    """An upstream tree ready to scan: where to read it, where its debian/ goes, and where the user finds it once
+    the output is committed."""
+    tree: Path
+    debian: Path
+    final: Path
+
+
+class Output:
+    """The output directory (-o), changed only by commit(): origs and trees are prepared in a staging directory
+    inside it (the same file system: commit is a few renames), so a failing or killed command leaves it as it
+    was, and a half-written orig or tree never has its final name. Use it as a context manager."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._staging: Path | None = None
+        self._created: Path | None = None   # the outermost directory of path that this run created
+        self._moves: list[tuple[Path, Path]] = []
+        self._scratch: list[Path] = []
+
+    def stage(self, final: Path) -> Path:
+        """Where to make what commit() moves to final (a new name in the output directory)."""
+        if self._staging is None:
+            missing = [d for d in (self.path, *self.path.parents) if not d.exists()]
+            try:
+                self.path.mkdir(parents=True, exist_ok=True)
+                self._staging = staging.mkdtemp(self.path)
+            except OSError as exc:
+                raise DebforgeError(f"cannot write in the output directory: {exc.strerror}", str(self.path),
+                                    hint="choose another directory with -o") from None
+            self._created = missing[-1] if missing else None
+        staged = self._staging / final.name
+        self._moves.append((staged, final))
+        return staged
+
+    def scratch(self, near: Path) -> Path:
+        """A temporary directory beside near (hard links reach it), removed when the command ends."""
+        try:
+            path = staging.mkdtemp(near)
+        except OSError:   # near's directory is read-only: copies instead of links
+            path = Path(tempfile.mkdtemp(prefix=staging.PREFIX))
+        self._scratch.append(path)
+        return path
+
+    def commit(self) -> None:
+        """Move what was staged into place; what it replaces is removed."""
+        for staged, final in self._moves:
+            if final.is_dir() and not final.is_symlink():   # a directory cannot be renamed over
+                final.rename(self._staging / f"replaced-{final.name}")
+            os.replace(staged, final)
+        self._moves.clear()
+        self._created = None
+
+    def __enter__(self) -> "Output":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for path in self._scratch + [self._staging] if self._staging else self._scratch:
+            shutil.rmtree(path, ignore_errors=True)
+        if self._created:   # nothing was committed into a directory this run created
+            for d in (self.path, *self.path.parents):
+                try:
+                    d.rmdir()
+                except OSError:
+                    break
+                if d == self._created:
+                    break
+
+
+def prepare(recipe: Recipe, out: Output, source: Path | None = None, log=print) -> Prepared:
+    """The upstream tree with the recipe's patches applied: --source's (patched on a copy: the user's tree is
+    never changed) or <out>/<source>-<version>/ unpacked from <out>/<source>_<version>.orig.tar.*.
+
+    A tree in out is reused only if its completion stamp names the orig's checksum; it is patched on a copy too.
+    A new tree carries over the debian/ of the tree it replaces, or of the newest earlier version in out."""
+    if source is not None:
+        if not source.is_dir():
+            raise DebforgeError(f"--source {source} is not a directory")
+        if not pending_patches(recipe, source):
+            return Prepared(source, source / "debian", source)
+        copy = out.scratch(source.parent) / source.name
+        staging.link_copy(source, copy)
+        apply_patches(recipe, copy, log)
+        return Prepared(copy, source / "debian", source)
+    tree = out.path / f"{recipe.source}-{recipe.version}"
     tarball = orig_tarball(recipe, log)
+    ext = ".tar.xz" if tarball is None else next((e for e in ORIG_EXT if tarball.name.endswith(e)), None)
+    if ext is None:
+        raise recipe.error("upstream", f"{tarball.name}: orig tarballs must be .tar.xz, .tar.gz or .tar.bz2")
+    orig = out.path / f"{recipe.source}_{recipe.version}.orig{ext}"
     if tarball is not None:
-        ext = next((e for e in ORIG_EXT if tarball.name.endswith(e)), None)
-        if ext is None:
-            raise recipe.error("upstream", f"{tarball.name}: orig tarballs must be .tar.xz, .tar.gz or .tar.bz2")
-        orig = outdir / f"{recipe.source}_{recipe.version}.orig{ext}"
-        if not orig.exists():
-            shutil.copyfile(tarball, orig)
-        if not tree.exists():
-            unpack(orig, tree)
-        apply_patches(recipe, tree, log)
-        return tree, orig
-    orig = outdir / f"{recipe.source}_{recipe.version}.orig.tar.xz"
-    if not orig.exists():
-        tar_directory(recipe.upstream.dir, orig, tree.name, newest_mtime(recipe.upstream.dir))
-    if not tree.exists():
-        unpack(orig, tree)
-    apply_patches(recipe, tree, log)
-    return tree, orig
+        sha = _sha256(tarball)
+        if not orig.is_file() or _sha256(orig) != sha:
+            if orig.exists():
+                log(f"debforge: {orig} is not a copy of {tarball}: replacing it")
+            shutil.copyfile(tarball, out.stage(orig))
+    else:
+        tarball = orig
+        if not orig.is_file():
+            tarball = out.stage(orig)
+            tar_directory(recipe.upstream.dir, tarball, tree.name, newest_mtime(recipe.upstream.dir))
+        sha = _sha256(tarball)
+    stamp = f"{sha}  {orig.name}\n"
+    if (tree / STAMP).is_file() and (tree / STAMP).read_text() == stamp:
+        if not pending_patches(recipe, tree):
+            return Prepared(tree, tree / "debian", tree)
+        new = out.stage(tree)
+        staging.link_copy(tree, new)
+    else:
+        new = out.stage(tree)
+        unpack(tarball, new, orig if recipe.upstream.dir else tarball)
+        (new / ".pc").mkdir(exist_ok=True)
+        (new / STAMP).write_text(stamp)
+        _carry_debian(recipe, tree, new, out.path, log)
+    apply_patches(recipe, new, log)
+    return Prepared(new, new / "debian", tree)
+
+
+def _carry_debian(recipe: Recipe, tree: Path, new: Path, outdir: Path, log) -> None:
+    """Copy into a new tree the maintainer's debian/: the one of the tree it replaces, or of the newest earlier
+    version's tree in outdir that debforge wrote (its changelog history, patches and edits are kept)."""
+    if tree.exists():
+        log(f"debforge: {tree} is not a complete unpack of this orig (no completion stamp for it): unpacking it "
+            f"anew")
+        old = tree if (tree / "debian").is_dir() else None
+    else:
+        old = _previous_tree(recipe, outdir)
+        if old is None:
+            log(f"debforge: {outdir} has no earlier {recipe.source}-<version>/debian/ written by debforge: "
+                f"starting a new debian/")
+    if old is not None:
+        log(f"debforge: carrying {old / 'debian'} over (its changelog history, patches and edits are kept)")
+        shutil.copytree(old / "debian", new / "debian", symlinks=True)
+
+
+def _previous_tree(recipe: Recipe, outdir: Path) -> Path | None:
+    found = []
+    for path in outdir.glob(f"{recipe.source}-*"):
+        try:
+            version = Version(path.name[len(recipe.source) + 1:])
+            head = (path / "debian/changelog").read_text(errors="replace").split(" ", 1)[0]
+        except (ValueError, OSError):
+            continue
+        if head == recipe.source and (path / MANIFEST).is_file() and version < Version(recipe.version):
+            found.append((version, path))
+    return max(found)[1] if found else None
+
+
+def prepare_flavor(out: Output, name: str, recipe: Recipe, summary: str, mtime: int) -> Prepared:
+    """<out>/<name>-<version>/ and its orig tarball for a GPU flavour's source package, made when missing."""
+    tree, orig = out.path / f"{name}-{recipe.version}", out.path / f"{name}_{recipe.version}.orig.tar.xz"
+    if tree.exists():
+        return Prepared(tree, tree / "debian", tree)
+    made = orig if orig.exists() else out.stage(orig)
+    if made != orig:
+        flavor_orig(made, tree.name, recipe, summary, mtime)
+    new = out.stage(tree)
+    unpack(made, new, orig)
+    return Prepared(new, new / "debian", tree)

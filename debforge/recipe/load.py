@@ -32,10 +32,31 @@ class Node:
 
 
 MAX_VALUES = 100_000   # aliases can make a small file expand exponentially ("billion laughs")
+MAX_BYTES = 1 << 20    # recipes are a few KiB; parsing is slow and memory-hungry (60 MB: 90 s, 1.8 GB)
+MAX_DEPTH = 100        # recipes nest ~5 deep; PyYAML's composer recurses once per level
+MAX_DIGITS = 30        # int() of thousands of digits is refused by Python itself, with a traceback
+_INT = "tag:yaml.org,2002:int"
 
 
 class _Loader(yaml.SafeLoader):
-    pass
+    depth, file = 0, ""
+
+    def compose_node(self, parent, index):
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                raise DebforgeError(f"recipe nests deeper than {MAX_DEPTH} levels", self.file,
+                                    self.peek_event().start_mark.line + 1)
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+
+def _construct(loader: _Loader, node: yaml.Node, file: str):
+    if isinstance(node, yaml.ScalarNode) and node.tag == _INT and len(node.value) > MAX_DIGITS:
+        raise DebforgeError(f"integer of {len(node.value)} digits: at most {MAX_DIGITS} are allowed", file,
+                            node.start_mark.line + 1)
+    return loader.construct_object(node, deep=True)
 
 
 def _to_node(loader: _Loader, node: yaml.Node, file: str, active: tuple = (), count: list | None = None) -> Node:
@@ -51,7 +72,7 @@ def _to_node(loader: _Loader, node: yaml.Node, file: str, active: tuple = (), co
         loader.flatten_mapping(node)  # merge keys (<<)
         out: dict[str, Node] = {}
         for key_node, value_node in node.value:
-            key = loader.construct_object(key_node, deep=True)
+            key = _construct(loader, key_node, file)
             if not isinstance(key, str):
                 raise DebforgeError(f"mapping key {key!r} must be a string", file, key_node.start_mark.line + 1)
             if key in out:
@@ -61,18 +82,23 @@ def _to_node(loader: _Loader, node: yaml.Node, file: str, active: tuple = (), co
         return Node(out, line, file)
     if isinstance(node, yaml.SequenceNode):
         return Node([_to_node(loader, item, file, active, count) for item in node.value], line, file)
-    return Node(loader.construct_object(node, deep=True), line, file)
+    return Node(_construct(loader, node, file), line, file)
 
 
 def load_yaml(path: Path) -> Node:
     file = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_BYTES + 1)
+        if len(data) > MAX_BYTES:
+            raise DebforgeError(f"recipe is larger than {MAX_BYTES} bytes: not a recipe?", file)
+        text = data.decode("utf-8")
     except FileNotFoundError:
         raise DebforgeError("recipe not found", file) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise DebforgeError(f"cannot read recipe: {exc}", file) from None
     loader = _Loader(text)
+    loader.file = file
     try:
         root = loader.get_single_node()
         if root is None:

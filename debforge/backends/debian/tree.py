@@ -4,7 +4,8 @@ failure leaves nothing half-written.
 debian/debforge/generated.sha256 records what debforge wrote. A generated file whose checksum still matches is
 updated; one the maintainer changed or deleted is kept unless --force. Files debforge never generated (patches,
 extra lintian overrides, ...) are always kept, and the changelog is history that the backend merges: it is always
-written and never in the manifest."""
+written and never in the manifest. A maintainer's file that --force overwrites is kept beside it as
+<file>.debforge-old."""
 
 from __future__ import annotations
 
@@ -13,10 +14,10 @@ import hashlib
 import os
 import re
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ... import staging
 from ...confine import inside
 from ...errors import DebforgeError
 
@@ -33,6 +34,7 @@ class Update:
     write: list[str] = field(default_factory=list)   # new or updated files
     remove: list[str] = field(default_factory=list)  # generated before, not any more, untouched since
     kept: dict[str, str] = field(default_factory=dict)   # file -> why the maintainer's copy stays
+    replaced: list[str] = field(default_factory=list)    # the maintainer's files --force overwrites
 
 
 def _sha(data: bytes) -> str:
@@ -92,8 +94,12 @@ def plan(dest: Path, files: dict[str, tuple[str, int]], *, force: bool = False) 
         if state == new and path.stat().st_mode & 0o777 == mode:
             continue
         as_generated = old.get(rel) == state if state is not None else rel not in old   # untouched, or new
-        if force or rel in HISTORY or rel == MANIFEST or state == new or as_generated:
+        if rel in HISTORY or rel == MANIFEST or state == new or as_generated:
             update.write.append(rel)
+        elif force:
+            update.write.append(rel)
+            if state is not None:
+                update.replaced.append(rel)
         else:
             update.kept[rel] = f"{'deleted' if state is None else 'changed'} since debforge generated it"
     for rel in sorted(set(old) - set(files)):
@@ -136,11 +142,11 @@ def apply(update: Update) -> None:
 def _apply(update: Update) -> None:
     dest = update.dest
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".debforge-", dir=dest.parent))
+    tmp = staging.mkdtemp(dest.parent)
     try:
         new = tmp / "debian"
         if dest.exists():   # hard links: cheap for a big debian/ after a build; files are unlinked before writing
-            shutil.copytree(dest, new, symlinks=True, copy_function=_link)
+            staging.link_copy(dest, new)
         for rel in update.remove:
             (new / rel).unlink()
         for rel in update.write:
@@ -150,10 +156,11 @@ def _apply(update: Update) -> None:
                 if (new / parent).is_symlink():   # never write through a link out of debian/
                     raise DebforgeError(f"debian/{parent} is a symlink; debforge does not write through it",
                                         str(dest / parent))
-            if path.is_dir() and not path.is_symlink():
-                shutil.rmtree(path)
-            elif path.is_symlink() or path.exists():
-                path.unlink()
+            if rel in update.replaced:
+                old = path.with_name(f"{path.name}.debforge-old")
+                _remove(old)
+                path.rename(old)
+            _remove(path)
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
             os.chmod(path, mode)
@@ -164,8 +171,8 @@ def _apply(update: Update) -> None:
         shutil.rmtree(tmp)
 
 
-def _link(src: str, dst: str) -> None:
-    try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copy2(src, dst)
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.is_symlink() or path.exists():
+        path.unlink()
