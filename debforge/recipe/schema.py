@@ -386,7 +386,7 @@ def _externals(node: Node) -> dict[str, External]:
     out = {}
     for repo, value in m.items():
         if not EXTERNAL.fullmatch(repo):
-            raise value.error(f"externals: '{repo}' is not a bazel repository (@name) or an in-tree package (//pkg)")
+            raise value.error(f"externals: {repo!r} is not a bazel repository (@name) or an in-tree package (//pkg)")
         name = repo.lstrip("@")
         if isinstance(value.value, str):
             out[name] = External(name, _str(value, f"externals.{repo}", PKG_NAME), (), value.line)
@@ -659,7 +659,8 @@ def _tools(node: Node) -> dict[str, Tool]:
         if not LABEL.fullmatch(label):
             raise value.error(f"tools: '{label}' is not a bazel label")
         tm = _mapping(value, f"tools.{label}", {"command": True, "package": True})
-        out[label] = Tool(_str(tm["command"], f"tools.{label}.command", LIB_NAME),
+        out[label] = Tool(_str(tm["command"], f"tools.{label}.command", LIB_NAME,
+                               "a program's name (found on PATH), not a shell command"),
                           _str(tm["package"], f"tools.{label}.package", PKG_NAME), value.line)
     return out
 
