@@ -3,7 +3,8 @@
 a cold scan (empty scan cache) and a warm one (unchanged tree) on 1 process and on 2, in wall and CPU seconds
 (workers included); packages evaluated, taken from the cache, failed (by reason); targets; stubbed external
 .bzl files, select() conditions naming absent packages, in-tree labels that name nothing; and, per library of
-recipes/tensorflow.yaml, its translation units or why the planner can't list them yet.
+recipes/tensorflow.yaml, its translation units or why the planner can't list them yet. Each scan runs as the CLI's
+does, in a child process under the evaluation's limits (debforge/bounded.py), the result sent back pickled.
 
     .venv/bin/python bench/tf_scan.py [--tree DIR] [--jobs 1 2]
 
@@ -22,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from debforge import sources  # noqa: E402
+from debforge import bounded, sources  # noqa: E402
 from debforge.errors import DebforgeError  # noqa: E402
 from debforge.frontends.bazel import scan  # noqa: E402
 from debforge.graph import file_path  # noqa: E402
@@ -55,6 +56,11 @@ def unresolved(tree: Path, graph) -> list[str]:
     return sorted(out)
 
 
+def bounded_scan(tree: Path, recipe, jobs: int, cache: Path):
+    ws = scan(tree, recipe, "amd64", jobs=jobs, cache=cache)
+    return ws.graph, len(ws.cache.hit)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tree", help="an unpacked TF source tree (default: fetch and unpack Debian's orig tarball)")
@@ -68,19 +74,18 @@ def main() -> int:
         with tempfile.TemporaryDirectory(prefix="debforge-scan-cache-") as cache:
             for state in ("cold", "warm"):
                 started, cpu = time.monotonic(), cpu_seconds()
-                ws = scan(tree, recipe, "amd64", jobs=jobs, cache=Path(cache))
-                rows.append((jobs, state, time.monotonic() - started, cpu_seconds() - cpu, ws))
-                graphs[jobs, state] = ws.graph.to_json()
-    n = len(ws.all_packages())
+                g, hits = bounded.run(bounded_scan, tree, recipe, jobs, Path(cache))
+                rows.append((jobs, state, time.monotonic() - started, cpu_seconds() - cpu, g, hits))
+                graphs[jobs, state] = g.to_json()
+    n = len(scan(tree, recipe, "amd64", everything=False).all_packages())
     print(f"TensorFlow {recipe.version}: {n} BUILD files; {os.cpu_count()} CPUs, load average "
           f"{os.getloadavg()[0]:.1f} at the end")
     print(f"  {'processes':>9} {'cache':5} {'wall s':>7} {'CPU s':>7} {'evaluated':>9} {'cached':>6} {'failed':>6} "
           f"{'targets':>7}")
-    for jobs, state, wall, cpu, ws in rows:
-        g, hits = ws.graph, len(ws.cache.hit)
+    for jobs, state, wall, cpu, g, hits in rows:
         print(f"  {jobs:>9} {state:5} {wall:7.2f} {cpu:7.2f} {n - hits:>9} {hits:>6} {len(g.skipped):>6} "
               f"{len(g.targets):>7}")
-    times = {(jobs, state): wall for jobs, state, wall, _, _ in rows}
+    times = {(jobs, state): wall for jobs, state, wall, *_ in rows}
     for jobs in args.jobs:
         print(f"  {jobs} process(es): warm scan x{times[jobs, 'cold'] / times[jobs, 'warm']:.1f} faster than cold")
     if len(args.jobs) > 1:
@@ -89,7 +94,7 @@ def main() -> int:
     same = len(set(graphs.values())) == 1
     print(f"  every scan gave the same graph: {'yes' if same else 'NO'}")
 
-    g = rows[-1][-1].graph
+    g = rows[-1][-2]
     kinds = g.kinds()
     print(f"  rule kinds: {len(kinds)}; most common: " +
           ", ".join(f"{k} {n}" for k, n in sorted(kinds.items(), key=lambda kv: -kv[1])[:8]))
@@ -102,9 +107,8 @@ def main() -> int:
     for reason, count in reasons.most_common():
         print(f"  failed: {count} x {reason}")
 
-    ws = scan(tree, recipe, "amd64", everything=False)
     try:
-        plan = make_plan(recipe, ws, "amd64")
+        plan = bounded.run(lambda: make_plan(recipe, scan(tree, recipe, "amd64", everything=False), "amd64"))
         for lib in plan.libraries:
             print(f"  lib{lib.spec.name}.so: {len(lib.compiles)} translation units")
     except DebforgeError as exc:

@@ -30,13 +30,13 @@ _files: list[str] = []
 _limits = (DEFAULT_MEMORY, DEFAULT_CPU)   # the child's
 
 
-def _size(text: str) -> int:
+def _size(given: str) -> int:
     units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
-    text = text.strip().upper().removesuffix("B").removesuffix("I")
+    text = given.strip().upper().removesuffix("B").removesuffix("I")
     try:
         return int(text[:-1]) * units[text[-1]] if text[-1:] in units else int(text)
     except ValueError:
-        raise DebforgeError(f"DEBFORGE_EVAL_MEMORY={text!r} is not a size (e.g. 4G, 512M)") from None
+        raise DebforgeError(f"DEBFORGE_EVAL_MEMORY={given!r} is not a size (e.g. 4G, 512M)") from None
 
 
 def limits() -> tuple[int, int]:
