@@ -266,19 +266,11 @@ def pending_patches(recipe: Recipe, tree: Path) -> list[Path]:
     return pending
 
 
-def _replace(path: Path, text: str) -> None:
-    """Write a file by renaming a new one over it: a hard-linked copy of a tree never writes into its original."""
-    tmp = path.with_name(path.name + ".debforge-new")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def apply_patches(recipe: Recipe, tree: Path, log=print) -> None:
     """Apply the recipe's patches not yet applied, as dpkg-source --before-build does (same patch options, quilt's
     .pc/ state), so that the scan reads the tree the build compiles, and dpkg-source finds them applied.
 
-    tree is debforge's own (a new unpack, or a hard-linked copy): patch and debforge replace files, never write
-    into them, and a failure leaves a tree the caller discards."""
+    tree is debforge's own (a new unpack, or a copy): a failure leaves a tree the caller discards."""
     pc = tree / ".pc"
     for patch in pending_patches(recipe, tree):
         applied, recorded = _applied(tree)
@@ -290,15 +282,15 @@ def apply_patches(recipe: Recipe, tree: Path, log=print) -> None:
         cmd = ["patch", "-t", "-F", "0", "-N", "-p1", "-u", "-V", "never", "-E", "-b", "-B", f".pc/{patch.name}/",
                "--reject-file=-", "-i", str(patch.resolve())]
         for what, args in (("does not apply", ["--dry-run"]),   # all or nothing
-                           ("passed a dry run but failed", [])):  # e.g. two diffs of one file
+                           ("passed a dry run but does not apply", [])):  # e.g. two diffs of one file
             proc = subprocess.run([*cmd, *args], cwd=tree, capture_output=True, text=True)
             if proc.returncode != 0:
                 raise DebforgeError(f"{patch.name} {what} to {recipe.source} {recipe.version}:\n"
                                     f"{(proc.stdout + proc.stderr).strip()[-2000:]}", str(patch),
                                     hint="refresh the patch against this upstream version")
-        _replace(pc / "applied-patches", "".join(f"{n}\n" for n in [*applied, patch.name]))
+        (pc / "applied-patches").write_text("".join(f"{n}\n" for n in [*applied, patch.name]))
         recorded[patch.name] = _sha256(patch)
-        _replace(pc / "debforge-applied.sha256", "".join(f"{h}  {n}\n" for n, h in recorded.items()))
+        (pc / "debforge-applied.sha256").write_text("".join(f"{h}  {n}\n" for n, h in recorded.items()))
 
 
 def _sha256(path: Path) -> str:
@@ -346,10 +338,10 @@ class Output:
         return staged
 
     def scratch(self, near: Path) -> Path:
-        """A temporary directory beside near (hard links reach it), removed when the command ends."""
+        """A temporary directory beside near (or in $TMPDIR if near is read-only), removed when the command ends."""
         try:
             path = staging.mkdtemp(near)
-        except OSError:   # near's directory is read-only: copies instead of links
+        except OSError:
             path = Path(tempfile.mkdtemp(prefix=staging.PREFIX))
         self._scratch.append(path)
         return path
@@ -383,15 +375,16 @@ def prepare(recipe: Recipe, out: Output, source: Path | None = None, log=print) 
     """The upstream tree with the recipe's patches applied: --source's (patched on a copy: the user's tree is
     never changed) or <out>/<source>-<version>/ unpacked from <out>/<source>_<version>.orig.tar.*.
 
-    A tree in out is reused only if its completion stamp names the orig's checksum; it is patched on a copy too.
-    A new tree carries over the debian/ of the tree it replaces, or of the newest earlier version in out."""
+    A tree in out is reused only if its completion stamp names the orig's checksum and it has every patch applied;
+    otherwise a new one is unpacked, which carries over the debian/ of the tree it replaces, or of the newest
+    earlier version in out."""
     if source is not None:
         if not source.is_dir():
             raise DebforgeError(f"--source {source} is not a directory")
         if not pending_patches(recipe, source):
             return Prepared(source, source / "debian", source)
         copy = out.scratch(source.parent) / source.name
-        staging.link_copy(source, copy)
+        shutil.copytree(source, copy, symlinks=True)   # not hard links: GNU patch can write into a file's inode
         apply_patches(recipe, copy, log)
         return Prepared(copy, source / "debian", source)
     tree = out.path / f"{recipe.source}-{recipe.version}"
@@ -414,35 +407,26 @@ def prepare(recipe: Recipe, out: Output, source: Path | None = None, log=print) 
         sha = _sha256(tarball)
     stamp = f"{sha}  {orig.name}\n"
     if (tree / STAMP).is_file() and (tree / STAMP).read_text() == stamp:
-        if not pending_patches(recipe, tree):
+        pending = pending_patches(recipe, tree)
+        if not pending:
             return Prepared(tree, tree / "debian", tree)
-        new = out.stage(tree)
-        staging.link_copy(tree, new)
-    else:
-        new = out.stage(tree)
-        unpack(tarball, new, orig if recipe.upstream.dir else tarball)
-        (new / ".pc").mkdir(exist_ok=True)
-        (new / STAMP).write_text(stamp)
-        _carry_debian(recipe, tree, new, out.path, log)
+        log(f"debforge: {tree} lacks {', '.join(p.name for p in pending)}: unpacking it anew to apply the patches")
+    elif tree.exists():
+        log(f"debforge: {tree} is not a complete unpack of {orig.name} (it has no completion stamp for it): "
+            f"unpacking it anew")
+    new = out.stage(tree)
+    unpack(tarball, new, orig if recipe.upstream.dir else tarball)
+    (new / ".pc").mkdir()
+    (new / STAMP).write_text(stamp)
+    old = tree if tree.exists() else _previous_tree(recipe, out.path)
+    if old is not None and (old / "debian").is_dir():   # the maintainer's changelog history, patches and edits
+        log(f"debforge: carrying {old / 'debian'} over")
+        shutil.copytree(old / "debian", new / "debian", symlinks=True)
+    elif old is None:
+        log(f"debforge: no earlier {recipe.source}-<version>/debian/ written by debforge in {out.path}: "
+            f"starting a new debian/")
     apply_patches(recipe, new, log)
     return Prepared(new, new / "debian", tree)
-
-
-def _carry_debian(recipe: Recipe, tree: Path, new: Path, outdir: Path, log) -> None:
-    """Copy into a new tree the maintainer's debian/: the one of the tree it replaces, or of the newest earlier
-    version's tree in outdir that debforge wrote (its changelog history, patches and edits are kept)."""
-    if tree.exists():
-        log(f"debforge: {tree} is not a complete unpack of this orig (no completion stamp for it): unpacking it "
-            f"anew")
-        old = tree if (tree / "debian").is_dir() else None
-    else:
-        old = _previous_tree(recipe, outdir)
-        if old is None:
-            log(f"debforge: {outdir} has no earlier {recipe.source}-<version>/debian/ written by debforge: "
-                f"starting a new debian/")
-    if old is not None:
-        log(f"debforge: carrying {old / 'debian'} over (its changelog history, patches and edits are kept)")
-        shutil.copytree(old / "debian", new / "debian", symlinks=True)
 
 
 def _previous_tree(recipe: Recipe, outdir: Path) -> Path | None:

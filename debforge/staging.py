@@ -29,15 +29,3 @@ def _alive(pid: int) -> bool:
         pass
     return True
 
-
-def link_copy(src: Path, dst: Path) -> None:
-    """A copy of a tree whose files are hard links where the file system allows: cheap, and safe for trees that
-    are only ever changed by replacing files (GNU patch, debforge), never by writing into them."""
-    shutil.copytree(src, dst, symlinks=True, copy_function=_link)
-
-
-def _link(src: str, dst: str) -> None:
-    try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copy2(src, dst)

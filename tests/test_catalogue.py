@@ -1,12 +1,18 @@
 """The catalogue of malformed recipes and hostile BUILD files (tests/fixtures/catalogue/): each goes through the
 real CLI, which must name the exact file:line, exit 2, print no traceback and write nothing.
 
-recipes/<case>.yaml break one thing of the valid recipe.yaml and run against tree/; trees/<case>/ are upstream
-trees that recipe.yaml is run against."""
+recipes/<case>.yaml (and the patch it names, if any) break one thing of the valid recipe.yaml and run against
+tree/; trees/<case>/ are upstream trees that recipe.yaml is run against. Each case runs with --source; those that
+fail after the upstream is read run on the normal path too, unpacked into -o from a `dir:` and a `tarball:`
+upstream, where "nothing written" means that -o is not even created. Hostile tarballs and recipes too big for a
+fixture are made by the tests at the end."""
 
 import os
 import shutil
+import tarfile
 from concurrent.futures import ThreadPoolExecutor
+
+from pathlib import Path
 
 import pytest
 
@@ -23,6 +29,11 @@ CASES = {
                                       "a YAML alias refers to a value that contains it"),
     "recipes/not-a-mapping": ("recipes/not-a-mapping.yaml:1", "recipe must be a mapping, not a list"),
     "recipes/empty": ("recipes/empty.yaml:1", "recipe is empty"),
+    "recipes/yaml-deep-nesting": ("recipes/yaml-deep-nesting.yaml:10", "recipe nests deeper than 100 levels"),
+    "recipes/yaml-huge-integer": ("recipes/yaml-huge-integer.yaml:20",
+                                  "integer of 5000 digits: at most 30 are allowed"),
+    "recipes/yaml-alias-bomb": ("recipes/yaml-alias-bomb.yaml:27",
+                                "recipe expands to more than 100000 values (through YAML aliases)"),
     # schema: keys and types
     "recipes/unknown-key": ("recipes/unknown-key.yaml:2", "unknown key 'verison' in recipe\n  hint: did you mean "
                                                           "'version'?"),
@@ -73,6 +84,9 @@ CASES = {
     "recipes/target-not-found": ("recipes/target-not-found.yaml:17", "target '//:nothere' does not exist"),
     "recipes/headers-match-nothing": ("recipes/headers-match-nothing.yaml:23",
                                       "headers 'include/*.hpp' match no file in the upstream tree"),
+    "recipes/patch-fails-after-dry-run": ("recipes/patch-fails-after-dry-run.patch",
+                                          "patch-fails-after-dry-run.patch passed a dry run but does not apply to "
+                                          "tiny 1.0:"),
     # hostile Starlark: no file system, no commands, bounded
     "trees/syntax-error": ("BUILD:3", "Parse error: unexpected symbol ','"),
     "trees/read-file": ("BUILD:1", "Variable `open` not found"),
@@ -130,22 +144,40 @@ def _snapshot(root):
     return out
 
 
-def _workdir(case, tmp):
-    """A copy of what the case needs; returns (workdir, CLI arguments relative to it)."""
-    work = tmp / case.replace("/", "-")
-    kind, _ = case.split("/")
+# the cases that fail once the upstream tree is read: also run on the normal path, unpacked into -o
+UNPACKED = [c for c in CASES if c.startswith("trees/")] + \
+    ["recipes/target-not-found", "recipes/headers-match-nothing", "recipes/patch-fails-after-dry-run"]
+# ... where a symlink out of the tree is refused by unpacking, before the BUILD files are read
+REFUSED_BY_UNPACK = {"trees/build-symlink": "cannot unpack: ", "trees/source-symlink": "cannot unpack: "}
+RUNS = [(case, "source") for case in CASES] + [(case, up) for case in UNPACKED for up in ("dir", "tarball")]
+
+
+def _workdir(case, upstream, tmp):
+    """A copy of what the case needs; returns (workdir, CLI arguments relative to it). upstream: "source" (the
+    tree given with --source), "dir" or "tarball" (the recipe's upstream, unpacked into -o)."""
+    work = tmp / f"{case.replace('/', '-')}-{upstream}"
+    kind, name = case.split("/")
     if kind == "recipes":
         shutil.copytree(CATALOGUE / "tree", work / "tree", symlinks=True)
         (work / "recipes").mkdir()
-        shutil.copy(CATALOGUE / f"{case}.yaml", work / "recipes")
-        return work, (f"{case}.yaml", "--source", "tree")
-    shutil.copytree(CATALOGUE / case, work / "tree", symlinks=True)
-    shutil.copy(CATALOGUE / "recipe.yaml", work)
-    return work, ("recipe.yaml", "--source", "tree")
+        for path in (CATALOGUE / "recipes").glob(f"{name}.*"):
+            shutil.copy(path, work / "recipes")
+        recipe = work / f"{case}.yaml"
+    else:
+        shutil.copytree(CATALOGUE / case, work / "tree", symlinks=True)
+        recipe = Path(shutil.copy(CATALOGUE / "recipe.yaml", work))
+    if upstream == "source":
+        return work, (recipe.relative_to(work), "--source", "tree")
+    if upstream == "tarball":
+        with tarfile.open(work / "tiny-1.0.tar.gz", "w:gz") as tf:
+            tf.add(work / "tree", "tiny-1.0")
+    rel = os.path.relpath(work / ("tree" if upstream == "dir" else "tiny-1.0.tar.gz"), recipe.parent)
+    recipe.write_text(recipe.read_text().replace("  dir: tree\n", f"  {upstream}: {rel}\n"))
+    return work, (recipe.relative_to(work),)
 
 
-def _run(case, tmp):
-    work, args = _workdir(case, tmp)
+def _run(run, tmp):
+    work, args = _workdir(*run, tmp)
     before = _snapshot(work)
     proc = run_cli("generate", *args, "-o", "out", cwd=work, env={"SOURCE_DATE_EPOCH": "1700000000"})
     return proc, before, _snapshot(work)
@@ -153,10 +185,10 @@ def _run(case, tmp):
 
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
-    """All cases at once, a few CLI processes at a time."""
+    """All runs at once, a few CLI processes at a time."""
     tmp = tmp_path_factory.mktemp("catalogue")
-    with ThreadPoolExecutor(4) as pool:
-        return dict(zip(CASES, pool.map(lambda case: _run(case, tmp), CASES)))
+    with ThreadPoolExecutor(8) as pool:
+        return dict(zip(RUNS, pool.map(lambda run: _run(run, tmp), RUNS)))
 
 
 def test_catalogue_lists_every_fixture():
@@ -175,13 +207,20 @@ def test_base_recipe_and_tree_are_valid(tmp_path):
     assert (tmp_path / "tree/debian/debforge/build-amd64.ninja").is_file()
 
 
-@pytest.mark.parametrize("case", CASES)
-def test_case(case, results):
-    proc, before, after = results[case]
+@pytest.mark.parametrize("case, upstream", RUNS, ids=[f"{case}-{up}" for case, up in RUNS])
+def test_case(case, upstream, results):
+    proc, before, after = results[case, upstream]
     location, message = CASES[case]
+    if upstream != "source" and case in REFUSED_BY_UNPACK:
+        location = "tiny-1.0.tar.gz" if upstream == "tarball" else "out/tiny_1.0.orig.tar.xz"
+        message = REFUSED_BY_UNPACK[case]
+    assert_refused(proc, location, message)
+    assert after == before, "something was written"
+
+
+def assert_refused(proc, location, message):
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr
     error = proc.stderr[proc.stderr.index(": error: ") - len(location):]
     assert error.startswith(f"{location}: error: {message}"), proc.stderr
     assert proc.stderr.count(": error: ") == 1
-    assert after == before, "something was written"

@@ -146,7 +146,7 @@ def _apply(update: Update) -> None:
     try:
         new = tmp / "debian"
         if dest.exists():   # hard links: cheap for a big debian/ after a build; files are unlinked before writing
-            staging.link_copy(dest, new)
+            shutil.copytree(dest, new, symlinks=True, copy_function=_link)
         for rel in update.remove:
             (new / rel).unlink()
         for rel in update.write:
@@ -169,6 +169,13 @@ def _apply(update: Update) -> None:
         new.rename(dest)
     finally:
         shutil.rmtree(tmp)
+
+
+def _link(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
 
 
 def _remove(path: Path) -> None:
