@@ -41,9 +41,9 @@ class Writer(ninja_syntax.Writer):
     escape.ninja): every value from a recipe or an upstream tree is written through one of them."""
 
     def build(self, outputs, rule, inputs=None, implicit=None, order_only=None, variables=None, pool=None):
-        def paths(xs, sep=()):
-            xs = ninja_syntax.as_list(xs)
-            return [*sep, *(escape.ninja_path(x) for x in xs)] if xs else []
+        def paths(xs, sep=None):
+            xs = [escape.ninja_path(x) for x in ninja_syntax.as_list(xs)]
+            return [sep, *xs] if sep and xs else xs
         self._line(f"build {' '.join(paths(outputs))}: "
                    f"{' '.join([rule, *paths(inputs), *paths(implicit, '|'), *paths(order_only, '||')])}")
         if pool is not None:
