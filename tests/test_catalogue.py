@@ -9,6 +9,8 @@ fixture are made by the tests at the end."""
 
 import os
 import shutil
+import subprocess
+import sys
 import tarfile
 from concurrent.futures import ThreadPoolExecutor
 
@@ -224,3 +226,80 @@ def assert_refused(proc, location, message):
     error = proc.stderr[proc.stderr.index(": error: ") - len(location):]
     assert error.startswith(f"{location}: error: {message}"), proc.stderr
     assert proc.stderr.count(": error: ") == 1
+
+
+def _tarball_recipe(work, members, name="tiny-1.0.tar.gz"):
+    """recipe.yaml over a tarball of the base tree plus `members` (path -> bytes)."""
+    shutil.copytree(CATALOGUE / "tree", work / "tree")
+    for path, data in members.items():
+        (work / "tree" / path).parent.mkdir(parents=True, exist_ok=True)
+        (work / "tree" / path).write_bytes(data)
+    with tarfile.open(work / name, "w:gz") as tf:
+        tf.add(work / "tree", "tiny-1.0")
+    shutil.rmtree(work / "tree")
+    text = (CATALOGUE / "recipe.yaml").read_text().replace("  dir: tree\n", f"  tarball: {name}\n")
+    (work / "recipe.yaml").write_text(text)
+
+
+@pytest.mark.parametrize("members, env, message", [
+    ({"data/zeros": bytes(2 << 20)}, {"DEBFORGE_UNPACK_MAX_BYTES": str(1 << 20)},
+     "cannot unpack: its members hold more than 1048576 bytes (the limit; set DEBFORGE_UNPACK_MAX_BYTES to raise "
+     "it)"),
+    ({f"data/{i}": b"" for i in range(50)}, {"DEBFORGE_UNPACK_MAX_MEMBERS": "20"},
+     "cannot unpack: more than 20 members (the limit; set DEBFORGE_UNPACK_MAX_MEMBERS to raise it)"),
+], ids=["bytes", "members"])
+def test_a_tarball_bomb_is_refused_and_the_fixed_tarball_is_used(tmp_path, members, env, message):
+    _tarball_recipe(tmp_path, members)
+    before = _snapshot(tmp_path)
+    proc = run_cli("generate", "recipe.yaml", "-o", "out", cwd=tmp_path, env=env)
+    assert_refused(proc, "tiny-1.0.tar.gz", message)
+    assert _snapshot(tmp_path) == before
+    _tarball_recipe(tmp_path, {"data/fixed": b"fixed\n"})   # fixed at the same version: nothing stale is reused
+    proc = run_cli("generate", "recipe.yaml", "-o", "out", cwd=tmp_path, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "out/tiny-1.0/data").is_dir() and os.listdir(tmp_path / "out/tiny-1.0/data") == ["fixed"]
+    assert (tmp_path / "out/tiny_1.0.orig.tar.gz").read_bytes() == (tmp_path / "tiny-1.0.tar.gz").read_bytes()
+
+
+def test_a_tarball_changed_at_the_same_version_is_unpacked_anew(tmp_path):
+    _tarball_recipe(tmp_path, {"data/old": b"old\n"})
+    assert run_cli("generate", "recipe.yaml", "-o", "out", cwd=tmp_path).returncode == 0
+    changelog = tmp_path / "out/tiny-1.0/debian/changelog"
+    changelog.write_text(changelog.read_text() + "\n")   # the maintainer's debian/ comes along
+    _tarball_recipe(tmp_path, {"data/new": b"new\n"})
+    proc = run_cli("generate", "recipe.yaml", "-o", "out", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "out/tiny_1.0.orig.tar.gz is not a copy of tiny-1.0.tar.gz: replacing it" in proc.stderr
+    assert "out/tiny-1.0 is not a complete unpack of tiny_1.0.orig.tar.gz" in proc.stderr
+    assert os.listdir(tmp_path / "out/tiny-1.0/data") == ["new"]
+    assert changelog.read_text().endswith("\n\n")
+    assert sorted(os.listdir(tmp_path / "out")) == ["tiny-1.0", "tiny_1.0.orig.tar.gz"]   # no staging left
+
+
+def test_a_truncated_orig_is_an_error(tmp_path):
+    _tarball_recipe(tmp_path, {"data/random": os.urandom(200_000)})
+    tarball = tmp_path / "tiny-1.0.tar.gz"
+    tarball.write_bytes(tarball.read_bytes()[:100_000])
+    before = _snapshot(tmp_path)
+    proc = run_cli("generate", "recipe.yaml", "-o", "out", cwd=tmp_path)
+    assert_refused(proc, "tiny-1.0.tar.gz", "cannot unpack: ")
+    assert "hint: a truncated or corrupt tarball" in proc.stderr
+    assert _snapshot(tmp_path) == before
+
+
+def test_a_huge_recipe_is_refused_before_parsing(tmp_path):
+    (tmp_path / "recipe.yaml").write_text("source: " + "a" * (60 << 20) + "\n")
+    proc = run_cli("check", "recipe.yaml", cwd=tmp_path)
+    assert_refused(proc, "recipe.yaml", "recipe is larger than 1048576 bytes")
+
+
+def test_a_crash_is_a_bug_report_with_exit_3(tmp_path):
+    shutil.copy(CATALOGUE / "recipe.yaml", tmp_path)
+    crash = "import sys, debforge.cli as c; c.cmd_check = lambda args: 1 / 0; sys.exit(c.main(sys.argv[1:]))"
+    for debug in ((), ("--debug",)):
+        proc = subprocess.run([sys.executable, "-c", crash, *debug, "check", "recipe.yaml"], cwd=tmp_path,
+                              capture_output=True, text=True)
+        assert proc.returncode == 3
+        assert "recipe.yaml: internal error in `debforge check`: ZeroDivisionError: division by zero\n  this is a " \
+               "bug in debforge" in proc.stderr
+        assert ("Traceback" in proc.stderr) == bool(debug)
