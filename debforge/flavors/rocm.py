@@ -11,6 +11,10 @@ KNOWN = ("gfx803", "gfx900", "gfx906", "gfx908", "gfx90a", "gfx940", "gfx941", "
          "gfx1012", "gfx1030", "gfx1031", "gfx1032", "gfx1100", "gfx1101", "gfx1102", "gfx1103", "gfx1150",
          "gfx1151", "gfx1200", "gfx1201")
 
+def arch_flags(archs: tuple[str, ...]) -> list[str]:
+    return [f"--offload-arch={a}" for a in archs]
+
+
 FLAVOR = Flavor(
     name="rocm",
     summary="AMD ROCm",
@@ -20,7 +24,7 @@ FLAVOR = Flavor(
     source_ext=(".hip", ".cu", ".cu.cc"),
     arch_key="offload-archs",
     known_archs=KNOWN,
-    arch_flags=lambda archs: [f"--offload-arch={a}" for a in archs],
+    arch_flags=arch_flags,     # a named function: plans travel pickled from the evaluation child
     flags=list,                                    # hipcc is clang: gcc-style flags as they are
     runtime_libs=("amdhip64",),
     compile_rule="$hipcc -MD -MF $out.d $cppflags $cxxflags $gpu_archs $copts -fPIC -x hip -c $in -o $out",
