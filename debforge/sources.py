@@ -437,7 +437,7 @@ def _previous_tree(recipe: Recipe, outdir: Path) -> Path | None:
             head = (path / "debian/changelog").read_text(errors="replace").split(" ", 1)[0]
         except (ValueError, OSError):
             continue
-        if head == recipe.source and (path / MANIFEST).is_file() and version < Version(recipe.version):
+        if head == recipe.source and (path / "debian" / MANIFEST).is_file() and version < Version(recipe.version):
             found.append((version, path))
     return max(found)[1] if found else None
 

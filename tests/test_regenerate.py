@@ -208,3 +208,43 @@ def test_a_debian_symlink_is_never_written_through(work):
         proc = generate(work, "1.0", *args)
         assert proc.returncode == 2 and "tree/debian: error: tree/debian is a symlink" in proc.stderr
     assert list((work / "elsewhere").iterdir()) == []
+
+
+def test_force_names_each_file_it_replaces_and_keeps_the_old_one(work):
+    ok(generate(work))
+    debian = work / "tree/debian"
+    (debian / "watch").write_text("version=4\n# the maintainer's, never generated\n")
+    with open(debian / "rules", "a") as fh:
+        fh.write("# maintainer's rule\n")
+    path = work / "tiny-1.1.yaml"   # a GitHub homepage: debforge now generates debian/watch
+    path.write_text(path.read_text().replace("https://example.org/tiny", "https://github.com/example/tiny"))
+    proc = ok(generate(work, "1.1", "--force"))
+    for rel in ("rules", "watch"):
+        assert f"replaced debian/{rel} (--force); the old one is debian/{rel}.debforge-old" in proc.stderr
+    assert proc.stderr.count("replaced debian/") == 2   # files debforge wrote and nobody changed: just updated
+    assert (debian / "watch.debforge-old").read_text() == "version=4\n# the maintainer's, never generated\n"
+    assert (debian / "rules.debforge-old").read_text().endswith("# maintainer's rule\n")
+    assert "example/tiny" in (debian / "watch").read_text()
+    assert "maintainer's rule" not in (debian / "rules").read_text()
+
+
+def test_a_version_bump_into_a_new_tree_carries_the_maintainers_debian_over(work):
+    def generate_o(version):
+        return ok(run_cli("generate", f"tiny-{version}.yaml", "-o", "out", cwd=work, env=EPOCH))
+    first = generate_o("1.0")
+    assert "no earlier tiny-<version>/debian/ written by debforge in out: starting a new debian/" in first.stderr
+    old = work / "out/tiny-1.0/debian"
+    maintainer_edits(old)
+    edited = tree_bytes(old)
+    proc = generate_o("1.1")
+    assert "debforge: carrying out/tiny-1.0/debian over" in proc.stderr
+    new = work / "out/tiny-1.1/debian"
+    changelog = (new / "changelog").read_text()
+    assert changelog.startswith("tiny (1.1-1) unstable; urgency=medium\n\n  * New upstream release 1.1.\n")
+    assert changelog.endswith(edited["changelog"].decode())
+    for rel in ("patches/series", "patches/fix-build.patch", "rules", "libtiny1.lintian-overrides",
+                "source/lintian-overrides"):
+        assert tree_bytes(new)[rel] == edited[rel], rel
+    assert not (new / "libtiny-dev.lintian-overrides").exists()
+    assert "kept debian/rules: changed since debforge generated it" in proc.stderr
+    assert tree_bytes(old) == edited   # the previous version's tree is left as it was
