@@ -50,7 +50,8 @@ def cmd_scan(args) -> int:
         up = sources.prepare(recipe, out, args.source and Path(args.source), log)
         started = time.monotonic()
         g, hits = pipeline.scan_graph(recipe, up.tree, args.arch, _progress, not args.no_cache)
-        out.commit()   # the orig and tree, for the next command
+        if not g.skipped:   # a failing scan (exit 2) writes nothing; a good one keeps the orig and tree
+            out.commit()
     root = up.final
     if args.json:
         print(g.to_json())

@@ -359,8 +359,10 @@ class Output:
         return self
 
     def __exit__(self, *exc) -> None:
-        for path in self._scratch + [self._staging] if self._staging else self._scratch:
+        for path in self._scratch:
             shutil.rmtree(path, ignore_errors=True)
+        if self._staging:
+            shutil.rmtree(self._staging, ignore_errors=True)
         if self._created:   # nothing was committed into a directory this run created
             for d in (self.path, *self.path.parents):
                 try:
@@ -416,7 +418,12 @@ def prepare(recipe: Recipe, out: Output, source: Path | None = None, log=print) 
             f"unpacking it anew")
     new = out.stage(tree)
     unpack(tarball, new, orig if recipe.upstream.dir else tarball)
-    (new / ".pc").mkdir()
+    pc = new / ".pc"   # quilt's state is debforge's: an upstream's could claim patches applied
+    if pc.is_symlink() or pc.is_file():
+        pc.unlink()
+    elif pc.exists():
+        shutil.rmtree(pc)
+    pc.mkdir()
     (new / STAMP).write_text(stamp)
     old = tree if tree.exists() else _previous_tree(recipe, out.path)
     if old is not None and (old / "debian").is_dir():   # the maintainer's changelog history, patches and edits
