@@ -67,7 +67,7 @@ def main() -> int:
     ap.add_argument("--jobs", type=int, nargs="+", default=[1, 2], help="process counts to compare (default: 1 2)")
     args = ap.parse_args()
     recipe = load_recipe(ROOT / "recipes/tensorflow.yaml")
-    tree = Path(args.tree) if args.tree else sources.prepare(recipe, sources.CACHE / "bench", print)[0]
+    tree = Path(args.tree) if args.tree else sources.unpacked(recipe, sources.CACHE / "bench", print)
 
     rows, graphs = [], {}
     for jobs in args.jobs:

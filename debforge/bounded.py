@@ -13,6 +13,8 @@ gives the file:line of the statement that ran over.
 from __future__ import annotations
 
 import contextlib
+import errno
+import faulthandler
 import mmap
 import os
 import pickle
@@ -100,6 +102,12 @@ def last_file(crumb: mmap.mmap | None = None) -> str | None:
     return crumb[:].split(b"\0", 1)[0].decode("utf-8", "replace") or None if crumb is not None else None
 
 
+def _mapped() -> int:
+    """This process's address space in bytes (VmSize)."""
+    with open("/proc/self/status", encoding="ascii") as fh:
+        return next(int(line.split()[1]) * 1024 for line in fh if line.startswith("VmSize:"))
+
+
 def run(fn, *args):
     """fn(*args) in a forked child under the limits: its result, or its DebforgeError raised here."""
     global _crumb, _limits
@@ -113,18 +121,23 @@ def run(fn, *args):
         os.close(rfd)
         _crumb = crumb
         os.environ["RUST_BACKTRACE"] = "0"   # a failed allocation aborts with one line, not a Rust backtrace
+        faulthandler.disable()   # the parent reports a crash, naming the file: no second report from the child
         code = 0
         try:
-            resource.setrlimit(resource.RLIMIT_AS, (memory * 3 // 2,) * 2)
+            # on top of what the fork already maps (the parent's modules, thread arenas): that is not evaluation's
+            cap = _mapped() + memory * 3 // 2
+            resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
             resource.setrlimit(resource.RLIMIT_CPU, (cpu + 5, cpu + 10))   # SIGXCPU, then SIGKILL
             try:
                 out = ("ok", fn(*args))
             except DebforgeError as exc:
                 out = ("error", (exc.message, exc.file, exc.line, exc.hint))
-            except MemoryError:
-                out = ("error", (memory_message(memory), last_file(), None, None))
-            except BaseException as exc:   # a bug: the parent raises it as it is
-                out = ("raise", exc)
+            except BaseException as exc:   # a bug, which the parent raises as it is, unless memory ran out
+                # (OSError ENOMEM: from mmap, fork or a thread's stack)
+                if isinstance(exc, MemoryError) or isinstance(exc, OSError) and exc.errno == errno.ENOMEM:
+                    out = ("error", (memory_message(memory), last_file(), None, None))
+                else:
+                    out = ("raise", exc)
             try:
                 data = pickle.dumps(out, protocol=pickle.HIGHEST_PROTOCOL)
             except Exception as exc:   # e.g. an exception that does not pickle

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import sys
@@ -86,9 +85,9 @@ def generate(recipe_path: str, output: str, source: str | None, force: bool,
     with sources.Output(Path(output)) as out:
         up = sources.prepare(recipe, out, source and Path(source), log)
         if flavor:
-            up, files = generate_flavor(recipe, flavors()[flavor], up.tree, out)
+            up, files = generate_flavor(recipe, flavors()[flavor], up, out)
         else:
-            plans = pipeline.plan_arches(recipe, up.tree, log)
+            plans = pipeline.plan_arches(recipe, up.tree, log, up.final)
             epoch = int(os.environ.get("SOURCE_DATE_EPOCH") or sources.newest_mtime(up.tree))
             files = debian.render(recipe, plans, up.tree, epoch)
         update = debian_tree.plan(up.debian, files, force=force)
@@ -103,10 +102,11 @@ def generate(recipe_path: str, output: str, source: str | None, force: bool,
     return up.final, recipe
 
 
-def generate_flavor(recipe, flavor, upstream: Path, out) -> tuple[sources.Prepared, dict]:
+def generate_flavor(recipe, flavor, prepared: sources.Prepared, out) -> tuple[sources.Prepared, dict]:
     """The source package <source>-<flavor>: its orig tarball (a README, no upstream code) and debian/'s files,
     planned from the same upstream tree as the CPU package, under the flavour's configuration."""
-    plans = pipeline.plan_flavor_arches(recipe, flavor, upstream, log)
+    upstream = prepared.tree
+    plans = pipeline.plan_flavor_arches(recipe, flavor, upstream, log, prepared.final)
     epoch = int(os.environ.get("SOURCE_DATE_EPOCH") or sources.newest_mtime(upstream))
     up = sources.prepare_flavor(out, debian_flavor.source_name(recipe, flavor), recipe, flavor.summary, epoch)
     return up, debian_flavor.render(recipe, flavor, plans, upstream, up.tree, epoch)

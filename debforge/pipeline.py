@@ -25,34 +25,35 @@ def _scan_graph(recipe, tree: Path, arch: str, progress, cache: bool):
     return ws.graph, hits
 
 
-def plan_arches(recipe, tree: Path, log) -> dict:
-    """The plan of each of the recipe's architectures (the main source package)."""
-    return bounded.run(_plan_arches, recipe, tree, log)
+def plan_arches(recipe, tree: Path, log, shown: Path | None = None) -> dict:
+    """The plan of each of the recipe's architectures (the main source package); `shown` is the tree's name in
+    messages (its final place, while it is being prepared in a staging directory)."""
+    return bounded.run(_plan_arches, recipe, tree, log, shown or tree)
 
 
-def _plan_arches(recipe, tree: Path, log) -> dict:
+def _plan_arches(recipe, tree: Path, log, shown: Path) -> dict:
     frontend = frontends.get(recipe.frontend)
     plans = {}
     for arch in recipe.architectures:
-        log(f"debforge: reading {recipe.frontend} metadata of {tree} for {arch}")
+        log(f"debforge: reading {recipe.frontend} metadata of {shown} for {arch}")
         plans[arch] = make_plan(recipe, frontend.scan(tree, recipe, arch, everything=False), arch)
         _summary(plans[arch], log)
     return plans
 
 
-def plan_flavor_arches(recipe, flavor, tree: Path, log) -> dict:
+def plan_flavor_arches(recipe, flavor, tree: Path, log, shown: Path | None = None) -> dict:
     """The plan of each architecture for a GPU flavour's source package: the CPU plan first (what the flavour
     links from <source>-src), then the flavour's under its configuration."""
-    return bounded.run(_plan_flavor_arches, recipe, flavor, tree, log)
+    return bounded.run(_plan_flavor_arches, recipe, flavor, tree, log, shown or tree)
 
 
-def _plan_flavor_arches(recipe, flavor, tree: Path, log) -> dict:
+def _plan_flavor_arches(recipe, flavor, tree: Path, log, shown: Path) -> dict:
     spec = recipe.flavor(flavor.name)
     frontend = frontends.get(recipe.frontend)
     config = recipe.config.merged(flavor.config, spec.config)
     plans = {}
     for arch in recipe.architectures:
-        log(f"debforge: reading {recipe.frontend} metadata of {tree} for {arch}, CPU and {flavor.name}")
+        log(f"debforge: reading {recipe.frontend} metadata of {shown} for {arch}, CPU and {flavor.name}")
         cpu = make_plan(recipe, frontend.scan(tree, recipe, arch, everything=False), arch)
         ws = frontend.scan(tree, recipe, arch, everything=False, config=config)
         plans[arch] = make_plan(recipe, ws, arch, FlavorBuild(flavor, cpu))

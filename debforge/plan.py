@@ -23,7 +23,7 @@ from .flavors import Flavor
 from .frontends.bazel.glob import compile_pattern
 from .frontends.bazel.labels import absolute
 from .graph import Target, file_path, split_label
-from .recipe.schema import BinaryPackage, HeaderSet, Library, Recipe
+from .recipe.schema import BinaryPackage, Library, Recipe
 
 C_EXT = (".c",)
 CXX_EXT = (".cc", ".cpp", ".cxx", ".c++", ".C")

@@ -436,6 +436,14 @@ def prepare(recipe: Recipe, out: Output, source: Path | None = None, log=print) 
     return Prepared(new, new / "debian", tree)
 
 
+def unpacked(recipe: Recipe, outdir: Path, log=print) -> Path:
+    """The recipe's upstream tree prepared and committed in outdir, for tools and tests that read the tree."""
+    with Output(outdir) as out:
+        up = prepare(recipe, out, None, log)
+        out.commit()
+    return up.final
+
+
 def _previous_tree(recipe: Recipe, outdir: Path) -> Path | None:
     found = []
     for path in outdir.glob(f"{recipe.source}-*"):

@@ -91,3 +91,20 @@ def extract(deb: Path, dest: Path) -> Path:
 
 def have(tool: str) -> bool:
     return shutil.which(tool) is not None
+
+
+def snapshot(root):
+    """Every path under root with its content (or link target): what "nothing was written" compares."""
+    out = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            path = os.path.join(dirpath, name)
+            rel = os.path.relpath(path, root)
+            if os.path.islink(path):
+                out[rel] = "-> " + os.readlink(path)
+            elif os.path.isfile(path):
+                with open(path, "rb") as fh:
+                    out[rel] = fh.read()
+            else:
+                out[rel] = "dir"
+    return out

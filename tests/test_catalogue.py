@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FIXTURES, run_cli
+from conftest import FIXTURES, run_cli, snapshot
 
 CATALOGUE = FIXTURES / "catalogue"
 # case -> (location, start of the message)
@@ -129,23 +129,6 @@ CASES = {
 }
 
 
-def _snapshot(root):
-    """Every path under root with its content (or link target): what "nothing was written" compares."""
-    out = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in dirnames + filenames:
-            path = os.path.join(dirpath, name)
-            rel = os.path.relpath(path, root)
-            if os.path.islink(path):
-                out[rel] = "-> " + os.readlink(path)
-            elif os.path.isfile(path):
-                with open(path, "rb") as fh:
-                    out[rel] = fh.read()
-            else:
-                out[rel] = "dir"
-    return out
-
-
 # the cases that fail once the upstream tree is read: also run on the normal path, unpacked into -o
 UNPACKED = [c for c in CASES if c.startswith("trees/")] + \
     ["recipes/target-not-found", "recipes/headers-match-nothing", "recipes/patch-fails-after-dry-run"]
@@ -180,9 +163,9 @@ def _workdir(case, upstream, tmp):
 
 def _run(run, tmp):
     work, args = _workdir(*run, tmp)
-    before = _snapshot(work)
+    before = snapshot(work)
     proc = run_cli("generate", *args, "-o", "out", cwd=work, env={"SOURCE_DATE_EPOCH": "1700000000"})
-    return proc, before, _snapshot(work)
+    return proc, before, snapshot(work)
 
 
 @pytest.fixture(scope="module")
@@ -250,10 +233,10 @@ def _tarball_recipe(work, members, name="tiny-1.0.tar.gz"):
 ], ids=["bytes", "members"])
 def test_a_tarball_bomb_is_refused_and_the_fixed_tarball_is_used(tmp_path, members, env, message):
     _tarball_recipe(tmp_path, members)
-    before = _snapshot(tmp_path)
+    before = snapshot(tmp_path)
     proc = run_cli("generate", "recipe.yaml", "-o", "out", cwd=tmp_path, env=env)
     assert_refused(proc, "tiny-1.0.tar.gz", message)
-    assert _snapshot(tmp_path) == before
+    assert snapshot(tmp_path) == before
     _tarball_recipe(tmp_path, {"data/fixed": b"fixed\n"})   # fixed at the same version: nothing stale is reused
     proc = run_cli("generate", "recipe.yaml", "-o", "out", cwd=tmp_path, env=env)
     assert proc.returncode == 0, proc.stderr
@@ -280,17 +263,29 @@ def test_a_truncated_orig_is_an_error(tmp_path):
     _tarball_recipe(tmp_path, {"data/random": os.urandom(200_000)})
     tarball = tmp_path / "tiny-1.0.tar.gz"
     tarball.write_bytes(tarball.read_bytes()[:100_000])
-    before = _snapshot(tmp_path)
+    before = snapshot(tmp_path)
     proc = run_cli("generate", "recipe.yaml", "-o", "out", cwd=tmp_path)
     assert_refused(proc, "tiny-1.0.tar.gz", "cannot unpack: ")
     assert "hint: a truncated or corrupt tarball" in proc.stderr
-    assert _snapshot(tmp_path) == before
+    assert snapshot(tmp_path) == before
 
 
 def test_a_huge_recipe_is_refused_before_parsing(tmp_path):
     (tmp_path / "recipe.yaml").write_text("source: " + "a" * (60 << 20) + "\n")
     proc = run_cli("check", "recipe.yaml", cwd=tmp_path)
     assert_refused(proc, "recipe.yaml", "recipe is larger than 1048576 bytes")
+
+
+def test_a_patch_symlinked_out_of_the_recipes_directory_is_not_read(tmp_path):
+    shutil.copy(CATALOGUE / "recipe.yaml", tmp_path)
+    (tmp_path / "evil.patch").symlink_to("/etc/passwd")
+    with open(tmp_path / "recipe.yaml", "a") as fh:
+        fh.write("patches: [evil.patch]\n")
+    before = snapshot(tmp_path)
+    proc = run_cli("generate", "recipe.yaml", "-o", "out", cwd=tmp_path)
+    assert_refused(proc, f"recipe.yaml:{len((tmp_path / 'recipe.yaml').read_text().splitlines())}",
+                   "patch evil.patch leads out of the recipe's directory")
+    assert snapshot(tmp_path) == before
 
 
 def test_a_crash_is_a_bug_report_with_exit_3(tmp_path):

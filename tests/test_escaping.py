@@ -13,7 +13,7 @@ import pytest
 from debian.deb822 import Deb822
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from conftest import FIXTURES, ROOT, run_cli
+from conftest import FIXTURES, ROOT, run_cli, snapshot
 from debforge.backends import escape
 from debforge.errors import DebforgeError
 
@@ -59,15 +59,6 @@ TREES = {   # BUILD file of the catalogue's tree -> start of the message at BUIL
 }
 
 
-def _snapshot(root):
-    out = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in dirnames + filenames:
-            path = os.path.join(dirpath, name)
-            out[os.path.relpath(path, root)] = open(path, "rb").read() if os.path.isfile(path) else "dir"
-    return out
-
-
 def _check(proc, before, after, location, message):
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr
@@ -85,10 +76,10 @@ def test_hostile_recipe(case, tmp_path):
     shutil.copytree(CATALOGUE / "tree", tmp_path / "tree")
     (tmp_path / "recipes/escaping").mkdir(parents=True)
     shutil.copy(CATALOGUE / f"recipes/escaping/{case}.yaml", tmp_path / "recipes/escaping")
-    before = _snapshot(tmp_path)
+    before = snapshot(tmp_path)
     proc = run_cli("generate", f"recipes/escaping/{case}.yaml", "--source", "tree", "-o", "out", cwd=tmp_path)
     line, message = RECIPES[case]
-    _check(proc, before, _snapshot(tmp_path), f"recipes/escaping/{case}.yaml:{line}", message)
+    _check(proc, before, snapshot(tmp_path), f"recipes/escaping/{case}.yaml:{line}", message)
 
 
 @pytest.mark.parametrize("case", TREES)
@@ -100,9 +91,9 @@ def test_hostile_build_file(case, tmp_path):
                                          f'["include/tiny.h"], includes = ["include"], {attr})\n')
     if case == "source-name-newline":
         (tmp_path / "tree/src/a\nb.c").write_text("int b;\n")
-    before = _snapshot(tmp_path)
+    before = snapshot(tmp_path)
     proc = run_cli("generate", "recipe.yaml", "--source", "tree", "-o", "out", cwd=tmp_path)
-    _check(proc, before, _snapshot(tmp_path), "BUILD:1", message)
+    _check(proc, before, snapshot(tmp_path), "BUILD:1", message)
 
 
 def test_legitimate_options_pass():

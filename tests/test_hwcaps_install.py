@@ -10,7 +10,6 @@ import subprocess
 import pytest
 from debian.deb822 import Deb822
 
-from conftest import ROOT
 from debforge import isa, testbed
 
 pytestmark = [pytest.mark.slow,

@@ -127,7 +127,7 @@ def test_protoc_accepts_the_commands_for_tensorflow_framework_protos(tmp_path):
     """TensorFlow 2.14.1's //tensorflow/core/framework protos (Debian's orig tarball, ~1 min to fetch and unpack
     once): every planned protoc command runs with Debian's protoc and writes exactly the declared outputs."""
     r = load_recipe(ROOT / "recipes/tensorflow.yaml")
-    tree, _ = sources.prepare(r, tmp_path, print)
+    tree = sources.unpacked(r, tmp_path, print)
     ws = frontends.get("bazel").scan(tree, r, "amd64", everything=False)
     ws.evaluate_package("tensorflow/core/framework")
     rules = sorted(label for label, t in ws.graph.targets.items()

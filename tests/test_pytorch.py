@@ -19,7 +19,7 @@ RECIPE = ROOT / "recipes/pytorch.yaml"
 @pytest.fixture(scope="module")
 def tree(tmp_path_factory):
     out = tmp_path_factory.mktemp("pytorch")
-    tree, _ = sources.prepare(load_recipe(RECIPE), out, log=lambda m: None)
+    tree = sources.unpacked(load_recipe(RECIPE), out, log=lambda m: None)
     return tree
 
 

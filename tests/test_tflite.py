@@ -28,7 +28,7 @@ FLATC_OUTPUTS = {"tensorflow/lite/schema/schema_generated.h", "tensorflow/lite/s
 @pytest.fixture(scope="module")
 def tree(tmp_path_factory):
     out = tmp_path_factory.mktemp("tflite")
-    tree, _ = sources.prepare(load_recipe(RECIPE), out, log=lambda m: None)
+    tree = sources.unpacked(load_recipe(RECIPE), out, log=lambda m: None)
     return tree
 
 

@@ -537,7 +537,10 @@ def _patches(node: Node, what: str, recipe_dir: Path) -> tuple[Path, ...]:
     """DEP-3 patch files, relative to the recipe's directory; one name once (they share one series)."""
     out: list[Path] = []
     for n in _list(node, what):
-        path = recipe_dir / _relpath(n, "patch")
+        rel = _relpath(n, "patch")
+        path = recipe_dir / rel
+        if not confine.in_tree(recipe_dir, rel):   # a symlink must not make the recipe read a file elsewhere
+            raise n.error(f"patch {rel} leads out of the recipe's directory")
         if not path.is_file():
             raise n.error(f"patch {path} does not exist")
         if path.name in {p.name for p in out}:

@@ -8,7 +8,6 @@ from pathlib import Path
 from debian.copyright import Copyright, FilesParagraph, Header, License, LicenseParagraph
 
 from ...confine import in_tree
-from ...errors import DebforgeError
 from ...recipe.schema import Recipe
 from ..escape import deb822_text
 
