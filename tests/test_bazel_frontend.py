@@ -4,10 +4,10 @@ select()/load cycles that eager resolution meets in TensorFlow."""
 
 import pytest
 
-from debforge.errors import DebforgeError
+from debforge.core.errors import DebforgeError
+from debforge.core.globs import compile_pattern
+from debforge.core.labels import absolute
 from debforge.frontends.bazel.evaluate import Workspace
-from debforge.frontends.bazel.glob import compile_pattern
-from debforge.frontends.bazel.labels import absolute
 from debforge.frontends.bazel.select import DebianConfig
 from debforge.recipe.schema import Config, RepoFile
 

@@ -7,7 +7,7 @@ import pytest
 
 from conftest import FIXTURES
 from debforge.backends.debian import copyright
-from debforge.errors import DebforgeError
+from debforge.core.errors import DebforgeError
 from debforge.frontends.bazel import evaluate
 from debforge.frontends.bazel.select import DebianConfig
 from debforge.recipe import load_recipe

@@ -15,10 +15,14 @@ from collections import Counter
 
 import pytest
 
+import testbed
 from conftest import ROOT, configure
-from debforge import frontends, protos, sbuild, sources, tblgen, testbed
+from debforge import frontends, upstream
 from debforge.backends import ninja
+from debforge.drivers import sbuild
 from debforge.plan import header_files, make_plan
+from debforge.plan.rules import protobuf as protos
+from debforge.plan.rules import tblgen
 from debforge.recipe.schema import load_recipe
 
 
@@ -26,7 +30,7 @@ from debforge.recipe.schema import load_recipe
 def test_framework_plans_and_ninja_finds_every_input(tmp_path):
     r = load_recipe(ROOT / "recipes/tensorflow.yaml")
     r = dataclasses.replace(r, packages=tuple(p for p in r.packages if p.name == "libtensorflow-framework2"))
-    tree = sources.unpacked(r, tmp_path, print)
+    tree = upstream.unpacked(r, tmp_path, print)
     plan = make_plan(r, frontends.get("bazel").scan(tree, r, "amd64", everything=False), "amd64")
     [lib] = plan.libraries
     assert lib.filename == "libtensorflow_framework.so.2.14.1"   # upstream's name, without the +dfsg
@@ -54,7 +58,7 @@ def dry_run(r, plan, tree):
 @pytest.mark.slow
 def test_tensorflow_cc_and_libtensorflow_plan_and_ninja_finds_every_input(tmp_path):
     r = load_recipe(ROOT / "recipes/tensorflow.yaml")
-    tree = sources.unpacked(r, tmp_path, print)
+    tree = upstream.unpacked(r, tmp_path, print)
     plan = make_plan(r, frontends.get("bazel").scan(tree, r, "amd64", everything=False), "amd64")
     framework, cc, tf = plan.libraries
     assert cc.filename == "libtensorflow_cc.so.2.14.1" and cc.siblings == ["tensorflow_framework"]

@@ -38,7 +38,7 @@ class Flavor:
         return f"pkg.{source}-{self.name}.local-toolkit"
 
     def check_archs(self, archs: list[tuple[str, int]], recipe: str) -> None:
-        from ..errors import DebforgeError
+        from ..core.errors import DebforgeError
         for arch, line in archs:
             if arch not in self.known_archs:
                 close = difflib.get_close_matches(arch, self.known_archs, n=1)

@@ -3,7 +3,6 @@ one, which the driver JIT-compiles for GPUs newer than any listed (forward compa
 
 from __future__ import annotations
 
-
 from ..recipe.schema import Config
 from . import Flavor
 

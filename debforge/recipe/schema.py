@@ -10,12 +10,14 @@ import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from ..backends.escape import CONTROL
-from ..errors import DebforgeError
-from .. import confine, isa
+from ..core import confine, isa
+from ..core.errors import DebforgeError
+from ..core.escape import CONTROL
+from ..core.globs import compile_pattern
 from .load import Node, load_yaml
 
 PKG_NAME = re.compile(r"[a-z0-9][a-z0-9+.-]+")
+FRONTEND = re.compile(r"[a-z][a-z0-9_]*")
 UPSTREAM_VERSION = re.compile(r"[0-9][A-Za-z0-9.+~-]*")
 LIB_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_+.-]*")   # becomes a file and directory name: no "..", no /
 SOVERSION = re.compile(r"[0-9]+(\.[0-9]+)*")
@@ -280,7 +282,6 @@ def _label(node: Node, what: str) -> str:
 
 
 def _glob(node: Node, what: str) -> str:
-    from ..frontends.bazel.glob import compile_pattern   # here, not at the top: the frontend imports this module
     value = _relpath(node, what)
     try:
         compile_pattern(value)
@@ -502,7 +503,7 @@ def _compile_memory(node: Node) -> dict[str, int]:
 
 
 def _flavors(node: Node, version: str, recipe_dir: Path) -> dict[str, FlavorSpec]:
-    from ..flavors import flavors   # here, not at the top: the flavour modules import this module
+    from ..flavors import flavors  # here, not at the top: the flavour modules import this module
     known = flavors()
     if not isinstance(node.value, dict):
         raise node.error(f"flavors must be a mapping of flavour name -> settings, not {_type(node.value)}")
@@ -581,10 +582,7 @@ def load_recipe(path: str | Path) -> Recipe:
     if "isa-levels" not in top:
         levels = list(known_levels)
 
-    frontend = _str(top["frontend"], "frontend")
-    from ..frontends import available
-    if frontend not in available():
-        raise top["frontend"].error(f"unknown frontend '{frontend}'", f"available: {', '.join(available())}")
+    frontend = _str(top["frontend"], "frontend", FRONTEND, "a frontend's name")   # which exist: the pipeline's to say
 
     dev = _mapping(top["dev"], "dev", {"package": True, "headers": False})
     dev_package = _str(dev["package"], "dev.package", PKG_NAME)

@@ -7,11 +7,12 @@ from pathlib import Path
 
 import jinja2
 
-from ... import SKEL_DIR, TEMPLATES_DIR, isa, pools
-from ...generate import GENDIR
-from ...plan import Plan, header_files
+from ... import data
+from ...core import escape, isa
+from ...core.layout import GENDIR
+from ...plan import Plan, header_files, pools
 from ...recipe.schema import Recipe
-from .. import escape, ninja
+from .. import ninja
 from . import changelog, control, copyright, install, pkgconfig, tests
 from .packages import all_variants, generic_name, safe, shlibs_alternatives, shlibs_dependency
 
@@ -21,7 +22,7 @@ REGULAR = 0o644
 
 def _environment(finalize) -> jinja2.Environment:
     """Templates of one format: `finalize` escapes every {{ }} value for it, so no template or caller has to."""
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)), keep_trailing_newline=True,
+    return jinja2.Environment(loader=jinja2.PackageLoader(data.__name__, "templates"), keep_trailing_newline=True,
                               trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined,
                               finalize=finalize)
 
@@ -31,12 +32,7 @@ _script_env = _environment(escape.shell_word)  # shell scripts and debian/watch:
 
 
 def _skel() -> dict[str, tuple[str, int]]:
-    out = {}
-    for path in sorted(SKEL_DIR.rglob("*")):
-        if path.is_file():
-            mode = EXECUTABLE if path.stat().st_mode & 0o111 else REGULAR
-            out[str(path.relative_to(SKEL_DIR))] = (path.read_text(), mode)
-    return out
+    return {rel: (text, REGULAR) for rel, text in data.skeleton().items()}
 
 
 def _header_groups(recipe: Recipe, headers: list[tuple[str, str, str]]) -> dict[str, list[str]]:

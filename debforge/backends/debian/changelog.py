@@ -9,7 +9,7 @@ from pathlib import Path
 
 from debian.changelog import Changelog, ChangelogParseError, Version
 
-from ...errors import DebforgeError
+from ...core.errors import DebforgeError
 from ...recipe.schema import Recipe
 from ..ninja import RECIPE
 from .control import STANDARDS_DATE

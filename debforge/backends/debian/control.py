@@ -7,8 +7,8 @@ import textwrap
 
 from debian.deb822 import Deb822
 
+from ...core import escape
 from ...recipe.schema import BinaryPackage, Recipe
-from .. import escape
 from .packages import all_variants, generic_name, safe, src_name, variants
 
 STANDARDS_VERSION = "4.6.2"

@@ -10,12 +10,12 @@ from pathlib import Path
 from debian.copyright import Copyright
 from debian.deb822 import Deb822
 
-from ... import pools
+from ...core import escape
 from ...flavors import Flavor
-from ...plan import Plan
+from ...plan import Plan, pools
 from ...recipe.schema import Recipe
-from .. import escape, ninja
-from . import REGULAR, EXECUTABLE, _env, _script_env, _skel, changelog, copyright
+from .. import ninja
+from . import EXECUTABLE, REGULAR, _env, _script_env, _skel, changelog, copyright
 from .control import STANDARDS_VERSION, _description, dump
 from .install import LIBDIR, _override
 from .packages import replaced, shlibs_alternatives, shlibs_dependency, src_name

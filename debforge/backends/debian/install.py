@@ -3,9 +3,9 @@ ${DEB_HOST_MULTIARCH} substitution so one file serves every architecture."""
 
 from __future__ import annotations
 
-from ... import isa
-from ...backends.ninja import level_dir
+from ...core import isa
 from ...recipe.schema import Recipe
+from ..ninja import level_dir
 from . import pkgconfig
 from .packages import generic_name, src_name, variants
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ... import isa
+from ...core import isa
+from ...core.escape import Make
 from ...recipe.schema import BinaryPackage, Recipe
-from ..escape import Make
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import jinja2
 from debian.deb822 import Deb822
 
-from ... import isa
+from ...core import isa
 from ...recipe.schema import Recipe
 from ..ninja import RECIPE
 from .control import dump

@@ -17,9 +17,9 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ... import staging
-from ...confine import inside
-from ...errors import DebforgeError
+from ...core import staging
+from ...core.confine import inside
+from ...core.errors import DebforgeError
 
 MANIFEST = "debforge/generated.sha256"
 HISTORY = frozenset({"changelog"})

@@ -19,7 +19,7 @@ from importlib import metadata
 from pathlib import Path
 
 from ... import __version__
-from ...errors import DebforgeError
+from ...core.errors import DebforgeError
 from ...graph import Package, Target
 
 SCHEMA = 1

@@ -20,10 +20,9 @@ from pathlib import Path
 
 import starlark as sl
 
-from ... import bounded
-from ...errors import DebforgeError
+from ...core import bounded, labels
+from ...core.errors import DebforgeError
 from ...graph import Graph, Package, Target
-from . import labels
 from .cache import Inputs, ScanCache, digest, listing_digest
 from .glob import BUILD_FILES, MAX_RESULTS, Lister
 from .select import DEFAULT, DebianConfig

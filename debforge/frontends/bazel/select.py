@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ... import isa
+from ...core import isa
 from ...recipe.schema import Config
 
 DEFAULT = "//conditions:default"

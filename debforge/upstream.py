@@ -19,9 +19,9 @@ from pathlib import Path
 from debian.deb822 import Deb822
 from debian.debian_support import Version
 
-from . import staging
 from .backends.debian.tree import MANIFEST
-from .errors import DebforgeError
+from .core import staging
+from .core.errors import DebforgeError
 from .recipe.schema import Recipe
 
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "debforge"

@@ -15,15 +15,19 @@ import posixpath
 import shlex
 from dataclasses import dataclass, field
 
-from . import generate, isa, linkopts, pytools, tblgen
-from .backends.escape import dh_path, refuse_control
-from .confine import in_tree, inside, option_problem
-from .errors import DebforgeError
-from .flavors import Flavor
-from .frontends.bazel.glob import compile_pattern
-from .frontends.bazel.labels import absolute
-from .graph import Target, file_path, split_label
-from .recipe.schema import BinaryPackage, Library, Recipe
+from ..core import isa
+from ..core.confine import in_tree, inside, option_problem
+from ..core.errors import DebforgeError
+from ..core.escape import dh_path, refuse_control
+from ..core.globs import compile_pattern
+from ..core.labels import absolute
+from ..core.layout import BUILDDIR, GENDIR, HOST_DIR
+from ..flavors import Flavor
+from ..graph import Target, file_path, split_label
+from ..recipe.schema import BinaryPackage, Library, Recipe
+from . import linkopts
+from .rules import KINDS, pytools, tblgen
+from .rules.common import Generate, Tool, declared_outputs, make_variables, output_path
 
 C_EXT = (".c",)
 CXX_EXT = (".cc", ".cpp", ".cxx", ".c++", ".C")
@@ -103,7 +107,6 @@ class HostTool:
         return self.path.removeprefix(f"{HOST_DIR}/bin/")
 
 
-HOST_DIR = f"{generate.BUILDDIR}/host"
 
 
 @dataclass
@@ -113,7 +116,7 @@ class Plan:
     levels: list[isa.Level]
     libraries: list[SharedLibrary]
     externals_used: list[str]            # Debian -dev packages
-    steps: list[generate.Generate] = field(default_factory=list)   # generated files, before any compile
+    steps: list[Generate] = field(default_factory=list)   # generated files, before any compile
     flavor: Flavor | None = None
     gpu_archs: list[str] = field(default_factory=list)   # the flavour compiler's architecture flags
     host_tools: list[HostTool] = field(default_factory=list)   # built before the steps that run them
@@ -155,7 +158,7 @@ class _Planner:
         self.used: set[str] = set()              # ... by the library being planned
         # macros of the features the recipe drops: gone from every compile, however upstream spells them
         self.undefined = {m for ext in self.externals.values() for m in ext.undefine}
-        self.steps: dict[str, generate.Generate] = {}
+        self.steps: dict[str, Generate] = {}
         self.made_by: dict[str, Target] = {}    # output label -> the rule declaring it
         self.indexed: set[str] = set()           # packages whose rules are in made_by
         self.host_tools: dict[str, HostTool] = {}
@@ -313,7 +316,7 @@ class _Planner:
             maker = self.maker(label)
             if maker is not None:
                 step = self.step(maker, label, t)
-                out.append(generate.output_path(label))
+                out.append(output_path(label))
                 if out[-1] not in step.outputs:
                     raise DebforgeError(f"'{label}' is declared by '{maker.label}' ({maker.location}), but its "
                                         f"{maker.kind} step does not write it", *_split_loc(t.location))
@@ -335,24 +338,24 @@ class _Planner:
             self.indexed.add(pkg)
             for rule in self.ws.graph.targets.values():
                 if split_label(rule.label)[1] == pkg:
-                    for out in tblgen.outputs(rule) if rule.kind == tblgen.KIND else generate.declared_outputs(rule):
+                    for out in tblgen.outputs(rule) if rule.kind == tblgen.KIND else declared_outputs(rule):
                         self.made_by.setdefault(out, rule)
         return self.made_by.get(label)
 
-    def step(self, rule: Target, label: str, user: Target) -> generate.Generate:
+    def step(self, rule: Target, label: str, user: Target) -> Generate:
         """The build step of a generating rule (once), its inputs resolved like sources; `user` names `label`."""
         if rule.label not in self.steps:
-            if rule.kind not in generate.KINDS:
+            if rule.kind not in KINDS:
                 raise DebforgeError(f"source '{label}' of '{user.label}' is made by a {rule.kind} "
                                     f"({rule.location}), which debforge cannot generate yet",
                                     *_split_loc(user.location),
-                                    hint=f"generator kinds: {', '.join(sorted(generate.KINDS))} "
-                                         f"(debforge/generate.py)")
-            self.steps[rule.label] = generate.KINDS[rule.kind](rule, self)
+                                    hint=f"generator kinds: {', '.join(sorted(KINDS))} "
+                                         f"(debforge/plan/rules/)")
+            self.steps[rule.label] = KINDS[rule.kind](rule, self)
             self.externals_used.update(self.steps[rule.label].build_depends)
         return self.steps[rule.label]
 
-    # what generator kinds ask (generate.Context)
+    # what generator kinds ask (Context)
     @property
     def root(self) -> str:
         return str(self.ws.root)
@@ -371,10 +374,10 @@ class _Planner:
         value = setting.attrs.get("build_setting_default") if setting else None
         return None if value is None else str(value)
 
-    def tool(self, t: Target, label: str) -> generate.Tool:
+    def tool(self, t: Target, label: str) -> Tool:
         if label in self.recipe.tools:   # a program the recipe takes from Debian, on PATH
             debian = self.recipe.tools[label]
-            return generate.Tool([debian.command], [], [debian.package])
+            return Tool([debian.command], [], [debian.package])
         shared = self.recipe_library(label)
         if shared is not None:   # a recipe library's shared object a tool loads (bazel's runfiles): its generic copy
             lib = self.lib_by_label[shared]
@@ -382,14 +385,14 @@ class _Planner:
                 raise DebforgeError(f"'{t.label}' needs the recipe library '{lib.name}' at run time, which is "
                                     f"planned after the library that runs the tool", *_split_loc(t.location),
                                     hint=f"list {lib.name} earlier in {self.recipe.path}")
-            path = f"{generate.BUILDDIR}/{isa.GENERIC}/lib{lib.name}.so"
-            return generate.Tool([path], [path], [])
+            path = f"{BUILDDIR}/{isa.GENERIC}/lib{lib.name}.so"
+            return Tool([path], [path], [])
         tool = self.ws.target(label)
         if tool is not None and tool.kind == "cc_binary":
             return self.host_tool(t, tool)
         return pytools.python_tool(self.ws, self.recipe.python_requirements, str(self.recipe.path), t, label)
 
-    def host_tool(self, user: Target, t: Target) -> generate.Tool:
+    def host_tool(self, user: Target, t: Target) -> Tool:
         """A cc_binary a step runs, as a host executable ninja builds first; its closure is compiled in whole."""
         if t.label not in self.host_tools:
             _checked(t)
@@ -426,7 +429,7 @@ class _Planner:
                 # upstream's -rpath options point into bazel's output tree: the backend gives the RUNPATH
                 exe.linkopts += [o for o in d.attrs.get("linkopts", []) if o not in exe.linkopts and "-rpath" not in o]
         exe = self.host_tools[t.label]
-        return generate.Tool([exe.path], [exe.path], [])
+        return Tool([exe.path], [exe.path], [])
 
     def compile(self, src: str, flags: list[str], owner: str) -> Compile | None:
         """How src is compiled with its target's flags; None for headers, data and scripts."""
@@ -451,29 +454,29 @@ class _Planner:
     def generated(self, t: Target) -> list[str]:
         """Generated files among a target's sources and headers (compiles wait for them)."""
         gen = [p for attr in ("srcs", "hdrs", "textual_hdrs") for p in self.sources(t, attr)]
-        return [p for p in gen if p.startswith(generate.GENDIR + "/")]
+        return [p for p in gen if p.startswith(GENDIR + "/")]
 
     def flags(self, t: Target, closure: list[Target]) -> list[str]:
         """The recipe's copts (bazel's --copt), the target's copts, then defines (own + transitive), then include
         dirs: bazel's order on the command line. $(BINDIR)/$(GENDIR) are bazel's make variables."""
         own = [f for f in t.attrs.get("copts", []) if f not in self.recipe.config.drop_copts]
         # bazel tokenizes a target's copts as a Bourne shell would (torch has "-fno-math-errno "); --copt is not
-        flags = [generate.make_variables(f) for f in self.recipe.config.copts] + \
-            [w for f in own for w in shlex.split(generate.make_variables(f))]
+        flags = [make_variables(f) for f in self.recipe.config.copts] + \
+            [w for f in own for w in shlex.split(make_variables(f))]
         defines: list[str] = list(t.attrs.get("local_defines", []))
-        includes: list[str] = ["-iquote", ".", "-iquote", generate.GENDIR]
+        includes: list[str] = ["-iquote", ".", "-iquote", GENDIR]
         deps = self.deps_of(t, closure)
         for d in [t] + deps:
             defines += [x for x in d.attrs.get("defines", []) if x not in defines]
             pkg = split_label(d.label)[1]
             for inc in d.attrs.get("includes", []):
                 path = os.path.normpath(os.path.join(pkg, inc))
-                includes += ["-isystem", path, "-isystem", f"{generate.GENDIR}/{path}"]
+                includes += ["-isystem", path, "-isystem", f"{GENDIR}/{path}"]
             if "strip_include_prefix" in d.attrs:
                 strip = d.attrs["strip_include_prefix"]
                 base = strip.lstrip("/") if strip.startswith("/") else os.path.join(pkg, strip)
                 # bazel's virtual include directory holds the generated headers too
-                includes += ["-I", os.path.normpath(base), "-I", os.path.normpath(f"{generate.GENDIR}/{base}")]
+                includes += ["-I", os.path.normpath(base), "-I", os.path.normpath(f"{GENDIR}/{base}")]
             if d.attrs.get("include_prefix"):
                 raise DebforgeError(f"'{d.label}' uses include_prefix, which is not supported yet",
                                     *_split_loc(d.location))
@@ -708,7 +711,7 @@ def header_files(recipe: Recipe, root: str, generated: list[str] = ()) -> list[t
     """(path in tree, directory under /usr/include, build profiles) for every header of the -dev package. A
     generated file (a path under GENDIR) is matched by its package path, as bazel's bin directory overlays the tree."""
     out: list[tuple[str, str, str]] = []
-    made = {os.path.relpath(g, generate.GENDIR): g for g in generated}
+    made = {os.path.relpath(g, GENDIR): g for g in generated}
     for hs in recipe.headers:
         regex = compile_pattern(hs.files)
         matched = [rel for rel in sorted(made) if regex.match(rel)]
