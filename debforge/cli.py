@@ -17,7 +17,7 @@ from .backends.debian import tree as debian_tree
 from .core.errors import DebforgeError
 from .core.isa import ARCHES
 from .drivers import dpkg, sbuild
-from .flavors import flavors
+from .flavors import FLAVORS
 
 EXIT_INPUT = 2
 EXIT_BUG = 3
@@ -85,7 +85,7 @@ def generate(recipe_path: str, output: str, source: str | None, force: bool,
     with upstream.Output(Path(output)) as out:
         up = upstream.prepare(recipe, out, source and Path(source), log)
         if flavor:
-            up, files = generate_flavor(recipe, flavors()[flavor], up, out)
+            up, files = generate_flavor(recipe, FLAVORS[flavor], up, out)
         else:
             plans = pipeline.plan_arches(recipe, up.tree, log, up.final)
             epoch = int(os.environ.get("SOURCE_DATE_EPOCH") or upstream.newest_mtime(up.tree))
@@ -214,7 +214,7 @@ def parser() -> argparse.ArgumentParser:
         sp.add_argument("--force", action="store_true",
                         help="also overwrite generated files changed since debforge wrote them, and a debian/ that "
                              "debforge did not write (other files and the changelog history are kept)")
-        sp.add_argument("--flavor", choices=sorted(flavors()),
+        sp.add_argument("--flavor", choices=sorted(FLAVORS),
                         help="the source package <source>-FLAVOR (contrib) that builds the recipe's GPU flavour "
                              "from <source>-src, instead of the main one")
         if name == "generate":

@@ -13,7 +13,7 @@ from . import frontends
 from .core import bounded
 from .plan import FlavorBuild, make_plan
 from .recipe import schema as recipe_schema
-from .recipe.schema import Recipe
+from .recipe.model import Recipe
 
 
 def load_recipe(path) -> Recipe:

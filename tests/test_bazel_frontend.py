@@ -9,7 +9,7 @@ from debforge.core.globs import compile_pattern
 from debforge.core.labels import absolute
 from debforge.frontends.bazel.evaluate import Workspace
 from debforge.frontends.bazel.select import DebianConfig
-from debforge.recipe.schema import Config, RepoFile
+from debforge.recipe.model import Config, RepoFile
 
 
 def tree(root, files, arch="amd64", config=Config(), repo_files=None):

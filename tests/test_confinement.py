@@ -19,7 +19,7 @@ from debforge.core import bounded, globs, labels
 from debforge.core.errors import DebforgeError
 from debforge.frontends.bazel import PARALLEL_FROM, glob, scan
 from debforge.frontends.bazel.evaluate import STANDINS, read_confined
-from debforge.recipe.schema import Config
+from debforge.recipe.model import Config
 
 SECRET = "s3cret-content-outside-the-tree ,,, not starlark"
 DEEP = "def deep():\n    x = []\n    for i in range(500):\n        x = [x]\n    return x\n"

@@ -11,7 +11,7 @@ from debforge.core.errors import DebforgeError
 from debforge.frontends.bazel import evaluate
 from debforge.frontends.bazel.select import DebianConfig
 from debforge.recipe import load_recipe
-from debforge.recipe.schema import Config
+from debforge.recipe.model import Config
 
 
 def workspace(root, build, **files):

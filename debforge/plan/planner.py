@@ -24,7 +24,7 @@ from ..core.labels import absolute
 from ..core.layout import BUILDDIR, GENDIR, HOST_DIR
 from ..flavors import Flavor
 from ..graph import Target, file_path, split_label
-from ..recipe.schema import BinaryPackage, Library, Recipe
+from ..recipe.model import BinaryPackage, Library, Recipe
 from . import linkopts
 from .rules import KINDS, pytools, tblgen
 from .rules.common import Generate, Tool, declared_outputs, make_variables, output_path

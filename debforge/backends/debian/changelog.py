@@ -10,7 +10,7 @@ from pathlib import Path
 from debian.changelog import Changelog, ChangelogParseError, Version
 
 from ...core.errors import DebforgeError
-from ...recipe.schema import Recipe
+from ...recipe.model import Recipe
 from ..ninja import RECIPE
 from .control import STANDARDS_DATE
 

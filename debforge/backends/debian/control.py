@@ -8,7 +8,7 @@ import textwrap
 from debian.deb822 import Deb822
 
 from ...core import escape
-from ...recipe.schema import BinaryPackage, Recipe
+from ...recipe.model import BinaryPackage, Recipe
 from .packages import all_variants, generic_name, safe, src_name, variants
 
 STANDARDS_VERSION = "4.6.2"

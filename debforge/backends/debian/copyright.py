@@ -9,7 +9,7 @@ from debian.copyright import Copyright, FilesParagraph, Header, License, License
 
 from ...core.confine import in_tree
 from ...core.escape import deb822_text
-from ...recipe.schema import Recipe
+from ...recipe.model import Recipe
 
 COMMON_LICENSES = Path("/usr/share/common-licenses")
 LICENSE_FILES = ("LICENSE", "LICENSE.txt", "LICENSE.md", "COPYING", "COPYING.txt")

@@ -13,9 +13,10 @@ from debian.deb822 import Deb822
 from ...core import escape
 from ...flavors import Flavor
 from ...plan import Plan, pools
-from ...recipe.schema import Recipe
+from ...recipe.model import Recipe
 from .. import ninja
-from . import EXECUTABLE, REGULAR, _env, _script_env, _skel, changelog, copyright
+from . import changelog, copyright
+from .common import EXECUTABLE, REGULAR, RULES, SCRIPTS, skeleton
 from .control import STANDARDS_VERSION, _description, dump
 from .install import LIBDIR, _override
 from .packages import replaced, shlibs_alternatives, shlibs_dependency, src_name
@@ -35,20 +36,20 @@ def render(recipe: Recipe, flavor: Flavor, plans: dict[str, Plan], upstream: Pat
     source tree the plans were made from (the same as in the -src tarball)."""
     spec = recipe.flavor(flavor.name)
     name = source_name(recipe, flavor)
-    files = {k: v for k, v in _skel().items() if k not in CPU_ONLY}
+    files = {k: v for k, v in skeleton().items() if k not in CPU_ONLY}
     files["control"] = (_control(recipe, flavor, sorted({d for p in plans.values() for d in p.externals_used})),
                         REGULAR)
     as_flavor = dataclasses.replace(recipe, source=name)
     files["changelog"] = (changelog.render(as_flavor, timestamp, tree / "debian" / "changelog"), REGULAR)
     files["copyright"] = (_contrib_copyright(copyright.render(recipe, upstream, timestamp), flavor), REGULAR)
-    files["rules"] = (_env.get_template("flavor-rules.j2").render(
+    files["rules"] = (RULES.get_template("flavor-rules.j2").render(
         recipe_name=ninja.RECIPE, flavor=flavor, config_ninja=[escape.Make(line) for line in flavor.config_ninja], source=recipe.source,
         version=recipe.version, upstream=UPSTREAM_DIR, patches=PATCHES,
         toolkit=escape.Make(flavor.rules_toolkit.replace("@PROFILE@", flavor.profile(recipe.source))),
         pools=pools.script_args(recipe.config.compile_memory),
         shlibs=_shlibs(recipe, flavor),
     ), EXECUTABLE)
-    files["debforge/unpack-source"] = (_script_env.get_template("unpack-source.sh").render(), EXECUTABLE)
+    files["debforge/unpack-source"] = (SCRIPTS.get_template("unpack-source.sh").render(), EXECUTABLE)
     files[f"{PATCHES}/series"] = ("".join(f"{p.name}\n" for p in spec.patches), REGULAR)
     for p in spec.patches:
         files[f"{PATCHES}/{p.name}"] = (p.read_text(), REGULAR)

@@ -4,7 +4,7 @@ ${DEB_HOST_MULTIARCH} substitution so one file serves every architecture."""
 from __future__ import annotations
 
 from ...core import isa
-from ...recipe.schema import Recipe
+from ...recipe.model import Recipe
 from ..ninja import level_dir
 from . import pkgconfig
 from .packages import generic_name, src_name, variants

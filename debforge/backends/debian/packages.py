@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from ...core import isa
 from ...core.escape import Make
-from ...recipe.schema import BinaryPackage, Recipe
+from ...recipe.model import BinaryPackage, Recipe
 
 
 @dataclass(frozen=True)

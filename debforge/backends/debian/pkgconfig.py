@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from ...core.escape import pkgconfig
 from ...plan import Plan
-from ...recipe.schema import Recipe
+from ...recipe.model import Recipe
 
 DIR = "debforge/pkgconfig"   # under debian/
 

@@ -7,7 +7,7 @@ import jinja2
 from debian.deb822 import Deb822
 
 from ...core import isa
-from ...recipe.schema import Recipe
+from ...recipe.model import Recipe
 from ..ninja import RECIPE
 from .control import dump
 from .packages import all_variants, variants

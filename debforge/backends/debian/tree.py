@@ -20,8 +20,8 @@ from pathlib import Path
 from ...core import staging
 from ...core.confine import inside
 from ...core.errors import DebforgeError
+from ...core.layout import MANIFEST
 
-MANIFEST = "debforge/generated.sha256"
 HISTORY = frozenset({"changelog"})
 _LINE = re.compile(r"^([0-9a-f]{64})  (.+)$")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ...core import isa
-from ...recipe.schema import Config
+from ...recipe.model import Config
 
 DEFAULT = "//conditions:default"
 # bazel's legacy --cpu values, still used by many config_settings as values = {"cpu": ...}
