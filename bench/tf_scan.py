@@ -29,7 +29,7 @@ from debforge.core.errors import DebforgeError  # noqa: E402
 from debforge.frontends.bazel import scan  # noqa: E402
 from debforge.graph import file_path  # noqa: E402
 from debforge.plan import make_plan  # noqa: E402
-from debforge.recipe import load_recipe  # noqa: E402
+from debforge.recipe.schema import load_recipe  # noqa: E402
 
 REFERENCES = ("srcs", "hdrs", "textual_hdrs", "deps", "implementation_deps", "data")
 

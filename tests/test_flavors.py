@@ -16,7 +16,7 @@ from debforge import frontends
 from debforge.flavors import FLAVORS
 from debforge.flavors.cuda import arch_flags, nvcc_flags
 from debforge.plan import FlavorBuild, make_plan
-from debforge.recipe import load_recipe
+from debforge.recipe.schema import load_recipe
 
 GPU = FIXTURES / "gpu"
 RECIPE = GPU / "recipe.yaml"

@@ -10,7 +10,7 @@ from debforge.backends.debian import copyright
 from debforge.core.errors import DebforgeError
 from debforge.frontends.bazel import evaluate
 from debforge.frontends.bazel.select import DebianConfig
-from debforge.recipe import load_recipe
+from debforge.recipe.schema import load_recipe
 from debforge.recipe.model import Config
 
 
