@@ -3,7 +3,7 @@ compiled in whole, recipe libraries it links taken from their generic copies), b
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from ..core.errors import DebforgeError
 from ..core.layout import HOST_DIR
@@ -15,12 +15,17 @@ from .rules.common import Tool
 from .scope import Scope
 from .targets import STRING_ATTRS, STRING_LIST_ATTRS, checked, where
 
-if TYPE_CHECKING:
-    from .steps import Steps
+
+class Sources(Protocol):
+    """What host tools ask of the generate steps (steps.Steps): a target's sources and generated files as paths."""
+
+    def sources(self, t: Target, attr: str = "srcs") -> list[str]: ...
+
+    def generated(self, t: Target) -> list[str]: ...
 
 
 class HostTools:
-    def __init__(self, scope: Scope, deps: Dependencies, flags: CompileFlags, steps: Steps):
+    def __init__(self, scope: Scope, deps: Dependencies, flags: CompileFlags, steps: Sources):
         self.scope = scope
         self.deps = deps
         self.flags = flags
