@@ -18,7 +18,7 @@ from conftest import FIXTURES, run_cli
 from debforge.core import bounded, globs, labels
 from debforge.core.errors import DebforgeError
 from debforge.frontends.bazel import PARALLEL_FROM, glob, scan
-from debforge.frontends.bazel.evaluate import STANDINS, read_confined
+from debforge.frontends.bazel.files import STANDINS, read_confined
 from debforge.recipe.model import Config
 
 SECRET = "s3cret-content-outside-the-tree ,,, not starlark"
