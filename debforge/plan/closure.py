@@ -129,7 +129,7 @@ class _Walk:
             return None
         if self.deps.leave_out(dep, t):
             return None
-        d = self.scope.target(dep, t.location)
+        d = self.scope.resolve(dep, t.location)
         if d.label != dep and self.deps.leave_out(d.label, t):   # an alias of a target left out
             return None
         if d.label != dep and d.label in self.linked:   # an alias of what a linked library holds

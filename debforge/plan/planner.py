@@ -15,6 +15,7 @@ Context) with hosttools (the cc_binary tools they run), libraries (the shared ob
 from __future__ import annotations
 
 from ..core import isa
+from ..graph import ScanView
 from ..recipe.model import Recipe
 from .closure import Dependencies
 from .flags import CompileFlags
@@ -28,7 +29,7 @@ def levels_for(recipe: Recipe, arch: str) -> list[isa.Level]:
     return [lvl for lvl in isa.ARCHES[arch].levels if lvl.name in recipe.isa_levels]
 
 
-def make_plan(recipe: Recipe, ws, arch: str, flavor: FlavorBuild | None = None) -> Plan:
+def make_plan(recipe: Recipe, ws: ScanView, arch: str, flavor: FlavorBuild | None = None) -> Plan:
     """The CPU flavour's plan, or with `flavor` that GPU flavour's (its packages, no ISA levels)."""
     scope = Scope(recipe, ws, flavor)
     deps = Dependencies(scope)

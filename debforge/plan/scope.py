@@ -4,7 +4,7 @@ lookups on the scan's targets every part of the planner shares."""
 from __future__ import annotations
 
 from ..core.errors import DebforgeError
-from ..graph import Target, split_label
+from ..graph import ScanView, Target, split_label
 from ..recipe.model import Library, Recipe
 from .model import FlavorBuild
 from .rules import tblgen
@@ -13,7 +13,7 @@ from .targets import CC_KINDS, where
 
 
 class Scope:
-    def __init__(self, recipe: Recipe, ws, flavor: FlavorBuild | None = None):
+    def __init__(self, recipe: Recipe, ws: ScanView, flavor: FlavorBuild | None = None):
         self.recipe = recipe
         self.ws = ws
         self.flavor = flavor.flavor if flavor else None
@@ -38,7 +38,7 @@ class Scope:
                 by_label.setdefault(group.attrs["srcs"][0], lib)
         return by_label
 
-    def target(self, label: str, referrer: str, chain: tuple[str, ...] = ()) -> Target:
+    def resolve(self, label: str, referrer: str, chain: tuple[str, ...] = ()) -> Target:
         """The target `label` names (through aliases), which the target at `referrer` depends on."""
         t = self.ws.target(label)
         if t is None:
@@ -53,7 +53,7 @@ class Scope:
                 raise DebforgeError(f"alias '{t.label}' has no 'actual' label", *where(t.location))
             if actual in chain + (label,):
                 raise DebforgeError(f"alias cycle: {' -> '.join(chain + (label, actual))}", *where(t.location))
-            t = self.target(actual, t.location, chain + (label,))
+            t = self.resolve(actual, t.location, chain + (label,))
         return t
 
     def mapped_package(self, label: str) -> str | None:

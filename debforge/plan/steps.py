@@ -112,13 +112,8 @@ class Steps:
         return self.scope.ws.target(label)
 
     def flag(self, label: str) -> str | None:
-        """A build setting's value: the recipe's config, else the setting's build_setting_default."""
-        ws = self.scope.ws
-        if label in ws.config.flag_values:
-            return ws.config.flag_values[label]
-        setting = ws.target(label)
-        value = setting.attrs.get("build_setting_default") if setting else None
-        return None if value is None else str(value)
+        """A build setting's value, as the scan reads it (booleans "true" or "false")."""
+        return self.scope.ws.flag(label)
 
     def tool(self, t: Target, label: str) -> Tool:
         recipe = self.scope.recipe

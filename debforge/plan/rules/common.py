@@ -43,7 +43,7 @@ class Context(Protocol):
 
     def rule(self, label: str) -> Target | None: ...                   # the rule a label names, if any
 
-    def flag(self, label: str) -> str | None: ...                      # a build setting's value
+    def flag(self, label: str) -> str | None: ...                      # a build setting's value ("true"/"false")
 
 
 def output_path(label: str) -> str:

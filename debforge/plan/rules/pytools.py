@@ -8,13 +8,13 @@ from __future__ import annotations
 import posixpath
 
 from ...core.errors import DebforgeError
-from ...graph import Target, file_path, split_label
+from ...graph import ScanView, Target, file_path, split_label
 from .common import Tool, loc
 
 PY_KINDS = ("py_binary", "py_library")
 
 
-def python_tool(ws, requirements: dict[str, str], recipe_path: str, user: Target, label: str) -> Tool:
+def python_tool(ws: ScanView, requirements: dict[str, str], recipe_path: str, user: Target, label: str) -> Tool:
     """The command that runs the py_binary `label` (named by `user`), its source files and Build-Depends."""
     t = ws.target(label)
     where = loc(user)

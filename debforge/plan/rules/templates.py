@@ -12,9 +12,6 @@ from ...core.layout import SCRIPTS
 from ...graph import Target, split_label
 from .common import Context, Generate, declared_outputs, loc, one, output_path
 
-# a boolean build setting as bazel spells it -> as the options header says it
-BOOL = {"true": "true", "True": "true", "1": "true", "false": "false", "False": "false", "0": "false"}
-
 
 def cmake_configure_file(t: Target, ctx: Context) -> Generate:
     """PyTorch's CMake configure_file stand-in: '#cmakedefine X' becomes '#define X' for the listed
@@ -55,11 +52,11 @@ def tf_gen_options_header(t: Target, ctx: Context) -> Generate:
         raise DebforgeError(f"tf_gen_options_header '{t.label}': build_settings must map labels to names", *loc(t))
     pairs = []
     for label, name in settings.items():
-        value = ctx.flag(label)
-        if value not in BOOL:
+        value = ctx.flag(label)   # a boolean's value is "true" or "false", however bazel spells it
+        if value not in ("true", "false"):
             raise DebforgeError(f"tf_gen_options_header '{t.label}': build setting '{label}' is {value!r}, not "
                                 f"a boolean", *loc(t))
-        pairs += [f"#define_option {name}", f"#define TF_OPTION_{name}() {BOOL[value]}"]
+        pairs += [f"#define_option {name}", f"#define TF_OPTION_{name}() {value}"]
     script = f"{SCRIPTS}/expand-template"
     out, = map(output_path, declared_outputs(t))
     return Generate(t.label, t.kind, src, [out], ["perl", script, src[0], out, *pairs], [script])
