@@ -10,6 +10,7 @@ import starlark as sl
 
 from ...core import bounded, labels
 from ...core.errors import DebforgeError
+from .cache import Inputs
 from .files import STANDINS, read_confined
 
 _RULE_ASSIGN = re.compile(r"^([A-Za-z_]\w*)\s*=\s*(?:rule|repository_rule)\(", re.M)
@@ -63,7 +64,7 @@ class Loader:
 
     def __init__(self, ws):
         self.ws = ws
-        self._modules: dict[str, tuple[sl.FrozenModule, object]] = {}
+        self._modules: dict[str, tuple[sl.FrozenModule, Inputs]] = {}
         self.loading: list[str] = []   # the chain of loads under way
         self.rule_names: dict[tuple[str, int], str] = {}   # (file, line) of a rule() -> the name it is bound to
 

@@ -13,6 +13,7 @@ from ...core import isa
 from ...core.errors import DebforgeError
 from ...graph import Target
 from ...recipe.model import Config
+from .cache import Inputs
 from .loader import statements
 
 DEFAULT = "//conditions:default"
@@ -104,9 +105,9 @@ class Conditions:
     def __init__(self, ws):
         self.ws = ws
         self._verdicts: dict[str, tuple[bool, int]] = {}    # select() condition -> (matches, specialisation)
-        self._verdict_inputs: dict = {}
+        self._verdict_inputs: dict[str, Inputs] = {}
         self._settings: dict[str, dict[str, Target]] = {}   # package -> its literal config_settings
-        self._settings_inputs: dict = {}
+        self._settings_inputs: dict[str, Inputs] = {}
 
     def select(self, keys, no_match_error):
         """Indices of the select() keys that win here; the values stay in Starlark (they may hold anything)."""
