@@ -18,10 +18,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))   # the clean-root testbed is a test helper
 
-from debforge import isa, testbed  # noqa: E402
+import testbed  # noqa: E402
+from debforge.core import isa  # noqa: E402
 from debforge.backends.debian.packages import all_variants, generic_name  # noqa: E402
-from debforge.recipe import load_recipe  # noqa: E402
+from debforge.recipe.schema import load_recipe  # noqa: E402
 
 RECIPE = ROOT / "recipes/gemmlowp.yaml"
 

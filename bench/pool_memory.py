@@ -28,7 +28,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from debforge import SKEL_DIR, pools  # noqa: E402
+from debforge.data import SKEL  # noqa: E402
+from debforge.plan import pools  # noqa: E402
 
 HEAVY_ENTRIES = 1500   # ~1 GiB, ~7 s with g++ 12 -O2 (2500: 2.9 GiB, 47 s; 6000: >11 GiB)
 LIGHT_ENTRIES = 150
@@ -130,7 +131,7 @@ def build(tree: Path, jobs: int, args: list[str], root: Path | None) -> dict:
         out.write_text("".join(f"pool {a.split('=')[0]}\n  depth = {jobs}\n" for a in args))
         line = ""
     else:
-        line = subprocess.run(["perl", str(SKEL_DIR / "debforge/pools"), "--root", str(root), str(out), str(jobs),
+        line = subprocess.run(["perl", str(SKEL / "debforge/pools"), "--root", str(root), str(out), str(jobs),
                                *args], check=True, capture_output=True, text=True).stdout.strip()
     subprocess.run(["rm", "-rf", "obj-debforge/generic", ".ninja_log", ".ninja_deps"], cwd=tree, check=True)
     sampler = Sampler(tree)

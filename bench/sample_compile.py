@@ -35,7 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from debforge.generate import BUILDDIR  # noqa: E402
+from debforge.core.layout import BUILDDIR  # noqa: E402
 
 
 def objects(tree: Path, ninja_file: str, level: str, lib: str | None) -> list[str]:

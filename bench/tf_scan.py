@@ -23,12 +23,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from debforge import bounded, sources  # noqa: E402
-from debforge.errors import DebforgeError  # noqa: E402
+from debforge import upstream  # noqa: E402
+from debforge.core import bounded  # noqa: E402
+from debforge.core.errors import DebforgeError  # noqa: E402
 from debforge.frontends.bazel import scan  # noqa: E402
 from debforge.graph import file_path  # noqa: E402
 from debforge.plan import make_plan  # noqa: E402
-from debforge.recipe import load_recipe  # noqa: E402
+from debforge.recipe.schema import load_recipe  # noqa: E402
 
 REFERENCES = ("srcs", "hdrs", "textual_hdrs", "deps", "implementation_deps", "data")
 
@@ -67,7 +68,7 @@ def main() -> int:
     ap.add_argument("--jobs", type=int, nargs="+", default=[1, 2], help="process counts to compare (default: 1 2)")
     args = ap.parse_args()
     recipe = load_recipe(ROOT / "recipes/tensorflow.yaml")
-    tree = Path(args.tree) if args.tree else sources.unpacked(recipe, sources.CACHE / "bench", print)
+    tree = Path(args.tree) if args.tree else upstream.unpacked(recipe, upstream.CACHE / "bench", print)
 
     rows, graphs = [], {}
     for jobs in args.jobs:

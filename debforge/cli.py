@@ -10,14 +10,14 @@ import time
 import traceback
 from pathlib import Path
 
-from . import __version__, drivers, pipeline, sbuild, sources
+from . import __version__, pipeline, upstream
 from .backends import debian
 from .backends.debian import flavor as debian_flavor
 from .backends.debian import tree as debian_tree
-from .errors import DebforgeError
-from .isa import ARCHES
-from .flavors import flavors
-from .recipe import load_recipe
+from .core.errors import DebforgeError
+from .core.isa import ARCHES
+from .drivers import dpkg, sbuild
+from .flavors import FLAVORS
 
 EXIT_INPUT = 2
 EXIT_BUG = 3
@@ -35,7 +35,7 @@ def _progress(i: int, n: int, what: str) -> None:
 
 
 def cmd_check(args) -> int:
-    recipe = load_recipe(args.recipe)
+    recipe = pipeline.load_recipe(args.recipe)
     libs = ", ".join(f"lib{lib.name}.so.{lib.soversion} ({lib.target})" for _, lib in recipe.libraries())
     print(f"{recipe.path}: OK: {recipe.source} {recipe.full_version}, frontend {recipe.frontend}, "
           f"architectures {' '.join(recipe.architectures)}, ISA levels {' '.join(recipe.isa_levels) or 'none'}; "
@@ -44,9 +44,9 @@ def cmd_check(args) -> int:
 
 
 def cmd_scan(args) -> int:
-    recipe = load_recipe(args.recipe)
-    with sources.Output(Path(args.output)) as out:
-        up = sources.prepare(recipe, out, args.source and Path(args.source), log)
+    recipe = pipeline.load_recipe(args.recipe)
+    with upstream.Output(Path(args.output)) as out:
+        up = upstream.prepare(recipe, out, args.source and Path(args.source), log)
         started = time.monotonic()
         g, hits = pipeline.scan_graph(recipe, up.tree, args.arch, _progress, not args.no_cache)
         if not g.skipped:   # a failing scan (exit 2) writes nothing; a good one keeps the orig and tree
@@ -79,16 +79,16 @@ def generate(recipe_path: str, output: str, source: str | None, force: bool,
              diff: bool = False, flavor: str | None = None) -> tuple[Path, object]:
     """Prepare the upstream tree and write its debian/ (or the flavour's source package); the output directory
     changes only once everything succeeded, and not at all with --diff."""
-    recipe = load_recipe(recipe_path)
+    recipe = pipeline.load_recipe(recipe_path)
     if flavor:
         recipe.flavor(flavor)   # the recipe configures it: checked before any download
-    with sources.Output(Path(output)) as out:
-        up = sources.prepare(recipe, out, source and Path(source), log)
+    with upstream.Output(Path(output)) as out:
+        up = upstream.prepare(recipe, out, source and Path(source), log)
         if flavor:
-            up, files = generate_flavor(recipe, flavors()[flavor], up, out)
+            up, files = generate_flavor(recipe, FLAVORS[flavor], up, out)
         else:
             plans = pipeline.plan_arches(recipe, up.tree, log, up.final)
-            epoch = int(os.environ.get("SOURCE_DATE_EPOCH") or sources.newest_mtime(up.tree))
+            epoch = int(os.environ.get("SOURCE_DATE_EPOCH") or upstream.newest_mtime(up.tree))
             files = debian.render(recipe, plans, up.tree, epoch)
         update = debian_tree.plan(up.debian, files, force=force)
         if diff:
@@ -102,14 +102,14 @@ def generate(recipe_path: str, output: str, source: str | None, force: bool,
     return up.final, recipe
 
 
-def generate_flavor(recipe, flavor, prepared: sources.Prepared, out) -> tuple[sources.Prepared, dict]:
+def generate_flavor(recipe, flavor, prepared: upstream.Prepared, out) -> tuple[upstream.Prepared, dict]:
     """The source package <source>-<flavor>: its orig tarball (a README, no upstream code) and debian/'s files,
     planned from the same upstream tree as the CPU package, under the flavour's configuration."""
-    upstream = prepared.tree
-    plans = pipeline.plan_flavor_arches(recipe, flavor, upstream, log, prepared.final)
-    epoch = int(os.environ.get("SOURCE_DATE_EPOCH") or sources.newest_mtime(upstream))
-    up = sources.prepare_flavor(out, debian_flavor.source_name(recipe, flavor), recipe, flavor.summary, epoch)
-    return up, debian_flavor.render(recipe, flavor, plans, upstream, up.tree, epoch)
+    tree = prepared.tree
+    plans = pipeline.plan_flavor_arches(recipe, flavor, tree, log, prepared.final)
+    epoch = int(os.environ.get("SOURCE_DATE_EPOCH") or upstream.newest_mtime(tree))
+    up = upstream.prepare_flavor(out, debian_flavor.source_name(recipe, flavor), recipe, flavor.summary, epoch)
+    return up, debian_flavor.render(recipe, flavor, plans, tree, up.tree, epoch)
 
 
 def _written(debian_dir: Path, update) -> None:
@@ -148,13 +148,13 @@ def cmd_build(args) -> int:
     if args.sbuild:
         return sbuild.build_and_check(tree, recipe.distribution, args.sbuild, args.refresh_chroot,
                                       not args.no_lintian, args.check_reproducible is not False, log, profiles)
-    changes = drivers.dpkg_buildpackage(tree, log, profiles)
-    for deb in drivers.debs_of(changes):
+    changes = dpkg.dpkg_buildpackage(tree, log, profiles)
+    for deb in dpkg.debs_of(changes):
         log(f"  built {deb.name}")
     print(changes)
     if args.no_lintian:
         return 0
-    errors, warnings, out = drivers.lintian(changes)
+    errors, warnings, out = dpkg.lintian(changes)
     log(out.rstrip())
     log(f"debforge: lintian: {errors} errors, {warnings} warnings")
     return 1 if errors or warnings else 0
@@ -164,7 +164,7 @@ def _profiles(spec: str | None, recipe_path: str) -> list[str]:
     """--profiles: names the recipe's build-profiles restrictions use (a typo would silently build everything)."""
     if not spec:
         return []
-    recipe = load_recipe(recipe_path)
+    recipe = pipeline.load_recipe(recipe_path)
     known = sorted({m for formula in recipe.build_profiles() for m in re.findall(r"!?([a-z0-9][a-z0-9.+-]*)", formula)})
     unknown = [p for p in spec.split(",") if p not in known]
     if unknown:
@@ -214,7 +214,7 @@ def parser() -> argparse.ArgumentParser:
         sp.add_argument("--force", action="store_true",
                         help="also overwrite generated files changed since debforge wrote them, and a debian/ that "
                              "debforge did not write (other files and the changelog history are kept)")
-        sp.add_argument("--flavor", choices=sorted(flavors()),
+        sp.add_argument("--flavor", choices=sorted(FLAVORS),
                         help="the source package <source>-FLAVOR (contrib) that builds the recipe's GPU flavour "
                              "from <source>-src, instead of the main one")
         if name == "generate":

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 
 @dataclass
@@ -43,6 +45,25 @@ class Graph:
         for t in self.targets.values():
             counts[t.kind] = counts.get(t.kind, 0) + 1
         return dict(sorted(counts.items()))
+
+
+@runtime_checkable
+class ScanView(Protocol):
+    """What the planner and the rule kinds read of a scan, read-only (the bazel frontend's Workspace is one).
+    target() may evaluate the label's package on first use: that only adds to graph."""
+
+    @property
+    def root(self) -> Path: ...                                   # the upstream tree, resolved
+
+    @property
+    def graph(self) -> Graph: ...                                 # what has been evaluated so far
+
+    def target(self, label: str) -> Target | None: ...           # the rule a label names; None: none (or external)
+
+    def build_file(self, pkg: str) -> str | None: ...             # a package's BUILD file; None: no such package
+
+    def flag(self, label: str) -> str | None: ...                 # a build setting's value ("true"/"false" for
+    #                                                                booleans); None: unknown
 
 
 def split_label(label: str) -> tuple[str, str, str]:

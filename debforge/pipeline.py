@@ -9,8 +9,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import bounded, frontends
+from . import frontends
+from .core import bounded
 from .plan import FlavorBuild, make_plan
+from .recipe import schema as recipe_schema
+from .recipe.model import Recipe
+
+
+def load_recipe(path) -> Recipe:
+    """The recipe at path, validated, with a frontend that exists."""
+    recipe = recipe_schema.load_recipe(path)
+    if recipe.frontend not in frontends.available():
+        raise recipe.error("frontend", f"unknown frontend '{recipe.frontend}'",
+                           f"available: {', '.join(frontends.available())}")
+    return recipe
 
 
 def scan_graph(recipe, tree: Path, arch: str, progress, cache: bool):

@@ -73,13 +73,14 @@ def fixture_plan(recipe):
 def configure(tree: Path, recipe) -> None:
     """What debian/rules' override_dh_auto_configure gives a ninja run (debforge's scripts, the toolchain, the
     compile pools for 2 jobs), for ninja runs outside dpkg-buildpackage."""
-    from debforge import SKEL_DIR, pools
-    shutil.copytree(SKEL_DIR / "debforge", tree / "debian/debforge", dirs_exist_ok=True)
+    from debforge.data import SKEL
+    from debforge.plan import pools
+    shutil.copytree(SKEL / "debforge", tree / "debian/debforge", dirs_exist_ok=True)
     (tree / "obj-debforge").mkdir(exist_ok=True)
     (tree / "obj-debforge/config.ninja").write_text(
         "cc = gcc\ncxx = g++\ncppflags =\ncflags = -O2\ncxxflags = -O2\nldflags =\n")
     if recipe.config.compile_memory:
-        subprocess.run(["perl", SKEL_DIR / "debforge/pools", tree / pools.POOLS_FILE, "2",
+        subprocess.run(["perl", SKEL / "debforge/pools", tree / pools.POOLS_FILE, "2",
                         *pools.script_args(recipe.config.compile_memory)], check=True, capture_output=True)
 
 

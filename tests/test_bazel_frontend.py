@@ -4,12 +4,13 @@ select()/load cycles that eager resolution meets in TensorFlow."""
 
 import pytest
 
-from debforge.errors import DebforgeError
+from debforge.core.errors import DebforgeError
+from debforge.core.globs import compile_pattern
+from debforge.core.labels import absolute
 from debforge.frontends.bazel.evaluate import Workspace
-from debforge.frontends.bazel.glob import compile_pattern
-from debforge.frontends.bazel.labels import absolute
 from debforge.frontends.bazel.select import DebianConfig
-from debforge.recipe.schema import Config, RepoFile
+from debforge.graph import ScanView
+from debforge.recipe.model import Config, RepoFile
 
 
 def tree(root, files, arch="amd64", config=Config(), repo_files=None):
@@ -97,6 +98,23 @@ cc_library(name = "all", srcs = select({":fast_and_windows": ["yes.c"], "//condi
 '''})
     assert attrs(ws, "//:any")["srcs"] == ["//:yes.c"]
     assert attrs(ws, "//:all")["srcs"] == ["//:no.c"]
+
+
+def test_flag_is_the_config_value_else_the_default_as_bazel_reads_it(tmp_path):
+    ws = tree(tmp_path, {"BUILD": '''
+load("@bazel_skylib//rules:common_settings.bzl", "bool_flag", "string_flag")
+bool_flag(name = "on", build_setting_default = True)
+bool_flag(name = "off", build_setting_default = False)
+string_flag(name = "mode", build_setting_default = "fast")
+bool_flag(name = "set", build_setting_default = False)
+config_setting(name = "is_set", flag_values = {":set": "1"})
+cc_library(name = "l", srcs = select({":is_set": ["yes.c"], "//conditions:default": ["no.c"]}))
+'''}, config=Config(flag_values={"//:set": "True", "//:given": "0"}))
+    assert isinstance(ws, ScanView)
+    assert [ws.flag(f"//:{n}") for n in ("on", "off", "mode", "set", "given", "none")] == \
+        ["true", "false", "fast", "true", "false", None]
+    assert ws.flag("@other//:x") is None
+    assert attrs(ws, "//:l")["srcs"] == ["//:yes.c"]
 
 
 def test_macros_rules_and_labels(tmp_path):

@@ -7,7 +7,7 @@ import subprocess
 import pytest
 
 from conftest import FIXTURES, extract, run_cli
-from debforge.errors import DebforgeError
+from debforge.core.errors import DebforgeError
 from debforge.recipe.schema import load_recipe
 
 TREE = FIXTURES / "profiles"

@@ -13,7 +13,6 @@ import subprocess
 import sys
 import tarfile
 from concurrent.futures import ThreadPoolExecutor
-
 from pathlib import Path
 
 import pytest

@@ -15,11 +15,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import FIXTURES, run_cli
-from debforge import bounded
-from debforge.errors import DebforgeError
-from debforge.frontends.bazel import PARALLEL_FROM, glob, labels, scan
-from debforge.frontends.bazel.evaluate import STANDINS, read_confined
-from debforge.recipe.schema import Config
+from debforge.core import bounded, globs, labels
+from debforge.core.errors import DebforgeError
+from debforge.frontends.bazel import PARALLEL_FROM, glob, scan
+from debforge.frontends.bazel.files import STANDINS, read_confined
+from debforge.recipe.model import Config
 
 SECRET = "s3cret-content-outside-the-tree ,,, not starlark"
 DEEP = "def deep():\n    x = []\n    for i in range(500):\n        x = [x]\n    return x\n"
@@ -143,7 +143,7 @@ PATH = st.lists(st.text("ab.c", min_size=1, max_size=6), min_size=1, max_size=5)
 @settings(max_examples=2000, deadline=None)
 @given(PATTERN, st.lists(PATH, max_size=8))
 def test_glob_patterns_match_as_the_naive_translation(pattern, paths):
-    fast, naive = glob.compile_pattern(pattern), _naive(pattern)
+    fast, naive = globs.compile_pattern(pattern), _naive(pattern)
     assert [bool(fast.match(p)) for p in paths] == [bool(naive.match(p)) for p in paths]
 
 
@@ -154,9 +154,9 @@ def test_a_pathological_glob_pattern_finishes_at_once(tmp_path):
     assert proc.returncode == 0 and proc.seconds < 20, proc.stderr   # (it backtracked for hours)
     ws = scan(tmp_path / "tree", SimpleNamespace(config=Config(), repo_files={}), "amd64", everything=False)
     assert ws.target("//:tiny").attrs["srcs"] == ["//:" + "a" * 200 + "b", "//:src/tiny.c"]
-    assert glob.compile_pattern(stars).match("a" * 250) is None
-    assert glob.compile_pattern(stars).match("a" * 200 + "b")
-    assert glob.compile_pattern("**/a/**/a/**/a/**/a/**/b").match("a/" * 2000 + "a") is None
+    assert globs.compile_pattern(stars).match("a" * 250) is None
+    assert globs.compile_pattern(stars).match("a" * 200 + "b")
+    assert globs.compile_pattern("**/a/**/a/**/a/**/a/**/b").match("a/" * 2000 + "a") is None
 
 
 def test_a_long_glob_walk_stops_at_the_deadline(tmp_path):

@@ -8,8 +8,8 @@ import shutil
 import subprocess
 
 from conftest import FIXTURES, fixture_plan, fixture_recipe
-from debforge import SKEL_DIR
 from debforge.backends import ninja
+from debforge.data import SKEL
 
 TREE = FIXTURES / "dynamicdeps"
 
@@ -30,7 +30,7 @@ def test_what_the_linked_library_holds_is_not_compiled_again(tmp_path):
 def test_the_registration_runs_once(tmp_path):
     tree = tmp_path / "tree"
     shutil.copytree(TREE, tree)
-    shutil.copytree(SKEL_DIR / "debforge", tree / "debian/debforge")
+    shutil.copytree(SKEL / "debforge", tree / "debian/debforge")
     (tree / "build.ninja").write_text(ninja.render(plan_of(tmp_path, tree)))
     (tree / "obj-debforge").mkdir()
     (tree / "obj-debforge/config.ninja").write_text(

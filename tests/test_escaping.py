@@ -11,11 +11,12 @@ import subprocess
 
 import pytest
 from debian.deb822 import Deb822
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from conftest import FIXTURES, ROOT, run_cli, snapshot
-from debforge.backends import escape
-from debforge.errors import DebforgeError
+from debforge.core import escape
+from debforge.core.errors import DebforgeError
 
 CATALOGUE = FIXTURES / "catalogue"
 NINJA = shutil.which("ninja", path=str(ROOT / ".venv/bin")) or shutil.which("ninja")
@@ -97,7 +98,7 @@ def test_hostile_build_file(case, tmp_path):
 
 
 def test_legitimate_options_pass():
-    from debforge.confine import option_problem
+    from debforge.core.confine import option_problem
     for options in (["-O2", "-DX=1", "-std=c++17", "-Iinclude", "-iquote", ".", "-include", "config.h", "-pthread",
                      "-Wl,-Bsymbolic", "-Wl,-z,defs", "-Wl,--version-script,x.lds", "-lm", "-isystem", "$(BINDIR)"],
                     ["-fvisibility=hidden", "-Wl,--no-as-needed", "-ldl", "-Xlinker", "--export-dynamic"]):
@@ -162,6 +163,7 @@ def _recipe_text(field: str, value: str) -> str:
 @given(field=st.sampled_from(FIELDS), value=FREE_TEXT)
 def test_free_text_round_trips_or_is_refused(plan_and_tree, field, value):
     import dataclasses
+
     from debforge.backends import debian, ninja
     from debforge.recipe.schema import load_recipe
     plan, tmp = plan_and_tree

@@ -10,7 +10,7 @@ import pytest
 from debforge import frontends
 from debforge.backends import ninja
 from debforge.backends.debian import install
-from debforge.errors import DebforgeError
+from debforge.core.errors import DebforgeError
 from debforge.plan import make_plan
 from debforge.recipe.schema import load_recipe
 

@@ -13,10 +13,10 @@ from debian.deb822 import Deb822
 
 from conftest import FIXTURES, ROOT, have, run_cli
 from debforge import frontends
-from debforge.flavors import flavors
+from debforge.flavors import FLAVORS
 from debforge.flavors.cuda import arch_flags, nvcc_flags
 from debforge.plan import FlavorBuild, make_plan
-from debforge.recipe import load_recipe
+from debforge.recipe.schema import load_recipe
 
 GPU = FIXTURES / "gpu"
 RECIPE = GPU / "recipe.yaml"
@@ -37,7 +37,7 @@ def paragraphs(tree):
 
 def test_flavour_plan_compiles_device_code_with_the_flavour_and_host_code_with_gcc():
     r = load_recipe(RECIPE)
-    fl = flavors()["cuda"]
+    fl = FLAVORS["cuda"]
     bazel = frontends.get("bazel")
     cpu = make_plan(r, bazel.scan(GPU, r, "amd64", everything=False), "amd64")
     ws = bazel.scan(GPU, r, "amd64", everything=False, config=r.config.merged(fl.config, r.flavor("cuda").config))

@@ -10,9 +10,9 @@ import subprocess
 import pytest
 
 from conftest import FIXTURES, fixture_plan, fixture_recipe
-from debforge import SKEL_DIR
 from debforge.backends import ninja
-from debforge.errors import DebforgeError
+from debforge.core.errors import DebforgeError
+from debforge.data import SKEL
 from debforge.plan import header_files
 from debforge.recipe.schema import load_recipe
 
@@ -62,7 +62,7 @@ def test_recipe_config_overrides_the_flag_default(tmp_path):
 def test_ninja_builds_generated_header_and_library_from_a_clean_tree(tmp_path):
     tree = tmp_path / "tree"
     shutil.copytree(TREE, tree)
-    shutil.copytree(SKEL_DIR / "debforge", tree / "debian/debforge")
+    shutil.copytree(SKEL / "debforge", tree / "debian/debforge")
     r = recipe(tmp_path, tree)
     (tree / "build.ninja").write_text(ninja.render(fixture_plan(r)))
     (tree / "obj-debforge").mkdir()

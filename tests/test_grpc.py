@@ -9,10 +9,11 @@ import subprocess
 import pytest
 
 from conftest import FIXTURES, fixture_recipe, have
-from debforge import frontends, protos
+from debforge import frontends
 from debforge.backends import ninja
-from debforge.errors import DebforgeError
+from debforge.core.errors import DebforgeError
 from debforge.plan import make_plan
+from debforge.plan.rules import protobuf as protos
 from debforge.recipe.schema import load_recipe
 
 TREE = FIXTURES / "grpc"

@@ -7,11 +7,11 @@ import pytest
 
 from conftest import FIXTURES
 from debforge.backends.debian import copyright
-from debforge.errors import DebforgeError
-from debforge.frontends.bazel import evaluate
+from debforge.core.errors import DebforgeError
+from debforge.frontends.bazel import evaluate, host, natives
 from debforge.frontends.bazel.select import DebianConfig
-from debforge.recipe import load_recipe
-from debforge.recipe.schema import Config
+from debforge.recipe.model import Config
+from debforge.recipe.schema import load_recipe
 
 
 def workspace(root, build, **files):
@@ -58,14 +58,14 @@ def recursion(depth):
 
 
 def test_call_depth_bound(tmp_path):
-    ws = workspace(tmp_path, recursion(evaluate.MAX_CALL_DEPTH // 2))
+    ws = workspace(tmp_path, recursion(host.MAX_CALL_DEPTH // 2))
     ws.evaluate_package("")   # deep but legitimate recursion is fine
-    err = failure(workspace(tmp_path, recursion(evaluate.MAX_CALL_DEPTH * 2)))
+    err = failure(workspace(tmp_path, recursion(host.MAX_CALL_DEPTH * 2)))
     assert (err.file, err.line) == ("BUILD", 2) and "call stack overflow" in err.message
 
 
 def test_glob_results_are_capped_per_file(tmp_path, monkeypatch):
-    monkeypatch.setattr(evaluate, "MAX_RESULTS", 10)
+    monkeypatch.setattr(natives, "MAX_RESULTS", 10)
     build = "a = glob(['*.c'])\nb = glob(['*.c'])\nc = glob(['*.c'])\n"
     err = failure(workspace(tmp_path, build, **{f"f{i}.c": "" for i in range(4)}))
     assert (err.file, err.line) == ("BUILD", 3)

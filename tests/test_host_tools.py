@@ -8,9 +8,9 @@ import subprocess
 import pytest
 
 from conftest import FIXTURES, fixture_plan, fixture_recipe
-from debforge import SKEL_DIR
 from debforge.backends import ninja
-from debforge.errors import DebforgeError
+from debforge.core.errors import DebforgeError
+from debforge.data import SKEL
 
 TREE = FIXTURES / "hosttool"
 EXE = "obj-debforge/host/bin/tools/gen_table"
@@ -34,7 +34,7 @@ def test_the_tool_is_planned_as_a_host_program_the_step_runs(tmp_path):
 def test_ninja_builds_the_tool_then_runs_it(tmp_path):
     tree = tmp_path / "tree"
     shutil.copytree(TREE, tree)
-    shutil.copytree(SKEL_DIR / "debforge", tree / "debian/debforge")
+    shutil.copytree(SKEL / "debforge", tree / "debian/debforge")
     (tree / "build.ninja").write_text(ninja.render(plan_of(tmp_path, tree)))
     (tree / "obj-debforge").mkdir()
     (tree / "obj-debforge/config.ninja").write_text(

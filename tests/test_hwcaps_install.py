@@ -10,7 +10,8 @@ import subprocess
 import pytest
 from debian.deb822 import Deb822
 
-from debforge import isa, testbed
+import testbed
+from debforge.core import isa
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(os.geteuid() != 0, reason="a clean root needs root (dpkg inside sets owners)")]

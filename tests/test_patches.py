@@ -3,8 +3,9 @@ of upstream's BUILD metadata changes the plan, and the tree dpkg-source builds f
 
 import subprocess
 
-from conftest import FIXTURES, run_cli
 from test_build_profiles import write_recipe
+
+from conftest import FIXTURES, run_cli
 
 PATCH = """\
 Description: extra.c is built without zlib

@@ -10,12 +10,13 @@ import subprocess
 import pytest
 
 from conftest import FIXTURES, fixture_plan, fixture_recipe, run_cli
-from debforge import SKEL_DIR, pools
 from debforge.backends import ninja
-from debforge.errors import DebforgeError
+from debforge.core.errors import DebforgeError
+from debforge.data import SKEL
+from debforge.plan import pools
 from debforge.recipe.schema import load_recipe
 
-SCRIPT = SKEL_DIR / "debforge/pools"
+SCRIPT = SKEL / "debforge/pools"
 TF_CLASSES = ["compile_6g=6144", "compile_2g=2048", "compile_1g=1024"]
 HEAVY = [f"kernels/heavy{i}.cc" for i in range(4)]
 LIGHT = [f"kernels/light{i}.cc" for i in range(4)]

@@ -14,9 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import FIXTURES
-from debforge import cli, confine
-from debforge.frontends.bazel import labels
-from debforge.frontends.bazel.glob import compile_pattern
+from debforge import cli
+from debforge.core import confine, labels
+from debforge.core.globs import compile_pattern
 from debforge.graph import file_path
 
 CATALOGUE = FIXTURES / "catalogue"

@@ -11,11 +11,13 @@ from pathlib import Path
 import pytest
 
 from conftest import FIXTURES, ROOT, fixture_recipe, have
-from debforge import SKEL_DIR, frontends, protos, sources
+from debforge import frontends, upstream
 from debforge.backends import ninja
-from debforge.errors import DebforgeError
+from debforge.core.errors import DebforgeError
+from debforge.data import SKEL
 from debforge.graph import file_path
 from debforge.plan import make_plan
+from debforge.plan.rules import protobuf as protos
 from debforge.recipe.schema import load_recipe
 
 TREE = FIXTURES / "protos"
@@ -109,7 +111,7 @@ def test_what_protoc_cannot_do_names_the_build_line(tmp_path, old, new, message)
 def test_ninja_runs_protoc_and_the_library_round_trips_a_message(tmp_path):
     tree = tmp_path / "tree"
     shutil.copytree(TREE, tree)
-    shutil.copytree(SKEL_DIR / "debforge", tree / "debian/debforge")
+    shutil.copytree(SKEL / "debforge", tree / "debian/debforge")
     r = recipe(tmp_path, tree)
     (tree / "build.ninja").write_text(ninja.render(make_plan(r, scan(r, tree), "amd64")))
     (tree / "obj-debforge").mkdir()
@@ -127,7 +129,7 @@ def test_protoc_accepts_the_commands_for_tensorflow_framework_protos(tmp_path):
     """TensorFlow 2.14.1's //tensorflow/core/framework protos (Debian's orig tarball, ~1 min to fetch and unpack
     once): every planned protoc command runs with Debian's protoc and writes exactly the declared outputs."""
     r = load_recipe(ROOT / "recipes/tensorflow.yaml")
-    tree = sources.unpacked(r, tmp_path, print)
+    tree = upstream.unpacked(r, tmp_path, print)
     ws = frontends.get("bazel").scan(tree, r, "amd64", everything=False)
     ws.evaluate_package("tensorflow/core/framework")
     rules = sorted(label for label, t in ws.graph.targets.items()

@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 
 from conftest import ROOT, configure, extract, run_cli
-from debforge import frontends, sources
+from debforge import frontends, upstream
 from debforge.backends import ninja
 from debforge.plan import make_plan
 from debforge.recipe.schema import load_recipe
@@ -19,7 +19,7 @@ RECIPE = ROOT / "recipes/pytorch.yaml"
 @pytest.fixture(scope="module")
 def tree(tmp_path_factory):
     out = tmp_path_factory.mktemp("pytorch")
-    tree = sources.unpacked(load_recipe(RECIPE), out, log=lambda m: None)
+    tree = upstream.unpacked(load_recipe(RECIPE), out, log=lambda m: None)
     return tree
 
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, run_cli
-from debforge import checks, sbuild
-from debforge.errors import DebforgeError
+from debforge.core.errors import DebforgeError
+from debforge.drivers import checks, sbuild
 
 RECIPE = ROOT / "recipes/nsync.yaml"
 

@@ -8,7 +8,7 @@ import pytest
 
 from conftest import FIXTURES, run_cli
 from debforge.frontends.bazel import PARALLEL_FROM, scan
-from debforge.recipe.schema import Config
+from debforge.recipe.model import Config
 
 RECIPE = SimpleNamespace(config=Config(), repo_files={})
 

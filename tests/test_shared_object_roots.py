@@ -10,9 +10,9 @@ import subprocess
 import pytest
 
 from conftest import FIXTURES, fixture_plan, fixture_recipe
-from debforge import SKEL_DIR
 from debforge.backends import ninja
-from debforge.errors import DebforgeError
+from debforge.core.errors import DebforgeError
+from debforge.data import SKEL
 
 TREE = FIXTURES / "sharedobject"
 
@@ -74,7 +74,7 @@ def test_unsupported_root_names_the_build_line(tmp_path, target, line, words):
 def test_linked_library_exports_only_the_version_script_symbols(tmp_path):
     tree = tmp_path / "tree"
     shutil.copytree(TREE, tree)
-    shutil.copytree(SKEL_DIR / "debforge", tree / "debian/debforge")
+    shutil.copytree(SKEL / "debforge", tree / "debian/debforge")
     plan = plan_of(tmp_path, "//:shapes_so", tree, config="config:\n  drop-copts: [-msse4.2]\n")
     (tree / "build.ninja").write_text(ninja.render(plan))
     (tree / "obj-debforge").mkdir()

@@ -7,8 +7,8 @@ import shutil
 import pytest
 
 from conftest import FIXTURES, fixture_plan, fixture_recipe
-from debforge import tblgen
-from debforge.errors import DebforgeError
+from debforge.core.errors import DebforgeError
+from debforge.plan.rules import tblgen
 
 TREE = FIXTURES / "tblgen"
 GEN = "obj-debforge/gen"

@@ -8,6 +8,7 @@ leave-out. Heavy too: 18 sampled TUs of libtensorflow_framework compile in a sid
 
 import contextlib
 import dataclasses
+import hashlib
 import os
 import re
 import subprocess
@@ -15,10 +16,14 @@ from collections import Counter
 
 import pytest
 
+import testbed
 from conftest import ROOT, configure
-from debforge import frontends, protos, sbuild, sources, tblgen, testbed
-from debforge.backends import ninja
+from debforge import frontends, upstream
+from debforge.backends import debian, ninja
+from debforge.drivers import sbuild
 from debforge.plan import header_files, make_plan
+from debforge.plan.rules import protobuf as protos
+from debforge.plan.rules import tblgen
 from debforge.recipe.schema import load_recipe
 
 
@@ -26,7 +31,7 @@ from debforge.recipe.schema import load_recipe
 def test_framework_plans_and_ninja_finds_every_input(tmp_path):
     r = load_recipe(ROOT / "recipes/tensorflow.yaml")
     r = dataclasses.replace(r, packages=tuple(p for p in r.packages if p.name == "libtensorflow-framework2"))
-    tree = sources.unpacked(r, tmp_path, print)
+    tree = upstream.unpacked(r, tmp_path, print)
     plan = make_plan(r, frontends.get("bazel").scan(tree, r, "amd64", everything=False), "amd64")
     [lib] = plan.libraries
     assert lib.filename == "libtensorflow_framework.so.2.14.1"   # upstream's name, without the +dfsg
@@ -51,10 +56,13 @@ def dry_run(r, plan, tree):
     return dry.returncode, int(last.split("/")[1].split("]")[0]), dry.stdout[-2000:] + dry.stderr
 
 
+TF_NINJA = "068fb16e39af066f6dec91a36db3a32682de0f66c9c54fa8ba537fd96ecb07f7"
+
+
 @pytest.mark.slow
 def test_tensorflow_cc_and_libtensorflow_plan_and_ninja_finds_every_input(tmp_path):
     r = load_recipe(ROOT / "recipes/tensorflow.yaml")
-    tree = sources.unpacked(r, tmp_path, print)
+    tree = upstream.unpacked(r, tmp_path, print)
     plan = make_plan(r, frontends.get("bazel").scan(tree, r, "amd64", everything=False), "amd64")
     framework, cc, tf = plan.libraries
     assert cc.filename == "libtensorflow_cc.so.2.14.1" and cc.siblings == ["tensorflow_framework"]
@@ -81,6 +89,9 @@ def test_tensorflow_cc_and_libtensorflow_plan_and_ninja_finds_every_input(tmp_pa
     assert len({kept for _, kept in tf.left_out_used}) == 37
     assert not framework.left_out_used
     assert not any(cut.startswith("@stablehlo") or cut.startswith("@tf_runtime") for cut, _, _ in cc.left_out)
+    # the generated ninja file is pinned (tests/test_outputs_pinned.py says why)
+    ninja_file = debian.render(r, {"amd64": plan}, tree, 1700000000)["debforge/build-amd64.ninja"][0]
+    assert hashlib.sha256(ninja_file.encode()).hexdigest() == TF_NINJA
     rc, edges, out = dry_run(r, plan, tree)
     assert rc == 0, out
     assert edges > 3 * (len(framework.compiles) + len(cc.compiles) + len(tf.compiles)) + len(plan.steps)

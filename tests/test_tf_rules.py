@@ -8,9 +8,9 @@ import subprocess
 import pytest
 
 from conftest import FIXTURES, fixture_plan, fixture_recipe
-from debforge import SKEL_DIR
 from debforge.backends import ninja
-from debforge.errors import DebforgeError
+from debforge.core.errors import DebforgeError
+from debforge.data import SKEL
 
 TREE = FIXTURES / "tfrules"
 HEADER = "obj-debforge/gen/options.h"
@@ -31,7 +31,7 @@ def test_options_header_from_the_setting_default_and_the_recipe(tmp_path):
 def test_ninja_writes_the_header_before_the_compile(tmp_path):
     tree = tmp_path / "tree"
     shutil.copytree(TREE, tree)
-    shutil.copytree(SKEL_DIR / "debforge", tree / "debian/debforge")
+    shutil.copytree(SKEL / "debforge", tree / "debian/debforge")
     plan = plan_of(tmp_path, tree, 'config:\n  flag-values:\n    "//:enable_v2": "1"\n')
     (tree / "build.ninja").write_text(ninja.render(plan))
     (tree / "obj-debforge").mkdir()

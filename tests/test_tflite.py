@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from conftest import FIXTURES, ROOT, extract, run_cli
-from debforge import SKEL_DIR, frontends, sources
+from debforge import frontends, upstream
 from debforge.backends import debian, ninja
+from debforge.data import SKEL
 from debforge.plan import header_files, make_plan
 from debforge.recipe.schema import load_recipe
 
@@ -28,7 +29,7 @@ FLATC_OUTPUTS = {"tensorflow/lite/schema/schema_generated.h", "tensorflow/lite/s
 @pytest.fixture(scope="module")
 def tree(tmp_path_factory):
     out = tmp_path_factory.mktemp("tflite")
-    tree = sources.unpacked(load_recipe(RECIPE), out, log=lambda m: None)
+    tree = upstream.unpacked(load_recipe(RECIPE), out, log=lambda m: None)
     return tree
 
 
@@ -58,7 +59,7 @@ def test_tflite_plan_is_complete(tree):
     assert dry.returncode == 0 and dry.stdout.count("checking file") == 2, dry.stdout
     # ninja finds every input of the three levels: tree files, flatc's headers, the debian/debforge scripts
     (tree / "debian").mkdir(exist_ok=True)
-    shutil.copytree(SKEL_DIR / "debforge", tree / "debian/debforge", dirs_exist_ok=True)
+    shutil.copytree(SKEL / "debforge", tree / "debian/debforge", dirs_exist_ok=True)
     (tree / "obj-debforge").mkdir(exist_ok=True)
     (tree / "obj-debforge/config.ninja").write_text("cc = gcc\ncxx = g++\n")
     (tree / "build.ninja").write_text(ninja.render(plan))

@@ -12,10 +12,9 @@ import os
 
 from ninja import ninja_syntax
 
-from .. import isa, pools
-from . import escape
-from ..generate import BUILDDIR
-from ..plan import HOST_DIR, HostTool, Plan, SharedLibrary
+from ..core import escape, isa
+from ..core.layout import BUILDDIR, HOST_DIR
+from ..plan import HostTool, Plan, SharedLibrary, pools
 
 CONFIG = f"{BUILDDIR}/config.ninja"
 CHECK_SCRIPT = "debian/debforge/check-variant"

@@ -3,9 +3,8 @@ one, which the driver JIT-compiles for GPUs newer than any listed (forward compa
 
 from __future__ import annotations
 
-
-from ..recipe.schema import Config
-from . import Flavor
+from ..recipe.model import Config
+from .flavor import Flavor
 
 # NVIDIA's compute capabilities; which ones a toolkit still accepts is nvcc's to say (CUDA 13.0 rejects < sm_75)
 KNOWN = ("sm_50", "sm_52", "sm_53", "sm_60", "sm_61", "sm_62", "sm_70", "sm_72", "sm_75", "sm_80", "sm_86", "sm_87",

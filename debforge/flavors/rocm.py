@@ -3,8 +3,8 @@ are not forward compatible, so only the listed architectures run it."""
 
 from __future__ import annotations
 
-from ..recipe.schema import Config
-from . import Flavor
+from ..recipe.model import Config
+from .flavor import Flavor
 
 # gfx targets of LLVM's AMDGPU backend that ROCm builds for
 KNOWN = ("gfx803", "gfx900", "gfx906", "gfx908", "gfx90a", "gfx940", "gfx941", "gfx942", "gfx1010", "gfx1011",

@@ -1,5 +1,2 @@
-"""Recipes: YAML files a maintainer writes. `load_recipe(path)` returns a validated `Recipe`."""
-
-from .schema import Recipe, load_recipe
-
-__all__ = ["Recipe", "load_recipe"]
+"""Recipes: YAML files a maintainer writes. model.py holds the recipe as data, schema.py validates a YAML file into
+it (`schema.load_recipe(path)`), load.py reads YAML with line marks and bounds."""

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from ..errors import DebforgeError
+from ..core.errors import DebforgeError
 
 
 class Node:

@@ -5,38 +5,14 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import jinja2
-
-from ... import SKEL_DIR, TEMPLATES_DIR, isa, pools
-from ...generate import GENDIR
-from ...plan import Plan, header_files
-from ...recipe.schema import Recipe
-from .. import escape, ninja
+from ...core import escape, isa
+from ...core.layout import GENDIR
+from ...plan import Plan, header_files, pools
+from ...recipe.model import Recipe
+from .. import ninja
 from . import changelog, control, copyright, install, pkgconfig, tests
+from .common import EXECUTABLE, REGULAR, RULES, SCRIPTS, skeleton
 from .packages import all_variants, generic_name, safe, shlibs_alternatives, shlibs_dependency
-
-EXECUTABLE = 0o755
-REGULAR = 0o644
-
-
-def _environment(finalize) -> jinja2.Environment:
-    """Templates of one format: `finalize` escapes every {{ }} value for it, so no template or caller has to."""
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)), keep_trailing_newline=True,
-                              trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined,
-                              finalize=finalize)
-
-
-_env = _environment(escape.make)              # debian/rules
-_script_env = _environment(escape.shell_word)  # shell scripts and debian/watch: plain words only
-
-
-def _skel() -> dict[str, tuple[str, int]]:
-    out = {}
-    for path in sorted(SKEL_DIR.rglob("*")):
-        if path.is_file():
-            mode = EXECUTABLE if path.stat().st_mode & 0o111 else REGULAR
-            out[str(path.relative_to(SKEL_DIR))] = (path.read_text(), mode)
-    return out
 
 
 def _header_groups(recipe: Recipe, headers: list[tuple[str, str, str]]) -> dict[str, list[str]]:
@@ -78,7 +54,7 @@ def _build_depends(plans: dict[str, Plan]) -> list[str]:
 
 def render(recipe: Recipe, plans: dict[str, Plan], root: Path, timestamp: int) -> dict[str, tuple[str, int]]:
     """All files of debian/, as relative path -> (text, mode)."""
-    files = _skel()
+    files = skeleton()
     files["control"] = (control.render(recipe, _build_depends(plans)), REGULAR)
     generated = sorted({o for p in plans.values() for step in p.steps for o in step.outputs})
     headers = header_files(recipe, str(root), generated)
@@ -90,7 +66,7 @@ def render(recipe: Recipe, plans: dict[str, Plan], root: Path, timestamp: int) -
     for v in variants:
         for arch in v.arches:
             recommends.setdefault(safe(v.meta.name), {}).setdefault(arch, []).append(v.name)
-    files["rules"] = (_env.get_template("rules.j2").render(
+    files["rules"] = (RULES.get_template("rules.j2").render(
         recipe_name=ninja.RECIPE,
         ninja_targets=_ninja_targets(recipe, groups),
         profiled=[p.name for p in control.profiled(recipe)],
@@ -103,7 +79,7 @@ def render(recipe: Recipe, plans: dict[str, Plan], root: Path, timestamp: int) -
     ), EXECUTABLE)
     github = re.match(r"https?://github\.com/([^/]+/[^/#?]+)", recipe.homepage)
     if github:
-        files["watch"] = (_script_env.get_template("watch.j2").render(source=recipe.source,
+        files["watch"] = (SCRIPTS.get_template("watch.j2").render(source=recipe.source,
                                                                 github=github.group(1).removesuffix(".git")),
                           REGULAR)
     runpaths = {lib.package.name: dirs for plan in plans.values() for lib in plan.libraries
@@ -124,5 +100,5 @@ def render(recipe: Recipe, plans: dict[str, Plan], root: Path, timestamp: int) -
             files[ninja.version_script_path(lib.name).removeprefix("debian/")] = (ninja.version_script(lib.exports),
                                                                                  REGULAR)
     files["tests/control"] = (tests.control(recipe), REGULAR)
-    files[f"tests/{tests.TEST}"] = (tests.script(recipe, _script_env), EXECUTABLE)
+    files[f"tests/{tests.TEST}"] = (tests.script(recipe, SCRIPTS), EXECUTABLE)
     return dict(sorted(files.items()))

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from debian.changelog import Changelog, ChangelogParseError, Version
 
-from ...errors import DebforgeError
-from ...recipe.schema import Recipe
+from ...core.errors import DebforgeError
+from ...recipe.model import Recipe
 from ..ninja import RECIPE
 from .control import STANDARDS_DATE
 

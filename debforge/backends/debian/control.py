@@ -7,8 +7,8 @@ import textwrap
 
 from debian.deb822 import Deb822
 
-from ...recipe.schema import BinaryPackage, Recipe
-from .. import escape
+from ...core import escape
+from ...recipe.model import BinaryPackage, Recipe
 from .packages import all_variants, generic_name, safe, src_name, variants
 
 STANDARDS_VERSION = "4.6.2"
@@ -28,7 +28,7 @@ def _long(text: str) -> str:
     return "\n".join(out)
 
 
-def _description(summary: str, *paragraphs: str) -> str:
+def description(summary: str, *paragraphs: str) -> str:
     return summary + "\n" + "\n .\n".join(_long(p) for p in paragraphs if p)
 
 
@@ -58,7 +58,7 @@ def render(recipe: Recipe, build_depends: list[str]) -> str:
             "Multi-Arch": "same",
             "Depends": f"{generic_name(pkg)} (= ${{binary:Version}}), ${{misc:Depends}}",
             **({"Recommends": f"${{debforge:Variants-{safe(pkg.name)}}}"} if vs else {}),
-            "Description": _description(
+            "Description": description(
                 f"{summary} (metapackage)", recipe.description,
                 f"This metapackage installs {libs} built for the architecture's baseline"
                 + (" and the builds for newer instruction set levels, of which the dynamic loader picks the best "
@@ -70,7 +70,7 @@ def render(recipe: Recipe, build_depends: list[str]) -> str:
             "Architecture": arches,
             "Multi-Arch": "same",
             "Depends": "${shlibs:Depends}, ${misc:Depends}",
-            "Description": _description(
+            "Description": description(
                 f"{summary} (baseline build)", recipe.description,
                 f"This package holds {libs} built for the architecture's baseline instruction set; it works on "
                 f"every CPU of the architecture."),
@@ -82,7 +82,7 @@ def render(recipe: Recipe, build_depends: list[str]) -> str:
                 "Architecture": " ".join(v.arches),
                 "Multi-Arch": "same",
                 "Depends": f"{generic_name(pkg)} (= ${{binary:Version}}), ${{shlibs:Depends}}, ${{misc:Depends}}",
-                "Description": _description(
+                "Description": description(
                     f"{summary} ({v.level.name} build)", recipe.description,
                     f"This package holds {libs} built for {v.level.summary}, installed in "
                     f"glibc-hwcaps/{v.level.name}/. The dynamic loader uses it instead of the baseline build on "
@@ -97,7 +97,7 @@ def render(recipe: Recipe, build_depends: list[str]) -> str:
         "Architecture": arches,
         "Multi-Arch": "same",
         "Depends": f"{meta_deps}, ${{misc:Depends}}",
-        "Description": _description(f"{recipe.summary} (development files)", recipe.description,
+        "Description": description(f"{recipe.summary} (development files)", recipe.description,
                                     "This package holds the headers and the link-time symlinks."),
     }))
     paragraphs.append(Deb822({
@@ -106,7 +106,7 @@ def render(recipe: Recipe, build_depends: list[str]) -> str:
         "Multi-Arch": "foreign",
         "Section": "devel",
         "Depends": "${misc:Depends}",
-        "Description": _description(
+        "Description": description(
             f"{recipe.summary} (source code)", recipe.description,
             f"This package holds the source of {recipe.source} as built for Debian (upstream with Debian's "
             f"patches applied, and the debforge recipe) as one tarball under /usr/src/{recipe.source}/, for "

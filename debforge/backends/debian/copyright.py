@@ -7,9 +7,9 @@ from pathlib import Path
 
 from debian.copyright import Copyright, FilesParagraph, Header, License, LicenseParagraph
 
-from ...confine import in_tree
-from ...recipe.schema import Recipe
-from ..escape import deb822_text
+from ...core.confine import in_tree
+from ...core.escape import deb822_text
+from ...recipe.model import Recipe
 
 COMMON_LICENSES = Path("/usr/share/common-licenses")
 LICENSE_FILES = ("LICENSE", "LICENSE.txt", "LICENSE.md", "COPYING", "COPYING.txt")

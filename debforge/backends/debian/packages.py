@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ... import isa
-from ...recipe.schema import BinaryPackage, Recipe
-from ..escape import Make
+from ...core import isa
+from ...core.escape import Make
+from ...recipe.model import BinaryPackage, Recipe
 
 
 @dataclass(frozen=True)

@@ -4,9 +4,9 @@ directory, so no file names a path: one text serves every architecture."""
 
 from __future__ import annotations
 
+from ...core.escape import pkgconfig
 from ...plan import Plan
-from ...recipe.schema import Recipe
-from ..escape import pkgconfig
+from ...recipe.model import Recipe
 
 DIR = "debforge/pkgconfig"   # under debian/
 

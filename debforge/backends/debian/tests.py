@@ -6,8 +6,8 @@ from __future__ import annotations
 import jinja2
 from debian.deb822 import Deb822
 
-from ... import isa
-from ...recipe.schema import Recipe
+from ...core import isa
+from ...recipe.model import Recipe
 from ..ninja import RECIPE
 from .control import dump
 from .packages import all_variants, variants

@@ -17,11 +17,11 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ... import staging
-from ...confine import inside
-from ...errors import DebforgeError
+from ...core import staging
+from ...core.confine import inside
+from ...core.errors import DebforgeError
+from ...core.layout import MANIFEST
 
-MANIFEST = "debforge/generated.sha256"
 HISTORY = frozenset({"changelog"})
 _LINE = re.compile(r"^([0-9a-f]{64})  (.+)$")
 

@@ -8,8 +8,8 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
-from ... import bounded
-from ...errors import DebforgeError
+from ...core import bounded
+from ...core.errors import DebforgeError
 from . import cache as scan_cache
 from .evaluate import Workspace
 from .select import DebianConfig

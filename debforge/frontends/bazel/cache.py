@@ -9,6 +9,7 @@ fingerprint. Entries are JSON written here; anything unreadable, foreign or malf
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -19,7 +20,7 @@ from importlib import metadata
 from pathlib import Path
 
 from ... import __version__
-from ...errors import DebforgeError
+from ...core.errors import DebforgeError
 from ...graph import Package, Target
 
 SCHEMA = 1
@@ -84,6 +85,69 @@ class Inputs:
                 not all(isinstance(s, str) for s in out.unknown):
             raise TypeError("not a map of strings")
         return out if files_digest(out.files) == data["files_digest"] else None
+
+
+class Recorder:
+    """What the evaluations under way read: one Inputs per evaluation (a package, a loaded .bzl, a select()
+    condition), innermost last, merged into the enclosing one's when it ends (or when a finished result is reused);
+    and the inputs of each package evaluated or taken from the cache, whose stubbed loads and unknown conditions
+    the graph counts once per package."""
+
+    def __init__(self, graph):
+        self.graph = graph
+        self.stack: list[Inputs] = []
+        self.packages: dict[str, Inputs] = {}
+
+    @property
+    def top(self) -> Inputs | None:
+        return self.stack[-1] if self.stack else None
+
+    @contextlib.contextmanager
+    def recording(self):
+        """Record the inputs of an evaluation into its own Inputs, merged into the enclosing one's at the end."""
+        inputs = Inputs()
+        self.stack.append(inputs)
+        try:
+            yield inputs
+        finally:
+            self.stack.pop()
+            self.depend(inputs)
+
+    def depend(self, inputs: Inputs | None) -> None:
+        """The evaluation under way reuses a result that these inputs gave."""
+        if self.stack:
+            self.stack[-1].merge(inputs)
+
+    def file(self, rel: str, value: str) -> None:
+        if self.stack:
+            self.stack[-1].files[rel] = value
+
+    def probe(self, pkg: str, rel: str | None) -> None:
+        if self.stack:
+            self.stack[-1].probes[pkg] = rel
+
+    def met(self, external: tuple[str, list[str]] | None = None, unknown: str | None = None) -> None:
+        """A stubbed external .bzl or an absent package's select() condition: counted per package in the graph."""
+        inputs = self.top or Inputs()
+        if external:
+            inputs.external.setdefault(external[0], set()).update(external[1])
+        if unknown:
+            inputs.unknown.add(unknown)
+        if not self.stack:   # outside any package evaluation: straight into the graph
+            self._count(inputs)
+
+    def _count(self, inputs: Inputs) -> None:
+        g = self.graph
+        for label, symbols in inputs.external.items():
+            g.external_loads[label] = sorted(set(g.external_loads.get(label, [])) | symbols)
+        for label in inputs.unknown:
+            g.unknown_conditions[label] = g.unknown_conditions.get(label, 0) + 1
+
+    def finish(self, pkg: str, inputs: Inputs) -> None:
+        """A package's evaluation is over (or its result came from elsewhere): keep its inputs, count what it met."""
+        if pkg not in self.packages:
+            self.packages[pkg] = inputs
+            self._count(inputs)
 
 
 def files_digest(files: dict[str, str]) -> str:

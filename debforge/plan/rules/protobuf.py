@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import shlex
 
-from .confine import inside
-from .errors import DebforgeError
-from .frontends.bazel.labels import absolute
-from .generate import GENDIR, Context, Generate, _loc, declared_outputs, output_path
-from .graph import Target, split_label
+from ...core.confine import inside
+from ...core.errors import DebforgeError
+from ...core.labels import absolute
+from ...core.layout import GENDIR
+from ...graph import Target, split_label
+from .common import Context, Generate, declared_outputs, loc, output_path
 
 KIND = "@com_google_protobuf//:protobuf.bzl%proto_gen"
 GRPC_KIND = "@com_github_grpc_grpc//bazel:generate_cc.bzl%generate_cc"
@@ -38,10 +39,10 @@ def proto_gen(t: Target, ctx: Context) -> Generate:
     """The protoc step of a proto_gen rule; its outputs must be the `outs` the macro declared."""
     srcs = ctx.inputs(t, t.attrs.get("srcs", []))
     if not srcs or not all(s.endswith(".proto") for s in srcs):
-        raise DebforgeError(f"proto_gen '{t.label}' needs .proto files in 'srcs'", *_loc(t))
+        raise DebforgeError(f"proto_gen '{t.label}' needs .proto files in 'srcs'", *loc(t))
     langs = [lang for lang in SUFFIXES if t.attrs.get(lang)]
     if not langs:
-        raise DebforgeError(f"proto_gen '{t.label}' generates nothing (neither gen_cc nor gen_py)", *_loc(t))
+        raise DebforgeError(f"proto_gen '{t.label}' generates nothing (neither gen_cc nor gen_py)", *loc(t))
     imported: list[str] = []
     flags = _import_flags(t, srcs)
     for dep in _transitive_deps(t, ctx, KIND, "proto_gen"):
@@ -58,7 +59,7 @@ def proto_gen(t: Target, ctx: Context) -> Generate:
                 or not all(isinstance(o, str) for o in options):
             raise DebforgeError(f"proto_gen '{t.label}' runs the protoc plugin {plugin!r} for language "
                                 f"{language!r}; debforge runs only gRPC's C++ plugin (plugin_language = \"grpc\", "
-                                f"with gen_cc)", *_loc(t))
+                                f"with gen_cc)", *loc(t))
         tool = ctx.tool(t, absolute(plugin, "", split_label(t.label)[1]))
         outputs += [f"{GENDIR}/{_import_path(src)[:-len('.proto')]}{suffix}"
                     for src in srcs for suffix in (".grpc.pb.cc", ".grpc.pb.h")]
@@ -66,7 +67,7 @@ def proto_gen(t: Target, ctx: Context) -> Generate:
     declared = [output_path(o) for o in declared_outputs(t)]
     if sorted(outputs) != sorted(declared):
         raise DebforgeError(f"proto_gen '{t.label}' declares outs {sorted(declared)}, but protoc writes "
-                            f"{sorted(outputs)}", *_loc(t))
+                            f"{sorted(outputs)}", *loc(t))
     if tool is None:
         return Generate(t.label, t.kind, srcs + imported, outputs, ["protoc", *flags, *out_flags, *srcs],
                         build_depends=list(BUILD_DEPENDS))
@@ -79,10 +80,10 @@ def grpc_generate_cc(t: Target, ctx: Context) -> Generate:
     plugin = t.attrs.get("plugin")
     if not isinstance(plugin, str):
         raise DebforgeError(f"generate_cc '{t.label}' has no plugin: protoc's own C++ code comes from proto_gen "
-                            f"rules, which debforge plans instead", *_loc(t))
+                            f"rules, which debforge plans instead", *loc(t))
     options = t.attrs.get("flags", [])
     if not isinstance(options, list) or not all(isinstance(o, str) for o in options):
-        raise DebforgeError(f"generate_cc '{t.label}': 'flags' must be a list of strings", *_loc(t))
+        raise DebforgeError(f"generate_cc '{t.label}': 'flags' must be a list of strings", *loc(t))
     # well_known_protos adds protobuf's own .proto directory: Debian's protoc has it on its default path
     protos: list[str] = []
     imported: list[str] = []
@@ -91,18 +92,18 @@ def grpc_generate_cc(t: Target, ctx: Context) -> Generate:
         if lib is None or lib.kind != PROTO_LIBRARY:
             what = f"a {lib.kind}" if lib else "no target"
             raise DebforgeError(f"generate_cc '{t.label}' compiles '{label}', which is {what}, not a proto_library",
-                                *_loc(t))
+                                *loc(t))
         protos += [s for s in ctx.inputs(lib, lib.attrs.get("srcs", [])) if s not in protos]
         for dep in _transitive_deps(lib, ctx, PROTO_LIBRARY, "proto_library"):
             imported += [s for s in ctx.inputs(dep, dep.attrs.get("srcs", [])) if s not in imported]
     if not protos or not all(p.endswith(".proto") for p in protos):
-        raise DebforgeError(f"generate_cc '{t.label}' needs proto_library srcs with .proto files", *_loc(t))
+        raise DebforgeError(f"generate_cc '{t.label}' needs proto_library srcs with .proto files", *loc(t))
     suffixes = [".grpc.pb.h", ".grpc.pb.cc"] + (["_mock.grpc.pb.h"] if t.attrs.get("generate_mocks") else [])
     outputs = [f"{GENDIR}/{_import_path(p)[:-len('.proto')]}{suffix}" for suffix in suffixes for p in protos]
     pkg = split_label(t.label)[1]
     stray = [o for o in outputs if pkg and not o.startswith(f"{GENDIR}/{pkg}/")]
     if stray:   # generate_cc.bzl fails on a .proto outside the rule's package
-        raise DebforgeError(f"generate_cc '{t.label}': '{stray[0]}' does not lie within its package", *_loc(t))
+        raise DebforgeError(f"generate_cc '{t.label}': '{stray[0]}' does not lie within its package", *loc(t))
     opts = options + (["generate_mock_code=true"] if t.attrs.get("generate_mocks") else [])
     flags = ["-I."] + ([f"-I{GENDIR}"] if any(p.startswith(GENDIR + "/") for p in protos + imported) else [])
     args = [*flags, f"--PLUGIN_out={','.join(opts) + ':' if opts else ''}{GENDIR}", *protos]
@@ -114,7 +115,7 @@ def _with_plugin(t: Target, tool, language: str, args: list[str], inputs: list[s
     """protoc running a plugin: protoc wants its path; a Debian program is looked up on PATH when the step runs."""
     if len(tool.command) != 1:
         raise DebforgeError(f"{t.kind} '{t.label}': the protoc plugin must be one program, not "
-                            f"{shlex.join(tool.command)}", *_loc(t))
+                            f"{shlex.join(tool.command)}", *loc(t))
     program = tool.command[0]
     where = program if "/" in program else f'"$(command -v {shlex.quote(program)})"'
     script = " ".join(["protoc", shlex.quote(f"--plugin=protoc-gen-{language}=") + where,
@@ -137,11 +138,11 @@ def _import_flags(t: Target, srcs: list[str]) -> list[str]:
         flags.append(f"-I{GENDIR}")
     includes = t.attrs.get("includes", [])
     if not isinstance(includes, list) or not all(isinstance(i, str) for i in includes):
-        raise DebforgeError(f"proto_gen '{t.label}': 'includes' must be a list of strings", *_loc(t))
+        raise DebforgeError(f"proto_gen '{t.label}': 'includes' must be a list of strings", *loc(t))
     for inc in includes:
         path = inside(inc)
         if path is None:
-            raise DebforgeError(f"proto_gen '{t.label}': include '{inc}' leads out of the tree", *_loc(t))
+            raise DebforgeError(f"proto_gen '{t.label}': include '{inc}' leads out of the tree", *loc(t))
         flags.append(f"-I{path}")
     return flags
 
@@ -159,12 +160,12 @@ def _transitive_deps(t: Target, ctx: Context, kind: str, name: str) -> list[Targ
                 continue
             if label.startswith("@"):
                 raise DebforgeError(f"{name} '{rule.label}' imports '{label}', protos of an external repository "
-                                    f"that debforge cannot map yet", *_loc(rule))
+                                    f"that debforge cannot map yet", *loc(rule))
             dep = ctx.rule(label)
             if dep is None or dep.kind != kind:
                 what = f"a {dep.kind}" if dep else "no target"
                 raise DebforgeError(f"{name} '{rule.label}' depends on '{label}', which is {what}, not a {name}",
-                                    *_loc(rule))
+                                    *loc(rule))
             if dep.label not in seen:
                 seen.add(dep.label)
                 out.append(dep)

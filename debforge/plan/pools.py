@@ -5,8 +5,8 @@ configure time in obj-debforge/pools.ninja, computed by debian/debforge/pools (s
 
 from __future__ import annotations
 
-from .frontends.bazel.glob import compile_pattern
-from .generate import BUILDDIR
+from ..core.globs import compile_pattern
+from ..core.layout import BUILDDIR
 
 POOLS_FILE = f"{BUILDDIR}/pools.ninja"
 SCRIPT = "debian/debforge/pools"

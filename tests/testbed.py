@@ -10,10 +10,11 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from . import sbuild, sources
-from .errors import DebforgeError
+from debforge import upstream
+from debforge.core.errors import DebforgeError
+from debforge.drivers import sbuild
 
-CACHE = sources.CACHE / "rootfs"
+CACHE = upstream.CACHE / "rootfs"
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from .errors import DebforgeError
+from ..core.errors import DebforgeError
 
 _LOCATION = re.compile(r"^\$\((?:location|execpath|rootpath) ([^)]+)\)$")
 # ld options with a value that Debian decides (-soname, -rpath) or that undo dh_strip (-s, --strip-all)

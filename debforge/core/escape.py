@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import shlex
 
-from ..errors import DebforgeError
+from .errors import DebforgeError
 
 Where = tuple[str | None, int | None]
 NOWHERE: Where = (None, None)

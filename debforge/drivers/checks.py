@@ -8,7 +8,7 @@ from pathlib import Path
 
 from debian.deb822 import Deb822
 
-from .errors import DebforgeError
+from ..core.errors import DebforgeError
 
 DIFFOSCOPE_LINES = 60  # of each differing .deb's report shown; the whole report is kept beside the build
 

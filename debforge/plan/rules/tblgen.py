@@ -17,11 +17,12 @@ import posixpath
 import re
 import shlex
 
-from .confine import inside
-from .errors import DebforgeError
-from .frontends.bazel.labels import absolute
-from .generate import GENDIR, Context, Generate, _loc, _one, output_path
-from .graph import Target, split_label
+from ...core.confine import inside
+from ...core.errors import DebforgeError
+from ...core.labels import absolute
+from ...core.layout import GENDIR
+from ...graph import Target, split_label
+from .common import Context, Generate, loc, one, output_path
 
 KIND = "@llvm-project//mlir:tblgen.bzl%gentbl_cc_library"
 TD_KIND = "@llvm-project//mlir:tblgen.bzl%td_library"
@@ -36,7 +37,7 @@ def outputs(t: Target) -> list[str]:
     if not isinstance(outs, list) or not all(isinstance(o, list) and len(o) == 2 and isinstance(o[1], str)
                                              and isinstance(o[0], list) and all(isinstance(x, str) for x in o[0])
                                              for o in outs) or not outs:
-        raise DebforgeError(f"gentbl_cc_library '{t.label}' needs 'tbl_outs': a list of ([options], file)", *_loc(t))
+        raise DebforgeError(f"gentbl_cc_library '{t.label}' needs 'tbl_outs': a list of ([options], file)", *loc(t))
     pkg = split_label(t.label)[1]
     return [absolute(f, "", pkg) for _, f in outs]
 
@@ -50,15 +51,15 @@ def as_library(t: Target) -> Target:
 def gentbl_cc_library(t: Target, ctx: Context) -> Generate:
     """One run of the tool per file of tbl_outs, as one step."""
     pkg = split_label(t.label)[1]
-    tool = ctx.tool(t, absolute(_one(t, "tblgen"), "", pkg))   # Debian's, or upstream's backend as a host tool
+    tool = ctx.tool(t, absolute(one(t, "tblgen"), "", pkg))   # Debian's, or upstream's backend as a host tool
     debian = ctx.tool(t, MLIR_TBLGEN).command[0]
     version = DEBIAN_TOOL.fullmatch(debian)
     if version is None:
         raise DebforgeError(f"gentbl_cc_library '{t.label}': the recipe's tool for {MLIR_TBLGEN} tells LLVM's "
-                            f"version and must be Debian's mlir-tblgen-N, not '{debian}'", *_loc(t),
+                            f"version and must be Debian's mlir-tblgen-N, not '{debian}'", *loc(t),
                             hint='tools: {"@llvm-project//mlir:mlir-tblgen": {command: mlir-tblgen-19, '
                                  'package: mlir-19-tools}}')
-    td_file, = ctx.inputs(t, [absolute(_one(t, "td_file"), "", pkg)])
+    td_file, = ctx.inputs(t, [absolute(one(t, "td_file"), "", pkg)])
     inputs = [td_file] + ctx.inputs(t, [absolute(s, "", pkg) for s in t.attrs.get("td_srcs", [])])
     includes = [".", GENDIR]
     # td_file's own directory, in the tree and the bin directory (tblgen.bzl's _prefix_roots of td_file.dirname):
@@ -75,7 +76,7 @@ def gentbl_cc_library(t: Target, ctx: Context) -> Generate:
         for inc in dep.attrs.get("includes", []):
             path = inside(posixpath.join(dep_pkg, inc)) if isinstance(inc, str) else None
             if path is None:
-                raise DebforgeError(f"td_library '{dep.label}': include '{inc}' leads out of the tree", *_loc(dep))
+                raise DebforgeError(f"td_library '{dep.label}': include '{inc}' leads out of the tree", *loc(dep))
             includes += [path, f"{GENDIR}/{path}"]
     flags = [f for inc in dict.fromkeys(includes) for f in ("-I", inc)]
     runs = []
@@ -103,7 +104,7 @@ def _td_libraries(t: Target, ctx: Context) -> list[Target]:
             continue
         dep = ctx.rule(label)
         if dep is None:
-            raise DebforgeError(f"'{t.label}' depends on '{label}', which names no target", *_loc(t))
+            raise DebforgeError(f"'{t.label}' depends on '{label}', which names no target", *loc(t))
         if dep.kind != TD_KIND:
             continue
         out.append(dep)

@@ -18,9 +18,9 @@ from pathlib import Path
 from debian.changelog import Changelog
 from debian.deb822 import Release
 
-from . import checks, drivers
-from .errors import DebforgeError
-from .sources import CACHE, debian_mirror
+from ..core.errors import DebforgeError
+from ..upstream import CACHE, debian_mirror
+from . import checks, dpkg
 
 DEFAULT_SUITE = "trixie"
 CHROOTS = CACHE / "sbuild"
@@ -229,13 +229,13 @@ def build_and_check(tree: Path, dist: str, suite: str, refresh: bool, run_lintia
     dsc = source_package(tree, log)
     tarball = chroot(suite, host_arch(), refresh, log)
     first = build(dsc, dist, tarball, tree.parent, run_lintian, log, profiles)
-    for deb in drivers.debs_of(first.changes):
+    for deb in dpkg.debs_of(first.changes):
         log(f"  built {deb.name}")
     failed = []
     if run_lintian:
         if first.lintian is None:
             raise DebforgeError("sbuild did not run lintian; see the build log", str(first.log))
-        errors, warnings = drivers.lintian_counts(first.lintian)
+        errors, warnings = dpkg.lintian_counts(first.lintian)
         log("\n".join(first.lintian))
         log(f"debforge: lintian ({suite}'s, in the chroot): {errors} errors, {warnings} warnings")
         failed += ["lintian"] if errors or warnings else []

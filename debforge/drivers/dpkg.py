@@ -8,7 +8,7 @@ from pathlib import Path
 
 from debian.deb822 import Deb822
 
-from .errors import DebforgeError
+from ..core.errors import DebforgeError
 
 
 def _need(tool: str, package: str) -> None:

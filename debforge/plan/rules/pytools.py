@@ -7,17 +7,17 @@ from __future__ import annotations
 
 import posixpath
 
-from .errors import DebforgeError
-from .generate import Tool, _loc
-from .graph import Target, file_path, split_label
+from ...core.errors import DebforgeError
+from ...graph import ScanView, Target, file_path, split_label
+from .common import Tool, loc
 
 PY_KINDS = ("py_binary", "py_library")
 
 
-def python_tool(ws, requirements: dict[str, str], recipe_path: str, user: Target, label: str) -> Tool:
+def python_tool(ws: ScanView, requirements: dict[str, str], recipe_path: str, user: Target, label: str) -> Tool:
     """The command that runs the py_binary `label` (named by `user`), its source files and Build-Depends."""
     t = ws.target(label)
-    where = _loc(user)
+    where = loc(user)
     if t is None or t.kind != "py_binary":
         what = f"a {t.kind} ({t.location})" if t else "no target"
         raise DebforgeError(f"tool '{label}' of '{user.label}' is {what}; debforge runs py_binary tools", *where)
@@ -40,7 +40,7 @@ def python_tool(ws, requirements: dict[str, str], recipe_path: str, user: Target
                 name = split_label(dep)[2]
                 if name not in requirements:
                     raise DebforgeError(f"'{target.label}' needs the Python requirement '{dep}', which the recipe "
-                                        f"does not map to a Debian package", *_loc(target),
+                                        f"does not map to a Debian package", *loc(target),
                                         hint=f"add to {recipe_path} under python-requirements: {name}: python3-...")
                 if requirements[name] not in packages:
                     packages.append(requirements[name])
@@ -48,7 +48,7 @@ def python_tool(ws, requirements: dict[str, str], recipe_path: str, user: Target
             rule = ws.target(dep)
             if rule is None or rule.kind not in PY_KINDS:
                 raise DebforgeError(f"'{target.label}' depends on '{dep}', which is not a py_library",
-                                    *_loc(target))
+                                    *loc(target))
             visit(rule)
 
     visit(t)
@@ -66,5 +66,5 @@ def _main(t: Target, files: list[str]) -> str:
     matches = [f for f in files if posixpath.basename(f) == posixpath.basename(wanted)]
     if len(matches) != 1:
         raise DebforgeError(f"py_binary '{t.label}': cannot tell its main file ({wanted} is not among its "
-                            f"sources)", *_loc(t))
+                            f"sources)", *loc(t))
     return matches[0]

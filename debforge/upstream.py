@@ -19,10 +19,10 @@ from pathlib import Path
 from debian.deb822 import Deb822
 from debian.debian_support import Version
 
-from . import staging
-from .backends.debian.tree import MANIFEST
-from .errors import DebforgeError
-from .recipe.schema import Recipe
+from .core import staging
+from .core.errors import DebforgeError
+from .core.layout import MANIFEST
+from .recipe.model import Recipe
 
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "debforge"
 KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"

@@ -1,0 +1,9 @@
+"""The planner: recipe + the scanned build graph -> per architecture, the libraries of each binary package with
+their compiles, links, generate steps (rules/, one module per rule-kind family), host tools, externals and ISA
+levels. Backends read only this model (model.py)."""
+
+from .headers import header_files
+from .model import Compile, FlavorBuild, HostTool, Plan, SharedLibrary
+from .planner import make_plan
+
+__all__ = ["Compile", "FlavorBuild", "header_files", "HostTool", "make_plan", "Plan", "SharedLibrary"]

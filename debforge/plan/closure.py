@@ -1,0 +1,145 @@
+"""Dependency resolution: the in-tree targets a library (or host tool) compiles, the recipe libraries it links
+instead, and the externals it reaches, which become Debian -dev packages and -l flags. The recipe's leave-out
+and dropped externals cut the closure; what was cut is noted for the plan."""
+
+from __future__ import annotations
+
+from ..core.errors import DebforgeError
+from ..graph import Target, split_label
+from .scope import Scope
+from .targets import HEADER_ONLY_KINDS, LIBRARY_VIEWS, checked, deps_of, reached, where
+
+
+class Dependencies:
+    def __init__(self, scope: Scope):
+        self.scope = scope
+        self.externals_used: set[str] = set()
+        self.used: set[str] = set()              # ... by the library being planned
+        self.compiled: dict[str, list[str]] = {}   # library name -> labels of the targets compiled into it
+        self.external_libs: dict[str, list[str]] = {}   # library name -> the external -l it links
+        self.cut: list[tuple[str, str, str]] = []   # ... and what leave-out cut from the one being planned
+        self.registrations: set[str] = set()        # targets left out that are alwayslink registrations
+
+    def start_library(self) -> None:
+        """What the library about to be planned uses and cuts starts empty."""
+        self.used = set()
+        self.cut = []
+
+    def use(self, *packages: str) -> None:
+        self.externals_used.update(packages)
+        self.used.update(packages)
+
+    def external(self, label: str, referrer: str, via: list[str] = ()) -> list[str]:
+        """The -l flags of the external `label` (its Debian package is used), or none if the recipe drops it."""
+        repo = self.scope.mapped_package(label) or split_label(label)[0]
+        ext = self.scope.externals.get(repo)
+        if ext is None:
+            raise DebforgeError(f"dependency '{label}' is in external repository @{repo}, which the recipe does "
+                                f"not map to a Debian package{reached(via)}", *where(referrer),
+                                hint=f"add to {self.scope.recipe.path} under externals: {repo}: lib...-dev")
+        if ext.drop:   # noted for the plan, as leave-out's cuts are
+            via_label = via[-1] if via else referrer
+            if (label, via_label, ext.drop) not in self.cut:
+                self.cut.append((label, via_label, ext.drop))
+        else:
+            self.use(*ext.packages)
+        return list(ext.libs)
+
+    def leave_out(self, label: str, user: Target) -> bool:
+        """Whether the recipe's leave-out cuts the dependency of `user` on `label` (noted for the plan)."""
+        ws = self.scope.ws
+        for entry in self.scope.recipe.leave_out:
+            if entry.matches(label):
+                rule = ws.target(label)
+                if rule is not None and rule.kind == "alias" and isinstance(rule.attrs.get("actual"), str):
+                    rule = ws.target(rule.attrs["actual"])
+                if rule is not None and rule.attrs.get("alwayslink"):   # a registration: nothing calls into it
+                    self.registrations.add(label)
+                if (label, user.label, entry.reason) not in self.cut:
+                    self.cut.append((label, user.label, entry.reason))
+                return True
+        return False
+
+    def closure(self, root: Target, static: bool = False, linked: dict[str, str] | None = None
+                ) -> tuple[list[Target], list[str], list[str]]:
+        """In-tree cc_library targets compiled into the library (deps first), sibling libraries, external -l.
+        `static`: recipe libraries are compiled in too (a host tool runs before they exist). `linked`: targets
+        compiled into a library this one links -> that library, which is linked instead (as cc_shared_library's
+        dynamic_deps: one copy of each target, so TF's op and kernel registrations run once)."""
+        walk = _Walk(self, static, linked or {})
+        walk.visit(root, [])
+        # what links a recipe library links its externals too, as bazel links every transitive dependency: inline
+        # code of their headers (protobuf's logging in TF's op generators) calls into them (--as-needed drops the rest)
+        for lib in (x for name in walk.siblings for x in self.external_libs.get(name, ())):
+            walk.add(walk.ext_libs, lib)
+        return walk.order, walk.siblings, walk.ext_libs
+
+
+class _Walk:
+    """One walk of a closure, depth first, deps before their users."""
+
+    def __init__(self, deps: Dependencies, static: bool, linked: dict[str, str]):
+        self.deps = deps
+        self.scope = deps.scope
+        self.static = static
+        self.linked = linked
+        self.order: list[Target] = []
+        self.siblings: list[str] = []
+        self.ext_libs: list[str] = []
+        self.state: dict[str, str] = {}
+
+    @staticmethod
+    def add(names: list[str], name: str) -> None:
+        if name not in names:
+            names.append(name)
+
+    def visit(self, t: Target, chain: list[str]) -> None:
+        if self.state.get(t.label) == "done":
+            return
+        if self.state.get(t.label) == "active":
+            raise DebforgeError(f"dependency cycle: {' -> '.join(chain + [t.label])}", *where(t.location))
+        self.state[t.label] = "active"
+        checked(t)
+        for dep in deps_of(t):
+            d = self.follow(dep, t, chain)
+            if d is not None:
+                self.visit(d, chain + [t.label])
+        self.state[t.label] = "done"
+        self.order.append(t)
+
+    def linked_library(self, dep: str) -> str | None:
+        """The recipe library linked for the dependency `dep`, if one is."""
+        name = self.scope.lib_by_label[dep].name if dep in self.scope.lib_by_label and not self.static else \
+            self.linked.get(dep)
+        imported = self.scope.imported_library(dep)
+        if imported and (not self.static or imported in self.linked.values()):
+            name = imported   # a cc_import of a recipe library's shared object
+        return name
+
+    def follow(self, dep: str, t: Target, chain: list[str]) -> Target | None:
+        """The in-tree target t's dependency `dep` adds to the closure; None when it is an external, a linked
+        library, left out, or a header-only rule."""
+        if dep.startswith("@") or self.scope.mapped_package(dep):
+            for lib in self.deps.external(dep, t.location, chain + [t.label]):
+                self.add(self.ext_libs, lib)
+            return None
+        name = self.linked_library(dep)
+        if name:
+            self.add(self.siblings, name)
+            return None
+        if self.deps.leave_out(dep, t):
+            return None
+        d = self.scope.resolve(dep, t.location)
+        if d.label != dep and self.deps.leave_out(d.label, t):   # an alias of a target left out
+            return None
+        if d.label != dep and d.label in self.linked:   # an alias of what a linked library holds
+            self.add(self.siblings, self.linked[d.label])
+            return None
+        if d.kind in HEADER_ONLY_KINDS:
+            return None
+        if d.kind in LIBRARY_VIEWS:
+            d = LIBRARY_VIEWS[d.kind](d)
+        if d.kind not in self.scope.kinds:
+            raise DebforgeError(f"'{t.label}' depends on '{dep}', a {d.kind} ({d.location}); only "
+                                f"cc_library dependencies can be built so far", *where(t.location))
+        return d

@@ -1,0 +1,98 @@
+"""The plan: what backends read. Per architecture (or GPU flavour), the shared libraries of each binary package
+with their compiles and links, the generate steps and the host tools they run, the Debian -dev packages used and
+the ISA levels."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..core import isa
+from ..core.layout import HOST_DIR
+from ..flavors import Flavor
+from ..recipe.model import BinaryPackage, Library, Recipe
+from .rules.common import Generate
+
+
+@dataclass
+class Compile:
+    src: str                 # path in the tree
+    lang: str                # "c", "c++", "asm" or "gpu" (the flavour's compiler): decides the compiler and flags
+    flags: list[str]         # the target's copts, defines and include directories, in bazel's order
+    owner: str               # label of the cc_library the source belongs to
+
+
+@dataclass
+class SharedLibrary:
+    spec: Library
+    package: BinaryPackage
+    compiles: list[Compile] = field(default_factory=list)
+    cxx_link: bool = False
+    linkopts: list[str] = field(default_factory=list)
+    siblings: list[str] = field(default_factory=list)    # other recipe libraries linked dynamically
+    external_libs: list[str] = field(default_factory=list)
+    generated: list[str] = field(default_factory=list)   # generated files its compiles need first
+    build_depends: list[str] = field(default_factory=list)   # the Debian packages its build needs
+    version_script: str | None = None    # upstream's ld version script (path), where the recipe has no exports
+    # dependencies the recipe cut from the closure (leave-out, or a dropped external): (what was left out, the
+    # kept target that named it, the recipe's reason)
+    left_out: list[tuple[str, str, str]] = field(default_factory=list)
+    # ... those of them in the tree (leave-out) that are not alwayslink registrations: kept code includes or calls
+    # what was left out, so the library does not compile or link as planned until the recipe or upstream's tree
+    # changes. A dropped external is not among them: its reason is the recipe's decision (and its `undefine`)
+    left_out_used: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def soname(self) -> str:
+        return f"lib{self.spec.name}.so.{self.spec.soversion}"
+
+    @property
+    def filename(self) -> str:
+        return f"lib{self.spec.name}.so.{self.spec.version}"
+
+    @property
+    def variants(self) -> bool:
+        return self.package.variants
+
+
+@dataclass
+class HostTool:
+    """A cc_binary that a build step runs: built for the build machine at the generic level, never installed."""
+    label: str
+    path: str                # the executable, under BUILDDIR/host
+    compiles: list[Compile] = field(default_factory=list)
+    cxx_link: bool = False
+    linkopts: list[str] = field(default_factory=list)
+    external_libs: list[str] = field(default_factory=list)
+    generated: list[str] = field(default_factory=list)
+    # recipe libraries it links (upstream links the tool against their shared object, as TF's op generators link
+    # libtensorflow_framework): their generic copies of this build, found through the tool's RUNPATH
+    siblings: list[str] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.path.removeprefix(f"{HOST_DIR}/bin/")
+
+@dataclass
+class Plan:
+    recipe: Recipe
+    arch: str
+    levels: list[isa.Level]
+    libraries: list[SharedLibrary]
+    externals_used: list[str]            # Debian -dev packages
+    steps: list[Generate] = field(default_factory=list)   # generated files, before any compile
+    flavor: Flavor | None = None
+    gpu_archs: list[str] = field(default_factory=list)   # the flavour compiler's architecture flags
+    host_tools: list[HostTool] = field(default_factory=list)   # built before the steps that run them
+
+
+@dataclass(frozen=True)
+class FlavorBuild:
+    """What a flavour's planner needs beyond the recipe: the flavour and the CPU flavour's plan."""
+    flavor: Flavor
+    cpu: "Plan"
+
+    def provided(self, rebuilt: set[str]) -> dict[str, str]:
+        """Label of every target the CPU flavour's libraries compile -> the library holding it; a library the
+        flavour builds itself (`rebuilt`: its own copy, which replaces the CPU one) provides nothing."""
+        return {c.owner: lib.spec.name for lib in self.cpu.libraries if lib.spec.name not in rebuilt
+                for c in lib.compiles}

@@ -1,0 +1,47 @@
+"""The planner: recipe + build graph -> what to compile and link for each library, per architecture.
+
+Static closure like bazel's cc_shared_library: a library's own sources plus those of the in-tree cc_library targets
+it depends on are compiled into it; a dependency that is another library of the recipe is linked dynamically;
+a dependency on an external repository becomes a Debian -dev package (Build-Depends) and its -l flags.
+
+A GPU flavour plans its own packages under its configuration; what the CPU flavour's libraries already hold is not
+compiled again but linked from them (installed by the main source package's -dev package, at the exact version).
+
+The parts, one job each: scope (the recipe's packages and externals, lookups on the scan), closure (dependency
+resolution, leave-out and externals), flags (how each source is compiled), steps (generate steps: the rule kinds'
+Context) with hosttools (the cc_binary tools they run), libraries (the shared objects).
+"""
+
+from __future__ import annotations
+
+from ..core import isa
+from ..graph import ScanView
+from ..recipe.model import Recipe
+from .closure import Dependencies
+from .flags import CompileFlags
+from .libraries import Libraries
+from .model import FlavorBuild, Plan
+from .scope import Scope
+from .steps import Steps
+
+
+def levels_for(recipe: Recipe, arch: str) -> list[isa.Level]:
+    return [lvl for lvl in isa.ARCHES[arch].levels if lvl.name in recipe.isa_levels]
+
+
+def make_plan(recipe: Recipe, ws: ScanView, arch: str, flavor: FlavorBuild | None = None) -> Plan:
+    """The CPU flavour's plan, or with `flavor` that GPU flavour's (its packages, no ISA levels)."""
+    scope = Scope(recipe, ws, flavor)
+    deps = Dependencies(scope)
+    flags = CompileFlags(scope)
+    steps = Steps(scope, deps, flags)
+    libraries = Libraries(scope, deps, flags, steps)
+    libs = [libraries.library(pkg, spec) for pkg in scope.packages for spec in pkg.libraries]
+    generate = [steps.steps[k] for k in sorted(steps.steps)]
+    tools = [steps.host_tools.tools[k] for k in sorted(steps.host_tools.tools)]
+    if flavor is None:
+        return Plan(recipe, arch, levels_for(recipe, arch), libs, sorted(deps.externals_used), generate,
+                    host_tools=tools)
+    fl = flavor.flavor
+    return Plan(recipe, arch, [], libs, sorted(deps.externals_used), generate, fl,
+                fl.arch_flags(recipe.flavor(fl.name).archs), tools)

@@ -1,0 +1,195 @@
+"""The recipe as plain data (frozen dataclasses): what the later stages read. schema.py makes it from YAML."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..core.errors import DebforgeError
+
+
+@dataclass(frozen=True)
+class Upstream:
+    debian: str | None = None    # Debian source package whose orig tarball is fetched
+    suite: str = "trixie"
+    dir: Path | None = None
+    tarball: Path | None = None
+
+
+@dataclass(frozen=True)
+class Library:
+    name: str          # lib<name>.so
+    target: str        # bazel label
+    soversion: str
+    version: str       # full version of the real file: lib<name>.so.<version>
+    line: int
+    exports: tuple[str, ...] = ()  # symbol globs it exports (C++ ones demangled, with ::); empty: all
+
+
+@dataclass(frozen=True)
+class BinaryPackage:
+    name: str          # the meta package; -generic and one package per ISA level hang off it
+    libraries: tuple[Library, ...]
+    variants: bool
+    summary: str
+    line: int
+    build_profiles: str = ""   # restriction formula (<!pkg.src.x>): the packages are built only when it holds
+
+
+@dataclass(frozen=True)
+class HeaderSet:
+    files: str         # glob relative to the source root
+    to: str            # directory under /usr/include
+    strip: str         # leading directory removed before installing under `to`
+    line: int
+    build_profiles: str = ""   # installed only when the formula holds (the headers of a profiled package)
+
+
+@dataclass(frozen=True)
+class External:
+    repo: str          # bazel repository name, without @
+    package: str       # Debian -dev package (Build-Depends); empty when dropped
+    libs: tuple[str, ...]  # -l names to link
+    line: int
+    drop: str = ""     # why the build goes without it: dependencies on it vanish from every closure
+    undefine: tuple[str, ...] = ()   # upstream macros that switch the dropped feature on, removed from compiles
+    includes: tuple[str, ...] = ()   # system directories of its headers off the default path (-isystem)
+    extra_packages: tuple[str, ...] = ()   # where Debian splits its headers over more -dev packages
+    # directories of its shared libraries off ld.so's path (libmlir-19-dev: libMLIR.so.19.1 is only in
+    # /usr/lib/llvm-19/lib): linked with -L and found at run time through RUNPATH
+    libdirs: tuple[str, ...] = ()
+
+    @property
+    def packages(self) -> tuple[str, ...]:
+        return (self.package, *self.extra_packages) if self.package else ()
+
+
+@dataclass(frozen=True)
+class LeaveOut:
+    """In-tree targets the recipe's libraries are built without (what needs a repository Debian lacks): every
+    dependency on a matching target is cut from the closures, and the plan names what each library lost."""
+    pattern: str       # //pkg:name, or //pkg/... for the package and those below it
+    reason: str        # the feature this removes, and why
+    line: int
+
+    def matches(self, label: str) -> bool:
+        if self.pattern.endswith("/..."):
+            pkg = self.pattern[2:-len("/...")]
+            return label.startswith(f"//{pkg}:") or label.startswith(f"//{pkg}/") or not pkg
+        return label == self.pattern
+
+
+@dataclass(frozen=True)
+class RepoFile:
+    """A file of an external repository that upstream's WORKSPACE would create from the tree: a copy of
+    `path`, or (with substitutions) a template rendered like bazel's repository_ctx.template."""
+    path: str
+    substitutions: dict
+    line: int
+
+
+@dataclass(frozen=True)
+class Config:
+    """Overrides of the Debian configuration that select() is resolved against, and bazel's --copt/--cxxopt
+    (what upstream's .bazelrc passes to every compile)."""
+    flag_values: dict = field(default_factory=dict)
+    define_values: dict = field(default_factory=dict)
+    constraints: tuple[str, ...] = ()
+    copts: tuple[str, ...] = ()
+    cxxopts: tuple[str, ...] = ()
+    drop_copts: tuple[str, ...] = ()   # upstream copts left out (e.g. ISA flags above the Debian baseline)
+    compile_memory: dict = field(default_factory=dict)   # source glob (or "default") -> peak compiler RSS, MiB
+
+    def merged(self, *over: "Config") -> "Config":
+        """This configuration with others laid over it: their values win, their options come after."""
+        out = self
+        for o in over:
+            out = Config({**out.flag_values, **o.flag_values}, {**out.define_values, **o.define_values},
+                         tuple(dict.fromkeys(out.constraints + o.constraints)), out.copts + o.copts,
+                         out.cxxopts + o.cxxopts, tuple(dict.fromkeys(out.drop_copts + o.drop_copts)),
+                         {**out.compile_memory, **o.compile_memory})
+        return out
+
+
+@dataclass(frozen=True)
+class FlavorSpec:
+    """A GPU flavour the recipe configures (flavors.<name>): built by the source package <source>-<name>."""
+    name: str                            # a module of debforge/flavors/
+    archs: tuple[str, ...]               # GPU architectures (the flavour's arch key)
+    config: Config                       # laid over the recipe's config (after the flavour's own defaults)
+    packages: tuple[BinaryPackage, ...]  # its library packages (no ISA variants)
+    externals: dict                      # bazel repository -> External, besides the recipe's
+    patches: tuple[Path, ...]            # DEP-3 patches applied to the -src tree before the build
+    line: int
+
+
+@dataclass(frozen=True)
+class Tool:
+    """A program that upstream's build makes or downloads (e.g. @flatbuffers//:flatc), taken from Debian."""
+    command: str       # on PATH in the build
+    package: str       # Build-Depends
+    line: int
+
+
+@dataclass(frozen=True)
+class Recipe:
+    path: Path
+    source: str
+    version: str
+    debian_revision: str
+    upstream: Upstream
+    maintainer: str
+    section: str
+    homepage: str
+    license: str
+    copyright: str
+    summary: str
+    description: str
+    frontend: str
+    architectures: tuple[str, ...]
+    isa_levels: tuple[str, ...]
+    packages: tuple[BinaryPackage, ...]
+    dev_package: str
+    headers: tuple[HeaderSet, ...]
+    externals: dict[str, External]
+    config: Config
+    repo_files: dict[str, RepoFile]   # "@repo//pkg:file" -> where its text comes from in the tree
+    distribution: str
+    closes: tuple[int, ...]     # bugs the first changelog entry closes (an ITP)
+    lines: dict[str, int]   # top-level key -> line, for errors raised by later stages
+    flavors: dict[str, FlavorSpec] = field(default_factory=dict)   # GPU flavours, by name
+    tools: dict[str, Tool] = field(default_factory=dict)   # label of a tool genrules run -> Debian's command
+    python_requirements: dict[str, str] = field(default_factory=dict)   # rules_python requirement -> Debian package
+    patches: tuple[Path, ...] = ()   # DEP-3 patches of the upstream tree, applied by dpkg-source (debian/patches)
+    leave_out: tuple[LeaveOut, ...] = ()   # in-tree targets cut from every closure, each with its reason
+
+    @property
+    def full_version(self) -> str:
+        return f"{self.version}-{self.debian_revision}"
+
+    def error(self, key: str, message: str, hint: str | None = None) -> DebforgeError:
+        return DebforgeError(message, str(self.path), self.lines.get(key), hint)
+
+    def libraries(self) -> list[tuple[BinaryPackage, Library]]:
+        return [(p, lib) for p in self.packages for lib in p.libraries]
+
+    def libdirs(self, external_libs: list[str]) -> list[str]:
+        """The externals' library directories off ld.so's path that linking `external_libs` needs."""
+        return list(dict.fromkeys(d for e in self.externals.values() if set(e.libs) & set(external_libs)
+                                  for d in e.libdirs))
+
+    def build_profiles(self) -> list[str]:
+        """The restriction formulas of packages and header sets."""
+        return [x.build_profiles for x in (*self.packages, *self.headers) if x.build_profiles]
+
+    def flavor(self, name: str) -> FlavorSpec:
+        if name not in self.flavors:
+            configured = ", ".join(sorted(self.flavors)) or "none"
+            raise DebforgeError(f"the recipe configures no '{name}' flavour (configured: {configured})",
+                                str(self.path), self.lines.get("flavors", 1),
+                                hint=f"add flavors: {{{name}: ...}} to the recipe (see README, GPU flavours)")
+        return self.flavors[name]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Validation helpers
