@@ -120,36 +120,7 @@ def run(fn, *args):
     if pid == 0:   # the child: never returns
         os.close(rfd)
         _crumb = crumb
-        os.environ["RUST_BACKTRACE"] = "0"   # a failed allocation aborts with one line, not a Rust backtrace
-        faulthandler.disable()   # the parent reports a crash, naming the file: no second report from the child
-        code = 0
-        try:
-            # on top of what the fork already maps (the parent's modules, thread arenas): that is not evaluation's
-            cap = _mapped() + memory * 3 // 2
-            resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
-            resource.setrlimit(resource.RLIMIT_CPU, (cpu + 5, cpu + 10))   # SIGXCPU, then SIGKILL
-            try:
-                out = ("ok", fn(*args))
-            except DebforgeError as exc:
-                out = ("error", (exc.message, exc.file, exc.line, exc.hint))
-            except BaseException as exc:   # a bug, which the parent raises as it is, unless memory ran out
-                # (OSError ENOMEM: from mmap, fork or a thread's stack)
-                if isinstance(exc, MemoryError) or isinstance(exc, OSError) and exc.errno == errno.ENOMEM:
-                    out = ("error", (memory_message(memory), last_file(), None, None))
-                else:
-                    out = ("raise", exc)
-            try:
-                data = pickle.dumps(out, protocol=pickle.HIGHEST_PROTOCOL)
-            except Exception as exc:   # e.g. an exception that does not pickle
-                data = pickle.dumps(("raise", RuntimeError(f"evaluation failed: {exc!r}")))
-            with os.fdopen(wfd, "wb") as pipe:
-                pipe.write(data)
-        except MemoryError:
-            code = 3
-        finally:
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os._exit(code)   # no atexit handlers, no pytest teardown in the child
+        _child(fn, args, wfd, memory, cpu)
     os.close(wfd)
     try:
         with os.fdopen(rfd, "rb") as pipe:
@@ -169,12 +140,51 @@ def run(fn, *args):
         if kind == "error":
             raise DebforgeError(*value)
         raise value
+    raise _death(status, use, file, memory, cpu)
+
+
+def _child(fn, args, wfd: int, memory: int, cpu: int) -> None:
+    """The child's part of run(): set the limits, run fn, send back the pickled outcome, exit."""
+    os.environ["RUST_BACKTRACE"] = "0"   # a failed allocation aborts with one line, not a Rust backtrace
+    faulthandler.disable()   # the parent reports a crash, naming the file: no second report from the child
+    code = 0
+    try:
+        # on top of what the fork already maps (the parent's modules, thread arenas): that is not evaluation's
+        cap = _mapped() + memory * 3 // 2
+        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu + 5, cpu + 10))   # SIGXCPU, then SIGKILL
+        try:
+            out = ("ok", fn(*args))
+        except DebforgeError as exc:
+            out = ("error", (exc.message, exc.file, exc.line, exc.hint))
+        except BaseException as exc:   # a bug, which the parent raises as it is, unless memory ran out
+            # (OSError ENOMEM: from mmap, fork or a thread's stack)
+            if isinstance(exc, MemoryError) or isinstance(exc, OSError) and exc.errno == errno.ENOMEM:
+                out = ("error", (memory_message(memory), last_file(), None, None))
+            else:
+                out = ("raise", exc)
+        try:
+            data = pickle.dumps(out, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception as exc:   # e.g. an exception that does not pickle
+            data = pickle.dumps(("raise", RuntimeError(f"evaluation failed: {exc!r}")))
+        with os.fdopen(wfd, "wb") as pipe:
+            pipe.write(data)
+    except MemoryError:
+        code = 3
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)   # no atexit handlers, no pytest teardown in the child
+
+
+def _death(status: int, use, file: str | None, memory: int, cpu: int) -> DebforgeError:
+    """The error for a child that died without sending its outcome."""
     if os.WIFSIGNALED(status) and os.WTERMSIG(status) in (signal.SIGXCPU, signal.SIGKILL) \
             and use.ru_utime + use.ru_stime >= cpu:
-        raise DebforgeError(cpu_message(cpu), file)
+        return DebforgeError(cpu_message(cpu), file)
     if os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGABRT or os.WIFEXITED(status) \
             and os.WEXITSTATUS(status) == 3:
-        raise DebforgeError(memory_message(memory), file)   # Rust aborts when an allocation fails
+        return DebforgeError(memory_message(memory), file)   # Rust aborts when an allocation fails
     how = f"signal {signal.Signals(os.WTERMSIG(status)).name}" if os.WIFSIGNALED(status) \
         else f"exit status {os.waitstatus_to_exitcode(status)}"
-    raise DebforgeError(f"evaluation stopped ({how}) with no result", file)
+    return DebforgeError(f"evaluation stopped ({how}) with no result", file)

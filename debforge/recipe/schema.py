@@ -379,31 +379,8 @@ def load_recipe(path: str | Path) -> Recipe:
     top = _mapping(root, "recipe", TOP_KEYS)
     version = _str(top["version"], "version", UPSTREAM_VERSION, "upstream versions start with a digit")
 
-    arches = tuple(_str(n, "architecture") for n in _list(top["architectures"], "architectures")) \
-        if "architectures" in top else ("amd64", "arm64")
-    if not arches:
-        raise top["architectures"].error("architectures is empty", "name at least one, e.g. [amd64]")
-    for i, (n, a) in enumerate(zip(top["architectures"].value if "architectures" in top else [], arches)):
-        if a not in isa.ARCHES:
-            raise n.error(f"unknown architecture '{a}'", f"known: {', '.join(sorted(isa.ARCHES))}")
-        if a in arches[:i]:
-            raise n.error(f"architecture '{a}' is listed twice")
-    known_levels = isa.all_levels()
-    levels = []
-    for n in (_list(top["isa-levels"], "isa-levels") if "isa-levels" in top else []):
-        name = _str(n, "ISA level")
-        if name not in known_levels:
-            close = difflib.get_close_matches(name, known_levels, n=1)
-            raise n.error(f"unknown ISA level '{name}'",
-                          f"did you mean '{close[0]}'?" if close else f"known: {', '.join(known_levels)}")
-        if name in levels:
-            raise n.error(f"ISA level '{name}' is listed twice")
-        if not set(isa.arches_with_level(name)) & set(arches):
-            raise n.error(f"ISA level '{name}' exists on none of the recipe's architectures ({' '.join(arches)})",
-                          f"it is a level of {', '.join(isa.arches_with_level(name))}")
-        levels.append(name)
-    if "isa-levels" not in top:
-        levels = list(known_levels)
+    arches = _architectures(top)
+    levels = _isa_levels(top, arches)
 
     frontend = _str(top["frontend"], "frontend", FRONTEND, "a frontend's name")   # which exist: the pipeline's to say
 
@@ -439,6 +416,39 @@ def load_recipe(path: str | Path) -> Recipe:
         patches=_patches(top["patches"], "patches", path.parent) if "patches" in top else (),
         leave_out=_leave_out(top["leave-out"]) if "leave-out" in top else (),
     )
+
+
+def _architectures(top: dict[str, Node]) -> tuple[str, ...]:
+    arches = tuple(_str(n, "architecture") for n in _list(top["architectures"], "architectures")) \
+        if "architectures" in top else ("amd64", "arm64")
+    if not arches:
+        raise top["architectures"].error("architectures is empty", "name at least one, e.g. [amd64]")
+    for i, (n, a) in enumerate(zip(top["architectures"].value if "architectures" in top else [], arches)):
+        if a not in isa.ARCHES:
+            raise n.error(f"unknown architecture '{a}'", f"known: {', '.join(sorted(isa.ARCHES))}")
+        if a in arches[:i]:
+            raise n.error(f"architecture '{a}' is listed twice")
+    return arches
+
+
+def _isa_levels(top: dict[str, Node], arches: tuple[str, ...]) -> list[str]:
+    known_levels = isa.all_levels()
+    if "isa-levels" not in top:
+        return list(known_levels)
+    levels: list[str] = []
+    for n in _list(top["isa-levels"], "isa-levels"):
+        name = _str(n, "ISA level")
+        if name not in known_levels:
+            close = difflib.get_close_matches(name, known_levels, n=1)
+            raise n.error(f"unknown ISA level '{name}'",
+                          f"did you mean '{close[0]}'?" if close else f"known: {', '.join(known_levels)}")
+        if name in levels:
+            raise n.error(f"ISA level '{name}' is listed twice")
+        if not set(isa.arches_with_level(name)) & set(arches):
+            raise n.error(f"ISA level '{name}' exists on none of the recipe's architectures ({' '.join(arches)})",
+                          f"it is a level of {', '.join(isa.arches_with_level(name))}")
+        levels.append(name)
+    return levels
 
 
 LEAVE_OUT = re.compile(r"//(?:[A-Za-z0-9_./+-]*:[A-Za-z0-9_./+=,@~-]+|(?:[A-Za-z0-9_.+-]+/)*\.\.\.)")

@@ -33,8 +33,15 @@ def description(summary: str, *paragraphs: str) -> str:
 
 
 def render(recipe: Recipe, build_depends: list[str]) -> str:
-    arches = " ".join(recipe.architectures)
-    paragraphs = [Deb822({
+    paragraphs = [_source(recipe, build_depends)]
+    for pkg in recipe.packages:
+        paragraphs += _library_packages(recipe, pkg)
+    paragraphs += [_dev(recipe), _src(recipe)]
+    return dump(paragraphs, recipe)
+
+
+def _source(recipe: Recipe, build_depends: list[str]) -> Deb822:
+    return Deb822({
         "Source": recipe.source,
         "Section": recipe.section,
         "Priority": "optional",
@@ -45,62 +52,72 @@ def render(recipe: Recipe, build_depends: list[str]) -> str:
         "Standards-Version": STANDARDS_VERSION,
         "Homepage": recipe.homepage,
         "Rules-Requires-Root": "no",
+    })
+
+
+def _library_packages(recipe: Recipe, pkg: BinaryPackage) -> list[Deb822]:
+    """A recipe package: its metapackage, the -generic package and one package per ISA level."""
+    arches = " ".join(recipe.architectures)
+    summary = pkg.summary or recipe.summary
+    libs = ", ".join(f"lib{lib.name}.so.{lib.soversion}" for lib in pkg.libraries)
+    vs = variants(recipe, pkg)
+    restricted = {"Build-Profiles": pkg.build_profiles} if pkg.build_profiles else {}
+    out = [Deb822({
+        "Package": pkg.name,
+        **restricted,
+        "Architecture": arches,
+        "Multi-Arch": "same",
+        "Depends": f"{generic_name(pkg)} (= ${{binary:Version}}), ${{misc:Depends}}",
+        **({"Recommends": f"${{debforge:Variants-{safe(pkg.name)}}}"} if vs else {}),
+        "Description": description(
+            f"{summary} (metapackage)", recipe.description,
+            f"This metapackage installs {libs} built for the architecture's baseline"
+            + (" and the builds for newer instruction set levels, of which the dynamic loader picks the best "
+               "one the CPU supports at run time." if vs else ".")),
+    }), Deb822({
+        "Package": generic_name(pkg),
+        **restricted,
+        "Architecture": arches,
+        "Multi-Arch": "same",
+        "Depends": "${shlibs:Depends}, ${misc:Depends}",
+        "Description": description(
+            f"{summary} (baseline build)", recipe.description,
+            f"This package holds {libs} built for the architecture's baseline instruction set; it works on "
+            f"every CPU of the architecture."),
     })]
-    for pkg in recipe.packages:
-        summary = pkg.summary or recipe.summary
-        libs = ", ".join(f"lib{lib.name}.so.{lib.soversion}" for lib in pkg.libraries)
-        vs = variants(recipe, pkg)
-        restricted = {"Build-Profiles": pkg.build_profiles} if pkg.build_profiles else {}
-        paragraphs.append(Deb822({
-            "Package": pkg.name,
+    for v in vs:
+        out.append(Deb822({
+            "Package": v.name,
             **restricted,
-            "Architecture": arches,
+            "Architecture": " ".join(v.arches),
             "Multi-Arch": "same",
-            "Depends": f"{generic_name(pkg)} (= ${{binary:Version}}), ${{misc:Depends}}",
-            **({"Recommends": f"${{debforge:Variants-{safe(pkg.name)}}}"} if vs else {}),
+            "Depends": f"{generic_name(pkg)} (= ${{binary:Version}}), ${{shlibs:Depends}}, ${{misc:Depends}}",
             "Description": description(
-                f"{summary} (metapackage)", recipe.description,
-                f"This metapackage installs {libs} built for the architecture's baseline"
-                + (" and the builds for newer instruction set levels, of which the dynamic loader picks the best "
-                   "one the CPU supports at run time." if vs else ".")),
+                f"{summary} ({v.level.name} build)", recipe.description,
+                f"This package holds {libs} built for {v.level.summary}, installed in "
+                f"glibc-hwcaps/{v.level.name}/. The dynamic loader uses it instead of the baseline build on "
+                f"CPUs that support the level, and ignores it on others."),
         }))
-        paragraphs.append(Deb822({
-            "Package": generic_name(pkg),
-            **restricted,
-            "Architecture": arches,
-            "Multi-Arch": "same",
-            "Depends": "${shlibs:Depends}, ${misc:Depends}",
-            "Description": description(
-                f"{summary} (baseline build)", recipe.description,
-                f"This package holds {libs} built for the architecture's baseline instruction set; it works on "
-                f"every CPU of the architecture."),
-        }))
-        for v in vs:
-            paragraphs.append(Deb822({
-                "Package": v.name,
-                **restricted,
-                "Architecture": " ".join(v.arches),
-                "Multi-Arch": "same",
-                "Depends": f"{generic_name(pkg)} (= ${{binary:Version}}), ${{shlibs:Depends}}, ${{misc:Depends}}",
-                "Description": description(
-                    f"{summary} ({v.level.name} build)", recipe.description,
-                    f"This package holds {libs} built for {v.level.summary}, installed in "
-                    f"glibc-hwcaps/{v.level.name}/. The dynamic loader uses it instead of the baseline build on "
-                    f"CPUs that support the level, and ignores it on others."),
-            }))
+    return out
+
+
+def _dev(recipe: Recipe) -> Deb822:
     # a package a build profile leaves out is not depended on: debian/rules names the built ones in a substvar
     meta_deps = ", ".join([f"{p.name} (= ${{binary:Version}})" for p in recipe.packages if not p.build_profiles]
                           + ["${debforge:Profiled-Depends}"] * bool(profiled(recipe)))
-    paragraphs.append(Deb822({
+    return Deb822({
         "Package": recipe.dev_package,
         "Section": "libdevel",
-        "Architecture": arches,
+        "Architecture": " ".join(recipe.architectures),
         "Multi-Arch": "same",
         "Depends": f"{meta_deps}, ${{misc:Depends}}",
         "Description": description(f"{recipe.summary} (development files)", recipe.description,
-                                    "This package holds the headers and the link-time symlinks."),
-    }))
-    paragraphs.append(Deb822({
+                                   "This package holds the headers and the link-time symlinks."),
+    })
+
+
+def _src(recipe: Recipe) -> Deb822:
+    return Deb822({
         "Package": src_name(recipe),
         "Architecture": "all",
         "Multi-Arch": "foreign",
@@ -111,8 +128,7 @@ def render(recipe: Recipe, build_depends: list[str]) -> str:
             f"This package holds the source of {recipe.source} as built for Debian (upstream with Debian's "
             f"patches applied, and the debforge recipe) as one tarball under /usr/src/{recipe.source}/, for "
             f"source packages that build other flavours of it."),
-    }))
-    return dump(paragraphs, recipe)
+    })
 
 
 def dump(paragraphs: list[Deb822], recipe: Recipe) -> str:
