@@ -297,3 +297,23 @@ def test_a_crash_is_a_bug_report_with_exit_3(tmp_path):
         assert "recipe.yaml: internal error in `debforge check`: ZeroDivisionError: division by zero\n  this is a " \
                "bug in debforge" in proc.stderr
         assert ("Traceback" in proc.stderr) == bool(debug)
+
+
+def test_planning_runs_no_upstream_code(tmp_path):
+    """A generate_aten rule names an upstream generator whose outputs only a run would tell: planning does not run
+    it (it would run whatever the tarball holds), it asks for the recipe's recorded list."""
+    shutil.copy(CATALOGUE / "recipe.yaml", tmp_path)
+    tree = tmp_path / "tree"
+    shutil.copytree(CATALOGUE / "tree", tree)
+    marker = tmp_path / "ran"
+    (tree / "gen.py").write_text(f"open({str(marker)!r}, 'w').write('upstream code ran')\n")
+    (tree / "aten.bzl").write_text('generate_aten = rule(implementation = lambda ctx: None, attrs = {})\n')
+    (tree / "BUILD").write_text(
+        'load("//:aten.bzl", "generate_aten")\n'
+        'py_binary(name = "gen", srcs = ["gen.py"], main = "gen.py")\n'
+        'generate_aten(name = "aten", srcs = [], outs = ["tiny_gen.c"], generator = ":gen")\n'
+        'cc_library(name = "tiny", srcs = ["src/tiny.c", ":aten"], hdrs = ["include/tiny.h"], includes = ["include"])\n')
+    before = snapshot(tmp_path)
+    proc = run_cli("generate", "recipe.yaml", "-o", "out", cwd=tmp_path)
+    assert_refused(proc, "BUILD:3", "generate_aten '//:aten': which files torchgen writes is recipe data")
+    assert not marker.exists() and snapshot(tmp_path) == before

@@ -115,6 +115,9 @@ class Steps:
         """A build setting's value, as the scan reads it (booleans "true" or "false")."""
         return self.scope.ws.flag(label)
 
+    def recorded_outputs(self, label: str) -> tuple[str, ...] | None:
+        return self.scope.recipe.rule_outputs.get(label)
+
     def tool(self, t: Target, label: str) -> Tool:
         recipe = self.scope.recipe
         if label in recipe.tools:   # a program the recipe takes from Debian, on PATH

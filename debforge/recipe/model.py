@@ -162,6 +162,9 @@ class Recipe:
     python_requirements: dict[str, str] = field(default_factory=dict)   # rules_python requirement -> Debian package
     patches: tuple[Path, ...] = ()   # DEP-3 patches of the upstream tree, applied by dpkg-source (debian/patches)
     leave_out: tuple[LeaveOut, ...] = ()   # in-tree targets cut from every closure, each with its reason
+    # rule label -> the files it writes (relative to its output directory), where only running upstream's tool
+    # would tell (torchgen): recorded by tools/rule-outputs, since planning runs no upstream code
+    rule_outputs: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def full_version(self) -> str:

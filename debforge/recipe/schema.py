@@ -11,6 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..core import confine, isa
+from ..core.errors import DebforgeError
 from ..core.escape import CONTROL
 from ..core.globs import compile_pattern
 from ..flavors import FLAVORS
@@ -120,6 +121,7 @@ TOP_KEYS = {
     "description": True, "frontend": True, "architectures": False, "isa-levels": False, "packages": True,
     "dev": True, "externals": False, "config": False, "distribution": False, "closes": False, "bazel": False,
     "flavors": False, "tools": False, "python-requirements": False, "patches": False, "leave-out": False,
+    "rule-outputs": False,
 }
 
 
@@ -415,7 +417,33 @@ def load_recipe(path: str | Path) -> Recipe:
         python_requirements=_python_requirements(top["python-requirements"]) if "python-requirements" in top else {},
         patches=_patches(top["patches"], "patches", path.parent) if "patches" in top else (),
         leave_out=_leave_out(top["leave-out"]) if "leave-out" in top else (),
+        rule_outputs=_rule_outputs(top["rule-outputs"], path.parent) if "rule-outputs" in top else {},
     )
+
+
+MAX_RULE_OUTPUTS = 200_000
+
+
+def _rule_outputs(node: Node, recipe_dir: Path) -> dict[str, tuple[str, ...]]:
+    """rule label -> a file beside the recipe listing the rule's outputs, one relative path a line."""
+    if not isinstance(node.value, dict):
+        raise node.error(f"rule-outputs must be a mapping of rule labels to files, not {_type(node.value)}")
+    out = {}
+    for label, value in node.value.items():
+        if not LABEL.fullmatch(label):
+            raise value.error(f"rule-outputs: '{label}' is not a bazel label")
+        rel = _relpath(value, "rule-outputs file")
+        if not confine.in_tree(recipe_dir, rel) or not (recipe_dir / rel).is_file():
+            raise value.error(f"rule-outputs file {rel} is not a file in the recipe's directory")
+        lines = (recipe_dir / rel).read_bytes()[:64 << 20].decode("utf-8", "replace").splitlines()
+        if len(lines) > MAX_RULE_OUTPUTS:
+            raise value.error(f"{rel} lists more than {MAX_RULE_OUTPUTS} outputs")
+        for n, line in enumerate(lines, 1):
+            if confine.inside(line) != line or CONTROL.search(line) or " " in line:
+                raise DebforgeError(f"expected a relative path inside the output directory, not {line[:60]!r}",
+                                    str(recipe_dir / rel), n)
+        out[label] = tuple(lines)
+    return out
 
 
 def _architectures(top: dict[str, Node]) -> tuple[str, ...]:

@@ -45,6 +45,8 @@ class Context(Protocol):
 
     def flag(self, label: str) -> str | None: ...                      # a build setting's value ("true"/"false")
 
+    def recorded_outputs(self, label: str) -> tuple[str, ...] | None: ...   # the recipe's rule-outputs of a rule
+
 
 def output_path(label: str) -> str:
     """Where the file a rule declares as `label` lands."""
