@@ -68,6 +68,8 @@ def main() -> int:
                     sums.setdefault(name, set()).add(checksum)
             cpu = re.search(r"^model name\s*: (.*)$", Path("/proc/cpuinfo").read_text(), re.M).group(1)
             best = root.run("/tmp/gemm_bench", "64", "1").stdout.split()[0]
+        gsize = debs[generic_name(pkg)].stat().st_size   # before the .debs' temporary directory goes
+        vsize = sum(debs[v.name].stat().st_size for v in variants)
     print(f"host CPU: {cpu}; ld.so picks {best}")
     print(f"EightBitIntGemm {args.size}x{args.size}x{args.size}, 1 thread, median of {args.rounds} interleaved "
           f"rounds (each best of 5):")
@@ -77,8 +79,6 @@ def main() -> int:
               f"vs generic")
     identical = len(set().union(*sums.values())) == 1
     print(f"  results bit-identical across copies: {'yes' if identical else 'NO'}")
-    gsize = debs[generic_name(pkg)].stat().st_size
-    vsize = sum(debs[v.name].stat().st_size for v in variants)
     print(f"bytes: variant .debs {vsize} / generic .deb {gsize} = x{vsize / gsize:.2f}")
     return 0 if identical else 1
 
