@@ -79,6 +79,11 @@ def _summary(plan, log) -> None:
     n = sum(len(lib.compiles) for lib in plan.libraries)
     log(f"debforge:   {len(plan.libraries)} libraries, {n} translation units, "
         f"levels: generic {' '.join(lvl.name for lvl in plan.levels)}")
+    if plan.recipe.level_sensitive is not None and plan.levels:
+        for lib in plan.libraries:
+            if lib.variants:
+                log(f"debforge:   lib{lib.spec.name}: {sum(c.level_sensitive for c in lib.compiles)} of "
+                    f"{len(lib.compiles)} TUs level-sensitive")
     for lib in plan.libraries:   # what the recipe's leave-out and dropped externals took away
         if lib.left_out:
             log(f"debforge:   lib{lib.spec.name}: {len(lib.left_out)} dependencies cut by the recipe "

@@ -1,4 +1,6 @@
-"""plan -> build.ninja: every library once per ISA level, each level in its own object directory.
+"""plan -> build.ninja: every library once per ISA level, each level in its own object directory; a level-neutral
+translation unit (the recipe's `level-sensitive` globs don't match it) is compiled once, in the generic level's,
+and that object is linked into every level's copy.
 
 The file is static and arch-specific; debian/rules writes $builddir/config.ninja with the toolchain and
 dpkg-buildflags, so every command line in the build log is complete (blhc reads them) and nothing is hidden
@@ -183,6 +185,9 @@ def _library(w: Writer, lib: SharedLibrary, level: str, march: str, waits: list[
              memory: dict[str, int], libdirs: list[str]) -> list[str]:
     objs = []
     for c in lib.compiles:
+        if level != isa.GENERIC and not c.level_sensitive:   # level-neutral: the baseline's object, built once
+            objs.append(object_path(isa.GENERIC, lib, c.src))
+            continue
         obj = object_path(level, lib, c.src)
         variables = {"copts": _shell(c.flags)}
         if march:

@@ -8,7 +8,7 @@ from ..core.errors import DebforgeError
 from ..core.labels import absolute
 from ..graph import Target, split_label
 from ..recipe.model import BinaryPackage, Library
-from . import linkopts
+from . import linkopts, sensitivity
 from .closure import Dependencies
 from .flags import CompileFlags, x_lang
 from .model import SharedLibrary
@@ -69,6 +69,7 @@ class Libraries:
                 c = self.flags.compile(src, flags, t.label)
                 if c is None:
                     continue
+                c.level_sensitive = sensitivity.sensitive(self.scope.recipe, src)
                 lib.compiles.append(c)
                 if c.lang in ("c++", "gpu") or "c++" in x_lang(flags):
                     lib.cxx_link = True

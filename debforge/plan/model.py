@@ -19,6 +19,8 @@ class Compile:
     lang: str                # "c", "c++", "asm" or "gpu" (the flavour's compiler): decides the compiler and flags
     flags: list[str]         # the target's copts, defines and include directories, in bazel's order
     owner: str               # label of the cc_library the source belongs to
+    # compiled once per ISA level; False: once at the baseline, that object linked into every level's copy
+    level_sensitive: bool = True
 
 
 @dataclass

@@ -22,6 +22,7 @@ from .flags import CompileFlags
 from .libraries import Libraries
 from .model import FlavorBuild, Plan
 from .scope import Scope
+from .sensitivity import check as check_level_sensitive
 from .steps import Steps
 
 
@@ -40,7 +41,10 @@ def make_plan(recipe: Recipe, ws: ScanView, arch: str, flavor: FlavorBuild | Non
     generate = [steps.steps[k] for k in sorted(steps.steps)]
     tools = [steps.host_tools.tools[k] for k in sorted(steps.host_tools.tools)]
     if flavor is None:
-        return Plan(recipe, arch, levels_for(recipe, arch), libs, sorted(deps.externals_used), generate,
+        levels = levels_for(recipe, arch)
+        if levels:   # where there are copies to build (an x86-only source matches nothing on arm64)
+            check_level_sensitive(recipe, libs)
+        return Plan(recipe, arch, levels, libs, sorted(deps.externals_used), generate,
                     host_tools=tools)
     fl = flavor.flavor
     return Plan(recipe, arch, [], libs, sorted(deps.externals_used), generate, fl,

@@ -80,6 +80,15 @@ class LeaveOut:
 
 
 @dataclass(frozen=True)
+class LevelGlob:
+    """A source glob of the recipe's `level-sensitive` list: the translation units it matches are compiled once per
+    ISA level; every other one once, at the baseline, and linked into each level's copy."""
+    pattern: str       # bazel glob from the tree root
+    file: str          # where it is written (the recipe, or the list file beside it), for errors
+    line: int
+
+
+@dataclass(frozen=True)
 class RepoFile:
     """A file of an external repository that upstream's WORKSPACE would create from the tree: a copy of
     `path`, or (with substitutions) a template rendered like bazel's repository_ctx.template."""
@@ -165,6 +174,8 @@ class Recipe:
     # rule label -> the files it writes (relative to its output directory), where only running upstream's tool
     # would tell (torchgen): recorded by tools/rule-outputs, since planning runs no upstream code
     rule_outputs: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # the translation units compiled once per ISA level (the others once, at the baseline); None: every one
+    level_sensitive: tuple[LevelGlob, ...] | None = None
 
     @property
     def full_version(self) -> str:

@@ -16,8 +16,8 @@ from ..core.escape import CONTROL
 from ..core.globs import compile_pattern
 from ..flavors import FLAVORS
 from .load import Node, load_yaml
-from .model import (BinaryPackage, Config, External, FlavorSpec, HeaderSet, LeaveOut, Library, Recipe, RepoFile, Tool,
-                    Upstream)
+from .model import (BinaryPackage, Config, External, FlavorSpec, HeaderSet, LeaveOut, LevelGlob, Library, Recipe,
+                    RepoFile, Tool, Upstream)
 
 PKG_NAME = re.compile(r"[a-z0-9][a-z0-9+.-]+")
 FRONTEND = re.compile(r"[a-z][a-z0-9_]*")
@@ -121,7 +121,7 @@ TOP_KEYS = {
     "description": True, "frontend": True, "architectures": False, "isa-levels": False, "packages": True,
     "dev": True, "externals": False, "config": False, "distribution": False, "closes": False, "bazel": False,
     "flavors": False, "tools": False, "python-requirements": False, "patches": False, "leave-out": False,
-    "rule-outputs": False,
+    "rule-outputs": False, "level-sensitive": False,
 }
 
 
@@ -418,6 +418,7 @@ def load_recipe(path: str | Path) -> Recipe:
         patches=_patches(top["patches"], "patches", path.parent) if "patches" in top else (),
         leave_out=_leave_out(top["leave-out"]) if "leave-out" in top else (),
         rule_outputs=_rule_outputs(top["rule-outputs"], path.parent) if "rule-outputs" in top else {},
+        level_sensitive=_level_sensitive(top["level-sensitive"], path.parent) if "level-sensitive" in top else None,
     )
 
 
@@ -432,10 +433,7 @@ def _rule_outputs(node: Node, recipe_dir: Path) -> dict[str, tuple[str, ...]]:
     for label, value in node.value.items():
         if not LABEL.fullmatch(label):
             raise value.error(f"rule-outputs: '{label}' is not a bazel label")
-        rel = _relpath(value, "rule-outputs file")
-        if not confine.in_tree(recipe_dir, rel) or not (recipe_dir / rel).is_file():
-            raise value.error(f"rule-outputs file {rel} is not a file in the recipe's directory")
-        lines = (recipe_dir / rel).read_bytes()[:64 << 20].decode("utf-8", "replace").splitlines()
+        rel, lines = _recipe_file(value, "rule-outputs", recipe_dir)
         if len(lines) > MAX_RULE_OUTPUTS:
             raise value.error(f"{rel} lists more than {MAX_RULE_OUTPUTS} outputs")
         for n, line in enumerate(lines, 1):
@@ -444,6 +442,38 @@ def _rule_outputs(node: Node, recipe_dir: Path) -> dict[str, tuple[str, ...]]:
                                     str(recipe_dir / rel), n)
         out[label] = tuple(lines)
     return out
+
+
+def _recipe_file(value: Node, what: str, recipe_dir: Path) -> tuple[str, list[str]]:
+    """A list file beside the recipe (confined to its directory): its path relative to it, and its lines."""
+    rel = _relpath(value, f"{what} file")
+    if not confine.in_tree(recipe_dir, rel) or not (recipe_dir / rel).is_file():
+        raise value.error(f"{what} file {rel} is not a file in the recipe's directory")
+    return rel, (recipe_dir / rel).read_bytes()[:64 << 20].decode("utf-8", "replace").splitlines()
+
+
+MAX_LEVEL_GLOBS = 100_000
+
+
+def _level_sensitive(node: Node, recipe_dir: Path) -> tuple[LevelGlob, ...]:
+    """Source globs (from the tree root) of the translation units compiled once per ISA level: a list, or
+    {file: PATH} naming a file beside the recipe with one glob a line (# starts a comment)."""
+    if isinstance(node.value, list):
+        return tuple(LevelGlob(_glob(n, "level-sensitive glob"), node.file, n.line)
+                     for n in _list(node, "level-sensitive"))
+    if not isinstance(node.value, dict):
+        raise node.error(f"level-sensitive must be a list of source globs or {{file: PATH}}, not {_type(node.value)}")
+    m = _mapping(node, "level-sensitive", {"file": True})
+    rel, lines = _recipe_file(m["file"], "level-sensitive", recipe_dir)
+    if len(lines) > MAX_LEVEL_GLOBS:
+        raise m["file"].error(f"{rel} lists more than {MAX_LEVEL_GLOBS} globs")
+    where = str(recipe_dir / rel)
+    out = []
+    for n, line in enumerate(lines, 1):
+        text = line.split("#", 1)[0].strip()
+        if text:
+            out.append(LevelGlob(_glob(Node(text, n, where), "level-sensitive glob"), where, n))
+    return tuple(out)
 
 
 def _architectures(top: dict[str, Node]) -> tuple[str, ...]:
