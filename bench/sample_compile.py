@@ -36,20 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from debforge.core.layout import BUILDDIR  # noqa: E402
-
-
-def objects(tree: Path, ninja_file: str, level: str, lib: str | None) -> list[str]:
-    """The object files of `level` (of library `lib` if given) in the ninja file, in path order."""
-    out = subprocess.run(["ninja", "-C", str(tree), "-f", ninja_file, "-t", "targets", "all"],
-                         capture_output=True, text=True, check=True).stdout
-    prefix = f"{BUILDDIR}/{level}/obj/{lib + '/' if lib else ''}"
-    return sorted(line.split(":")[0] for line in out.splitlines() if line.startswith(prefix)
-                  and line.split(":")[0].endswith(".o"))
-
-
-def source(obj: str, level: str) -> str:
-    """The source path of an object file: obj-debforge/LEVEL/obj/LIB/SRC.o -> SRC."""
-    return obj.removeprefix(f"{BUILDDIR}/{level}/obj/").split("/", 1)[1].removesuffix(".o")
+from debforge.drivers.ninjatree import command, configure, ninja, objects, order_only, source  # noqa: E402
 
 
 def stratified(objs: list[str], level: str, groups: list[str], per_group: int) -> dict[str, list[str]]:
@@ -60,14 +47,6 @@ def stratified(objs: list[str], level: str, groups: list[str], per_group: int) -
         members[next((g for g in groups if src.startswith(g)), "other")].append(obj)
     return {g: objs if len(objs) <= per_group else [objs[i * len(objs) // per_group] for i in range(per_group)]
             for g, objs in members.items() if objs}
-
-
-def order_only(tree: Path, ninja_file: str, wrap: list[str], objs: list[str]) -> list[str]:
-    """The order-only inputs (generated files, phonies) of the objects, from ninja -t query."""
-    out = subprocess.run([*wrap, "ninja", "-C", str(tree), "-f", ninja_file, "-t", "query", *objs],
-                         capture_output=True, text=True, check=True).stdout
-    deps = {line.strip().removeprefix("|| ") for line in out.splitlines() if line.startswith("    || ")}
-    return sorted(deps)
 
 
 def phony_inputs(tree: Path, ninja_file: str, wrap: list[str], targets: list[str]) -> list[str]:
@@ -114,8 +93,7 @@ def compile_directly(tree: Path, ninja_file: str, wrap: list[str], jobs: int, ob
     record = json.loads(record_file.read_text()) if record_file.is_file() else {}
 
     def one(obj: str) -> tuple[str, float, int, str]:
-        cmd = subprocess.run([*wrap, "ninja", "-C", str(tree), "-f", ninja_file, "-t", "commands", "-s", obj],
-                             capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
+        cmd = command(tree, ninja_file, obj, wrap)
         old = record.get(obj)
         if old and old["command"] == cmd and old["rc"] == 0 and (tree / obj).is_file():
             return obj, old["seconds"], 0, ""
@@ -146,13 +124,6 @@ def log_seconds(tree: Path) -> dict[str, float]:
     return seconds
 
 
-def ninja(tree: Path, ninja_file: str, wrap: list[str], jobs: int, targets: list[str]) -> tuple[int, str, float]:
-    started = time.monotonic()
-    proc = subprocess.run(["nice", "-n", "10", *wrap, "ninja", "-C", str(tree), "-f", ninja_file, "-k", "0",
-                           f"-j{jobs}", *targets], capture_output=True, text=True)
-    return proc.returncode, proc.stdout, time.monotonic() - started
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("tree", type=Path, help="a tree written by debforge generate (debian/debforge/build-*.ninja)")
@@ -173,8 +144,7 @@ def main() -> int:
     ninja_file = f"debian/debforge/build-{args.arch}.ninja"
     wrap = ["chroot", args.chroot] if args.chroot else []
     if not (tree / BUILDDIR / "config.ninja").is_file():   # the pools' depths are written for -j as well
-        subprocess.run([*wrap, "make", "-C", str(tree), "-f", "debian/rules", "override_dh_auto_configure"],
-                       check=True, capture_output=True, env={**os.environ, "DEB_BUILD_OPTIONS": f"parallel={args.j}"})
+        configure(tree, args.j, wrap)
     groups = stratified(objects(tree, ninja_file, args.level, args.lib), args.level, args.group, args.per_group)
     sample = sorted(o for objs in groups.values() for o in objs)
     steps = order_only(tree, ninja_file, wrap, sample)

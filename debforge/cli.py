@@ -1,4 +1,4 @@
-"""The debforge command line: check, scan, generate, build."""
+"""The debforge command line: check, scan, generate, build, measure-levels."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import time
 import traceback
 from pathlib import Path
 
-from . import __version__, pipeline, upstream
+from . import __version__, measure, pipeline, upstream
 from .backends import debian
 from .backends.debian import flavor as debian_flavor
 from .backends.debian import tree as debian_tree
@@ -160,6 +160,17 @@ def cmd_build(args) -> int:
     return 1 if errors or warnings else 0
 
 
+def cmd_measure_levels(args) -> int:
+    if args.sample is not None and args.sample < 1 or args.jobs < 1 or args.threshold < 1:
+        log("debforge measure-levels: --sample, --jobs and --threshold must be at least 1")
+        return EXIT_INPUT
+    output, lines = measure.run(args.recipe, args.output and Path(args.output), args.sample, args.only,
+                                args.threshold, args.jobs, log)
+    print("\n".join(lines))
+    print(f"wrote {output}")
+    return 0
+
+
 def _profiles(spec: str | None, recipe_path: str) -> list[str]:
     """--profiles: names the recipe's build-profiles restrictions use (a typo would silently build everything)."""
     if not spec:
@@ -233,6 +244,31 @@ def parser() -> argparse.ArgumentParser:
             sp.add_argument("--check-reproducible", action=argparse.BooleanOptionalAction,
                             help="with --sbuild: build a second time and require identical .debs (default: on)")
         sp.set_defaults(func=func)
+    sp = sub.add_parser(
+        "measure-levels", help="measure which translation units an ISA level changes; write the level-sensitive file",
+        description="Prepare and plan the recipe as generate does (in a temporary directory), compile each "
+                    "translation unit with the build's own command line at Debian's baseline and at each ISA level "
+                    "of the recipe, and count in each object the instructions with a ymm or zmm operand or an FMA "
+                    "(objdump -d). A TU whose count at some level exceeds the baseline's by THRESHOLD or more is "
+                    "level-sensitive (a vectorised loop or AVX2 intrinsics); one that fails to compile is counted as "
+                    "sensitive. Writes the sorted list for the recipe's `level-sensitive: {file: PATH}` and prints, "
+                    "per library, the share of TUs and object bytes that are sensitive and the largest deltas.",
+        epilog="Example, for a big library on a small builder: debforge measure-levels recipes/tensorflow-lite.yaml --sample 40 --only 'tensorflow/lite/kernels/*'")
+    common(sp, source=False)
+    sp.add_argument("-o", "--output", metavar="FILE",
+                    help="the list to write (default: <source>.level-sensitive beside the recipe)")
+    sp.add_argument("--sample", type=int, metavar="N",
+                    help="measure N translation units per library, spread evenly in path order (default: all), "
+                         "so that a big library fits a small builder")
+    sp.add_argument("--only", action="append", default=[], metavar="GLOB",
+                    help="also (or, without --sample, only) measure the sources matching GLOB (fnmatch, from the "
+                         "tree root; repeatable)")
+    sp.add_argument("--threshold", type=int, default=measure.DEFAULT_THRESHOLD, metavar="T",
+                    help=f"wide-vector instructions a level must add for a TU to be sensitive (default "
+                         f"{measure.DEFAULT_THRESHOLD}: fewer are stray 32-byte copies, not vectorised loops)")
+    sp.add_argument("--jobs", "-j", type=int, default=os.cpu_count() or 1, metavar="J",
+                    help="compiles at once (default: the number of CPUs)")
+    sp.set_defaults(func=cmd_measure_levels)
     return p
 
 

@@ -1,0 +1,275 @@
+"""`debforge measure-levels`: which translation units does an ISA level change, measured in their objects.
+
+The tree is prepared and planned as `debforge generate` does, in a temporary directory (nothing but the output
+file is written). Each measured translation unit is compiled with the exact command line the generated
+build.ninja runs (debian/rules' toolchain and dpkg-buildflags, the plan's flags) once at Debian's baseline
+("generic") and once per ISA level of the recipe, into a scratch directory.
+
+The measure: `objdump -d --no-show-raw-insn` of each object; an instruction is *wide-vector* when an operand is a
+ymm or zmm register (256- and 512-bit vectors, which the baseline cannot emit) or it is an FMA (vfmadd*, vfmsub*,
+vfnmadd*, vfnmsub*: x86-64-v3 and up). Each instruction counts once. A TU's delta at a level is its wide-vector
+count there less its count at the baseline (nearly always 0: SSE2 has neither). What a level changes besides
+(VEX encodings, BMI) does not count: it buys little, which is why a copy per level is not worth compiling for it.
+
+The threshold (default 16): a compiler-vectorised loop gives a main loop, a prologue/epilogue and reductions,
+a dozen to a few dozen wide instructions; a TU under the threshold has only stray ones (a 32- or 64-byte struct
+copy or memset becomes one or two ymm moves). So a TU is level-sensitive when its largest delta over the levels
+is >= the threshold: it holds at least one vectorised hot loop, or intrinsics behind __AVX2__/__FMA__. A TU that
+fails to compile at any level is counted as sensitive (the safe side: it keeps a copy per level) and named.
+
+The result is a file for the recipe's `level-sensitive: {file: PATH}`: one source path a line, sorted, under a
+header comment that names the recipe, the upstream version, the measure and the threshold (no date: the same
+tree gives the same file)."""
+
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+import os
+import re
+import shlex
+import subprocess
+import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import pipeline, upstream
+from .backends import debian
+from .backends.debian import tree as debian_tree
+from .core import isa
+from .core.errors import DebforgeError
+from .drivers import ninjatree
+
+DEFAULT_THRESHOLD = 16
+FMA = re.compile(r"vf(n?)m(add|sub)")
+INSN = re.compile(r"^\s*[0-9a-f]+:\t(\S+)\s*(.*)$")
+
+
+@dataclass
+class Counts:
+    ymm: int = 0
+    zmm: int = 0
+    fma: int = 0
+    wide: int = 0      # instructions with any of the three, each once: the measure
+
+
+@dataclass
+class Unit:
+    """One translation unit measured: its library, source, and per level its counts (or the compile error)."""
+    lib: str
+    src: str
+    counts: dict[str, Counts] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+    size: int = 0       # bytes of its baseline object
+
+    def delta(self, level: str) -> int:
+        base = self.counts.get(isa.GENERIC)
+        return self.counts[level].wide - base.wide if base and level in self.counts else 0
+
+    def top_delta(self, levels: list[str]) -> tuple[int, str]:
+        return max(((self.delta(lvl), lvl) for lvl in levels), default=(0, ""))
+
+
+def count(objdump: str) -> Counts:
+    """The wide-vector instructions of `objdump -d --no-show-raw-insn` output."""
+    c = Counts()
+    for line in objdump.splitlines():
+        m = INSN.match(line)
+        if not m:
+            continue
+        ymm, zmm, fma = "%ymm" in m[2], "%zmm" in m[2], bool(FMA.match(m[1]))
+        c.ymm += ymm
+        c.zmm += zmm
+        c.fma += fma
+        c.wide += ymm or zmm or fma
+    return c
+
+
+def disassemble(obj: Path) -> Counts:
+    out = subprocess.run(["objdump", "-d", "--no-show-raw-insn", str(obj)], capture_output=True, text=True,
+                         check=True).stdout
+    return count(out)
+
+
+def select(srcs: list[str], only: list[str], sample: int | None) -> list[str]:
+    """The sources to measure: those matching an --only glob plus `sample` spread evenly over all in path order;
+    every source when neither is given."""
+    if not only and sample is None:
+        return list(srcs)
+    chosen = {s for s in srcs if any(fnmatch.fnmatchcase(s, g) for g in only)}
+    n = min(sample or 0, len(srcs))
+    chosen |= {srcs[i * len(srcs) // n] for i in range(n)} if n else set()
+    return sorted(chosen)
+
+
+def prepare(recipe, out: upstream.Output, log) -> tuple[Path, dict]:
+    """The upstream tree, planned as `generate` plans it (every TU at every level: a recipe's own level-sensitive
+    list is left aside, it is what is measured) and with its debian/ written, in out's staging directory."""
+    if getattr(recipe, "level_sensitive", None) is not None:
+        recipe = dataclasses.replace(recipe, level_sensitive=None)
+    up = upstream.prepare(recipe, out, None, log)
+    plans = pipeline.plan_arches(recipe, up.tree, log, up.final)
+    epoch = int(os.environ.get("SOURCE_DATE_EPOCH") or upstream.newest_mtime(up.tree))
+    debian_tree.apply(debian_tree.plan(up.debian, debian.render(recipe, plans, up.tree, epoch), force=True))
+    return up.tree, plans
+
+
+def measured_plan(plans: dict):
+    """The plan of the first architecture that has ISA levels."""
+    plan = next((p for p in plans.values() if p.levels), None)
+    if plan is None:
+        raise DebforgeError("the recipe builds no ISA level: there is nothing to measure",
+                            hint="its architectures' levels come from isa-levels (core/isa.py's table)")
+    return plan
+
+
+def units(plan, only: list[str], sample: int | None) -> list[Unit]:
+    """The units to measure, library by library (a source two libraries compile is measured in each: their flags
+    may differ; it is sensitive if it is in either)."""
+    out = []
+    for lib in plan.libraries:
+        srcs = sorted({c.src for c in lib.compiles if c.lang != "gpu"})
+        out += [Unit(lib.spec.name, src) for src in select(srcs, only, sample)]
+    return out
+
+
+def level_command(tree: Path, nf: str, unit: Unit, level: isa.Level | None, known: set[str]) -> list[str]:
+    """The argv ninja runs for the unit's object at a level (None: generic). Where the plan compiles the TU once
+    (the recipe's level-sensitive list left it neutral), the level's flags go into the baseline command
+    before `-fPIC -c`."""
+    obj = ninjatree.object_of(level.name if level else isa.GENERIC, unit.lib, unit.src)
+    if obj in known:
+        return shlex.split(ninjatree.command(tree, nf, obj))
+    argv = shlex.split(ninjatree.command(tree, nf, ninjatree.object_of(isa.GENERIC, unit.lib, unit.src)))
+    at = argv.index("-fPIC") if "-fPIC" in argv else len(argv)
+    return argv[:at] + shlex.split(level.cflags) + argv[at:]
+
+
+def retarget(argv: list[str], obj: Path) -> list[str]:
+    """The command with its object (-o) and dependency file (-MF) in the scratch directory."""
+    out = list(argv)
+    for flag, path in (("-o", obj), ("-MF", obj.with_suffix(".d"))):
+        if flag in out[:-1]:
+            out[out.index(flag) + 1] = str(path)
+    return out
+
+
+def compile_one(tree: Path, argv: list[str], obj: Path) -> tuple[Counts | None, str, int]:
+    """Compile into obj and count: (counts or None, the first error line, the object's bytes)."""
+    obj.parent.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.run(retarget(argv, obj), cwd=tree, capture_output=True, text=True)
+    if proc.returncode != 0:
+        lines = (proc.stderr + proc.stdout).splitlines()
+        return None, next((ln.strip() for ln in lines if "error" in ln), (lines or ["(no output)"])[-1]), 0
+    return disassemble(obj), "", obj.stat().st_size
+
+
+def progress(done: int, total: int, what: str) -> None:
+    if sys.stderr.isatty():
+        print(f"\r\033[Kdebforge: compiled {done}/{total} {what}", end="" if done < total else "\n",
+              file=sys.stderr, flush=True)
+    elif done == total or done % 50 == 0 or total <= 50:
+        print(f"debforge: compiled {done}/{total} {what}", file=sys.stderr, flush=True)
+
+
+def measure(tree: Path, plan, todo: list[Unit], jobs: int, scratch: Path) -> None:
+    """Compile every unit at the baseline and each level, `jobs` at once, filling their counts and errors."""
+    nf = ninjatree.ninja_file(plan.arch)
+    known = set(ninjatree.targets(tree, nf))
+    levels: list[isa.Level | None] = [None, *plan.levels]
+    work = [(u, lvl) for u in todo for lvl in levels]
+
+    def one(item):
+        unit, level = item
+        name = level.name if level else isa.GENERIC
+        try:
+            argv = level_command(tree, nf, unit, level, known)
+        except (subprocess.CalledProcessError, ValueError) as exc:
+            return unit, name, (None, f"no command line: {exc}", 0)
+        return unit, name, compile_one(tree, argv, scratch / name / unit.lib / f"{unit.src}.o")
+
+    with ThreadPoolExecutor(max(1, jobs)) as pool:
+        for done, (unit, name, (counts, error, size)) in enumerate(pool.map(one, work), 1):
+            if counts is None:
+                unit.errors[name] = error
+            else:
+                unit.counts[name] = counts
+                unit.size = size if name == isa.GENERIC else unit.size
+            progress(done, len(work), f"{unit.src} ({name})")
+
+
+def generated_first(tree: Path, plan, todo: list[Unit], jobs: int, log) -> None:
+    """Make the generated files the units' compiles wait for (their order-only inputs), as ninja would."""
+    nf = ninjatree.ninja_file(plan.arch)
+    known = set(ninjatree.targets(tree, nf))
+    objs = [o for u in todo if (o := ninjatree.object_of(isa.GENERIC, u.lib, u.src)) in known]
+    steps = ninjatree.order_only(tree, nf, [], objs) if objs else []
+    if steps:
+        log(f"debforge: making {len(steps)} generated inputs of the measured compiles")
+        rc, out, _ = ninjatree.ninja(tree, nf, [], jobs, steps)
+        if rc:
+            log(f"debforge: warning: some generate steps failed; TUs that include their outputs fail to compile "
+                f"(counted as sensitive):\n{out[-2000:]}")
+
+
+def sensitive(unit: Unit, levels: list[str], threshold: int) -> bool:
+    return bool(unit.errors) or unit.top_delta(levels)[0] >= threshold
+
+
+def sensitivity_file(recipe, todo: list[Unit], levels: list[str], threshold: int, total: int) -> str:
+    """The level-sensitive file: a header comment, then the sensitive sources, sorted."""
+    hot = sorted({u.src for u in todo if sensitive(u, levels, threshold)})
+    head = [f"# Level-sensitive translation units of {recipe.source} {recipe.version} "
+            f"(recipe {Path(recipe.path).name}), for its `level-sensitive: {{file: ...}}`.",
+            f"# Written by `debforge measure-levels`: {len(todo)} of {total} translation units measured, "
+            f"{len(hot)} sensitive; the others are compiled once.",
+            "# Measure: instructions with a ymm or zmm operand or an FMA (objdump -d), each once; sensitive when "
+            f"a level ({', '.join(levels)})",
+            f"# has >= {threshold} more than the baseline, or the TU failed to compile. Regenerate for a new "
+            f"upstream version."]
+    return "\n".join(head + hot) + "\n"
+
+
+def report_library(lib: str, members: list[Unit], levels: list[str], threshold: int, total: int) -> list[str]:
+    """The lines for one library: shares of TUs and bytes, the largest deltas, failures, and the verdict."""
+    hot = [u for u in members if sensitive(u, levels, threshold)]
+    size = sum(u.size for u in members) or 1
+    out = [f"lib{lib}: {len(members)} of {total} TUs measured; level-sensitive {len(hot)} "
+           f"({100 * len(hot) / max(1, len(members)):.0f}%), {100 * sum(u.size for u in hot) / size:.0f}% of "
+           f"the measured object bytes (baseline objects)"]
+    for u in sorted(members, key=lambda u: -u.top_delta(levels)[0])[:5]:
+        if u.top_delta(levels)[0] > 0:
+            parts = [f"{lvl} +{u.delta(lvl)} (ymm {u.counts[lvl].ymm}, zmm {u.counts[lvl].zmm}, "
+                     f"fma {u.counts[lvl].fma})" for lvl in levels if lvl in u.counts]
+            out.append(f"  {u.src}: " + "; ".join(parts))
+    out += [f"  FAILED {u.src} at {', '.join(sorted(u.errors))}: {next(iter(u.errors.values()))}"
+            for u in members if u.errors]
+    if not hot:
+        best = max((u.top_delta(levels) for u in members), default=(0, ""))
+        out.append(f"  no TU gains >= {threshold} wide-vector instructions at any level (largest delta "
+                   f"{best[0]}): its ISA variants change nothing measured; a candidate to drop them")
+    return out
+
+
+def run(recipe_path: str, output: Path | None, sample: int | None, only: list[str], threshold: int, jobs: int,
+        log) -> tuple[Path, list[str]]:
+    """Measure the recipe and write its level-sensitive file: (the file, the report's lines)."""
+    recipe = pipeline.load_recipe(recipe_path)
+    output = output or Path(recipe.path).parent / f"{recipe.source}.level-sensitive"
+    with tempfile.TemporaryDirectory(prefix="debforge-measure-") as tmp, upstream.Output(Path(tmp) / "out") as out:
+        tree, plans = prepare(recipe, out, log)
+        plan = measured_plan(plans)
+        ninjatree.configure(tree, jobs)
+        todo = units(plan, only, sample)
+        if not todo:
+            raise DebforgeError("no translation unit to measure: --only matches no source the plan compiles")
+        generated_first(tree, plan, todo, jobs, log)
+        measure(tree, plan, todo, jobs, Path(tmp) / "objects")
+    levels = [lvl.name for lvl in plan.levels]
+    totals = {lib.spec.name: len({c.src for c in lib.compiles}) for lib in plan.libraries}
+    output.write_text(sensitivity_file(recipe, todo, levels, threshold, sum(totals.values())))
+    lines = [ln for lib in totals for ln in report_library(
+        lib, [u for u in todo if u.lib == lib], levels, threshold, totals[lib]) if any(u.lib == lib for u in todo)]
+    return output, lines

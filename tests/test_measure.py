@@ -1,0 +1,57 @@
+"""debforge measure-levels: a TU with vectorisable float loops gains ymm/FMA instructions at x86-64-v3 and is
+listed as level-sensitive; a scalar TU is not; a TU that fails to compile at a level is named and counted as
+sensitive; bad arguments exit 2."""
+
+from conftest import FIXTURES, fixture_recipe, run_cli
+from debforge import measure
+
+
+def recipe(tmp_path):
+    return fixture_recipe(tmp_path / "levels.yaml", FIXTURES / "levels", "levels", [("levels", "//:levels")],
+                          "isa-levels: [x86-64-v3]\n")
+
+
+def listed(path):
+    return [ln for ln in path.read_text().splitlines() if ln and not ln.startswith("#")]
+
+
+def test_lists_exactly_the_vector_hot_tu(tmp_path):
+    out = tmp_path / "levels.level-sensitive"
+    proc = run_cli("measure-levels", recipe(tmp_path), "-o", out, "--only", "src/hot.c", "--only", "src/cold.c",
+                   "--jobs", "2")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert listed(out) == ["src/hot.c"]
+    header = out.read_text().splitlines()[0]
+    assert header.startswith("# Level-sensitive translation units of levels 1.0")
+    assert "liblevels: 2 of 3 TUs measured; level-sensitive 1 (50%)" in proc.stdout
+    assert "src/hot.c: x86-64-v3 +" in proc.stdout
+    assert "compiled 4/4" in proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["levels.level-sensitive", "levels.yaml"]
+
+
+def test_failed_compile_is_named_and_sensitive(tmp_path):
+    out = tmp_path / "list"
+    proc = run_cli("measure-levels", recipe(tmp_path), "-o", out, "--only", "src/broken.c")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert listed(out) == ["src/broken.c"]
+    assert "FAILED src/broken.c at x86-64-v3" in proc.stdout and "does not build with AVX2" in proc.stdout
+
+
+def test_bad_arguments_exit_2(tmp_path):
+    r = recipe(tmp_path)
+    assert run_cli("measure-levels", r, "--sample", "0").returncode == 2
+    assert run_cli("measure-levels", r, "--threshold", "x").returncode == 2
+    proc = run_cli("measure-levels", r, "-o", tmp_path / "x", "--only", "nothing/*")
+    assert proc.returncode == 2 and "--only matches no source" in proc.stderr
+    assert not (tmp_path / "x").exists()
+
+
+def test_count_and_select():
+    dump = ("   0:\tvmovups (%rdi),%ymm0\n   4:\tvfmadd213ps %ymm2,%ymm1,%ymm0\n   9:\tvaddps %zmm1,%zmm2,%zmm3\n"
+            "   f:\tvfnmsub231ss %xmm1,%xmm2,%xmm3\n  13:\tret\n")
+    c = measure.count(dump)
+    assert (c.ymm, c.zmm, c.fma, c.wide) == (2, 1, 2, 4)
+    srcs = [f"s{i}" for i in range(10)]
+    assert measure.select(srcs, [], None) == srcs
+    assert measure.select(srcs, [], 2) == ["s0", "s5"]
+    assert measure.select(srcs, ["s9"], 1) == ["s0", "s9"]
