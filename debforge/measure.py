@@ -246,6 +246,9 @@ def report_library(lib: str, members: list[Unit], levels: list[str], threshold: 
             out.append(f"  {u.src}: " + "; ".join(parts))
     out += [f"  FAILED {u.src} at {', '.join(sorted(u.errors))}: {next(iter(u.errors.values()))}"
             for u in members if u.errors]
+    if broken := sum(isa.GENERIC in u.errors for u in members):
+        out.append(f"  {broken} TUs failed at the baseline too: this builder lacks their headers (install the "
+                   f"source's Build-Depends, or measure where it builds); counted as sensitive until measured")
     if not hot:
         best = max((u.top_delta(levels) for u in members), default=(0, ""))
         out.append(f"  no TU gains >= {threshold} wide-vector instructions at any level (largest delta "
