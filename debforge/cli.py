@@ -193,22 +193,14 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--debug", action="store_true", help="print the traceback of an internal error (a bug)")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def common(sp, source=True, recipe_nargs=None):
-        sp.add_argument("recipe", nargs=recipe_nargs, help="recipe file (YAML), e.g. recipes/nsync.yaml")
-        if source:
-            sp.add_argument("-o", "--output", default="build",
-                            help="directory for the orig tarball and the unpacked source (default: build)")
-            sp.add_argument("--source", metavar="DIR",
-                            help="use this upstream tree instead of the recipe's upstream")
-
     sp = sub.add_parser("check", help="validate a recipe", description="Validate a recipe and summarise it.")
-    common(sp, source=False)
+    _common(sp, source=False)
     sp.set_defaults(func=cmd_check)
 
     sp = sub.add_parser("scan", help="evaluate upstream metadata and print the build graph",
                         description="Evaluate every BUILD file of the upstream tree and summarise the targets, "
                                     "or print the whole build-graph IR as JSON.")
-    common(sp)
+    _common(sp)
     sp.add_argument("--arch", default="amd64", choices=sorted(ARCHES),
                     help="Debian architecture select() sees (default: amd64)")
     sp.add_argument("--json", action="store_true", help="print the build graph IR as JSON")
@@ -217,11 +209,26 @@ def parser() -> argparse.ArgumentParser:
                          "(~/.cache/debforge/scan; also DEBFORGE_NO_SCAN_CACHE=1)")
     sp.set_defaults(func=cmd_scan)
 
+    _generate_and_build(sub)
+    _measure_levels(sub)
+    return p
+
+
+def _common(sp, source=True, recipe_nargs=None) -> None:
+    sp.add_argument("recipe", nargs=recipe_nargs, help="recipe file (YAML), e.g. recipes/nsync.yaml")
+    if source:
+        sp.add_argument("-o", "--output", default="build",
+                        help="directory for the orig tarball and the unpacked source (default: build)")
+        sp.add_argument("--source", metavar="DIR",
+                        help="use this upstream tree instead of the recipe's upstream")
+
+
+def _generate_and_build(sub) -> None:
     for name, func, text in (
             ("generate", cmd_generate, "write the source package: upstream tree + debian/"),
             ("build", cmd_build, "generate, then dpkg-buildpackage and lintian")):
         sp = sub.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
-        common(sp, recipe_nargs="?" if name == "build" else None)  # `build --sbuild RECIPE` leaves it empty
+        _common(sp, recipe_nargs="?" if name == "build" else None)  # `build --sbuild RECIPE` leaves it empty
         sp.add_argument("--force", action="store_true",
                         help="also overwrite generated files changed since debforge wrote them, and a debian/ that "
                              "debforge did not write (other files and the changelog history are kept)")
@@ -244,6 +251,9 @@ def parser() -> argparse.ArgumentParser:
             sp.add_argument("--check-reproducible", action=argparse.BooleanOptionalAction,
                             help="with --sbuild: build a second time and require identical .debs (default: on)")
         sp.set_defaults(func=func)
+
+
+def _measure_levels(sub) -> None:
     sp = sub.add_parser(
         "measure-levels", help="measure which translation units an ISA level changes; write the level-sensitive file",
         description="Prepare and plan the recipe as generate does (in a temporary directory), compile each "
@@ -253,8 +263,9 @@ def parser() -> argparse.ArgumentParser:
                     "level-sensitive (a vectorised loop or AVX2 intrinsics); one that fails to compile is counted as "
                     "sensitive. Writes the sorted list for the recipe's `level-sensitive: {file: PATH}` and prints, "
                     "per library, the share of TUs and object bytes that are sensitive and the largest deltas.",
-        epilog="Example, for a big library on a small builder: debforge measure-levels recipes/tensorflow-lite.yaml --sample 40 --only 'tensorflow/lite/kernels/*'")
-    common(sp, source=False)
+        epilog="Example, for a big library on a small builder: "
+               "debforge measure-levels recipes/tensorflow-lite.yaml --sample 40 --only 'tensorflow/lite/kernels/*'")
+    _common(sp, source=False)
     sp.add_argument("-o", "--output", metavar="FILE",
                     help="the list to write (default: <source>.level-sensitive beside the recipe)")
     sp.add_argument("--sample", type=int, metavar="N",
@@ -269,7 +280,6 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--jobs", "-j", type=int, default=os.cpu_count() or 1, metavar="J",
                     help="compiles at once (default: the number of CPUs)")
     sp.set_defaults(func=cmd_measure_levels)
-    return p
 
 
 def main(argv: list[str] | None = None) -> int:
