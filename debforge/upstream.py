@@ -133,6 +133,7 @@ def orig_tarball(recipe: Recipe, log=print) -> Path | None:
 # Debian 12's python3.11 (3.11.2) predates tarfile's extraction filters: there the 'data' filter's refusals are
 # made by _escapes() instead.
 DATA_FILTER = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
+FILTER_ERRORS = (tarfile.FilterError,) if hasattr(tarfile, "FilterError") else ()
 # What unpacking may write: TensorFlow's tree is ~30k files and ~600 MB.
 MAX_BYTES_ENV, MAX_BYTES = "DEBFORGE_UNPACK_MAX_BYTES", 8 << 30
 MAX_MEMBERS_ENV, MAX_MEMBERS = "DEBFORGE_UNPACK_MAX_MEMBERS", 500_000
@@ -197,6 +198,9 @@ def unpack(tarball: Path, dest: Path, shown: Path | None = None) -> None:
                     raise DebforgeError(f"cannot unpack: member {m.name!r} is a device or leaves the tree",
                                         str(shown))
                 tf.extract(m, dest, **DATA_FILTER)
+    except FILTER_ERRORS as exc:   # the 'data' filter refused a member: a link or path out of the tree, a device
+        raise DebforgeError(f"cannot unpack: {exc}", str(shown),
+                            hint="the tarball holds a member that leaves its tree: debforge unpacks none") from None
     # a truncated or corrupt compressed stream raises its decompressor's error, or EOFError
     except (tarfile.TarError, OSError, EOFError, zlib.error, lzma.LZMAError) as exc:
         raise DebforgeError(f"cannot unpack: {exc or type(exc).__name__}", str(shown),
