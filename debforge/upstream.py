@@ -19,7 +19,7 @@ from pathlib import Path
 from debian.deb822 import Deb822
 from debian.debian_support import Version
 
-from .core import staging
+from .core import settings, staging
 from .core.errors import DebforgeError
 from .core.layout import MANIFEST
 from .recipe.model import Recipe
@@ -75,6 +75,15 @@ def _run(cmd: list[str], cwd: Path | None, what: str) -> str:
     return proc.stdout
 
 
+def _update(opts: list[str], base: Path, what: str, log) -> None:
+    """apt-get update of a private configuration, at most once a day."""
+    stamp = base / "lists" / ".updated"
+    if not stamp.exists() or time.time() - stamp.stat().st_mtime > LISTS_MAX_AGE:
+        log(f"debforge: updating the {what} (private apt configuration in {base})")
+        _run(["apt-get", *opts, "update"], None, f"apt-get update ({what})")
+        stamp.touch()
+
+
 def fetch_debian_orig(package: str, suite: str, version: str, log=print) -> Path:
     """Download (once) the orig tarball of a Debian source package; apt checks it against the signed index."""
     opts, base = _apt(suite)
@@ -84,11 +93,7 @@ def fetch_debian_orig(package: str, suite: str, version: str, log=print) -> Path
         cached = dl / f"{package}_{version}.orig{ext}"
         if cached.is_file():
             return cached
-    stamp = base / "lists" / ".updated"
-    if not stamp.exists() or time.time() - stamp.stat().st_mtime > LISTS_MAX_AGE:
-        log(f"debforge: updating the package index of {suite} (private apt configuration in {base})")
-        _run(["apt-get", *opts, "update"], None, f"apt-get update for {suite}")
-        stamp.touch()
+    _update(opts, base, f"package index of {suite}", log)
     log(f"debforge: downloading the orig tarball of {package} from {suite}")
     _run(["apt-get", *opts, "source", "--download-only", "--tar-only", package], dl, f"fetching {package}")
     for ext in ORIG_EXT:
@@ -103,11 +108,7 @@ def fetch_debian_orig(package: str, suite: str, version: str, log=print) -> Path
 def fetch_debian_binary(package: str, suite: str, dest: Path, log=print) -> Path:
     """Download a Debian binary package (.deb) of the build architecture, for comparisons with debforge's build."""
     opts, base = _apt(suite, "deb")
-    stamp = base / "lists" / ".updated"
-    if not stamp.exists() or time.time() - stamp.stat().st_mtime > LISTS_MAX_AGE:
-        log(f"debforge: updating the binary package index of {suite} (private apt configuration in {base})")
-        _run(["apt-get", *opts, "update"], None, f"apt-get update for {suite}")
-        stamp.touch()
+    _update(opts, base, f"binary package index of {suite}", log)
     dest.mkdir(parents=True, exist_ok=True)
     _run(["apt-get", *opts, "download", package], dest, f"downloading {package}")
     debs = sorted(dest.glob(f"{package}_*.deb"))
@@ -139,15 +140,6 @@ MAX_BYTES_ENV, MAX_BYTES = "DEBFORGE_UNPACK_MAX_BYTES", 8 << 30
 MAX_MEMBERS_ENV, MAX_MEMBERS = "DEBFORGE_UNPACK_MAX_MEMBERS", 500_000
 
 
-def _limit(env: str, default: int) -> int:
-    value = os.environ.get(env, "")
-    if not value.isdigit():
-        if value:
-            raise DebforgeError(f"{env}={value!r} is not a number")
-        return default
-    return int(value)
-
-
 def _escapes(m: tarfile.TarInfo, dest: Path) -> bool:
     """Whether a member is a device or would write, or link, outside dest."""
     root = os.path.realpath(dest)
@@ -162,7 +154,8 @@ def _escapes(m: tarfile.TarInfo, dest: Path) -> bool:
 def _index(tf: tarfile.TarFile, tarball: Path) -> list[tarfile.TarInfo]:
     """The members, read one header at a time so that a bomb is refused by its index, before anything is
     written (and before a compressed index is read to its end)."""
-    max_bytes, max_members = _limit(MAX_BYTES_ENV, MAX_BYTES), _limit(MAX_MEMBERS_ENV, MAX_MEMBERS)
+    max_bytes = settings.size(MAX_BYTES_ENV, MAX_BYTES)
+    max_members = settings.count(MAX_MEMBERS_ENV, MAX_MEMBERS)
     total = 0
     for n, m in enumerate(tf, 1):
         total += m.size
@@ -263,7 +256,7 @@ def pending_patches(recipe: Recipe, tree: Path) -> list[Path]:
     for patch in recipe.patches:
         if patch.name not in applied:
             pending.append(patch)
-        elif recorded.get(patch.name, _sha256(patch)) != _sha256(patch):
+        elif patch.name in recorded and recorded[patch.name] != _sha256(patch):
             raise DebforgeError(f"{patch.name} changed since it was applied to {tree}", str(patch),
                                 hint=f"unapply the applied version first (cd {tree} && QUILT_PATCHES=debian/patches "
                                      "quilt pop -a), or generate into a fresh output directory")

@@ -22,6 +22,7 @@ import resource
 import signal
 import sys
 
+from . import settings
 from .errors import DebforgeError
 
 DEFAULT_MEMORY = 4 << 30
@@ -32,24 +33,10 @@ _files: list[str] = []
 _limits = (DEFAULT_MEMORY, DEFAULT_CPU)   # the child's
 
 
-def _size(given: str) -> int:
-    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
-    text = given.strip().upper().removesuffix("B").removesuffix("I")
-    try:
-        return int(text[:-1]) * units[text[-1]] if text[-1:] in units else int(text)
-    except ValueError:
-        raise DebforgeError(f"DEBFORGE_EVAL_MEMORY={given!r} is not a size (e.g. 4G, 512M)") from None
-
-
 def limits() -> tuple[int, int]:
     """(memory in bytes, CPU seconds) from the environment or the defaults."""
-    memory = _size(os.environ["DEBFORGE_EVAL_MEMORY"]) if os.environ.get("DEBFORGE_EVAL_MEMORY") else DEFAULT_MEMORY
-    try:
-        cpu = int(os.environ.get("DEBFORGE_EVAL_CPU") or DEFAULT_CPU)
-    except ValueError:
-        raise DebforgeError(f"DEBFORGE_EVAL_CPU={os.environ['DEBFORGE_EVAL_CPU']!r} is not a number of seconds") \
-            from None
-    return memory, cpu
+    return (settings.size("DEBFORGE_EVAL_MEMORY", DEFAULT_MEMORY),
+            settings.count("DEBFORGE_EVAL_CPU", DEFAULT_CPU, "a number of seconds"))
 
 
 def gib(n: int) -> str:

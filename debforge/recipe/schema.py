@@ -427,12 +427,8 @@ MAX_RULE_OUTPUTS = 200_000
 
 def _rule_outputs(node: Node, recipe_dir: Path) -> dict[str, tuple[str, ...]]:
     """rule label -> a file beside the recipe listing the rule's outputs, one relative path a line."""
-    if not isinstance(node.value, dict):
-        raise node.error(f"rule-outputs must be a mapping of rule labels to files, not {_type(node.value)}")
     out = {}
-    for label, value in node.value.items():
-        if not LABEL.fullmatch(label):
-            raise value.error(f"rule-outputs: '{label}' is not a bazel label")
+    for label, value in _by_label(node, "rule-outputs", "rule labels to files"):
         rel, lines = _recipe_file(value, "rule-outputs", recipe_dir)
         if len(lines) > MAX_RULE_OUTPUTS:
             raise value.error(f"{rel} lists more than {MAX_RULE_OUTPUTS} outputs")
@@ -535,13 +531,19 @@ def _python_requirements(node: Node) -> dict[str, str]:
             _str(value, f"python-requirements.{name}", PKG_NAME) for name, value in node.value.items()}
 
 
-def _tools(node: Node) -> dict[str, Tool]:
+def _by_label(node: Node, key: str, shape: str) -> list[tuple[str, Node]]:
+    """The entries of a mapping keyed by bazel labels (`tools`, `rule-outputs`)."""
     if not isinstance(node.value, dict):
-        raise node.error(f"tools must be a mapping of bazel label -> {{command, package}}, not {_type(node.value)}")
-    out = {}
+        raise node.error(f"{key} must be a mapping of {shape}, not {_type(node.value)}")
     for label, value in node.value.items():
         if not LABEL.fullmatch(label):
-            raise value.error(f"tools: '{label}' is not a bazel label")
+            raise value.error(f"{key}: '{label}' is not a bazel label")
+    return list(node.value.items())
+
+
+def _tools(node: Node) -> dict[str, Tool]:
+    out = {}
+    for label, value in _by_label(node, "tools", "bazel label -> {command, package}"):
         tm = _mapping(value, f"tools.{label}", {"command": True, "package": True})
         out[label] = Tool(_str(tm["command"], f"tools.{label}.command", LIB_NAME,
                                "a program's name (found on PATH), not a shell command"),
