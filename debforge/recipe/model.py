@@ -201,7 +201,7 @@ class Recipe:
             configured = ", ".join(sorted(self.flavors)) or "none"
             raise DebforgeError(f"the recipe configures no '{name}' flavour (configured: {configured})",
                                 str(self.path), self.lines.get("flavors", 1),
-                                hint=f"add flavors: {{{name}: ...}} to the recipe (see README, GPU flavours)")
+                                hint=f"add flavors: {{{name}: ...}} to the recipe (see docs/recipe-topics.md, GPU flavours)")
         return self.flavors[name]
 
 
