@@ -65,6 +65,13 @@ class ScanView(Protocol):
     def flag(self, label: str) -> str | None: ...                 # a build setting's value ("true"/"false" for
     #                                                                booleans); None: unknown
 
+    @property
+    def workspace_name(self) -> str | None: ...                  # upstream's name for its repository, if it gives one
+
+    def all_packages(self) -> list[str]: ...                      # every package of the tree (test patterns //x/...)
+
+    def targets_in(self, pkg: str) -> list[Target]: ...          # a package's targets, evaluating it (//pkg:all)
+
 
 def split_label(label: str) -> tuple[str, str, str]:
     """"@repo//pkg:name" -> ("repo", "pkg", "name"); the main repository is ""."""

@@ -16,10 +16,11 @@ from ninja import ninja_syntax
 
 from ..core import escape, isa
 from ..core.layout import BUILDDIR, HOST_DIR
-from ..plan import HostTool, Plan, SharedLibrary, pools
+from ..plan import HostTool, Plan, SharedLibrary, TestProgram, pools, runfiles_path, test_name
 
 CONFIG = f"{BUILDDIR}/config.ninja"
 CHECK_SCRIPT = "debian/debforge/check-variant"
+RUN_TEST = "debian/debforge/run-test"
 RECIPE = "debian/debforge/recipe.yaml"   # the recipe's copy in debian/: what generated files name as their origin
 
 RULES = {
@@ -33,6 +34,9 @@ RULES = {
     # host tools: programs build steps run, at the generic level
     "link_exe_c": "$cc $cflags $ldflags -Wl,--as-needed -o $out $in $libs",
     "link_exe_cxx": "$cxx $cxxflags $ldflags -Wl,--as-needed -o $out $in $libs",
+    # upstream's tests, once per ISA level
+    "link_test_c": "$cc $cflags $march $ldflags -Wl,--as-needed -o $out $in $libs",
+    "link_test_cxx": "$cxx $cxxflags $march $ldflags -Wl,--as-needed -o $out $in $libs",
 }
 COMPILE_RULE = {"c": "cc", "c++": "cxx", "asm": "as", "gpu": "gpu"}   # gpu: the flavour's compiler
 
@@ -99,6 +103,9 @@ def render(plan: Plan, groups: dict[str, list[str]] | None = None) -> str:
     w.rule("symlink", "ln -sfn $target $out")
     w.rule("generate", "$cmd", description="generate $out ($kind $label)")
     w.rule("check_variant", f"sh {CHECK_SCRIPT} $generic $in && touch $out")
+    if plan.tests:
+        w.rule("run_test", f"sh {RUN_TEST} $cmd", description="test $label ($level)")
+        w.rule("skip_test", "printf 'SKIP 0 %s\\n' $reason > $out")
     w.newline()
 
     for tool in plan.host_tools:
@@ -126,6 +133,8 @@ def render(plan: Plan, groups: dict[str, list[str]] | None = None) -> str:
             w.build(library_target(lib.spec.name, level), "phony", built)
             outputs[level].append(library_target(lib.spec.name, level))
     outputs[isa.GENERIC].append("generated")   # generated headers are installed by the -dev package
+    if plan.tests:
+        _tests(w, plan, levels, marches)
     for level in levels:
         w.build(level, "phony", outputs[level])
     for name, paths in (groups or {}).items():
@@ -225,3 +234,100 @@ def _library(w: Writer, lib: SharedLibrary, level: str, march: str, waits: list[
         built.append(stamp)
     w.newline()
     return built
+
+
+# upstream's tests: programs per level, run by debian/debforge/run-test; "build" runs them against the copies in
+# the build tree, "installed" (the autopkgtest) links and runs them against the installed packages
+TEST_MODES = {"build": "tests", "installed": "installed-tests"}
+
+
+def test_dir(level: str) -> str:
+    return f"{level_dir(level)}/tests"
+
+
+def tests_target(mode: str, level: str) -> str:
+    """The phony target that runs every test at one level, against the build tree's copies or the installed ones."""
+    return f"{TEST_MODES[mode]}@{level}"
+
+
+def _tests(w: Writer, plan: Plan, levels: list[str], marches: dict[str, str]) -> None:
+    by_name = {lib.spec.name: lib for lib in plan.libraries}
+    # GLIBC_TUNABLES that make each level the best one ld.so supports: the level above it masked (isa.py)
+    masks = {lvl: f"glibc.cpu.hwcaps={above.hwcap_mask}" for lvl, above in
+             zip([isa.GENERIC, *[x.name for x in plan.levels]], plan.levels)}
+    masks.update({lvl: "" for lvl in levels if lvl not in masks})
+    compiled: set[str] = set()
+    results: dict[tuple[str, str], list[str]] = {}
+    for test in plan.tests:
+        runfiles = _runfiles(w, plan, test)
+        waits = [f"generated-test-{test.name}"] if test.generated else []
+        if test.generated:
+            w.build(waits[0], "phony", test.generated)
+        for level in levels:
+            objs = _test_objects(w, test, level, marches.get(level, ""), waits, compiled, plan.recipe.config)
+            for mode in TEST_MODES:
+                exe = f"{test_dir(level)}/{mode}/bin/{test.name}"
+                _test_link(w, test, level, mode, exe, objs, marches.get(level, ""), by_name, plan.recipe)
+                result = f"{test_dir(level)}/{mode}/results/{test.name}.result"
+                varied = [f"lib{s}.so.{by_name[s].spec.soversion}" for s in test.siblings
+                          if s in by_name and (level == isa.GENERIC or by_name[s].variants)]
+                args = [result, level, mode, str(test.timeout), runfiles, test.known_failures.get(level, ""),
+                        " ".join(varied), masks[level], "--", *[f"{k}={v}" for k, v in sorted(test.env.items())], exe, *test.args]
+                w.build(result, "run_test", exe, implicit=[RUN_TEST], order_only=[f"{runfiles}.staged"],
+                        variables={"cmd": _shell(args), "label": test.label, "level": level})
+                results.setdefault((mode, level), []).append(result)
+    for label, reason in plan.tests_left_out:   # a result saying why, for each level's summary
+        for level in levels:
+            for mode in TEST_MODES:
+                result = f"{test_dir(level)}/{mode}/results/{test_name(label)}.result"
+                w.build(result, "skip_test", variables={"reason": escape.shell(reason)})
+                results.setdefault((mode, level), []).append(result)
+    for (mode, level), outs in results.items():
+        w.build(tests_target(mode, level), "phony", outs)
+    w.newline()
+
+
+def _runfiles(w: Writer, plan: Plan, test: TestProgram) -> str:
+    """The test's runfiles tree, its data under upstream's repository name as bazel lays it out: the directory
+    the test runs in."""
+    root = f"{BUILDDIR}/tests/runfiles/{test.name}.runfiles/{plan.workspace}"
+    links = []
+    for path in test.data:
+        link = f"{root}/{runfiles_path(path)}"
+        w.build(link, "symlink", path, variables={"target": os.path.relpath(path, os.path.dirname(link))})
+        links.append(link)
+    w.build(f"{root}.staged", "phony", links)
+    return root
+
+
+def _test_objects(w: Writer, test: TestProgram, level: str, march: str, waits: list[str], compiled: set[str],
+                  config) -> list[str]:
+    """The test's objects at `level` (a level-neutral one at the baseline's); each target's compiled once,
+    whichever tests share it."""
+    objs = []
+    for c in test.compiles:
+        at = level if c.level_sensitive else isa.GENERIC
+        obj = f"{test_dir(at)}/obj/{test_name(c.owner)}/{c.src}.o"
+        objs.append(obj)
+        if obj in compiled:
+            continue
+        compiled.add(obj)
+        variables = {"copts": _shell(c.flags)}
+        if march and at != isa.GENERIC:
+            variables["march"] = march
+        w.build(obj, COMPILE_RULE[c.lang], c.src, order_only=waits, variables=variables,
+                pool=pools.pool_of(config.compile_memory, c.src))
+    return objs
+
+
+def _test_link(w: Writer, test: TestProgram, level: str, mode: str, exe: str, objs: list[str], march: str,
+               by_name: dict[str, SharedLibrary], recipe) -> None:
+    """Link a test at `level`: in the build tree against that level's copies (the generic one for libraries
+    without variants, also for -L), installed against the system's (ld.so picks the copy when it runs)."""
+    dirs = [level_dir(level)] * (level != isa.GENERIC) + [level_dir(isa.GENERIC)]
+    libs = [f"{level_dir(level) if by_name[s].variants else level_dir(isa.GENERIC)}/lib{s}.so"
+            for s in test.siblings if s in by_name] if mode == "build" else []
+    flags = [f"-L{d}" for d in dirs] * (mode == "build") + [f"-l{s}" for s in test.siblings] + test.linkopts + \
+        _external_dirs(recipe.libdirs(test.external_libs)) + [f"-l{x}" for x in test.external_libs]
+    w.build(exe, "link_test_cxx" if test.cxx_link else "link_test_c", objs, implicit=libs,
+            variables={"libs": _shell(flags), **({"march": march} if march else {})})

@@ -10,7 +10,7 @@ from ..core.layout import HOST_DIR
 from ..graph import Target, split_label
 from .closure import Dependencies
 from .flags import CompileFlags, x_lang
-from .model import HostTool
+from .model import HostTool, TestProgram
 from .rules.common import Tool
 from .scope import Scope
 from .targets import STRING_ATTRS, STRING_LIST_ATTRS, checked, where
@@ -22,6 +22,23 @@ class Sources(Protocol):
     def sources(self, t: Target, attr: str = "srcs") -> list[str]: ...
 
     def generated(self, t: Target) -> list[str]: ...
+
+
+def compile_program(exe: HostTool | TestProgram, closure: list[Target], flags: CompileFlags, steps: Sources) -> None:
+    """A program's compiles (each source once), the generated files they wait on and its link options, from the
+    targets of its closure."""
+    seen_src: set[str] = set()
+    for d in closure:
+        opts = flags.flags(d, closure)
+        exe.generated += [g for g in steps.generated(d) if g not in exe.generated]
+        for src in steps.sources(d):
+            c = flags.compile(src, opts, d.label) if src not in seen_src else None
+            seen_src.add(src)
+            if c is not None:
+                exe.compiles.append(c)
+                exe.cxx_link |= c.lang == "c++" or "c++" in x_lang(opts)
+        # upstream's -rpath options point into bazel's output tree: the backend gives the RUNPATH
+        exe.linkopts += [o for o in d.attrs.get("linkopts", []) if o not in exe.linkopts and "-rpath" not in o]
 
 
 class HostTools:
@@ -50,18 +67,7 @@ class HostTools:
         closure, exe.siblings, exe.external_libs = self.deps.closure(
             view, static=True, linked={label: name for name in shared for label in self.deps.compiled[name]})
         exe.siblings += [n for n in shared if n not in exe.siblings]
-        seen_src: set[str] = set()
-        for d in closure:
-            flags = self.flags.flags(d, closure)
-            exe.generated += [g for g in self.steps.generated(d) if g not in exe.generated]
-            for src in self.steps.sources(d):
-                c = self.flags.compile(src, flags, d.label) if src not in seen_src else None
-                seen_src.add(src)
-                if c is not None:
-                    exe.compiles.append(c)
-                    exe.cxx_link |= c.lang == "c++" or "c++" in x_lang(flags)
-            # upstream's -rpath options point into bazel's output tree: the backend gives the RUNPATH
-            exe.linkopts += [o for o in d.attrs.get("linkopts", []) if o not in exe.linkopts and "-rpath" not in o]
+        compile_program(exe, closure, self.flags, self.steps)
 
     def library_view(self, user: Target, t: Target) -> tuple[Target, list[str]]:
         """The tool as a cc_library whose closure is compiled into it, and the recipe libraries it links: a

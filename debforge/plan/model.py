@@ -75,6 +75,36 @@ class HostTool:
         return self.path.removeprefix(f"{HOST_DIR}/bin/")
 
 @dataclass
+class TestProgram:
+    """One of upstream's cc_test targets, built once per ISA level: its closure compiled in, except what a recipe
+    library holds, which is linked from that level's copy (the shipped code is what is tested)."""
+    label: str
+    location: str            # its BUILD file and line
+    compiles: list[Compile] = field(default_factory=list)
+    cxx_link: bool = False
+    linkopts: list[str] = field(default_factory=list)
+    siblings: list[str] = field(default_factory=list)     # recipe libraries it links
+    external_libs: list[str] = field(default_factory=list)
+    generated: list[str] = field(default_factory=list)
+    data: list[str] = field(default_factory=list)          # its data files (tree or generated paths), as runfiles
+    args: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    timeout: int = 300                                     # seconds
+    known_failures: dict[str, str] = field(default_factory=dict)   # level -> why it fails there
+
+    @property
+    def name(self) -> str:
+        return test_name(self.label)
+
+
+def test_name(label: str) -> str:
+    """A test's path under a level's test directory: its package path and name, as bazel-bin has it."""
+    _, _, rest = label.partition("//")
+    pkg, _, name = rest.partition(":")
+    return f"{pkg}/{name}" if pkg else name
+
+
+@dataclass
 class Plan:
     recipe: Recipe
     arch: str
@@ -85,6 +115,10 @@ class Plan:
     flavor: Flavor | None = None
     gpu_archs: list[str] = field(default_factory=list)   # the flavour compiler's architecture flags
     host_tools: list[HostTool] = field(default_factory=list)   # built before the steps that run them
+    tests: list[TestProgram] = field(default_factory=list)      # upstream's tests the recipe selects
+    tests_left_out: list[tuple[str, str]] = field(default_factory=list)   # (test, the recipe's reason)
+    test_depends: list[str] = field(default_factory=list)   # Debian packages only the tests need (<!nocheck>)
+    workspace: str = "_main"   # upstream's repository name: the runfiles directory of its tests' data
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,8 @@ compiled again but linked from them (installed by the main source package's -dev
 
 The parts, one job each: scope (the recipe's packages and externals, lookups on the scan), closure (dependency
 resolution, leave-out and externals), flags (how each source is compiled), steps (generate steps: the rule kinds'
-Context) with hosttools (the cc_binary tools they run), libraries (the shared objects).
+Context) with hosttools (the cc_binary tools they run), libraries (the shared objects), tests (upstream's tests
+the recipe selects, linked against the libraries).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from .model import FlavorBuild, Plan
 from .scope import Scope
 from .sensitivity import check as check_level_sensitive
 from .steps import Steps
+from .tests import TestPrograms
 
 
 def levels_for(recipe: Recipe, arch: str) -> list[isa.Level]:
@@ -44,8 +46,12 @@ def make_plan(recipe: Recipe, ws: ScanView, arch: str, flavor: FlavorBuild | Non
         levels = levels_for(recipe, arch)
         if levels:   # where there are copies to build (an x86-only source matches nothing on arm64)
             check_level_sensitive(recipe, libs)
-        return Plan(recipe, arch, levels, libs, sorted(deps.externals_used), generate,
-                    host_tools=tools)
+        externals = sorted(deps.externals_used)
+        tests, left_out, test_depends = TestPrograms(scope, deps, flags, steps).plan()
+        generate = [steps.steps[k] for k in sorted(steps.steps)]   # with those of the tests' data
+        tools = [steps.host_tools.tools[k] for k in sorted(steps.host_tools.tools)]
+        return Plan(recipe, arch, levels, libs, externals, generate, host_tools=tools, tests=tests,
+                    tests_left_out=left_out, test_depends=test_depends, workspace=ws.workspace_name or "_main")
     fl = flavor.flavor
     return Plan(recipe, arch, [], libs, sorted(deps.externals_used), generate, fl,
                 fl.arch_flags(recipe.flavor(fl.name).archs), tools)

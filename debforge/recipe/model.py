@@ -89,6 +89,35 @@ class LevelGlob:
 
 
 @dataclass(frozen=True)
+class TestEntry:
+    """A test label (or label pattern) the recipe names, with its reason where one is needed."""
+    pattern: str       # //pkg:name, //pkg:all (the package's tests) or //pkg/... (those below it too)
+    reason: str        # why it is left out, or why it fails at its level ("" for a selection)
+    line: int
+    file: str
+
+    def matches(self, label: str) -> bool:
+        pkg, _, name = self.pattern[2:].partition(":")
+        if self.pattern.endswith("/...") or self.pattern == "//...":
+            top = self.pattern[2:-len("...")].rstrip("/")
+            return not top or label.startswith(f"//{top}:") or label.startswith(f"//{top}/")
+        return label == self.pattern or name == "all" and label.startswith(f"//{pkg}:")
+
+
+@dataclass(frozen=True)
+class Tests:
+    """Upstream's tests the build runs at every ISA level (the recipe's `tests`)."""
+    select: tuple[TestEntry, ...]                       # label patterns of the cc_test targets to run
+    leave_out: tuple[TestEntry, ...] = ()               # selected tests not run, each with its reason
+    known_failures: dict[str, tuple[TestEntry, ...]] = field(default_factory=dict)   # level -> failing tests
+    timeout: int | None = None                          # seconds per test, instead of bazel's per size
+
+    def known_failure(self, level: str, label: str) -> str:
+        """The reason `label` is known to fail at `level`; "" if it is not."""
+        return next((e.reason for e in self.known_failures.get(level, ()) if e.matches(label)), "")
+
+
+@dataclass(frozen=True)
 class RepoFile:
     """A file of an external repository that upstream's WORKSPACE would create from the tree: a copy of
     `path`, or (with substitutions) a template rendered like bazel's repository_ctx.template."""
@@ -176,6 +205,7 @@ class Recipe:
     rule_outputs: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # the translation units compiled once per ISA level (the others once, at the baseline); None: every one
     level_sensitive: tuple[LevelGlob, ...] | None = None
+    tests: Tests | None = None   # upstream's tests run at build time and as an autopkgtest
 
     @property
     def full_version(self) -> str:

@@ -17,7 +17,7 @@ from ..core.globs import compile_pattern
 from ..flavors import FLAVORS
 from .load import Node, load_yaml
 from .model import (BinaryPackage, Config, External, FlavorSpec, HeaderSet, LeaveOut, LevelGlob, Library, Recipe,
-                    RepoFile, Tool, Upstream)
+                    RepoFile, TestEntry, Tests, Tool, Upstream)
 
 PKG_NAME = re.compile(r"[a-z0-9][a-z0-9+.-]+")
 FRONTEND = re.compile(r"[a-z][a-z0-9_]*")
@@ -121,7 +121,7 @@ TOP_KEYS = {
     "description": True, "frontend": True, "architectures": False, "isa-levels": False, "packages": True,
     "dev": True, "externals": False, "config": False, "distribution": False, "closes": False, "bazel": False,
     "flavors": False, "tools": False, "python-requirements": False, "patches": False, "leave-out": False,
-    "rule-outputs": False, "level-sensitive": False,
+    "rule-outputs": False, "level-sensitive": False, "tests": False,
 }
 
 
@@ -419,6 +419,7 @@ def load_recipe(path: str | Path) -> Recipe:
         leave_out=_leave_out(top["leave-out"]) if "leave-out" in top else (),
         rule_outputs=_rule_outputs(top["rule-outputs"], path.parent) if "rule-outputs" in top else {},
         level_sensitive=_level_sensitive(top["level-sensitive"], path.parent) if "level-sensitive" in top else None,
+        tests=_tests(top["tests"], levels) if "tests" in top else None,
     )
 
 
@@ -520,6 +521,52 @@ def _leave_out(node: Node) -> tuple[LeaveOut, ...]:
                               f"pattern such as //pkg/...")
         out.append(LeaveOut(pattern, _str(value, f"leave-out.{pattern}"), value.line))
     return tuple(out)
+
+
+MAX_TEST_SECONDS = 24 * 3600
+
+
+def _tests(node: Node, levels: list[str]) -> Tests:
+    """Which of upstream's cc_test targets run (label patterns), which selected ones do not and why, which fail at
+    which ISA level and why, and an optional timeout per test (default: bazel's for the test's size)."""
+    m = _mapping(node, "tests", {"select": True, "leave-out": False, "known-failures": False, "timeout": False})
+    select = tuple(TestEntry(_test_pattern(n, "tests.select entry"), "", n.line, n.file)
+                   for n in _list(m["select"], "tests.select"))
+    if not select:
+        raise m["select"].error("tests.select is empty", "name test labels such as //pkg:name, //pkg:all or //pkg/...")
+    known = {}
+    for level, value in (_test_mapping(m["known-failures"], "tests.known-failures", "ISA level -> {label: reason}")
+                         if "known-failures" in m else {}).items():
+        if level != isa.GENERIC and level not in levels:
+            raise value.error(f"tests.known-failures: '{level}' is not a level this recipe builds",
+                              f"levels: {', '.join([isa.GENERIC, *levels])}")
+        known[level] = _test_reasons(value, f"tests.known-failures.{level}")
+    timeout = m.get("timeout")
+    if timeout is not None and (not isinstance(timeout.value, int) or isinstance(timeout.value, bool)
+                                or not 0 < timeout.value <= MAX_TEST_SECONDS):
+        raise timeout.error(f"tests.timeout must be a number of seconds from 1 to {MAX_TEST_SECONDS}")
+    return Tests(select, _test_reasons(m["leave-out"], "tests.leave-out") if "leave-out" in m else (), known,
+                 timeout.value if timeout is not None else None)
+
+
+def _test_mapping(node: Node, what: str, shape: str) -> dict[str, Node]:
+    if not isinstance(node.value, dict) or not node.value:
+        raise node.error(f"{what} must be a non-empty mapping of {shape}, not {_type(node.value)}")
+    return node.value
+
+
+def _test_reasons(node: Node, what: str) -> tuple[TestEntry, ...]:
+    """test label (or pattern) -> the reason, said in the recipe: why it is left out, or why it fails."""
+    return tuple(TestEntry(_test_pattern(Node(label, value.line, node.file), f"{what} key"),
+                           _str(value, f"{what}.{label}"), value.line, node.file)
+                 for label, value in _test_mapping(node, what, "test label -> reason").items())
+
+
+def _test_pattern(node: Node, what: str) -> str:
+    value = _str(node, what)
+    if not LEAVE_OUT.fullmatch(value) or ".." in re.split(r"[/:]", value.removesuffix("/...")):
+        raise node.error(f"{what} '{value}' is not an in-tree test label such as //pkg:name, //pkg:all or //pkg/...")
+    return value
 
 
 def _python_requirements(node: Node) -> dict[str, str]:

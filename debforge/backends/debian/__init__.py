@@ -76,6 +76,8 @@ def render(recipe: Recipe, plans: dict[str, Plan], root: Path, timestamp: int) -
                            for arch, pkgs in by_arch.items()} for meta, by_arch in recommends.items()},
         pools=pools.script_args(recipe.config.compile_memory),
         shlibs={pkg: shlibs_dependency(alts) for pkg, alts in shlibs_alternatives(recipe).items()},
+        test_levels={arch: [isa.GENERIC, *(lvl.name for lvl in plan.levels)] for arch, plan in plans.items()
+                     if plan.tests},
     ), EXECUTABLE)
     github = re.match(r"https?://github\.com/([^/]+/[^/#?]+)", recipe.homepage)
     if github:

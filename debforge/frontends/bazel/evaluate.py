@@ -82,6 +82,11 @@ class Workspace:
             return None
         return flag_text(setting.attrs["build_setting_default"])
 
+    def targets_in(self, pkg: str) -> list[Target]:
+        """The targets of a package, evaluating it on first use (errors propagate as DebforgeError)."""
+        self.evaluate_package(pkg)
+        return self.package_targets(pkg)
+
     # -- the scan and the scan cache ----------------------------------------------------------------------
     def probe(self, pkg: str) -> str | None:
         return self.files.probe(pkg)

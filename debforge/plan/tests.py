@@ -1,0 +1,157 @@
+"""Upstream's tests (the recipe's `tests`): each selected cc_test (a macro's too: it expands to one) becomes a test
+program built once per ISA level. What a recipe library holds is linked from that level's copy, never compiled into
+the test, so the shipped code is what is tested; the rest of its closure (testonly helpers) is compiled in, and
+externals (googletest) come from Debian's -dev packages, which only the tests need (Build-Depends <!nocheck>)."""
+
+from __future__ import annotations
+
+import re
+
+from ..core.errors import DebforgeError
+from ..core.labels import absolute
+from ..core.layout import GENDIR
+from ..graph import Target, split_label
+from ..recipe.model import TestEntry, Tests
+from . import linkopts, sensitivity
+from .closure import Dependencies
+from .flags import CompileFlags
+from .hosttools import Sources, compile_program
+from .model import TestProgram
+from .scope import Scope
+from .targets import STRING_ATTRS, STRING_LIST_ATTRS, checked, where
+
+TEST_KINDS = ("cc_test",)
+# bazel's timeout per `timeout` attribute, and the timeout each `size` implies (default medium)
+TIMEOUTS = {"short": 60, "moderate": 300, "long": 900, "eternal": 3600}
+SIZES = {"small": "short", "medium": "moderate", "large": "long", "enormous": "eternal"}
+# $(location x) and its kin in args: the runfiles path of one data file (the test runs in the runfiles root)
+_LOCATION = re.compile(r"\$\((?:location|rootpath|execpath|rlocationpath) ([^)]+)\)")
+
+
+def runfiles_path(path: str) -> str:
+    """Where a data file (a tree path, or a generated one under GENDIR) lies in the runfiles tree."""
+    return path.removeprefix(GENDIR + "/")
+
+
+class TestPrograms:
+    def __init__(self, scope: Scope, deps: Dependencies, flags: CompileFlags, steps: Sources):
+        self.scope = scope
+        self.deps = deps
+        self.flags = flags
+        self.steps = steps
+
+    def plan(self) -> tuple[list[TestProgram], list[tuple[str, str]], list[str]]:
+        """The test programs, the selected tests the recipe leaves out (with its reasons) and the Debian packages
+        only the tests use. Planned after the libraries: what those compile is linked, not compiled again."""
+        spec = self.scope.recipe.tests
+        if spec is None:
+            return [], [], []
+        selected = self.selected(spec)
+        left_out = {label: e.reason for label in selected for e in spec.leave_out if e.matches(label)}
+        _each_matches(spec.leave_out, selected, "tests.leave-out entry")
+        run = [label for label in selected if label not in left_out]
+        for level, entries in spec.known_failures.items():
+            _each_matches(entries, run, f"tests.known-failures.{level} entry")
+        before = set(self.deps.externals_used)
+        programs = [self.program(selected[label], spec) for label in run]
+        return programs, sorted(left_out.items()), sorted(self.deps.externals_used - before)
+
+    def selected(self, spec: Tests) -> dict[str, Target]:
+        """The cc_test targets the recipe's patterns select, by label; a pattern matching none is an error."""
+        out: dict[str, Target] = {}
+        for entry in spec.select:
+            found = self.matching(entry)
+            if not found:
+                raise DebforgeError(f"tests.select entry '{entry.pattern}' matches no cc_test", entry.file, entry.line,
+                                    "name a cc_test as //pkg:name, or all of a package's as //pkg:all")
+            out.update((t.label, t) for t in found)
+        return dict(sorted(out.items()))
+
+    def matching(self, entry: TestEntry) -> list[Target]:
+        """The tests a pattern names: one label, or a package's tests (//pkg:all) or a tree's (//pkg/...), less
+        those tagged manual (as bazel's patterns leave them out)."""
+        ws = self.scope.ws
+        pkg, _, name = entry.pattern[2:].partition(":")
+        if name and name != "all":
+            t = ws.target(entry.pattern)
+            if t is not None and t.kind not in TEST_KINDS:
+                raise DebforgeError(f"tests.select entry '{entry.pattern}' is a {t.kind} ({t.location}), not a "
+                                    f"cc_test", entry.file, entry.line)
+            return [t] if t is not None else []
+        top = entry.pattern[2:].removesuffix("...").rstrip("/")
+        pkgs = [pkg] if name else [p for p in ws.all_packages() if not top or p == top or p.startswith(top + "/")]
+        try:
+            targets = [t for p in pkgs if ws.build_file(p) is not None for t in ws.targets_in(p)]
+        except DebforgeError as exc:
+            raise DebforgeError(f"tests.select entry '{entry.pattern}': {exc}", entry.file, entry.line) from None
+        return [t for t in targets if t.kind in TEST_KINDS and "manual" not in _strings(t, "tags")]
+
+    def program(self, t: Target, spec: Tests) -> TestProgram:
+        checked(t)
+        for attr in ("data", "args", "tags"):
+            _strings(t, attr)
+        test = TestProgram(t.label, t.location, timeout=spec.timeout or _timeout(t),
+                           known_failures={lvl: why for lvl in spec.known_failures
+                                           if (why := spec.known_failure(lvl, t.label))})
+        view = Target(t.label, "cc_library", t.location,
+                      {k: v for k, v in t.attrs.items() if k in STRING_LIST_ATTRS + STRING_ATTRS})
+        self.deps.start_library()
+        linked = {label: name for name, labels in self.deps.compiled.items() for label in labels}
+        closure, test.siblings, test.external_libs = self.deps.closure(view, linked=linked)
+        compile_program(test, closure, self.flags, self.steps)
+        for c in test.compiles:
+            c.level_sensitive = sensitivity.sensitive(self.scope.recipe, c.src)
+        test.linkopts = linkopts.read(test.linkopts, t.label, where(t.location)).kept
+        test.data = self.steps.paths(t, t.attrs.get("data", []))
+        test.args = [self.expand(t, a) for a in t.attrs.get("args", [])]
+        test.env = _env(t)
+        return test
+
+    def expand(self, t: Target, arg: str) -> str:
+        """An argument with each $(location x) replaced by the runfiles path of x, a file among its data."""
+        def location(m: re.Match) -> str:
+            try:
+                label = absolute(m.group(1).strip(), "", split_label(t.label)[1])
+            except ValueError as exc:
+                raise DebforgeError(f"argument '{arg}' of '{t.label}': {exc}", *where(t.location)) from None
+            paths = self.steps.paths(t, [label]) if label in t.attrs.get("data", []) else []
+            if len(paths) != 1:
+                raise DebforgeError(f"argument '{arg}' of '{t.label}' names '{label}', which is not one file of its "
+                                    f"data", *where(t.location))
+            return runfiles_path(paths[0])
+        out = _LOCATION.sub(location, arg)
+        if "$(" in out:
+            raise DebforgeError(f"argument '{arg}' of '{t.label}' uses a make variable debforge does not expand "
+                                f"(only $(location x) of a data file)", *where(t.location))
+        return out
+
+
+def _each_matches(entries: tuple[TestEntry, ...], labels, what: str) -> None:
+    for e in entries:
+        if not any(e.matches(label) for label in labels):
+            raise DebforgeError(f"{what} '{e.pattern}' matches no test that tests.select runs", e.file, e.line)
+
+
+def _strings(t: Target, attr: str) -> list[str]:
+    value = t.attrs.get(attr, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise DebforgeError(f"attribute '{attr}' of '{t.label}' must be a list of strings", *where(t.location))
+    return value
+
+
+def _env(t: Target) -> dict[str, str]:
+    env = t.attrs.get("env", {})
+    if not isinstance(env, dict) or not all(isinstance(k, str) and isinstance(v, str) and
+                                            re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", k) for k, v in env.items()):
+        raise DebforgeError(f"attribute 'env' of '{t.label}' must map variable names to strings", *where(t.location))
+    return dict(env)
+
+
+def _timeout(t: Target) -> int:
+    """bazel's timeout of the test: its `timeout`, else the one its `size` implies."""
+    timeout = t.attrs.get("timeout") or SIZES.get(t.attrs.get("size") or "medium")
+    if timeout not in TIMEOUTS:
+        raise DebforgeError(f"'{t.label}' has size '{t.attrs.get('size')}' and timeout '{t.attrs.get('timeout')}'; "
+                            f"bazel knows sizes {', '.join(SIZES)} and timeouts {', '.join(TIMEOUTS)}",
+                            *where(t.location))
+    return TIMEOUTS[timeout]
