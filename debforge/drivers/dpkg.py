@@ -43,7 +43,7 @@ def dpkg_buildpackage(tree: Path, log=print, profiles: list[str] = ()) -> Path:
                                 stderr=subprocess.STDOUT, text=True)
         for line in proc.stdout:
             fh.write(line)
-            if line.startswith(("dpkg-", " dh_", "[", "check-variant")) or "error" in line.lower():
+            if line.startswith(("dpkg-", " dh_", "[", "check-variant", "debforge tests")) or "error" in line.lower():
                 log("  " + line.rstrip()[:200])
         rc = proc.wait()
     if rc != 0:

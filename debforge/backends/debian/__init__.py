@@ -49,7 +49,9 @@ def _build_depends(plans: dict[str, Plan]) -> list[str]:
     for dep in sorted({d for p in plans.values() for d in p.externals_used}):
         formulas = needed_by.get(dep, {""})
         out.append(f"{dep} {next(iter(formulas))}" if len(formulas) == 1 and "" not in formulas else dep)
-    return out
+    # what only upstream's tests need (googletest): a build without them (the nocheck profile) goes without it
+    used = {d for p in plans.values() for d in p.externals_used}
+    return out + [f"{dep} <!nocheck>" for dep in sorted({d for p in plans.values() for d in p.test_depends} - used)]
 
 
 def render(recipe: Recipe, plans: dict[str, Plan], root: Path, timestamp: int) -> dict[str, tuple[str, int]]:
@@ -101,6 +103,9 @@ def render(recipe: Recipe, plans: dict[str, Plan], root: Path, timestamp: int) -
         if lib.exports:
             files[ninja.version_script_path(lib.name).removeprefix("debian/")] = (ninja.version_script(lib.exports),
                                                                                  REGULAR)
-    files["tests/control"] = (tests.control(recipe), REGULAR)
+    with_tests = any(p.tests for p in plans.values())
+    files["tests/control"] = (tests.control(recipe, with_tests), REGULAR)
     files[f"tests/{tests.TEST}"] = (tests.script(recipe, SCRIPTS), EXECUTABLE)
+    if with_tests:
+        files[f"tests/{tests.UPSTREAM}"] = (tests.upstream_script(recipe, plans, SCRIPTS), EXECUTABLE)
     return dict(sorted(files.items()))

@@ -1,5 +1,7 @@
 """debian/tests/: an autopkgtest that proves, on the installed packages, that ld.so maps the best ISA-level copy of
-each library the CPU supports and falls back to the next one when that level is masked with GLIBC_TUNABLES."""
+each library the CPU supports and falls back to the next one when that level is masked with GLIBC_TUNABLES; and,
+where the recipe selects upstream's tests, one that builds them from this source against the installed packages
+and runs them at each ISA level (no -tests binary package: see docs/upstream-tests.md)."""
 
 from __future__ import annotations
 
@@ -7,17 +9,23 @@ import jinja2
 from debian.deb822 import Deb822
 
 from ...core import isa
+from ...plan import Plan, pools
 from ...recipe.model import Recipe
 from ..ninja import RECIPE
 from .control import dump
 from .packages import all_variants, variants
 
 TEST = "hwcaps"
+UPSTREAM = "upstream-tests"
 
 
-def control(recipe: Recipe) -> str:
+def control(recipe: Recipe, upstream_tests: bool) -> str:
     depends = [recipe.dev_package] + [f"{v.name} [{' '.join(v.arches)}]" for v in all_variants(recipe)]
-    return dump([Deb822({"Tests": TEST, "Depends": ",\n ".join(depends + ["build-essential"])})], recipe)
+    out = [Deb822({"Tests": TEST, "Depends": ",\n ".join(depends + ["build-essential"])})]
+    if upstream_tests:   # built in the source tree (obj-debforge/) with the Build-Depends: googletest, ninja
+        out.append(Deb822({"Tests": UPSTREAM, "Depends": ",\n ".join(depends + ["@builddeps@"]),
+                           "Restrictions": "allow-stderr, rw-build-tree, skippable"}))
+    return dump(out, recipe)
 
 
 def script(recipe: Recipe, env: jinja2.Environment) -> str:
@@ -27,4 +35,13 @@ def script(recipe: Recipe, env: jinja2.Environment) -> str:
         recipe_name=RECIPE,
         levels_by_arch={a: levels for a, levels in levels_by_arch.items() if levels},
         libraries=[(lib, bool(variants(recipe, pkg))) for pkg, lib in recipe.libraries()],
+    )
+
+
+def upstream_script(recipe: Recipe, plans: dict[str, Plan], env: jinja2.Environment) -> str:
+    return env.get_template("upstream-tests.sh.j2").render(
+        recipe_name=RECIPE,
+        levels_by_arch={arch: [isa.GENERIC, *(lvl.name for lvl in plan.levels)] for arch, plan in plans.items()
+                        if plan.tests},
+        pools=pools.script_args(recipe.config.compile_memory),
     )

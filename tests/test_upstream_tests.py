@@ -1,0 +1,163 @@
+"""Upstream's tests (issue 21): the recipe's `tests` selects cc_test targets (a macro's too); each becomes a test
+program per ISA level, linked against that level's copy of the recipe libraries (what a library holds is never
+compiled into a test); debian/rules runs them through debian/debforge/run-tests, which prints each level's summary
+and fails on an unexpected failure; bad selections are errors at their recipe line."""
+
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from conftest import FIXTURES, configure, fixture_plan, fixture_recipe, run_cli, snapshot
+from debforge.backends import debian, ninja
+from debforge.core.errors import DebforgeError
+from debforge.recipe.schema import load_recipe
+
+TREE = FIXTURES / "testsuite"
+GTEST = "externals:\n  com_google_googletest: {package: libgtest-dev, libs: [gtest_main, gtest]}\n"
+ALL = 'tests:\n  select: ["//:all"]\n'
+
+
+def recipe_path(tmp_path, tests=ALL, tree=TREE):
+    return fixture_recipe(tmp_path / "fixture.yaml", tree, "calc", [("calc", "//:calc")], GTEST + tests)
+
+
+def plan_of(tmp_path, tests=ALL):
+    return fixture_plan(recipe_path(tmp_path, tests))
+
+
+def error_of(tmp_path, tests) -> DebforgeError:
+    with pytest.raises(DebforgeError) as exc:
+        plan_of(tmp_path, tests)
+    return exc.value
+
+
+def test_selected_tests_link_the_library_and_compile_only_their_own_code(tmp_path):
+    plan = plan_of(tmp_path)
+    tests = {t.label: t for t in plan.tests}
+    assert sorted(tests) == ["//:calc_test", "//:core_test", "//:data_test"]   # gtest_test is tagged manual
+    for t in tests.values():
+        srcs = {c.src for c in t.compiles}
+        assert t.siblings == ["calc"] and "core.c" not in srcs and "calc.c" not in srcs, (t.label, srcs)
+        assert "check.c" in srcs   # the testonly helper, which the macro adds
+    assert tests["//:core_test"].timeout == 60 and tests["//:data_test"].timeout == 300   # small; medium
+    data = tests["//:data_test"]
+    assert data.data == ["testdata/input.txt"] and data.args == ["testdata/input.txt"]
+    assert data.env == {"CALC_GREETING": "hello"}
+    assert plan.workspace == "calc_project" and plan.test_depends == [] and plan.externals_used == []
+
+
+def test_patterns_explicit_labels_and_googletest_from_debian(tmp_path):
+    plan = plan_of(tmp_path, 'tests:\n  select: ["//...", "//:gtest_test"]\n  timeout: 30\n')
+    tests = {t.label: t for t in plan.tests}
+    assert "//sub:sub_test" in tests and "//:gtest_test" in tests and all(t.timeout == 30 for t in tests.values())
+    gtest = tests["//:gtest_test"]
+    assert gtest.external_libs == ["gtest_main", "gtest"] and gtest.cxx_link
+    assert plan.test_depends == ["libgtest-dev"] and plan.externals_used == []
+    control = debian.control.render(plan.recipe, debian._build_depends({"amd64": plan}))
+    assert "libgtest-dev <!nocheck>" in control   # a build without the tests goes without googletest
+
+
+@pytest.mark.parametrize("tests, line, message", [
+    ('tests:\n  select: ["//:all", "//nowhere:x_test"]\n', 21, "'//nowhere:x_test' matches no cc_test"),
+    ('tests:\n  select: ["//:calc"]\n', 21, "'//:calc' is a cc_library"),
+    ('tests:\n  select:\n    - //sub/...\n    - //nosuch/...\n', 23, "'//nosuch/...' matches no cc_test"),
+    ('tests:\n  select: ["//:all"]\n  leave-out:\n    "//:nothing_test": too slow\n', 23,
+     "tests.leave-out entry '//:nothing_test' matches no test"),
+    ('tests:\n  select: ["//:all"]\n  leave-out:\n    "//:core_test": slow\n  known-failures:\n    x86-64-v3:\n'
+     '      "//:core_test": FMA\n', 26, "known-failures.x86-64-v3 entry '//:core_test' matches no test"),
+])
+def test_a_selection_matching_nothing_is_an_error_at_its_line(tmp_path, tests, line, message):
+    err = error_of(tmp_path, tests)
+    assert err.line == line and message in str(err), str(err)
+    assert err.file == str(tmp_path / "fixture.yaml")
+
+
+@pytest.mark.parametrize("tests, line, message", [
+    ('tests:\n  select: []\n', 21, "tests.select is empty"),
+    ('tests:\n  select: ["//../x:t"]\n', 21, "not an in-tree test label"),
+    ('tests:\n  select: ["//:all"]\n  known-failures:\n    x86-64-v9:\n      "//:core_test": x\n', 23,
+     "'x86-64-v9' is not a level this recipe builds"),
+    ('tests:\n  select: ["//:all"]\n  leave-out:\n    "//:core_test": ""\n', 23, "must be a non-empty string"),
+    ('tests:\n  select: ["//:all"]\n  timeout: 0\n', 22, "tests.timeout must be a number of seconds"),
+    ('tests:\n  selct: ["//:all"]\n', 21, "did you mean 'select'"),
+])
+def test_bad_tests_keys_exit_2_at_their_line_and_write_nothing(tmp_path, tests, line, message):
+    path = recipe_path(tmp_path, tests)
+    with pytest.raises(DebforgeError) as exc:
+        load_recipe(path)
+    assert exc.value.line == line and message in str(exc.value), str(exc.value)
+    out = tmp_path / "out"
+    out.mkdir()
+    proc = run_cli("generate", path, "-o", out)
+    assert proc.returncode == 2 and f"fixture.yaml:{line}: error:" in proc.stderr
+    assert snapshot(out) == {}
+
+
+def test_rules_run_the_tests_at_each_level_unless_nocheck(tmp_path):
+    plan = plan_of(tmp_path, 'tests:\n  select: ["//:all"]\n  leave-out:\n    "//:data_test": needs a file\n')
+    files = debian.render(plan.recipe, {"amd64": plan}, TREE, 1700000000)
+    rules = files["rules"][0]
+    assert "TEST_LEVELS_amd64 := generic x86-64-v3 x86-64-v4" in rules
+    assert re.search(r"override_dh_auto_test-arch:\nifeq \(,\$\(filter nocheck,\$\(DEB_BUILD_OPTIONS\)\)\)", rules)
+    assert "sh debian/debforge/run-tests build" in rules
+    assert "Tests: upstream-tests" in files["tests/control"][0]
+    assert "run-tests installed" in files["tests/upstream-tests"][0]
+    text = ninja.render(plan)
+    # each level's program links that level's copy; the left-out test gets a SKIP result with the reason
+    assert re.search(r"build obj-debforge/x86-64-v3/tests/build/bin/calc_test: link_test_c .*\| "
+                     r"obj-debforge/x86-64-v3/libcalc\.so", re.sub(r" \$\n +", " ", text))
+    assert "build obj-debforge/x86-64-v4/tests/build/results/data_test.result: skip_test" in text
+    assert "tests/installed/bin/calc_test" in text
+
+
+def test_without_tests_rules_keep_an_empty_test_target(tmp_path):
+    plan = fixture_plan(fixture_recipe(tmp_path / "r.yaml", TREE, "calc", [("calc", "//:calc")]))
+    files = debian.render(plan.recipe, {"amd64": plan}, TREE, 1700000000)
+    assert "override_dh_auto_test:\n" in files["rules"][0] and "tests/upstream-tests" not in files
+    assert "run_test" not in ninja.render(plan)
+
+
+def _run_tests(tree, plan, *levels):
+    configure(tree, plan.recipe)
+    (tree / "debian/debforge").mkdir(parents=True, exist_ok=True)
+    (tree / "debian/debforge/build-amd64.ninja").write_text(ninja.render(plan))
+    subprocess.run(["ninja", "-f", "debian/debforge/build-amd64.ninja", *levels], cwd=tree, check=True,
+                   capture_output=True)
+    return subprocess.run(["sh", "debian/debforge/run-tests", "build", "debian/debforge/build-amd64.ninja", "2",
+                           *levels], cwd=tree, capture_output=True, text=True)
+
+
+def _summary(out: str, level: str) -> list[str]:
+    block = out.split(f"debforge tests: {level} (build):")[1].split("debforge tests:")[0]
+    return [ln.split()[0] + " " + ln.split()[1] for ln in block.splitlines()[1:] if ln.startswith("  ") and
+            not ln.startswith("  library")]
+
+
+@pytest.mark.skipif(shutil.which("ninja") is None or shutil.which("gcc") is None, reason="needs ninja and gcc")
+def test_run_tests_passes_records_known_failures_and_fails_on_a_broken_level(tmp_path):
+    tree = tmp_path / "tree"
+    shutil.copytree(TREE, tree)
+    why = "CALC_BREAK_V3 breaks the v3 copy of calc_core_add"
+    known = f'  known-failures:\n    x86-64-v3:\n      "//:core_test": "{why}"\n      "//:data_test": "{why}"\n'
+    tests = f'tests:\n  select: ["//:all"]\n  leave-out:\n    "//:calc_test": "left out here"\n{known}'
+    broken = fixture_recipe(tmp_path / "r.yaml", tree, "calc", [("calc", "//:calc")],
+                            GTEST + "config:\n  copts: [-DCALC_BREAK_V3]\n" + tests)
+    proc = _run_tests(tree, fixture_plan(broken), "generic", "x86-64-v3")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert _summary(proc.stdout, "generic") == ["SKIP //:calc_test", "PASS //:core_test", "PASS //:data_test"]
+    assert _summary(proc.stdout, "x86-64-v3") == ["SKIP //:calc_test", "XFAIL //:core_test", "XFAIL //:data_test"]
+    assert f"library libcalc.so.1 from {tree}/obj-debforge/x86-64-v3/libcalc.so.1" in proc.stdout
+    assert "FAIL: calc_core_add(2, 3) = 6, want 5" in proc.stdout   # the known failure's output is shown
+    # data_test read its runfile through $(location) and wrote into TEST_TMPDIR
+    assert (tree / "obj-debforge/generic/tests/build/results/data_test.tmp/out.txt").read_text() == "14\n"
+
+    # the same broken copy, not recorded as known: the v3 run fails the build, generic still passes
+    unknown = fixture_recipe(tmp_path / "r2.yaml", tree, "calc", [("calc", "//:calc")],
+                             GTEST + "config:\n  copts: [-DCALC_BREAK_V3]\n" + ALL)
+    proc = _run_tests(tree, fixture_plan(unknown), "generic", "x86-64-v3")
+    assert proc.returncode == 1
+    assert "debforge tests: generic (build): 3 passed, 0 failed" in proc.stdout
+    assert "debforge tests: x86-64-v3 (build): 0 passed, 3 failed" in proc.stdout
+    assert _summary(proc.stdout, "x86-64-v3") == ["FAIL //:calc_test", "FAIL //:core_test", "FAIL //:data_test"]
