@@ -8,7 +8,7 @@ import pytest
 
 from conftest import ROOT, run_cli
 
-NSYNC_DEBIAN = "209a2dd00c55099460f797005e4c20d38154b47f1b8f8fdacfeda884d28be217"
+NSYNC_DEBIAN = "193e081cf8d041e6c658c7609c73e3ae7254ee06125f0e005830f753214fc0f4"
 
 
 def tree_digest(root) -> str:

@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from conftest import FIXTURES, configure, fixture_plan, fixture_recipe, run_cli, snapshot
+from conftest import FIXTURES, ROOT, configure, fixture_plan, fixture_recipe, run_cli, snapshot
 from debforge.backends import debian, ninja
 from debforge.core.errors import DebforgeError
 from debforge.recipe.schema import load_recipe
@@ -161,3 +161,53 @@ def test_run_tests_passes_records_known_failures_and_fails_on_a_broken_level(tmp
     assert "debforge tests: generic (build): 3 passed, 0 failed" in proc.stdout
     assert "debforge tests: x86-64-v3 (build): 0 passed, 3 failed" in proc.stdout
     assert _summary(proc.stdout, "x86-64-v3") == ["FAIL //:calc_test", "FAIL //:core_test", "FAIL //:data_test"]
+
+
+NSYNC = ROOT / "recipes/nsync.yaml"
+LEVELS = ("generic", "x86-64-v3", "x86-64-v4")
+NSYNC_TESTS = 26   # 13 cc_test in C, 13 in C++11
+
+
+def _level_lines(log: str) -> dict[str, str]:
+    return dict(re.findall(r"^debforge tests: (\S+) \(build\): (.*)$", log, re.M))
+
+
+@pytest.mark.slow
+def test_nsync_build_runs_upstream_tests_at_three_levels(nsync_build):
+    """The README's build (recipes/nsync.yaml selects //:all) ran every test at every level in dh_auto_test,
+    each level against its own copies."""
+    log = next(nsync_build["out"].glob("*.build")).read_text()
+    lines = _level_lines(log)
+    assert set(lines) == set(LEVELS), log[-3000:]   # this host has AVX-512: no level skipped
+    for level in LEVELS:
+        assert lines[level].startswith(f"{NSYNC_TESTS} passed, 0 failed, 0 known failures, 0 skipped"), lines
+        for so in ("libnsync.so.1", "libnsync_cpp.so.1"):
+            assert f"library {so} from {nsync_build['tree']}/obj-debforge/{level}/{so}" in log
+        assert re.search(r"^  PASS +//:cv_mu_timeout_stress_cpp_test \(", log.split(f"tests: {level} (build)")[1],
+                         re.M)
+
+
+@pytest.mark.slow
+def test_nsync_nocheck_builds_without_tests(tmp_path):
+    proc = run_cli("build", NSYNC, "-o", tmp_path, env={"DEB_BUILD_OPTIONS": "nocheck"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    log = next(tmp_path.glob("*.build")).read_text()
+    assert "override_dh_auto_test" in log or "dh_auto_test" in log
+    assert "debforge tests:" not in log and "/tests/build/bin/" not in log
+
+
+@pytest.mark.slow
+def test_nsync_broken_v3_copy_fails_the_build_at_that_level_only(tmp_path):
+    """A test-only DEP-3 patch breaks nsync_counter_value in the x86-64-v3 copy alone: upstream's counter tests
+    fail there, pass at the generic and x86-64-v4 levels, and the build fails."""
+    shutil.copy(FIXTURES / "nsync-broken-v3/break-counter-v3.patch", tmp_path)
+    text = NSYNC.read_text().replace('select: ["//:all"]', 'select: ["//:counter_test", "//:counter_cpp_test"]')
+    recipe = tmp_path / "nsync.yaml"
+    recipe.write_text(text + "patches: [break-counter-v3.patch]\n")
+    proc = run_cli("build", recipe, "-o", tmp_path / "out")
+    assert proc.returncode != 0 and "dpkg-buildpackage failed" in proc.stderr, proc.stderr[-3000:]
+    log = next((tmp_path / "out").glob("*.build")).read_text()
+    lines = _level_lines(log)
+    assert lines["generic"].startswith("2 passed, 0 failed") and lines["x86-64-v4"].startswith("2 passed, 0 failed")
+    assert lines["x86-64-v3"].startswith("0 passed, 2 failed"), lines
+    assert "counter_test.c" in log.split("debforge tests: x86-64-v3: output of")[1]   # the failing assertion
