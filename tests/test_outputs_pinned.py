@@ -8,7 +8,7 @@ import pytest
 
 from conftest import ROOT, run_cli
 
-NSYNC_DEBIAN = "193e081cf8d041e6c658c7609c73e3ae7254ee06125f0e005830f753214fc0f4"
+NSYNC_DEBIAN = "5c6f57b647e904ea5d623779eb6e2a265267d47d0e296539897a9e3f0a21dbae"
 
 
 def tree_digest(root) -> str:

@@ -34,9 +34,9 @@ RULES = {
     # host tools: programs build steps run, at the generic level
     "link_exe_c": "$cc $cflags $ldflags -Wl,--as-needed -o $out $in $libs",
     "link_exe_cxx": "$cxx $cxxflags $ldflags -Wl,--as-needed -o $out $in $libs",
-    # upstream's tests, once per ISA level
-    "link_test_c": "$cc $cflags $march $ldflags -Wl,--as-needed -o $out $in $libs",
-    "link_test_cxx": "$cxx $cxxflags $march $ldflags -Wl,--as-needed -o $out $in $libs",
+    # upstream's tests, once per ISA level; PIE as gcc makes them by default, spelt out for blhc
+    "link_test_c": "$cc $cflags $march $ldflags -fPIE -pie -Wl,--as-needed -o $out $in $libs",
+    "link_test_cxx": "$cxx $cxxflags $march $ldflags -fPIE -pie -Wl,--as-needed -o $out $in $libs",
 }
 COMPILE_RULE = {"c": "cc", "c++": "cxx", "asm": "as", "gpu": "gpu"}   # gpu: the flavour's compiler
 
