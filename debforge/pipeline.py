@@ -84,6 +84,10 @@ def _summary(plan, log) -> None:
             if lib.variants:
                 log(f"debforge:   lib{lib.spec.name}: {sum(c.level_sensitive for c in lib.compiles)} of "
                     f"{len(lib.compiles)} TUs level-sensitive")
+    if plan.tests or plan.tests_left_out:
+        log(f"debforge:   upstream tests: {len(plan.tests)} to run at each level, {len(plan.tests_left_out)} left "
+            f"out by the recipe" + (f"; only the tests need {', '.join(plan.test_depends)}" if plan.test_depends
+                                     else ""))
     for lib in plan.libraries:   # what the recipe's leave-out and dropped externals took away
         if lib.left_out:
             log(f"debforge:   lib{lib.spec.name}: {len(lib.left_out)} dependencies cut by the recipe "
