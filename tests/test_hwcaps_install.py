@@ -188,9 +188,10 @@ def test_shlibdeps_of_a_reverse_dependency_name_generic(nsync_build, root):
 
 
 def test_generated_autopkgtest_passes(nsync_build, tarball):
-    """debian/tests/hwcaps, run by autopkgtest in an unshare testbed on this CPU."""
+    """debian/tests/hwcaps and upstream-tests, run by autopkgtest in an unshare testbed on this CPU (-U: the
+    testbed's apt lists are empty, and upstream-tests installs the Build-Depends)."""
     d = debs(nsync_build)
-    proc = subprocess.run(["autopkgtest", "-B", *(str(d[p]) for p in ("libnsync-dev", "libnsync1",
+    proc = subprocess.run(["autopkgtest", "-U", "-B", *(str(d[p]) for p in ("libnsync-dev", "libnsync1",
                           "libnsync1-generic", "libnsync1-avx2", "libnsync1-avx512")), str(nsync_build["tree"]),
                            "--", "unshare", "--release", "bookworm", "--tarball", str(tarball)],
                           capture_output=True, text=True)
@@ -200,3 +201,10 @@ def test_generated_autopkgtest_passes(nsync_build, tarball):
     expected = f"glibc-hwcaps/{best.name}/libnsync.so.1" if best else f"{TRIPLET}/libnsync.so.1"
     assert re.search(rf"ok: GLIBC_TUNABLES='': libnsync\.so\.1: .*{expected}", proc.stdout), proc.stdout
     assert f"ok: GLIBC_TUNABLES='{mask(V3)}': libnsync.so.1: generic copy" in proc.stdout
+    # upstream's tests against the installed packages, each level forced with GLIBC_TUNABLES (issue 21)
+    assert re.search(r"^upstream-tests +PASS", proc.stdout, re.M), proc.stdout[-4000:]
+    for level in [None] + [lvl for lvl in (V3, V4) if f"  {lvl.name} (supported, searched)" in host]:
+        name = level.name if level else "generic"
+        assert f"debforge tests: {name} (installed): 26 passed, 0 failed" in proc.stdout, proc.stdout[-4000:]
+        where = f"{TRIPLET}/glibc-hwcaps/{name}/" if level else f"{TRIPLET}/"
+        assert re.search(rf"^  library libnsync\.so\.1 from \S*/{re.escape(where)}libnsync\.so\.1", proc.stdout, re.M)
