@@ -163,6 +163,26 @@ def test_run_tests_passes_records_known_failures_and_fails_on_a_broken_level(tmp
     assert _summary(proc.stdout, "x86-64-v3") == ["FAIL //:calc_test", "FAIL //:core_test", "FAIL //:data_test"]
 
 
+
+@pytest.mark.skipif(shutil.which("ninja") is None or shutil.which("gcc") is None, reason="needs ninja and gcc")
+def test_a_hanging_test_is_named_and_a_wrong_copy_is_caught(tmp_path):
+    tree = tmp_path / "tree"
+    shutil.copytree(TREE, tree)
+    plan = fixture_plan(recipe_path(tmp_path, 'tests:\n  select: ["//:hang_test", "//:core_test"]\n  timeout: 2\n',
+                                    tree))
+    proc = _run_tests(tree, plan, "generic", "x86-64-v3")
+    assert proc.returncode == 1
+    assert "debforge tests: x86-64-v3 (build): 1 passed, 1 failed" in proc.stdout
+    assert re.search(r"^  TIMEOUT +//:hang_test \([0-9.]+ s\): no result within 2 s$", proc.stdout, re.M)
+    # without the level's copy, ld.so takes the generic one from the library path: a test of the wrong code
+    (tree / "obj-debforge/x86-64-v3/libcalc.so.1").unlink()
+    result = tree / "obj-debforge/x86-64-v3/tests/build/results/core_test.result"
+    subprocess.run(["sh", "debian/debforge/run-test", result.relative_to(tree), "x86-64-v3", "build", "60",
+                    "obj-debforge/tests/runfiles/core_test.runfiles/calc_project", "", "libcalc.so.1", "", "--",
+                    "obj-debforge/x86-64-v3/tests/build/bin/core_test"], cwd=tree, check=True)
+    status = result.read_text().splitlines()[0]
+    assert status.startswith("WRONG-COPY") and "obj-debforge/generic/libcalc.so.1" in status, status
+
 NSYNC = ROOT / "recipes/nsync.yaml"
 LEVELS = ("generic", "x86-64-v3", "x86-64-v4")
 NSYNC_TESTS = 26   # 13 cc_test in C, 13 in C++11
