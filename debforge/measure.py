@@ -17,6 +17,10 @@ copy or memset becomes one or two ymm moves). So a TU is level-sensitive when it
 is >= the threshold: it holds at least one vectorised hot loop, or intrinsics behind __AVX2__/__FMA__. A TU that
 fails to compile at any level is counted as sensitive (the safe side: it keeps a copy per level) and named.
 
+The compiles need the source's Build-Depends: without them the command stops before compiling and says so. A
+maintainer who has built the package with every level (dpkg-buildpackage, or a tree sbuild kept) can instead count
+the objects of that build: --from-build TREE compiles nothing.
+
 The result is a file for the recipe's `level-sensitive: {file: PATH}`: one source path a line, sorted, under a
 header comment that names the recipe, the upstream version, the measure and the threshold (no date: the same
 tree gives the same file)."""
@@ -40,7 +44,7 @@ from .backends import debian
 from .backends.debian import tree as debian_tree
 from .core import isa
 from .core.errors import DebforgeError
-from .drivers import ninjatree
+from .drivers import dpkg, ninjatree
 
 DEFAULT_THRESHOLD = 16
 FMA = re.compile(r"vf(n?)m(add|sub)")
@@ -166,12 +170,12 @@ def compile_one(tree: Path, argv: list[str], obj: Path) -> tuple[Counts | None, 
     return disassemble(obj), "", obj.stat().st_size
 
 
-def progress(done: int, total: int, what: str) -> None:
+def progress(done: int, total: int, what: str, verb: str = "compiled") -> None:
     if sys.stderr.isatty():
-        print(f"\r\033[Kdebforge: compiled {done}/{total} {what}", end="" if done < total else "\n",
+        print(f"\r\033[Kdebforge: {verb} {done}/{total} {what}", end="" if done < total else "\n",
               file=sys.stderr, flush=True)
     elif done == total or done % 50 == 0 or total <= 50:
-        print(f"debforge: compiled {done}/{total} {what}", file=sys.stderr, flush=True)
+        print(f"debforge: {verb} {done}/{total} {what}", file=sys.stderr, flush=True)
 
 
 def measure(tree: Path, plan, todo: list[Unit], jobs: int, scratch: Path) -> None:
@@ -212,6 +216,34 @@ def generated_first(tree: Path, plan, todo: list[Unit], jobs: int, log) -> None:
         if rc:
             log(f"debforge: warning: some generate steps failed; TUs that include their outputs fail to compile "
                 f"(counted as sensitive):\n{out[-2000:]}")
+
+
+def from_build(tree: Path, plan, todo: list[Unit]) -> list[Unit]:
+    """Fill the units' counts from the objects a build of every level left in TREE; the units measured (those
+    whose object exists at every level)."""
+    names = [isa.GENERIC, *(lvl.name for lvl in plan.levels)]
+    done = []
+    for n, unit in enumerate(todo, 1):
+        objs = {name: tree / ninjatree.object_of(name, unit.lib, unit.src) for name in names}
+        if all(o.is_file() for o in objs.values()):
+            unit.counts = {name: disassemble(o) for name, o in objs.items()}
+            unit.size = objs[isa.GENERIC].stat().st_size
+            done.append(unit)
+        progress(n, len(todo), f"{unit.src} (counted)", verb="read")
+    if not done:
+        raise DebforgeError(f"{tree} holds no translation unit built at every level ({', '.join(names)})",
+                            hint="build it with the recipe's level-sensitive key removed (every TU at every level), "
+                                 "e.g. dpkg-buildpackage -b in a tree written by `debforge generate`")
+    return done
+
+
+def check_build_depends(tree: Path) -> None:
+    """Compiles without the Build-Depends fail for want of headers, which would count every TU as sensitive."""
+    missing = dpkg.missing_build_depends(tree)
+    if missing:
+        raise DebforgeError(f"measuring compiles the source, and this machine lacks its Build-Depends: {missing}",
+                            hint="install them (apt-get build-dep on the generated tree), run measure-levels in "
+                                 "a root that has them, or count a build you have: --from-build TREE")
 
 
 def sensitive(unit: Unit, levels: list[str], threshold: int) -> bool:
@@ -257,19 +289,26 @@ def report_library(lib: str, members: list[Unit], levels: list[str], threshold: 
 
 
 def run(recipe_path: str, output: Path | None, sample: int | None, only: list[str], threshold: int, jobs: int,
-        log) -> tuple[Path, list[str]]:
-    """Measure the recipe and write its level-sensitive file: (the file, the report's lines)."""
+        log, built: Path | None = None) -> tuple[Path, list[str]]:
+    """Measure the recipe (or count the objects of BUILT, a tree built with every level) and write its
+    level-sensitive file: (the file, the report's lines)."""
     recipe = pipeline.load_recipe(recipe_path)
     output = output or Path(recipe.path).parent / f"{recipe.source}.level-sensitive"
-    with tempfile.TemporaryDirectory(prefix="debforge-measure-") as tmp, upstream.Output(Path(tmp) / "out") as out:
-        tree, plans = prepare(recipe, out, log)
-        plan = measured_plan(plans)
-        ninjatree.configure(tree, jobs)
-        todo = units(plan, only, sample)
-        if not todo:
-            raise DebforgeError("no translation unit to measure: --only matches no source the plan compiles")
-        generated_first(tree, plan, todo, jobs, log)
-        measure(tree, plan, todo, jobs, Path(tmp) / "objects")
+    if built:
+        plan = measured_plan(pipeline.plan_arches(dataclasses.replace(recipe, level_sensitive=None), built, log))
+        todo = from_build(built, plan, units(plan, only, sample))
+    else:
+        with tempfile.TemporaryDirectory(prefix="debforge-measure-") as tmp, \
+                upstream.Output(Path(tmp) / "out") as out:
+            tree, plans = prepare(recipe, out, log)
+            check_build_depends(tree)
+            plan = measured_plan(plans)
+            ninjatree.configure(tree, jobs)
+            todo = units(plan, only, sample)
+            if not todo:
+                raise DebforgeError("no translation unit to measure: --only matches no source the plan compiles")
+            generated_first(tree, plan, todo, jobs, log)
+            measure(tree, plan, todo, jobs, Path(tmp) / "objects")
     levels = [lvl.name for lvl in plan.levels]
     totals = {lib.spec.name: len({c.src for c in lib.compiles}) for lib in plan.libraries}
     output.write_text(sensitivity_file(recipe, todo, levels, threshold, sum(totals.values())))
