@@ -3,6 +3,7 @@ listed as level-sensitive; a scalar TU is not; a TU that fails to compile at a l
 sensitive; bad arguments exit 2."""
 
 import pytest
+
 from conftest import FIXTURES, fixture_recipe, run_cli
 from debforge import measure
 from debforge.core.errors import DebforgeError
