@@ -45,6 +45,8 @@ from .backends.debian import tree as debian_tree
 from .core import isa
 from .core.errors import DebforgeError
 from .drivers import dpkg, ninjatree
+from .plan import sensitivity
+from .recipe.schema import MEASURED_HEADER
 
 DEFAULT_THRESHOLD = 16
 FMA = re.compile(r"vf(n?)m(add|sub)")
@@ -253,7 +255,7 @@ def sensitive(unit: Unit, levels: list[str], threshold: int) -> bool:
 def sensitivity_file(recipe, todo: list[Unit], levels: list[str], threshold: int, total: int) -> str:
     """The level-sensitive file: a header comment, then the sensitive sources, sorted."""
     hot = sorted({u.src for u in todo if sensitive(u, levels, threshold)})
-    head = [f"# Level-sensitive translation units of {recipe.source} {recipe.version} "
+    head = [f"{MEASURED_HEADER}{recipe.source} {recipe.version} "
             f"(recipe {Path(recipe.path).name}), for its `level-sensitive: {{file: ...}}`.",
             f"# Written by `debforge measure-levels`: {len(todo)} of {total} translation units measured, "
             f"{len(hot)} sensitive; the others are compiled once.",
@@ -288,6 +290,27 @@ def report_library(lib: str, members: list[Unit], levels: list[str], threshold: 
     return out
 
 
+def declared_neutral(recipe, plan, todo: list[Unit], levels: list[str], threshold: int) -> list[str]:
+    """The measured vector-hot TUs the recipe compiles once today: in a library whose package has no ISA variants,
+    or left out of the recipe's current level-sensitive list."""
+    hot = [u for u in todo if not u.errors and u.top_delta(levels)[0] >= threshold]
+    plain = {lib.spec.name for lib in plan.libraries if not lib.variants}
+
+    def top(units: list[Unit]) -> str:
+        return ", ".join(f"{u.src} +{u.top_delta(levels)[0]}" for u in
+                         sorted(units, key=lambda u: -u.top_delta(levels)[0])[:3])
+    out = []
+    for lib in sorted(plain):
+        if units := [u for u in hot if u.lib == lib]:
+            out.append(f"warning: lib{lib}'s package has variants: false, yet {len(units)} of its TUs gain "
+                       f">= {threshold} wide-vector instructions at a level ({top(units)}): ISA copies would pay")
+    if recipe.level_sensitive is not None:
+        if units := [u for u in hot if u.lib not in plain and not sensitivity.sensitive(recipe, u.src)]:
+            out.append(f"warning: the recipe's current level-sensitive list compiles {len(units)} vector-hot TUs "
+                       f"once ({top(units)}): the list written now includes them")
+    return out
+
+
 def run(recipe_path: str, output: Path | None, sample: int | None, only: list[str], threshold: int, jobs: int,
         log, built: Path | None = None) -> tuple[Path, list[str]]:
     """Measure the recipe (or count the objects of BUILT, a tree built with every level) and write its
@@ -314,4 +337,4 @@ def run(recipe_path: str, output: Path | None, sample: int | None, only: list[st
     output.write_text(sensitivity_file(recipe, todo, levels, threshold, sum(totals.values())))
     lines = [ln for lib in totals for ln in report_library(
         lib, [u for u in todo if u.lib == lib], levels, threshold, totals[lib]) if any(u.lib == lib for u in todo)]
-    return output, lines
+    return output, lines + declared_neutral(recipe, plan, todo, levels, threshold)

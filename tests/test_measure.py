@@ -96,3 +96,18 @@ def test_missing_build_depends_stop_before_compiling(tmp_path, monkeypatch):
     with pytest.raises(DebforgeError, match="lacks its Build-Depends: libnothere-dev") as err:
         measure.run(str(recipe(tmp_path)), tmp_path / "list", None, [], 16, 1, lambda msg: None)
     assert "--from-build" in err.value.hint and not (tmp_path / "list").exists()
+
+
+def test_vector_hot_code_the_recipe_compiles_once_is_flagged(tmp_path):
+    """A recipe whose list leaves a hot TU out, or whose package has no variants, is told what it misses."""
+    r = fixture_recipe(tmp_path / "levels.yaml", FIXTURES / "levels", "levels", [("levels", "//:levels")],
+                       'isa-levels: [x86-64-v3]\nlevel-sensitive: ["src/cold.c"]\n')
+    proc = run_cli("measure-levels", r, "-o", tmp_path / "list", "--only", "src/hot.c", "--only", "src/cold.c")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "warning: the recipe's current level-sensitive list compiles 1 vector-hot TUs once (src/hot.c +" \
+        in proc.stdout
+    r.write_text(r.read_text().replace("  - name: liblevels1\n", "  - name: liblevels1\n    variants: false\n")
+                 .replace('level-sensitive: ["src/cold.c"]\n', ""))
+    proc = run_cli("measure-levels", r, "-o", tmp_path / "list", "--only", "src/hot.c")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "warning: liblevels's package has variants: false, yet 1 of its TUs gain >= 16" in proc.stdout
