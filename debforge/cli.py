@@ -67,7 +67,8 @@ def cmd_scan(args) -> int:
             for label, symbols in sorted(g.external_loads.items()):
                 print(f"  {label}: {', '.join(symbols)}")
         if g.unknown_conditions:
-            print(f"{len(g.unknown_conditions)} select() conditions name no setting this tree declares there (in a package the tree lacks, or relative in a .bzl global), taken as false:")
+            print(f"{len(g.unknown_conditions)} select() conditions name no setting this tree declares there (in a "
+                  f"package the tree lacks, or relative in a .bzl global), taken as false:")
             for label, n in sorted(g.unknown_conditions.items()):
                 print(f"  {label} (in {n} packages)")
         for file, reason in sorted(g.skipped.items()):
