@@ -131,3 +131,20 @@ class Libraries:
                           "defines": attrs["defines"], "local_defines": attrs["local_defines"],
                           "includes": attrs["includes"]})
         return library, link
+
+
+def link_transitively(libs: list[SharedLibrary]) -> None:
+    """Each library links the recipe libraries its siblings link, and their externals, as bazel links every
+    transitive dependency: inline code of a sibling's headers calls into the libraries below it (abseil's
+    malloc_internal links base, whose call_once.h calls spinlock_wait), which -z defs requires to be linked;
+    --as-needed drops those it does not call."""
+    by_name = {lib.spec.name: lib for lib in libs}
+    for lib in libs:
+        order = list(lib.siblings)
+        for name in order:   # grows while it is walked: breadth first, direct siblings first
+            below = by_name.get(name)
+            if below is None:
+                continue
+            order += [s for s in below.siblings if s not in order and s != lib.spec.name]
+            lib.external_libs += [x for x in below.external_libs if x not in lib.external_libs]
+        lib.siblings = order

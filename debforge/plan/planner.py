@@ -19,7 +19,7 @@ from ..graph import ScanView
 from ..recipe.model import Recipe
 from .closure import Dependencies
 from .flags import CompileFlags
-from .libraries import Libraries
+from .libraries import Libraries, link_transitively
 from .model import FlavorBuild, Plan
 from .scope import Scope
 from .sensitivity import check as check_level_sensitive
@@ -38,6 +38,7 @@ def make_plan(recipe: Recipe, ws: ScanView, arch: str, flavor: FlavorBuild | Non
     steps = Steps(scope, deps, flags)
     libraries = Libraries(scope, deps, flags, steps)
     libs = [libraries.library(pkg, spec) for pkg in scope.packages for spec in pkg.libraries]
+    link_transitively(libs)
     generate = [steps.steps[k] for k in sorted(steps.steps)]
     tools = [steps.host_tools.tools[k] for k in sorted(steps.host_tools.tools)]
     if flavor is None:
