@@ -16,7 +16,7 @@ from .backends.debian import flavor as debian_flavor
 from .backends.debian import tree as debian_tree
 from .core.errors import DebforgeError
 from .core.isa import ARCHES
-from .drivers import dpkg, sbuild
+from .drivers import archive, dpkg, sbuild
 from .flavors import FLAVORS
 
 EXIT_INPUT = 2
@@ -90,7 +90,7 @@ def generate(recipe_path: str, output: str, source: str | None, force: bool,
         else:
             plans = pipeline.plan_arches(recipe, up.tree, log, up.final)
             epoch = int(os.environ.get("SOURCE_DATE_EPOCH") or upstream.newest_mtime(up.tree))
-            files = debian.render(recipe, plans, up.tree, epoch)
+            files = debian.render(recipe, plans, up.tree, epoch, archive.externals_contents(recipe, log))
         update = debian_tree.plan(up.debian, files, force=force)
         if diff:
             sys.stdout.write(debian_tree.diff(update))

@@ -20,7 +20,7 @@ from ..recipe.model import Recipe
 from ..upstream import CACHE, fetch_debian_binary
 
 MAX_PC_BYTES = 1 << 20
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 REQUIRES = re.compile(r"\s*Requires(?:\.private)?\s*:(.*)")
 
 
@@ -45,10 +45,19 @@ def _listing(deb: Path) -> tuple[list[str], dict[str, str]]:
     return sorted(files), pcs
 
 
-def _required(line: str) -> list[str]:
-    """The module names of a Requires line (a version constraint follows a name as `>= 1.2`)."""
-    words = [w for w in re.split(r"[\s,]+", REQUIRES.match(line).group(1).strip()) if w]
-    return [w for i, w in enumerate(words) if w[0] not in "<>=!" and not (i and words[i - 1][0] in "<>=!")]
+def _own_requires(line: str, own: set[str]) -> str:
+    """A Requires line with only the modules in `own` (each with its version constraint, `name >= 1.2`)."""
+    m = REQUIRES.match(line)
+    if not m:
+        return line
+    words = [w for w in re.split(r"[\s,]+", m.group(1).strip()) if w]
+    kept, i = [], 0
+    while i < len(words):
+        n = 3 if i + 2 < len(words) and words[i + 1][0] in "<>=!" else 1
+        if words[i] in own:
+            kept.append(" ".join(words[i:i + n]))
+        i += n
+    return f"{line.split(':', 1)[0]}: {', '.join(kept)}"
 
 
 def _pkgconf(pcs: dict[str, str], deb: Path) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
@@ -58,8 +67,7 @@ def _pkgconf(pcs: dict[str, str], deb: Path) -> tuple[dict[str, list[str]], dict
     include_dirs, libs = {}, {}
     with tempfile.TemporaryDirectory(prefix="debforge-pc-") as tmp:
         for pc, text in pcs.items():
-            lines = [ln for ln in text.splitlines() if not REQUIRES.match(ln) or set(_required(ln)) <= set(pcs)]
-            Path(tmp, f"{pc}.pc").write_text("\n".join(lines) + "\n")
+            Path(tmp, f"{pc}.pc").write_text("".join(_own_requires(ln, set(pcs)) + "\n" for ln in text.splitlines()))
         for pc in pcs:
             proc = subprocess.run(["pkgconf", "--keep-system-cflags", "--keep-system-libs", "--cflags-only-I",
                                    "--libs-only-l", pc], capture_output=True, text=True,

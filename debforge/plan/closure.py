@@ -15,6 +15,7 @@ class Dependencies:
         self.scope = scope
         self.externals_used: set[str] = set()
         self.used: set[str] = set()              # ... by the library being planned
+        self.labels: set[str] = set()            # ... and the externals' targets it names
         self.compiled: dict[str, list[str]] = {}   # library name -> labels of the targets compiled into it
         self.external_libs: dict[str, list[str]] = {}   # library name -> the external -l it links
         self.cut: list[tuple[str, str, str]] = []   # ... and what leave-out cut from the one being planned
@@ -23,6 +24,7 @@ class Dependencies:
     def start_library(self) -> None:
         """What the library about to be planned uses and cuts starts empty."""
         self.used = set()
+        self.labels = set()
         self.cut = []
 
     def use(self, *packages: str) -> None:
@@ -43,6 +45,7 @@ class Dependencies:
                 self.cut.append((label, via_label, ext.drop))
         else:
             self.use(*ext.packages)
+            self.labels.add(label)
         return list(ext.libs)
 
     def leave_out(self, label: str, user: Target) -> bool:

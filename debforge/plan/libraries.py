@@ -49,6 +49,7 @@ class Libraries:
             raise DebforgeError(f"target '{spec.target}' has no sources to compile", *loc)
         deps.external_libs[spec.name] = lib.external_libs   # with a GPU flavour's runtime and CPU library
         made = set(lib.generated)   # steps are planned once; each library that needs one needs its tools
+        lib.external_labels = sorted(deps.labels)
         lib.build_depends = sorted(deps.used.union(*(s.build_depends for s in self.steps.steps.values()
                                                      if made.intersection(s.outputs))))
         return lib

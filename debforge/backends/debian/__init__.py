@@ -10,7 +10,8 @@ from ...core.layout import GENDIR
 from ...plan import Plan, header_files, pools
 from ...recipe.model import Recipe
 from .. import ninja
-from . import changelog, control, copyright, install, pkgconfig, tests
+from ...core.devpackage import DevPackage
+from . import changelog, control, copyright, devdeps, install, pkgconfig, tests
 from .common import EXECUTABLE, REGULAR, RULES, SCRIPTS, skeleton
 from .packages import all_variants, generic_name, safe, shlibs_alternatives, shlibs_dependency
 
@@ -52,12 +53,15 @@ def _build_depends(plans: dict[str, Plan]) -> list[str]:
     return out
 
 
-def render(recipe: Recipe, plans: dict[str, Plan], root: Path, timestamp: int) -> dict[str, tuple[str, int]]:
-    """All files of debian/, as relative path -> (text, mode)."""
+def render(recipe: Recipe, plans: dict[str, Plan], root: Path, timestamp: int,
+           contents: dict[str, DevPackage] | None = None) -> dict[str, tuple[str, int]]:
+    """All files of debian/, as relative path -> (text, mode). `contents`: what the externals' Debian packages
+    hold (drivers/archive.py), for the -dev package's Depends and .pc files; a package not in it is not known."""
     files = skeleton()
-    files["control"] = (control.render(recipe, _build_depends(plans)), REGULAR)
     generated = sorted({o for p in plans.values() for step in p.steps for o in step.outputs})
     headers = header_files(recipe, str(root), generated)
+    needs = devdeps.compute(recipe, headers, root, contents or {})
+    files["control"] = (control.render(recipe, _build_depends(plans), needs.packages), REGULAR)
     groups = _header_groups(recipe, headers)
     files["changelog"] = (changelog.render(recipe, timestamp, root / "debian" / "changelog"), REGULAR)
     files["copyright"] = (copyright.render(recipe, root, timestamp), REGULAR)
@@ -89,7 +93,7 @@ def render(recipe: Recipe, plans: dict[str, Plan], root: Path, timestamp: int) -
     for arch, plan in plans.items():
         files[f"debforge/build-{arch}.ninja"] = (ninja.render(plan, groups), REGULAR)
     files[ninja.RECIPE.removeprefix("debian/")] = (recipe.path.read_text(), REGULAR)
-    for name, text in pkgconfig.render(recipe, next(iter(plans.values()))).items():
+    for name, text in pkgconfig.render(recipe, next(iter(plans.values())), needs, contents or {}).items():
         files[name] = (text, REGULAR)
     if recipe.patches:   # format 3.0 (quilt): dpkg-source applies them before the build
         files["patches/series"] = ("".join(f"{p.name}\n" for p in recipe.patches), REGULAR)

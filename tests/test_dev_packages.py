@@ -1,0 +1,123 @@
+"""The -dev package as Debian's are (issue 19): it Depends on the externals' -dev packages whose headers its
+installed headers include, and its .pc files require their pkg-config modules; what those packages hold is read
+from their .debs (drivers/archive.py), here a .deb built with dpkg-deb."""
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import fixture_plan, fixture_recipe
+from debforge.backends import debian
+from debforge.backends.debian import devdeps
+from debforge.core.devpackage import DevPackage
+from debforge.drivers import archive
+from debforge.recipe.schema import load_recipe
+
+BUILD = """
+cc_library(name = "core", srcs = ["core.cc"], hdrs = ["core.h"], deps = ["@flatbuffers//:runtime_cc", "@fast//:lib"],
+           linkopts = ["-pthread"])
+"""
+
+
+def fake_deb(tmp: Path, name: str, files: dict[str, str]) -> Path:
+    """A .deb of `name` holding `files` (path -> text), made by dpkg-deb."""
+    root = tmp / f"{name}-root"
+    for path, text in files.items():
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        (root / path).write_text(text)
+    (root / "DEBIAN").mkdir(parents=True, exist_ok=True)
+    (root / "DEBIAN/control").write_text(f"Package: {name}\nVersion: 1.0-1\nArchitecture: amd64\n"
+                                         f"Maintainer: T <t@example.org>\nDescription: test\n")
+    deb = tmp / f"{name}_1.0-1_amd64.deb"
+    subprocess.run(["dpkg-deb", "--root-owner-group", "-b", str(root), str(deb)], check=True, capture_output=True)
+    return deb
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    """The archive's cache of .debs, holding two -dev packages: flatbuffers (one module) and fast (headers under
+    an include directory its .pc adds, and two modules)."""
+    debs = tmp_path / "cache" / "debs" / "trixie"
+    debs.mkdir(parents=True)
+    fake_deb(debs, "libflatbuffers-dev", {
+        "usr/include/flatbuffers/flatbuffers.h": "",
+        "usr/lib/x86_64-linux-gnu/pkgconfig/flatbuffers.pc":
+            "prefix=/usr\nincludedir=${prefix}/include\nName: flatbuffers\nDescription: f\nVersion: 1\n"
+            "Libs: -lflatbuffers\nCflags: -I${includedir}\n"})
+    fake_deb(debs, "libfast-dev", {
+        "usr/include/fast1/fast/api.h": "", "usr/include/fast1/fast/impl.h": "",
+        "usr/share/pkgconfig/fast_lib.pc": "prefix=/usr\nName: fast_lib\nDescription: f\nVersion: 1\n"
+                                           "Requires: fast_base, zlib\nLibs: -lfast_lib\nCflags: -I${prefix}/include/fast1\n",
+        "usr/share/pkgconfig/fast_base.pc": "prefix=/usr\nName: fast_base\nDescription: f\nVersion: 1\n"
+                                            "Libs: -lfast_base\n"})
+    monkeypatch.setattr(archive, "CACHE", tmp_path / "cache")
+    return debs
+
+
+def test_a_dev_package_is_read_from_its_deb(cache):
+    fast = archive.dev_package("libfast-dev", "trixie")
+    assert fast.roots() == ["/usr/include", "/usr/include/fast1"]
+    assert fast.headers("/usr/include/fast1") == {"fast/api.h": "/usr/include/fast1/fast/api.h",
+                                                  "fast/impl.h": "/usr/include/fast1/fast/impl.h"}
+    # pkgconf resolves the package's own requirements; zlib is another package's (its -dev dependency brings it)
+    assert fast.libs == {"fast_lib": ["fast_lib", "fast_base"], "fast_base": ["fast_base"]}
+    assert (cache / "libfast-dev_1.0-1_amd64.json").is_file()   # listed once
+    assert archive.dev_package("libfast-dev", "trixie") == fast
+
+
+def write_tree(tmp_path, header):
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "BUILD").write_text(BUILD)
+    (tree / "core.cc").write_text('#include "core.h"\n')
+    (tree / "core.h").write_text(header)
+    return fixture_recipe(tmp_path / "r.yaml", tree, "core", [("core", "//:core")], """\
+  headers:
+    - files: "*.h"
+      to: core
+externals:
+  flatbuffers: libflatbuffers-dev
+  fast: libfast-dev
+""")
+
+
+def render(recipe_path, cache):
+    r = load_recipe(recipe_path)
+    contents = archive.externals_contents(r, log=lambda m: None)
+    return debian.render(r, {"amd64": fixture_plan(r)}, r.upstream.dir, 0, contents)
+
+
+def dev_depends(files):
+    return next(p for p in files["control"][0].split("\n\n") if p.startswith("Package: libcore-dev")
+                ).split("Depends: ")[1].splitlines()[0]
+
+
+def test_headers_including_an_external_make_the_dev_package_depend_on_it(tmp_path, cache):
+    recipe = write_tree(tmp_path, '#include <flatbuffers/flatbuffers.h>\n#include "fast/api.h"\n#include <vector>\n'
+                                  '#include "core.h"\n')
+    files = render(recipe, cache)
+    assert dev_depends(files) == "libcore1 (= ${binary:Version}), libfast-dev, libflatbuffers-dev, ${misc:Depends}"
+    pc = files["debforge/pkgconfig/core.pc"][0]
+    assert "Requires: flatbuffers, fast_lib\n" in pc and "Requires.private" not in pc
+    assert "Cflags: -pthread\n" in pc and "Libs: -lcore -pthread\n" in pc
+
+
+def test_an_external_only_the_sources_use_is_a_private_requirement(tmp_path, cache):
+    files = render(write_tree(tmp_path, "#include <stdint.h>\n"), cache)
+    assert dev_depends(files) == "libcore1 (= ${binary:Version}), ${misc:Depends}"
+    pc = files["debforge/pkgconfig/core.pc"][0]
+    assert "Requires.private: flatbuffers, fast_lib\n" in pc and "\nRequires:" not in pc
+
+
+@pytest.mark.parametrize("label, module", [
+    ("@com_google_absl//absl/log:check", "absl_check"),
+    ("@com_google_absl//absl/log/internal:check_op", "absl_log_internal_check_op"),
+    ("@com_google_absl//absl/strings:internal", "absl_strings_internal"),
+    ("@com_google_absl//absl/strings", "absl_strings"),
+])
+def test_a_label_maps_to_the_module_named_as_its_target(label, module):
+    absl = DevPackage("libabsl-dev", (), libs={m: [] for m in (
+        "absl_check", "absl_absl_check", "absl_log_internal_check_op", "absl_strings", "absl_strings_internal",
+        "absl_malloc_internal")})
+    assert devdeps.module_for(absl, [label]) == [module]
