@@ -15,6 +15,7 @@ import os
 from ninja import ninja_syntax
 
 from ..core import escape, isa
+from ..core.exports import patterns as export_patterns
 from ..core.layout import BUILDDIR, HOST_DIR
 from ..plan import HostTool, Plan, SharedLibrary, pools
 
@@ -68,8 +69,9 @@ def version_script_path(name: str) -> str:
 def version_script(exports: tuple[str, ...]) -> str:
     """An ld version script that exports EXPORTS only: the same dynamic symbols at every ISA level, where
     otherwise the template instantiations a level's kernels make would leak into the ABI."""
-    c = "".join(f"    {e};\n" for e in exports if "::" not in e)
-    cxx = "".join(f"      {e};\n" for e in exports if "::" in e)
+    both = [export_patterns(e) for e in exports]
+    c = "".join(f"    {p};\n" for plain, _ in both for p in plain)
+    cxx = "".join(f"      {p};\n" for _, demangled in both for p in demangled)
     return ("{\n  global:\n" + c + (f'    extern "C++" {{\n{cxx}    }};\n' if cxx else "")
             + "  local: *;\n};\n")
 

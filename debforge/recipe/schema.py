@@ -10,7 +10,7 @@ import re
 from dataclasses import replace
 from pathlib import Path
 
-from ..core import confine, isa
+from ..core import confine, exports, isa
 from ..core.errors import DebforgeError
 from ..core.escape import CONTROL
 from ..core.globs import compile_pattern
@@ -26,7 +26,6 @@ LIB_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_+.-]*")   # becomes a file and dir
 SOVERSION = re.compile(r"[0-9]+(\.[0-9]+)*")
 MAINTAINER = re.compile(r"[^<>]+ <[^<>@\s]+@[^<>\s]+>")
 LABEL = re.compile(r"(@[A-Za-z0-9_.-]*)?//[A-Za-z0-9_./+-]*(:[A-Za-z0-9_./+=,@~-]+)?")
-EXPORT = re.compile(r"[A-Za-z_*?\[][A-Za-z0-9_:*?\[\]]*")   # a symbol glob of an ld version script
 SUITE = re.compile(r"[a-z][a-z0-9-]*")
 MACRO = re.compile(r"[A-Za-z_]\w*")
 SECTION = re.compile(r"(?:(?:contrib|non-free|non-free-firmware)/)?[a-z0-9][a-z0-9-]*")   # Policy 2.4
@@ -169,7 +168,7 @@ def _packages(node: Node, version: str) -> tuple[BinaryPackage, ...]:
                 soversion=_str(lm["soversion"], "soversion", SOVERSION, "expected digits such as 1 or 2.14"),
                 version=_str(lm["version"], "library version", SOVERSION) if "version" in lm else version,
                 line=lib_node.line,
-                exports=tuple(_str(n, "exports entry", EXPORT) for n in _list(lm["exports"], "exports"))
+                exports=tuple(_export(n) for n in _list(lm["exports"], "exports"))
                 if "exports" in lm else ()))
             if not f"{libs[-1].version}.".startswith(f"{libs[-1].soversion}."):   # 10.0 does not start with 1
                 raise lm.get("version", lm["soversion"]).error(
@@ -184,6 +183,14 @@ def _packages(node: Node, version: str) -> tuple[BinaryPackage, ...]:
     if not out:
         raise node.error("packages is empty: list at least one library package")
     return tuple(out)
+
+
+def _export(node: Node) -> str:
+    glob = _str(node, "exports entry")
+    why = exports.problem(glob)
+    if why:
+        raise node.error(f"exports entry '{glob}' is not valid: {why}")
+    return glob
 
 
 def _headers(node: Node) -> tuple[HeaderSet, ...]:
