@@ -15,10 +15,14 @@ from ..core.errors import DebforgeError
 from ..core.escape import CONTROL
 from ..core.globs import compile_pattern
 from ..flavors import FLAVORS
+from license_expression import get_spdx_licensing
+
 from .load import Node, load_yaml
 from .model import (BinaryPackage, Config, External, FlavorSpec, HeaderSet, LeaveOut, LevelGlob, Library, Recipe,
                     RepoFile, Tool, Upstream)
 
+COMMON_LICENSES = frozenset(p.name for p in Path("/usr/share/common-licenses").iterdir()) \
+    if Path("/usr/share/common-licenses").is_dir() else frozenset()
 PKG_NAME = re.compile(r"[a-z0-9][a-z0-9+.-]+")
 FRONTEND = re.compile(r"[a-z][a-z0-9_]*")
 UPSTREAM_VERSION = re.compile(r"[0-9][A-Za-z0-9.+~-]*")
@@ -155,6 +159,9 @@ def _packages(node: Node, version: str) -> tuple[BinaryPackage, ...]:
             lm = _mapping(lib_node, f"library of {name}",
                           {"name": True, "target": True, "soversion": False, "version": False, "exports": False})
             lname = _str(lm["name"], "library name", LIB_NAME)
+            if lname.startswith("lib"):
+                raise lm["name"].error(f"library name '{lname}' starts with lib: the file would be lib{lname}.so",
+                                       f"write name: {lname[3:]} (debforge adds the lib prefix)")
             if "soversion" not in lm:
                 raise lib_node.error(f"library '{lname}' has no soversion: debforge gives every library the SONAME "
                                      f"lib{lname}.so.<soversion>, the name under which ld.so finds its ISA-level "
@@ -183,6 +190,18 @@ def _packages(node: Node, version: str) -> tuple[BinaryPackage, ...]:
     if not out:
         raise node.error("packages is empty: list at least one library package")
     return tuple(out)
+
+
+def _license(node: Node) -> str:
+    """An SPDX license identifier (license-expression's list) or a name of /usr/share/common-licenses, where
+    DEP-5 adds + for "or any later version" (GPL-2+)."""
+    name = _str(node, "license", LICENSE, "expected an SPDX/DEP-5 short name")
+    if name.removesuffix("+") in COMMON_LICENSES or not get_spdx_licensing().validate(name).errors:
+        return name
+    close = difflib.get_close_matches(name, [*COMMON_LICENSES, "Apache-2.0", "MIT", "BSD-3-Clause", "BSD-2-Clause",
+                                             "MPL-2.0", "ISC", "Zlib"], n=1)
+    raise node.error(f"license '{name}' is neither an SPDX identifier nor a license of /usr/share/common-licenses",
+                     f"did you mean '{close[0]}'?" if close else "see https://spdx.org/licenses/")
 
 
 def _export(node: Node) -> str:
@@ -407,7 +426,7 @@ def load_recipe(path: str | Path) -> Recipe:
         section=_str(top["section"], "section", SECTION, "a Debian section such as libs or contrib/science")
         if "section" in top else "libs",
         homepage=_str(top["homepage"], "homepage", HOMEPAGE, "expected an http(s) URL"),
-        license=_str(top["license"], "license", LICENSE, "expected an SPDX/DEP-5 short name"),
+        license=_license(top["license"]),
         copyright=_str(top["copyright"], "copyright", lines=True),
         summary=_str(top["summary"], "summary"),
         description=_str(top["description"], "description", lines=True),
