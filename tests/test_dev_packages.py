@@ -121,3 +121,33 @@ def test_a_label_maps_to_the_module_named_as_its_target(label, module):
         "absl_check", "absl_absl_check", "absl_log_internal_check_op", "absl_strings", "absl_strings_internal",
         "absl_malloc_internal")})
     assert devdeps.module_for(absl, [label]) == [module]
+
+
+def test_recipe_lintian_overrides_are_written_with_their_reasons(tmp_path, cache):
+    recipe = write_tree(tmp_path, "#include <stdint.h>\n")
+    recipe.write_text(recipe.read_text() + """\
+lintian-overrides:
+  source:
+    new-package-uses-date-based-version-number: upstream numbers its releases by date
+  libcore1-generic:
+    "hardening-no-fortify-functions *": no string functions
+""")
+    files = render(recipe, cache)
+    assert files["source/lintian-overrides"][0] == (
+        "# upstream numbers its releases by date\nnew-package-uses-date-based-version-number\n")
+    assert "# no string functions\nlibcore1-generic: hardening-no-fortify-functions *\n" in \
+        files["libcore1-generic.lintian-overrides"][0]
+
+
+@pytest.mark.parametrize("yaml, why, line", [
+    ("  libcore9:\n    some-tag: why\n", "'libcore9' is not a package of this recipe", 25),
+    ("  libcore1:\n    some-tag:\n", "the reason for overriding some-tag must be a non-empty string", 26),
+    ("  libcore1:\n    Bad_Tag: why\n", "lintian tag 'Bad_Tag' is not valid", 26),
+])
+def test_a_bad_lintian_override_names_its_line(tmp_path, yaml, why, line):
+    from debforge.core.errors import DebforgeError
+    recipe = write_tree(tmp_path, "")
+    recipe.write_text(recipe.read_text() + "lintian-overrides:\n" + yaml)
+    with pytest.raises(DebforgeError, match=why) as info:
+        load_recipe(recipe)
+    assert info.value.line == line

@@ -69,7 +69,7 @@ def test_a_glob_that_cannot_be_matched_is_refused_with_why(tmp_path, glob, why):
     ("license", "Apache2", "neither an SPDX identifier nor a license of /usr/share/common-licenses"),
 ])
 def test_doubled_lib_prefix_and_unknown_license_are_refused(tmp_path, key, value, why):
-    recipe = fixture_recipe(tmp_path / "r.yaml", tmp_path, "x", [("x", "//:x")])
+    recipe = fixture_recipe(tmp_path / "r.yaml", tmp_path, "xy", [("x", "//:x")])
     text = recipe.read_text()
     recipe.write_text(text.replace("{name: x,", f"{{name: {value},") if key == "name" else
                       text.replace("license: Apache-2.0", f"license: {value}"))
@@ -80,6 +80,6 @@ def test_doubled_lib_prefix_and_unknown_license_are_refused(tmp_path, key, value
 
 @pytest.mark.parametrize("name", ["GPL-2+", "MIT", "BSD-3-Clause", "LGPL-2.1"])
 def test_spdx_and_common_licenses_names_are_accepted(tmp_path, name):
-    recipe = fixture_recipe(tmp_path / "r.yaml", tmp_path, "x", [("x", "//:x")])
+    recipe = fixture_recipe(tmp_path / "r.yaml", tmp_path, "xy", [("x", "//:x")])
     recipe.write_text(recipe.read_text().replace("license: Apache-2.0", f"license: {name}"))
     assert load_recipe(recipe).license == name

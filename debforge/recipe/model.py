@@ -176,6 +176,8 @@ class Recipe:
     rule_outputs: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # the translation units compiled once per ISA level (the others once, at the baseline); None: every one
     level_sensitive: tuple[LevelGlob, ...] | None = None
+    # binary package (or "source") -> (lintian tag with its context, the reason): debian/<pkg>.lintian-overrides
+    lintian_overrides: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
 
     @property
     def full_version(self) -> str:

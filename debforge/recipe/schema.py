@@ -10,13 +10,13 @@ import re
 from dataclasses import replace
 from pathlib import Path
 
+from license_expression import get_spdx_licensing
+
 from ..core import confine, exports, isa
 from ..core.errors import DebforgeError
 from ..core.escape import CONTROL
 from ..core.globs import compile_pattern
 from ..flavors import FLAVORS
-from license_expression import get_spdx_licensing
-
 from .load import Node, load_yaml
 from .model import (BinaryPackage, Config, External, FlavorSpec, HeaderSet, LeaveOut, LevelGlob, Library, Recipe,
                     RepoFile, Tool, Upstream)
@@ -124,8 +124,9 @@ TOP_KEYS = {
     "description": True, "frontend": True, "architectures": False, "isa-levels": False, "packages": True,
     "dev": True, "externals": False, "config": False, "distribution": False, "closes": False, "bazel": False,
     "flavors": False, "tools": False, "python-requirements": False, "patches": False, "leave-out": False,
-    "rule-outputs": False, "level-sensitive": False,
+    "rule-outputs": False, "level-sensitive": False, "lintian-overrides": False,
 }
+LINTIAN_TAG = re.compile(r"[a-z0-9][a-z0-9+.-]*(?: [^\s\[\]][^\n]*)?")   # a tag, then its context (or a glob)
 
 
 def _upstream(node: Node, recipe_dir: Path) -> Upstream:
@@ -445,7 +446,32 @@ def load_recipe(path: str | Path) -> Recipe:
         leave_out=_leave_out(top["leave-out"]) if "leave-out" in top else (),
         rule_outputs=_rule_outputs(top["rule-outputs"], path.parent) if "rule-outputs" in top else {},
         level_sensitive=_level_sensitive(top["level-sensitive"], path.parent) if "level-sensitive" in top else None,
+        lintian_overrides=_lintian_overrides(top["lintian-overrides"], packages, dev_package,
+                                             _str(top["source"], "source", PKG_NAME), levels)
+        if "lintian-overrides" in top else {},
     )
+
+
+def _lintian_overrides(node: Node, packages: tuple[BinaryPackage, ...], dev: str, source: str,
+                       levels: list[str]) -> dict[str, tuple[tuple[str, str], ...]]:
+    """package -> {tag [context]: reason}: every package debforge makes (or `source`), every override with why."""
+    suffixes = ["generic"] + [isa.all_levels()[lvl].suffix for lvl in levels]
+    known = {"source", dev, f"{source}-src"} | {p.name for p in packages} | \
+        {f"{p.name}-{s}" for p in packages for s in suffixes}
+    if not isinstance(node.value, dict):
+        raise node.error(f"lintian-overrides must be a mapping of package -> {{tag: reason}}, not {_type(node.value)}")
+    out = {}
+    for pkg, tags in node.value.items():
+        if pkg not in known:
+            close = difflib.get_close_matches(str(pkg), known, n=1)
+            raise tags.error(f"lintian-overrides: '{pkg}' is not a package of this recipe",
+                             f"did you mean '{close[0]}'?" if close else f"known: {', '.join(sorted(known))}")
+        if not isinstance(tags.value, dict) or not tags.value:
+            raise tags.error(f"lintian-overrides.{pkg} must be a mapping of lintian tag -> the reason for overriding it")
+        out[pkg] = tuple((_str(Node(tag, reason.line, node.file), "lintian tag", LINTIAN_TAG,
+                               "a lintian tag, optionally followed by its context"),
+                          _str(reason, f"the reason for overriding {tag}")) for tag, reason in tags.value.items())
+    return out
 
 
 MAX_RULE_OUTPUTS = 200_000

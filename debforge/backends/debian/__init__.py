@@ -6,11 +6,11 @@ import re
 from pathlib import Path
 
 from ...core import escape, isa
+from ...core.devpackage import DevPackage
 from ...core.layout import GENDIR
 from ...plan import Plan, header_files, pools
 from ...recipe.model import Recipe
 from .. import ninja
-from ...core.devpackage import DevPackage
 from . import changelog, control, copyright, devdeps, install, pkgconfig, tests
 from .common import EXECUTABLE, REGULAR, RULES, SCRIPTS, skeleton
 from .packages import all_variants, generic_name, safe, shlibs_alternatives, shlibs_dependency

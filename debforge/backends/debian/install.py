@@ -54,8 +54,14 @@ def render(recipe: Recipe, headers: list[tuple[str, str, str]], runpaths: dict[s
         [(f"{LIBDIR}/lib{lib.name}.so.{lib.soversion} {LIBDIR}/lib{lib.name}.so", pkg.build_profiles)
          for pkg, lib in recipe.libraries()])
     files[f"{src_name(recipe)}.install"] = f"obj-debforge/src/* usr/src/{recipe.source}/\n"
+    for pkg, tags in recipe.lintian_overrides.items():   # the maintainer's, each with its reason
+        for tag, reason in tags:
+            override(overrides, pkg, tag, reason)
     for name, entries in overrides.items():
-        files[f"{name}.lintian-overrides"] = "".join(entries)
+        if name == "source":   # debian/source/lintian-overrides: the tags alone
+            files["source/lintian-overrides"] = "".join(e.replace("\nsource: ", "\n") for e in entries)
+        else:
+            files[f"{name}.lintian-overrides"] = "".join(entries)
     return files
 
 
