@@ -81,9 +81,12 @@ def _summary(plan, log) -> None:
         f"levels: generic {' '.join(lvl.name for lvl in plan.levels)}")
     if plan.recipe.level_sensitive is not None and plan.levels:
         for lib in plan.libraries:
-            if lib.variants:
+            if lib.copies:
                 log(f"debforge:   lib{lib.spec.name}: {sum(c.level_sensitive for c in lib.compiles)} of "
                     f"{len(lib.compiles)} TUs level-sensitive")
+        plain = [lib for lib in plan.libraries if lib.variants and not lib.copies]
+        if plain:
+            log(f"debforge:   {len(plain)} libraries have no level-sensitive TU: no ISA-level copies of them")
     for lib in plan.libraries:   # what the recipe's leave-out and dropped externals took away
         if lib.left_out:
             log(f"debforge:   lib{lib.spec.name}: {len(lib.left_out)} dependencies cut by the recipe "

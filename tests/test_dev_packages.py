@@ -48,7 +48,8 @@ def cache(tmp_path, monkeypatch):
     fake_deb(debs, "libfast-dev", {
         "usr/include/fast1/fast/api.h": "", "usr/include/fast1/fast/impl.h": "",
         "usr/share/pkgconfig/fast_lib.pc": "prefix=/usr\nName: fast_lib\nDescription: f\nVersion: 1\n"
-                                           "Requires: fast_base, zlib\nLibs: -lfast_lib\nCflags: -I${prefix}/include/fast1\n",
+                                           "Requires: fast_base, zlib\nLibs: -lfast_lib\n"
+                                           "Cflags: -I${prefix}/include/fast1\n",
         "usr/share/pkgconfig/fast_base.pc": "prefix=/usr\nName: fast_base\nDescription: f\nVersion: 1\n"
                                             "Libs: -lfast_base\n"})
     monkeypatch.setattr(archive, "CACHE", tmp_path / "cache")

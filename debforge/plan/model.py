@@ -58,6 +58,12 @@ class SharedLibrary:
     def variants(self) -> bool:
         return self.package.variants
 
+    @property
+    def copies(self) -> bool:
+        """Whether it gets ISA-level copies: its package has variants and some of its code is level-sensitive
+        (a copy of only level-neutral objects would be the generic file, byte for byte)."""
+        return self.package.variants and any(c.level_sensitive for c in self.compiles)
+
 
 @dataclass
 class HostTool:

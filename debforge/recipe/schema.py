@@ -467,7 +467,8 @@ def _lintian_overrides(node: Node, packages: tuple[BinaryPackage, ...], dev: str
             raise tags.error(f"lintian-overrides: '{pkg}' is not a package of this recipe",
                              f"did you mean '{close[0]}'?" if close else f"known: {', '.join(sorted(known))}")
         if not isinstance(tags.value, dict) or not tags.value:
-            raise tags.error(f"lintian-overrides.{pkg} must be a mapping of lintian tag -> the reason for overriding it")
+            raise tags.error(f"lintian-overrides.{pkg} must be a mapping of lintian tag -> the reason for "
+                             f"overriding it")
         out[pkg] = tuple((_str(Node(tag, reason.line, node.file), "lintian tag", LINTIAN_TAG,
                                "a lintian tag, optionally followed by its context"),
                           _str(reason, f"the reason for overriding {tag}")) for tag, reason in tags.value.items())

@@ -27,12 +27,13 @@ def _header_groups(recipe: Recipe, headers: list[tuple[str, str, str]]) -> dict[
     return groups
 
 
-def _ninja_targets(recipe: Recipe, groups: dict[str, list[str]]) -> dict[str, list[str]]:
-    """What ninja builds for each arch-dependent binary package that installs files."""
+def _ninja_targets(recipe: Recipe, groups: dict[str, list[str]], copied: set[str]) -> dict[str, list[str]]:
+    """What ninja builds for each arch-dependent binary package that installs files (`copied`: the libraries
+    with ISA-level copies)."""
     out = {generic_name(pkg): [ninja.library_target(lib.name, isa.GENERIC) for lib in pkg.libraries]
            for pkg in recipe.packages}
     for v in all_variants(recipe):
-        out[v.name] = [ninja.library_target(lib.name, v.level.name) for lib in v.meta.libraries]
+        out[v.name] = [ninja.library_target(lib.name, v.level.name) for lib in v.meta.libraries if lib.name in copied]
     for pkg in [*out, recipe.dev_package]:   # the -dev package's .so links point into the packages above
         if f"headers-{pkg}" in groups:
             out.setdefault(pkg, []).append(f"headers-{pkg}")
@@ -70,9 +71,10 @@ def render(recipe: Recipe, plans: dict[str, Plan], root: Path, timestamp: int,
     for v in variants:
         for arch in v.arches:
             recommends.setdefault(safe(v.meta.name), {}).setdefault(arch, []).append(v.name)
+    copied = {lib.spec.name for plan in plans.values() for lib in plan.libraries if lib.copies}
     files["rules"] = (RULES.get_template("rules.j2").render(
         recipe_name=ninja.RECIPE,
-        ninja_targets=_ninja_targets(recipe, groups),
+        ninja_targets=_ninja_targets(recipe, groups, copied),
         profiled=[p.name for p in control.profiled(recipe)],
         variant_packages=[v.name for v in variants],
         variant_suffixes=sorted({v.level.suffix for v in variants}),
@@ -88,7 +90,7 @@ def render(recipe: Recipe, plans: dict[str, Plan], root: Path, timestamp: int,
                           REGULAR)
     runpaths = {lib.package.name: dirs for plan in plans.values() for lib in plan.libraries
                 if (dirs := recipe.libdirs(lib.external_libs))}
-    for name, text in install.render(recipe, headers, runpaths).items():
+    for name, text in install.render(recipe, headers, runpaths, copied).items():
         files[name] = (text, EXECUTABLE if text.startswith("#!") else REGULAR)   # dh-exec filters it
     for arch, plan in plans.items():
         files[f"debforge/build-{arch}.ninja"] = (ninja.render(plan, groups), REGULAR)
@@ -104,5 +106,5 @@ def render(recipe: Recipe, plans: dict[str, Plan], root: Path, timestamp: int,
             files[ninja.version_script_path(lib.name).removeprefix("debian/")] = (ninja.version_script(lib.exports),
                                                                                  REGULAR)
     files["tests/control"] = (tests.control(recipe), REGULAR)
-    files[f"tests/{tests.TEST}"] = (tests.script(recipe, SCRIPTS), EXECUTABLE)
+    files[f"tests/{tests.TEST}"] = (tests.script(recipe, SCRIPTS, copied), EXECUTABLE)
     return dict(sorted(files.items()))

@@ -17,8 +17,10 @@ def override(overrides: dict[str, list[str]], package: str, tag: str, reason: st
     overrides.setdefault(package, []).append(f"# {reason}\n{package}: {tag}\n")
 
 
-def render(recipe: Recipe, headers: list[tuple[str, str, str]], runpaths: dict[str, list[str]]) -> dict[str, str]:
-    """`runpaths`: binary package -> the externals' library directories its libraries' RUNPATH names."""
+def render(recipe: Recipe, headers: list[tuple[str, str, str]], runpaths: dict[str, list[str]],
+           copied: set[str]) -> dict[str, str]:
+    """`runpaths`: binary package -> the externals' library directories its libraries' RUNPATH names; `copied`:
+    the libraries with ISA-level copies."""
     files: dict[str, str] = {}
     overrides: dict[str, list[str]] = {}
     packages = [p for pkg in recipe.packages for p in
@@ -42,7 +44,7 @@ def render(recipe: Recipe, headers: list[tuple[str, str, str]], runpaths: dict[s
                       "ldconfig records glibc-hwcaps/ copies in ld.so.cache; without it ld.so keeps the baseline")
             files[f"{v.name}.install"] = "".join(
                 f"{level_dir(v.level.name)}/lib{lib.name}.so.{lib.soversion}* {LIBDIR}/glibc-hwcaps/{v.level.name}/\n"
-                for lib in pkg.libraries)
+                for lib in pkg.libraries if lib.name in copied)
             # dh_makeshlibs skips variants (their shlibs would compete with the generic package's), so their
             # ld.so.cache entries need this trigger of their own.
             files[f"{v.name}.triggers"] = "activate-noawait ldconfig\n"
