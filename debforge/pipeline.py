@@ -87,6 +87,11 @@ def _summary(plan, log) -> None:
         plain = [lib for lib in plan.libraries if lib.variants and not lib.copies]
         if plain:
             log(f"debforge:   {len(plain)} libraries have no level-sensitive TU: no ISA-level copies of them")
+    unused = [key for key, ext in plan.recipe.externals.items()
+              if ext.package and not set(ext.packages) & set(plan.externals_used)]
+    for key in unused:   # stale (upstream stopped using it) or misspelt: either way the recipe says more than it does
+        log(f"debforge: warning: {plan.recipe.path}:{plan.recipe.externals[key].line}: external '{key}' is used by "
+            f"no library of {plan.arch}: remove it, or check the repository name")
     for lib in plan.libraries:   # what the recipe's leave-out and dropped externals took away
         if lib.left_out:
             log(f"debforge:   lib{lib.spec.name}: {len(lib.left_out)} dependencies cut by the recipe "

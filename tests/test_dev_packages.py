@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import fixture_plan, fixture_recipe
+from conftest import fixture_plan, fixture_recipe, run_cli
 from debforge.backends import debian
 from debforge.backends.debian import devdeps
 from debforge.core.devpackage import DevPackage
@@ -38,7 +38,7 @@ def fake_deb(tmp: Path, name: str, files: dict[str, str]) -> Path:
 def cache(tmp_path, monkeypatch):
     """The archive's cache of .debs, holding two -dev packages: flatbuffers (one module) and fast (headers under
     an include directory its .pc adds, and two modules)."""
-    debs = tmp_path / "cache" / "debs" / "trixie"
+    debs = tmp_path / "xdg" / "debforge" / "debs" / "trixie"   # the CLI's cache under XDG_CACHE_HOME=xdg
     debs.mkdir(parents=True)
     fake_deb(debs, "libflatbuffers-dev", {
         "usr/include/flatbuffers/flatbuffers.h": "",
@@ -52,7 +52,8 @@ def cache(tmp_path, monkeypatch):
                                            "Cflags: -I${prefix}/include/fast1\n",
         "usr/share/pkgconfig/fast_base.pc": "prefix=/usr\nName: fast_base\nDescription: f\nVersion: 1\n"
                                             "Libs: -lfast_base\n"})
-    monkeypatch.setattr(archive, "CACHE", tmp_path / "cache")
+    fake_deb(debs, "zlib1g-dev", {"usr/include/zlib.h": ""})
+    monkeypatch.setattr(archive, "CACHE", tmp_path / "xdg" / "debforge")
     return debs
 
 
@@ -152,3 +153,19 @@ def test_a_bad_lintian_override_names_its_line(tmp_path, yaml, why, line):
     with pytest.raises(DebforgeError, match=why) as info:
         load_recipe(recipe)
     assert info.value.line == line
+
+
+def test_a_mistyped_target_gets_a_suggestion_and_an_unused_external_a_warning(tmp_path, cache):
+    from debforge.core.errors import DebforgeError
+    recipe = write_tree(tmp_path, "")
+    text = recipe.read_text()
+    recipe.write_text(text.replace('target: "//:core"', 'target: "//:cor"'))
+    with pytest.raises(DebforgeError, match="does not exist") as info:
+        fixture_plan(load_recipe(recipe))
+    assert info.value.hint == "did you mean '//:core'?"
+    recipe.write_text(text + "  zlib: zlib1g-dev\n")
+    out = run_cli("generate", str(recipe), "-o", str(tmp_path / "out"), env={"XDG_CACHE_HOME": str(tmp_path / "xdg")})
+    assert out.returncode == 0, out.stderr
+    assert [m for m in (out.stdout + out.stderr).splitlines() if "warning" in m] == [
+        f"debforge: warning: {recipe}:24: external 'zlib' is used by no library of amd64: remove it, "
+        f"or check the repository name"]

@@ -4,6 +4,7 @@ links, its link options and version script, what it needs generated first and it
 
 from __future__ import annotations
 
+import difflib
 from ..core.errors import DebforgeError
 from ..core.labels import absolute
 from ..graph import Target, split_label
@@ -90,7 +91,12 @@ class Libraries:
         ws = self.scope.ws
         root = ws.target(spec.target)
         if root is None:
-            raise DebforgeError(f"target '{spec.target}' does not exist in the upstream tree", *loc)
+            _, pkg, name = split_label(spec.target)
+            known = [split_label(t)[2] for t in ws.graph.targets if split_label(t)[:2] == ("", pkg)]
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f"did you mean '//{pkg}:{close[0]}'?" if close else (
+                f"//{pkg} declares: {', '.join(sorted(known)[:20])}" if known else None)
+            raise DebforgeError(f"target '{spec.target}' does not exist in the upstream tree", *loc, hint=hint)
         if root.kind == "filegroup":   # e.g. tf_cc_shared_object's name: a filegroup of the shared object
             rules = [r for r in map(ws.target, root.attrs.get("srcs", [])) if r is not None]
             if len(rules) == 1 and rules[0].kind in SHARED_OBJECT_KINDS:
