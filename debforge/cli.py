@@ -88,9 +88,10 @@ def generate(recipe_path: str, output: str, source: str | None, force: bool,
         if flavor:
             up, files = generate_flavor(recipe, FLAVORS[flavor], up, out)
         else:
-            plans = pipeline.plan_arches(recipe, up.tree, log, up.final)
+            contents = archive.externals_contents(recipe, log)
+            plans = pipeline.plan_arches(recipe, up.tree, log, up.final, contents)
             epoch = int(os.environ.get("SOURCE_DATE_EPOCH") or upstream.newest_mtime(up.tree))
-            files = debian.render(recipe, plans, up.tree, epoch, archive.externals_contents(recipe, log))
+            files = debian.render(recipe, plans, up.tree, epoch, contents)
         update = debian_tree.plan(up.debian, files, force=force)
         if diff:
             sys.stdout.write(debian_tree.diff(update))

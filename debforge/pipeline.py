@@ -37,18 +37,19 @@ def _scan_graph(recipe, tree: Path, arch: str, progress, cache: bool):
     return ws.graph, hits
 
 
-def plan_arches(recipe, tree: Path, log, shown: Path | None = None) -> dict:
+def plan_arches(recipe, tree: Path, log, shown: Path | None = None, contents: dict | None = None) -> dict:
     """The plan of each of the recipe's architectures (the main source package); `shown` is the tree's name in
-    messages (its final place, while it is being prepared in a staging directory)."""
-    return bounded.run(_plan_arches, recipe, tree, log, shown or tree)
+    messages (its final place, while it is being prepared in a staging directory); `contents`: what the
+    externals' Debian packages hold (drivers/archive.py)."""
+    return bounded.run(_plan_arches, recipe, tree, log, shown or tree, contents)
 
 
-def _plan_arches(recipe, tree: Path, log, shown: Path) -> dict:
+def _plan_arches(recipe, tree: Path, log, shown: Path, contents: dict | None) -> dict:
     frontend = frontends.get(recipe.frontend)
     plans = {}
     for arch in recipe.architectures:
         log(f"debforge: reading {recipe.frontend} metadata of {shown} for {arch}")
-        plans[arch] = make_plan(recipe, frontend.scan(tree, recipe, arch, everything=False), arch)
+        plans[arch] = make_plan(recipe, frontend.scan(tree, recipe, arch, everything=False), arch, contents=contents)
         _summary(plans[arch], log)
     return plans
 

@@ -9,7 +9,6 @@ import pytest
 
 from conftest import fixture_plan, fixture_recipe, run_cli
 from debforge.backends import debian
-from debforge.backends.debian import devdeps
 from debforge.core.devpackage import DevPackage
 from debforge.drivers import archive
 from debforge.recipe.schema import load_recipe
@@ -122,7 +121,7 @@ def test_a_label_maps_to_the_module_named_as_its_target(label, module):
     absl = DevPackage("libabsl-dev", (), libs={m: [] for m in (
         "absl_check", "absl_absl_check", "absl_log_internal_check_op", "absl_strings", "absl_strings_internal",
         "absl_malloc_internal")})
-    assert devdeps.module_for(absl, [label]) == [module]
+    assert absl.modules_for([label]) == [module]
 
 
 def test_recipe_lintian_overrides_are_written_with_their_reasons(tmp_path, cache):
@@ -169,3 +168,20 @@ def test_a_mistyped_target_gets_a_suggestion_and_an_unused_external_a_warning(tm
     assert [m for m in (out.stdout + out.stderr).splitlines() if "warning" in m] == [
         f"debforge: warning: {recipe}:24: external 'zlib' is used by no library of amd64: remove it, "
         f"or check the repository name"]
+
+
+def test_link_flags_come_from_the_packages_pkg_config_files_unless_the_recipe_lists_them(tmp_path, cache):
+    """@fast//:lib is the module fast_lib, which requires fast_base: both are linked; flatbuffers has one module.
+    An external's `libs:` overrides what its package says."""
+    from debforge import frontends
+    from debforge.plan import make_plan
+    recipe = write_tree(tmp_path, "")
+    r = load_recipe(recipe)
+    contents = archive.externals_contents(r, log=lambda m: None)
+
+    def external_libs(r):
+        ws = frontends.get("bazel").scan(r.upstream.dir, r, "amd64", everything=False)
+        return make_plan(r, ws, "amd64", contents=contents).libraries[0].external_libs
+    assert external_libs(r) == ["flatbuffers", "fast_lib", "fast_base"]
+    recipe.write_text(recipe.read_text().replace("  fast: libfast-dev\n", "  fast: {package: libfast-dev, libs: [f]}\n"))
+    assert external_libs(load_recipe(recipe)) == ["flatbuffers", "f"]

@@ -18,6 +18,30 @@ class DevPackage:
         prefix = root.rstrip("/") + "/"
         return {f[len(prefix):]: f for f in self.files if f.startswith(prefix)}
 
+    def modules_for(self, labels: list[str]) -> list[str]:
+        """The pkg-config modules of the targets `labels` of its bazel repository: its only module, or per label
+        the module named as the target (the longest tail of its package path and name joined with _ that a
+        module's name ends with, the shortest such module: abseil's @com_google_absl//absl/log:check is
+        absl_check, //absl/log/internal:check_op absl_log_internal_check_op)."""
+        modules = sorted(self.libs)
+        if len(modules) <= 1:
+            return modules
+        out = []
+        for label in labels:
+            package, _, name = label.partition("//")[2].partition(":")
+            parts = [p for p in package.split("/") if p] + ([name] if name else [])
+            for i in range(len(parts)):   # the longest tail first: the most specific name
+                tail = "_".join(parts[i:])
+                found = sorted((m for m in modules if m == tail or m.endswith("_" + tail)), key=len)
+                if found:
+                    out.append(found[0])
+                    break
+        return list(dict.fromkeys(out))
+
+    def libs_for(self, labels: list[str]) -> list[str]:
+        """The -l names that linking the targets `labels` takes, as its .pc files give them."""
+        return list(dict.fromkeys(lib for m in self.modules_for(labels) for lib in self.libs[m]))
+
     def roots(self) -> list[str]:
         """The include directories its headers are found under: /usr/include and what its .pc files add."""
         return list(dict.fromkeys(["/usr/include", *(d for dirs in self.include_dirs.values() for d in dirs)]))

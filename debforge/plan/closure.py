@@ -43,10 +43,13 @@ class Dependencies:
             via_label = via[-1] if via else referrer
             if (label, via_label, ext.drop) not in self.cut:
                 self.cut.append((label, via_label, ext.drop))
-        else:
-            self.use(*ext.packages)
-            self.labels.add(label)
-        return list(ext.libs)
+            return []
+        self.use(*ext.packages)
+        self.labels.add(label)
+        if ext.libs:   # the recipe's list overrides what the package's pkg-config files say
+            return list(ext.libs)
+        contents = self.scope.contents
+        return list(dict.fromkeys(lib for p in ext.packages if p in contents for lib in contents[p].libs_for([label])))
 
     def leave_out(self, label: str, user: Target) -> bool:
         """Whether the recipe's leave-out cuts the dependency of `user` on `label` (noted for the plan)."""

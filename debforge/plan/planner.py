@@ -15,6 +15,7 @@ Context) with hosttools (the cc_binary tools they run), libraries (the shared ob
 from __future__ import annotations
 
 from ..core import isa
+from ..core.devpackage import DevPackage
 from ..graph import ScanView
 from ..recipe.model import Recipe
 from .closure import Dependencies
@@ -30,9 +31,11 @@ def levels_for(recipe: Recipe, arch: str) -> list[isa.Level]:
     return [lvl for lvl in isa.ARCHES[arch].levels if lvl.name in recipe.isa_levels]
 
 
-def make_plan(recipe: Recipe, ws: ScanView, arch: str, flavor: FlavorBuild | None = None) -> Plan:
-    """The CPU flavour's plan, or with `flavor` that GPU flavour's (its packages, no ISA levels)."""
-    scope = Scope(recipe, ws, flavor)
+def make_plan(recipe: Recipe, ws: ScanView, arch: str, flavor: FlavorBuild | None = None,
+              contents: dict[str, DevPackage] | None = None) -> Plan:
+    """The CPU flavour's plan, or with `flavor` that GPU flavour's (its packages, no ISA levels). `contents`: what
+    the externals' Debian packages hold, whose pkg-config files give the -l of an external without `libs`."""
+    scope = Scope(recipe, ws, flavor, contents)
     deps = Dependencies(scope)
     flags = CompileFlags(scope)
     steps = Steps(scope, deps, flags)

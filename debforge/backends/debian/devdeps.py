@@ -12,7 +12,6 @@ from pathlib import Path
 
 from ...core.devpackage import DevPackage
 from ...core.layout import GENDIR
-from ...graph import split_label
 from ...recipe.model import Recipe
 
 INCLUDE = re.compile(r'^[ \t]*#[ \t]*include[ \t]*([<"])([^>"\n]+)[>"]', re.M)
@@ -65,24 +64,3 @@ def compute(recipe: Recipe, headers: list[tuple[str, str, str]], root: Path,
             if name in index:
                 out.included.setdefault(index[name], []).append((f"/usr/include/{inc_path}", name))
     return out
-
-
-def module_for(pkg: DevPackage, labels: list[str]) -> list[str]:
-    """The pkg-config modules of `pkg` for the targets `labels` of its bazel repository: its only module, or per
-    label the module named as the target (the longest tail of its package path and name joined with _ that a
-    module's name ends with, the shortest such module: abseil's
-    @com_google_absl//absl/log:check is absl_check, //absl/log/internal:check_op absl_log_internal_check_op)."""
-    modules = sorted(pkg.libs)
-    if len(modules) <= 1:
-        return modules
-    out = []
-    for label in labels:
-        _, package, name = split_label(label)
-        parts = [p for p in package.split("/") if p] + [name]
-        for i in range(len(parts)):   # the longest tail first: the most specific name
-            tail = "_".join(parts[i:])
-            found = sorted((m for m in modules if m == tail or m.endswith("_" + tail)), key=len)
-            if found:
-                out.append(found[0])
-                break
-    return list(dict.fromkeys(out))

@@ -11,7 +11,7 @@ from ...core.escape import pkgconfig
 from ...graph import split_label
 from ...plan import Plan, SharedLibrary
 from ...recipe.model import Recipe
-from .devdeps import DevDeps, module_for
+from .devdeps import DevDeps
 
 DIR = "debforge/pkgconfig"   # under debian/
 THREADS = ("-pthread", "-lpthread")   # link options that ask the consumer's compiles for -pthread too
@@ -26,7 +26,7 @@ def _externals(recipe: Recipe, lib: SharedLibrary, needs: DevDeps,
                                                        lb.startswith((f"{key}:", f"{key}/")))]
         for name in ext.packages if labels else ():
             if name in contents:
-                (public if name in needs.included else private).extend(module_for(contents[name], labels))
+                (public if name in needs.included else private).extend(contents[name].modules_for(labels))
     return list(dict.fromkeys(public)), [m for m in dict.fromkeys(private) if m not in public]
 
 
