@@ -13,6 +13,9 @@ import subprocess
 import tarfile
 import tempfile
 from pathlib import Path
+from urllib.parse import unquote
+
+from debian.debian_support import Version
 
 from ..core.devpackage import DevPackage
 from ..core.errors import DebforgeError
@@ -83,8 +86,14 @@ def _pkgconf(pcs: dict[str, str], deb: Path) -> tuple[dict[str, list[str]], dict
 def dev_package(name: str, suite: str, log=print) -> DevPackage:
     """A -dev package's contents, from its .deb of `suite` (downloaded, listed and queried once)."""
     dest = CACHE / "debs" / suite
-    debs = sorted(dest.glob(f"{name}_*.deb"))
-    deb = debs[-1] if debs else fetch_debian_binary(name, suite, dest, log)
+    debs = sorted(dest.glob(f"{name}_*.deb"), key=lambda p: Version(unquote(p.name.split("_")[1])))
+    # the suite's index was updated since (upstream.py does it at most daily): its version may have moved on
+    index = CACHE / "apt" / f"{suite}-deb" / "lists" / ".updated"
+    if not debs or index.exists() and index.stat().st_mtime > debs[-1].stat().st_mtime:
+        fetch_debian_binary(name, suite, dest, log)
+        debs = sorted(dest.glob(f"{name}_*.deb"), key=lambda p: Version(unquote(p.name.split("_")[1])))
+        debs[-1].touch()   # checked against this index: apt may have kept the file it had
+    deb = debs[-1]
     cached = deb.with_suffix(".json")
     if cached.is_file():
         data = json.loads(cached.read_text())
