@@ -146,6 +146,8 @@ def cmd_build(args) -> int:
         raise DebforgeError("--flavor builds need <source>-src installed; build them with dpkg-buildpackage, "
                             "not --sbuild")
     profiles = _profiles(args.profiles, args.recipe)
+    if not args.sbuild:   # here, not in a chroot of the suite: the installed -dev packages are what the build uses
+        dpkg.check_versions(pipeline.load_recipe(args.recipe))
     tree, recipe = generate(args.recipe, args.output, args.source, args.force, flavor=args.flavor)
     if args.sbuild:
         return sbuild.build_and_check(tree, recipe.distribution, args.sbuild, args.refresh_chroot,

@@ -183,5 +183,40 @@ def test_link_flags_come_from_the_packages_pkg_config_files_unless_the_recipe_li
         ws = frontends.get("bazel").scan(r.upstream.dir, r, "amd64", everything=False)
         return make_plan(r, ws, "amd64", contents=contents).libraries[0].external_libs
     assert external_libs(r) == ["flatbuffers", "fast_lib", "fast_base"]
-    recipe.write_text(recipe.read_text().replace("  fast: libfast-dev\n", "  fast: {package: libfast-dev, libs: [f]}\n"))
+    recipe.write_text(recipe.read_text().replace("  fast: libfast-dev\n",
+                                                 "  fast: {package: libfast-dev, libs: [f]}\n"))
     assert external_libs(load_recipe(recipe)) == ["flatbuffers", "f"]
+
+
+def test_a_version_constraint_goes_to_the_dependencies_and_is_checked_before_the_build(tmp_path, cache):
+    from debforge.core.errors import DebforgeError
+    from debforge.drivers import dpkg
+    recipe = write_tree(tmp_path, "#include <flatbuffers/flatbuffers.h>\n")
+    recipe.write_text(recipe.read_text().replace("  flatbuffers: libflatbuffers-dev\n",
+                                                 "  flatbuffers: libflatbuffers-dev (>= 99:1.0)\n"
+                                                 "  dpkg: {package: [dpkg-dev, dpkg (>= 1.0)]}\n"))
+    r = load_recipe(recipe)
+    assert r.externals["flatbuffers"].package == "libflatbuffers-dev"
+    files = render(recipe, cache)
+    assert "libflatbuffers-dev (>= 99:1.0)" in dev_depends(files)
+    assert "libflatbuffers-dev (>= 99:1.0)" in files["control"][0].split("\n\n")[0]   # Build-Depends
+    installed = subprocess.run(["dpkg-query", "-W", "-f", "${Version}", "dpkg"], capture_output=True,
+                               text=True).stdout
+    r = load_recipe(recipe)   # dpkg (>= 1.0) is met here; libflatbuffers-dev (>= 99:1.0) is not, or not installed
+    with pytest.raises(DebforgeError, match=r"externals.flatbuffers needs libflatbuffers-dev \(>= 99:1.0\)") as info:
+        dpkg.check_versions(r)
+    assert info.value.line == 22
+    text = recipe.read_text().replace("dpkg (>= 1.0)", "dpkg (>= 99:1.0)")
+    recipe.write_text(text.replace(" (>= 99:1.0)\n", "\n", 1))
+    with pytest.raises(DebforgeError, match=f"needs dpkg \\(>= 99:1.0\\); installed: dpkg {installed}"):
+        dpkg.check_versions(load_recipe(recipe))
+
+
+@pytest.mark.parametrize("value", ["libfoo-dev | libbar-dev", "libfoo-dev (>= 1) [amd64]", "libfoo-dev (>= x)"])
+def test_a_bad_external_package_relation_is_refused(tmp_path, cache, value):
+    from debforge.core.errors import DebforgeError
+    recipe = write_tree(tmp_path, "")
+    recipe.write_text(recipe.read_text().replace("  fast: libfast-dev\n", f'  fast: "{value}"\n'))
+    with pytest.raises(DebforgeError, match="optionally with a version relation") as info:
+        load_recipe(recipe)
+    assert info.value.line == 23

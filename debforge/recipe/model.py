@@ -58,6 +58,7 @@ class External:
     # directories of its shared libraries off ld.so's path (libmlir-19-dev: libMLIR.so.19.1 is only in
     # /usr/lib/llvm-19/lib): linked with -L and found at run time through RUNPATH
     libdirs: tuple[str, ...] = ()
+    versions: tuple[tuple[str, str, str], ...] = ()   # (package, relation, version): libabsl-dev (>= 20240116)
 
     @property
     def packages(self) -> tuple[str, ...]:
@@ -193,6 +194,14 @@ class Recipe:
         """The externals' library directories off ld.so's path that linking `external_libs` needs."""
         return list(dict.fromkeys(d for e in self.externals.values() if set(e.libs) & set(external_libs)
                                   for d in e.libdirs))
+
+    def versioned(self, package: str) -> str:
+        """A package as a dependency, with the version the externals require of it: libabsl-dev (>= 20240116)."""
+        for ext in self.externals.values():
+            for name, op, version in ext.versions:
+                if name == package:
+                    return f"{package} ({op} {version})"
+        return package
 
     def build_profiles(self) -> list[str]:
         """The restriction formulas of packages and header sets."""

@@ -10,6 +10,7 @@ import re
 from dataclasses import replace
 from pathlib import Path
 
+from debian.deb822 import PkgRelation
 from license_expression import get_spdx_licensing
 
 from ..core import confine, exports, isa
@@ -35,6 +36,7 @@ MACRO = re.compile(r"[A-Za-z_]\w*")
 SECTION = re.compile(r"(?:(?:contrib|non-free|non-free-firmware)/)?[a-z0-9][a-z0-9-]*")   # Policy 2.4
 HOMEPAGE = re.compile(r"https?://[A-Za-z0-9._~:/?#@!&+,;=%-]+")   # no quote, $, space: it lands in debian/watch
 LICENSE = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+_-]*")   # a DEP-5 short name: also a file of common-licenses
+VERSION = re.compile(r"(?:[0-9]+:)?[0-9][A-Za-z0-9.+~-]*")   # a Debian version in a dependency relation
 REVISION = re.compile(r"[0-9][A-Za-z0-9.+~]*")
 LABEL_OR_NAME = re.compile(r"[A-Za-z0-9_@/:.+=,~-]+")   # a build setting (label) or a --define name
 REPO = re.compile(r"@?[A-Za-z0-9_.+-]+")   # a bazel repository
@@ -243,7 +245,8 @@ def _externals(node: Node) -> dict[str, External]:
             raise value.error(f"externals: {repo!r} is not a bazel repository (@name) or an in-tree package (//pkg)")
         name = repo.lstrip("@")
         if isinstance(value.value, str):
-            out[name] = External(name, _str(value, f"externals.{repo}", PKG_NAME), (), value.line)
+            package, versions = _dependency(value, f"externals.{repo}")
+            out[name] = External(name, package, (), value.line, versions=versions)
             continue
         if isinstance(value.value, dict) and "drop" in value.value:
             dm = _mapping(value, f"externals.{repo}", {"drop": True, "undefine": False})
@@ -259,14 +262,27 @@ def _externals(node: Node) -> dict[str, External]:
         if libdirs and not libs:
             raise em["libdirs"].error(f"externals.{repo}.libdirs without libs: nothing would be linked from them")
         if isinstance(em["package"].value, list):   # Debian splits protobuf's headers: libprotobuf-dev, libprotoc-dev
-            packages = [_str(n, f"externals.{repo}.package", PKG_NAME) for n in em["package"].value]
-            if not packages:
+            deps = [_dependency(n, f"externals.{repo}.package") for n in em["package"].value]
+            if not deps:
                 raise em["package"].error(f"externals.{repo}.package must name at least one Debian package")
         else:
-            packages = [_str(em["package"], f"externals.{repo}.package", PKG_NAME)]
-        out[name] = External(name, packages[0], libs, value.line, includes=includes,
-                             extra_packages=tuple(packages[1:]), libdirs=libdirs)
+            deps = [_dependency(em["package"], f"externals.{repo}.package")]
+        out[name] = External(name, deps[0][0], libs, value.line, includes=includes,
+                             extra_packages=tuple(p for p, _ in deps[1:]), libdirs=libdirs,
+                             versions=tuple(v for _, vs in deps for v in vs))
     return out
+
+
+def _dependency(node: Node, what: str) -> tuple[str, tuple[tuple[str, str, str], ...]]:
+    """A Debian package, optionally with a version relation as in debian/control: libabsl-dev (>= 20240116)."""
+    text = _str(node, what)
+    relations = PkgRelation.parse_relations(text)
+    rel = relations[0][0] if len(relations) == 1 and len(relations[0]) == 1 else None
+    if not isinstance(rel, dict) or rel["arch"] or rel["archqual"] or rel["restrictions"] or \
+            not PKG_NAME.fullmatch(rel["name"]) or rel["version"] and not VERSION.fullmatch(rel["version"][1]):
+        raise node.error(f"{what} '{text}' is not valid: a Debian package name, optionally with a version "
+                         f"relation such as libabsl-dev (>= 20240116)")
+    return rel["name"], ((rel["name"], *rel["version"]),) if rel["version"] else ()
 
 
 def _system_dir(node: Node, what: str) -> str:

@@ -40,7 +40,7 @@ def _ninja_targets(recipe: Recipe, groups: dict[str, list[str]], copied: set[str
     return out
 
 
-def _build_depends(plans: dict[str, Plan]) -> list[str]:
+def _build_depends(recipe: Recipe, plans: dict[str, Plan]) -> list[str]:
     """Every package the plans use; one that only build-profiled recipe packages need carries their restriction,
     so a build under the profile does not need it."""
     needed_by: dict[str, set[str]] = {}   # -> restriction formulas of the packages needing it ("": always built)
@@ -50,6 +50,7 @@ def _build_depends(plans: dict[str, Plan]) -> list[str]:
     out = []
     for dep in sorted({d for p in plans.values() for d in p.externals_used}):
         formulas = needed_by.get(dep, {""})
+        dep = recipe.versioned(dep)
         out.append(f"{dep} {next(iter(formulas))}" if len(formulas) == 1 and "" not in formulas else dep)
     return out
 
@@ -62,7 +63,8 @@ def render(recipe: Recipe, plans: dict[str, Plan], root: Path, timestamp: int,
     generated = sorted({o for p in plans.values() for step in p.steps for o in step.outputs})
     headers = header_files(recipe, str(root), generated)
     needs = devdeps.compute(recipe, headers, root, contents or {})
-    files["control"] = (control.render(recipe, _build_depends(plans), needs.packages), REGULAR)
+    dev_depends = [recipe.versioned(p) for p in needs.packages]
+    files["control"] = (control.render(recipe, _build_depends(recipe, plans), dev_depends), REGULAR)
     groups = _header_groups(recipe, headers)
     files["changelog"] = (changelog.render(recipe, timestamp, root / "debian" / "changelog"), REGULAR)
     files["copyright"] = (copyright.render(recipe, root, timestamp), REGULAR)
