@@ -179,6 +179,8 @@ class Recipe:
     level_sensitive: tuple[LevelGlob, ...] | None = None
     # binary package (or "source") -> (lintian tag with its context, the reason): debian/<pkg>.lintian-overrides
     lintian_overrides: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
+    cmake: str = ""   # find_package() name of the -dev package's CMake configuration; empty: none
+    cmake_prefix: str = ""   # left out of a library's name in its target's: absl_base is absl::base
 
     @property
     def full_version(self) -> str:

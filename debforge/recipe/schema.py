@@ -37,6 +37,7 @@ SECTION = re.compile(r"(?:(?:contrib|non-free|non-free-firmware)/)?[a-z0-9][a-z0
 HOMEPAGE = re.compile(r"https?://[A-Za-z0-9._~:/?#@!&+,;=%-]+")   # no quote, $, space: it lands in debian/watch
 LICENSE = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+_-]*")   # a DEP-5 short name: also a file of common-licenses
 VERSION = re.compile(r"(?:[0-9]+:)?[0-9][A-Za-z0-9.+~-]*")   # a Debian version in a dependency relation
+CMAKE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")   # find_package(NAME), NAMEConfig.cmake, NAME:: targets
 REVISION = re.compile(r"[0-9][A-Za-z0-9.+~]*")
 LABEL_OR_NAME = re.compile(r"[A-Za-z0-9_@/:.+=,~-]+")   # a build setting (label) or a --define name
 REPO = re.compile(r"@?[A-Za-z0-9_.+-]+")   # a bazel repository
@@ -273,6 +274,16 @@ def _externals(node: Node) -> dict[str, External]:
     return out
 
 
+def _cmake(dev: dict[str, Node]) -> dict[str, str]:
+    """dev.cmake: NAME, or {name: NAME, prefix: P} where the library P<x> is the target NAME::<x>."""
+    if "cmake" not in dev:
+        return {}
+    node = dev["cmake"]
+    m = _mapping(node, "dev.cmake", {"name": True, "prefix": False}) if isinstance(node.value, dict) else {"name": node}
+    return {"cmake": _str(m["name"], "dev.cmake name", CMAKE_NAME, "a CMake package name such as absl"),
+            "cmake_prefix": _str(m["prefix"], "dev.cmake prefix", LIB_NAME) if "prefix" in m else ""}
+
+
 def _dependency(node: Node, what: str) -> tuple[str, tuple[tuple[str, str, str], ...]]:
     """A Debian package, optionally with a version relation as in debian/control: libabsl-dev (>= 20240116)."""
     text = _str(node, what)
@@ -429,7 +440,7 @@ def load_recipe(path: str | Path) -> Recipe:
 
     frontend = _str(top["frontend"], "frontend", FRONTEND, "a frontend's name")   # which exist: the pipeline's to say
 
-    dev = _mapping(top["dev"], "dev", {"package": True, "headers": False})
+    dev = _mapping(top["dev"], "dev", {"package": True, "headers": False, "cmake": False})
     dev_package = _str(dev["package"], "dev.package", PKG_NAME)
     packages = _packages(top["packages"], version)
     if dev_package in {p.name for p in packages}:
@@ -462,6 +473,7 @@ def load_recipe(path: str | Path) -> Recipe:
         leave_out=_leave_out(top["leave-out"]) if "leave-out" in top else (),
         rule_outputs=_rule_outputs(top["rule-outputs"], path.parent) if "rule-outputs" in top else {},
         level_sensitive=_level_sensitive(top["level-sensitive"], path.parent) if "level-sensitive" in top else None,
+        **_cmake(dev),
         lintian_overrides=_lintian_overrides(top["lintian-overrides"], packages, dev_package,
                                              _str(top["source"], "source", PKG_NAME), levels)
         if "lintian-overrides" in top else {},

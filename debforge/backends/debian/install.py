@@ -6,7 +6,7 @@ from __future__ import annotations
 from ...core import isa
 from ...recipe.model import Recipe
 from ..ninja import level_dir
-from . import pkgconfig
+from . import cmake, pkgconfig
 from .packages import generic_name, src_name, variants
 
 LIBDIR = "usr/lib/${DEB_HOST_MULTIARCH}"
@@ -51,7 +51,9 @@ def render(recipe: Recipe, headers: list[tuple[str, str, str]], runpaths: dict[s
     files[f"{recipe.dev_package}.install"] = _profiled(
         [(f"{src} {dest}/", profiles) for src, dest, profiles in headers] +
         [(f"debian/{pkgconfig.DIR}/{lib.name}.pc {LIBDIR}/pkgconfig/", pkg.build_profiles)
-         for pkg, lib in recipe.libraries()])
+         for pkg, lib in recipe.libraries()] +
+        [(f"debian/{cmake.DIR}/{recipe.cmake}{kind}.cmake {LIBDIR}/cmake/{recipe.cmake}/", "")
+         for kind in ("Config", "ConfigVersion") if recipe.cmake])
     files[f"{recipe.dev_package}.links"] = _profiled(
         [(f"{LIBDIR}/lib{lib.name}.so.{lib.soversion} {LIBDIR}/lib{lib.name}.so", pkg.build_profiles)
          for pkg, lib in recipe.libraries()])
