@@ -5,6 +5,7 @@ links, its link options and version script, what it needs generated first and it
 from __future__ import annotations
 
 import difflib
+
 from ..core.errors import DebforgeError
 from ..core.labels import absolute
 from ..graph import Target, split_label
