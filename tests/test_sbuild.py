@@ -87,11 +87,15 @@ def test_failed_build_names_log_and_keeps_source(tmp_path):
     dsc = tmp_path / "debforge-fails_1.dsc"
     before = {p.name: p.read_bytes() for p in tmp_path.glob("debforge-fails_1*")}
     tarball = sbuild.chroot(sbuild.DEFAULT_SUITE, sbuild.host_arch())
+    logged = []
     with pytest.raises(DebforgeError) as exc:
-        sbuild.build(dsc, "unstable", tarball, tmp_path / "out", run_lintian=False)
+        sbuild.build(dsc, "unstable", tarball, tmp_path / "out", run_lintian=False, log=logged.append)
     log = tmp_path / "out" / f"debforge-fails_1_{sbuild.host_arch()}.build"
     assert exc.value.file == str(log) and log.is_file()
     assert "stage build" in exc.value.message and "upstream build error: deliberate" in exc.value.message
+    # sbuild's E: lines are printed once, as they come: not again in the error (issue 19)
+    shown = [ln.strip() for ln in logged if ln.strip().startswith("E: ")]
+    assert shown and not [ln for ln in shown if ln in exc.value.message]
     assert {p.name: p.read_bytes() for p in tmp_path.glob("debforge-fails_1*")} == before
 
 
