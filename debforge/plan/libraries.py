@@ -43,7 +43,9 @@ class Libraries:
                             left_out=sorted(deps.cut),
                             left_out_used=sorted({(cut, kept) for cut, kept, _ in deps.cut
                                                   if cut not in deps.registrations and not cut.startswith("@")}))
-        if link.version_script and not spec.exports:   # the recipe's exports, where given, are the maintainer's
+        if spec.version_script:   # upstream's symbol map, named in the recipe for a cc_library
+            lib.version_script, = self.steps.paths(root, [spec.version_script])
+        elif link.version_script and not spec.exports:   # the recipe's exports, where given, are the maintainer's
             lib.version_script, = self.steps.paths(
                 root, [absolute(link.version_script, "", split_label(root.label)[1])])
         self.compile_closure(lib, closure)

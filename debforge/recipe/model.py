@@ -24,6 +24,7 @@ class Library:
     version: str       # full version of the real file: lib<name>.so.<version>
     line: int
     exports: tuple[str, ...] = ()  # symbol globs it exports (C++ ones demangled, with ::); empty: all
+    version_script: str = ""   # label of upstream's ld version script (symbol map) for a cc_library target
 
 
 @dataclass(frozen=True)

@@ -161,7 +161,8 @@ def _packages(node: Node, version: str) -> tuple[BinaryPackage, ...]:
         libs = []
         for lib_node in _list(m["libraries"], f"libraries of {name}"):
             lm = _mapping(lib_node, f"library of {name}",
-                          {"name": True, "target": True, "soversion": False, "version": False, "exports": False})
+                          {"name": True, "target": True, "soversion": False, "version": False, "exports": False,
+                           "version-script": False})
             lname = _str(lm["name"], "library name", LIB_NAME)
             if lname.startswith("lib"):
                 raise lm["name"].error(f"library name '{lname}' starts with lib: the file would be lib{lname}.so",
@@ -180,7 +181,11 @@ def _packages(node: Node, version: str) -> tuple[BinaryPackage, ...]:
                 version=_str(lm["version"], "library version", SOVERSION) if "version" in lm else version,
                 line=lib_node.line,
                 exports=tuple(_export(n) for n in _list(lm["exports"], "exports"))
-                if "exports" in lm else ()))
+                if "exports" in lm else (),
+                version_script=_label(lm["version-script"], "version-script") if "version-script" in lm else ""))
+            if "exports" in lm and "version-script" in lm:
+                raise lm["version-script"].error(f"library '{lname}' has both exports and version-script: one "
+                                                 f"decides what it exports")
             if not f"{libs[-1].version}.".startswith(f"{libs[-1].soversion}."):   # 10.0 does not start with 1
                 raise lm.get("version", lm["soversion"]).error(
                     f"library version '{libs[-1].version}' does not start with its soversion '{libs[-1].soversion}'")
