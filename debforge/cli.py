@@ -152,7 +152,13 @@ def cmd_build(args) -> int:
     if args.sbuild:
         return sbuild.build_and_check(tree, recipe.distribution, args.sbuild, args.refresh_chroot,
                                       not args.no_lintian, args.check_reproducible is not False, log, profiles)
-    changes = dpkg.dpkg_buildpackage(tree, log, profiles)
+    try:
+        changes = dpkg.dpkg_buildpackage(tree, log, profiles)
+    except DebforgeError as exc:   # a link that misses an external's library: say which, and the recipe key
+        found = exc.file and archive.undefined_externals(Path(exc.file), recipe, archive.externals_contents(recipe))
+        if found:
+            exc.hint = "\n  ".join(found)
+        raise
     for deb in dpkg.debs_of(changes):
         log(f"  built {deb.name}")
     print(changes)

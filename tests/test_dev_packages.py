@@ -220,3 +220,20 @@ def test_a_bad_external_package_relation_is_refused(tmp_path, cache, value):
     with pytest.raises(DebforgeError, match="optionally with a version relation") as info:
         load_recipe(recipe)
     assert info.value.line == 23
+
+
+def test_a_link_missing_an_externals_library_names_it_and_the_recipe_key(tmp_path, cache):
+    """The undefined references of a failed link (a real one, here) are looked up in the externals' installed
+    libraries: the message names the library and the recipe key that adds it."""
+    recipe = write_tree(tmp_path, "")
+    recipe.write_text(recipe.read_text() + "  zlib: zlib1g-dev\n")
+    r = load_recipe(recipe)
+    (tmp_path / "z.c").write_text("#include <zlib.h>\nint f(void) { return (int)zlibCompileFlags(); }\n")
+    link = subprocess.run(["gcc", "-shared", "-fPIC", "-Wl,-z,defs", "-o", str(tmp_path / "z.so"),
+                           str(tmp_path / "z.c")], capture_output=True, text=True)
+    assert link.returncode != 0
+    (tmp_path / "build.log").write_text(link.stderr)
+    zlib = DevPackage("zlib1g-dev", ("/usr/include/zlib.h", "/usr/lib/x86_64-linux-gnu/libz.so"))
+    assert archive.undefined_externals(tmp_path / "build.log", r, {"zlib1g-dev": zlib}) == [
+        "1 undefined symbols (such as `zlibCompileFlags') are in /usr/lib/x86_64-linux-gnu/libz.so of zlib1g-dev: "
+        f"add z to externals.zlib.libs ({recipe}:24)"]

@@ -117,3 +117,25 @@ def externals_contents(recipe: Recipe, log=print) -> dict[str, DevPackage]:
             log(f"debforge: warning: {name} not read from {recipe.upstream.suite}: {exc.message.splitlines()[0]}; "
                 f"what the -dev package's headers include from it is not known")
     return out
+
+
+UNDEFINED = re.compile(r"undefined reference to [`']([^'\n]+)'")
+
+
+def undefined_externals(build_log: Path, recipe: Recipe, contents: dict[str, DevPackage]) -> list[str]:
+    """For a link that failed on undefined references: which external's library defines each symbol (its -dev
+    package's .so, installed here as a Build-Depends, read with nm), as lines naming the recipe key to change."""
+    wanted = set(UNDEFINED.findall(build_log.read_text(errors="replace")[-(4 << 20):]))
+    out = []
+    for key, ext in recipe.externals.items():
+        for pkg in (contents[p] for p in ext.packages if p in contents):
+            for so in (f for f in pkg.files if re.fullmatch(r"/usr/lib/[^/]+/lib[^/]+\.so", f) and Path(f).exists()):
+                nm = subprocess.run(["nm", "-DC", "--defined-only", so], capture_output=True, text=True).stdout
+                # a versioned symbol is listed as name@@VERSION
+                found = wanted & {ln.split(" ", 2)[2].split("@")[0] for ln in nm.splitlines() if ln.count(" ") >= 2}
+                if found:
+                    name = Path(so).name[3:-3]
+                    out.append(f"{len(found)} undefined symbols (such as `{sorted(found)[0]}') are in {so} of "
+                               f"{pkg.name}: add {name} to externals.{key}.libs ({recipe.path}:{ext.line})")
+                    wanted -= found
+    return out
