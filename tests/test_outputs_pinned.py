@@ -8,7 +8,7 @@ import pytest
 
 from conftest import ROOT, run_cli
 
-NSYNC_DEBIAN = "209a2dd00c55099460f797005e4c20d38154b47f1b8f8fdacfeda884d28be217"
+NSYNC_DEBIAN = "d6b9934f852cdfaa0f6b4ad80464b22c7e7f571ad07d11c94705d99f5284de3c"
 
 
 def tree_digest(root) -> str:
