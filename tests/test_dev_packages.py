@@ -237,3 +237,23 @@ def test_a_link_missing_an_externals_library_names_it_and_the_recipe_key(tmp_pat
     assert archive.undefined_externals(tmp_path / "build.log", r, {"zlib1g-dev": zlib}) == [
         "1 undefined symbols (such as `zlibCompileFlags') are in /usr/lib/x86_64-linux-gnu/libz.so of zlib1g-dev: "
         f"add z to externals.zlib.libs ({recipe}:24)"]
+
+
+def test_a_recipe_table_names_the_module_where_the_names_differ(tmp_path, cache):
+    from debforge import frontends
+    from debforge.core.errors import DebforgeError
+    from debforge.plan import make_plan
+    recipe = write_tree(tmp_path, '#include "fast/api.h"\n')
+    recipe.write_text(recipe.read_text().replace("  fast: libfast-dev\n",
+                                                 '  fast: {package: libfast-dev, modules: {"//:lib": fast_base}}\n'))
+    r = load_recipe(recipe)
+    contents = archive.externals_contents(r, log=lambda m: None)
+    plan = make_plan(r, frontends.get("bazel").scan(r.upstream.dir, r, "amd64", everything=False), "amd64",
+                     contents=contents)
+    assert plan.libraries[0].external_libs == ["flatbuffers", "fast_base"]
+    pc = debian.render(r, {"amd64": plan}, r.upstream.dir, 0, contents)["debforge/pkgconfig/core.pc"][0]
+    assert "Requires: fast_base\n" in pc and "Requires.private: flatbuffers\n" in pc
+    recipe.write_text(recipe.read_text().replace('"//:lib": fast_base', '"lib": fast_base'))
+    with pytest.raises(DebforgeError, match="is not a target of the repository") as info:
+        load_recipe(recipe)
+    assert info.value.line == 23

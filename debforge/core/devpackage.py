@@ -38,9 +38,9 @@ class DevPackage:
                     break
         return list(dict.fromkeys(out))
 
-    def libs_for(self, labels: list[str]) -> list[str]:
-        """The -l names that linking the targets `labels` takes, as its .pc files give them."""
-        return list(dict.fromkeys(lib for m in self.modules_for(labels) for lib in self.libs[m]))
+    def libs_for(self, modules: list[str]) -> list[str]:
+        """The -l names that linking `modules` takes, as its .pc files give them (their requirements' too)."""
+        return list(dict.fromkeys(lib for m in modules for lib in self.libs.get(m, [])))
 
     def roots(self) -> list[str]:
         """The include directories its headers are found under: /usr/include and what its .pc files add."""

@@ -49,7 +49,9 @@ class Dependencies:
         if ext.libs:   # the recipe's list overrides what the package's pkg-config files say
             return list(ext.libs)
         contents = self.scope.contents
-        return list(dict.fromkeys(lib for p in ext.packages if p in contents for lib in contents[p].libs_for([label])))
+        module = ext.module_of(label)
+        return list(dict.fromkeys(lib for p in ext.packages if p in contents for lib in contents[p].libs_for(
+            [module] if module else contents[p].modules_for([label]))))
 
     def leave_out(self, label: str, user: Target) -> bool:
         """Whether the recipe's leave-out cuts the dependency of `user` on `label` (noted for the plan)."""

@@ -60,10 +60,16 @@ class External:
     # /usr/lib/llvm-19/lib): linked with -L and found at run time through RUNPATH
     libdirs: tuple[str, ...] = ()
     versions: tuple[tuple[str, str, str], ...] = ()   # (package, relation, version): libabsl-dev (>= 20240116)
+    # target of the repository (//pkg:name) -> its pkg-config module, where the names differ
+    modules: dict[str, str] = field(default_factory=dict)
 
     @property
     def packages(self) -> tuple[str, ...]:
         return (self.package, *self.extra_packages) if self.package else ()
+
+    def module_of(self, label: str) -> str | None:
+        """The pkg-config module the recipe names for a target of the repository (@repo//pkg:name), if any."""
+        return self.modules.get("//" + label.partition("//")[2] if label.startswith("@") else label)
 
 
 @dataclass(frozen=True)

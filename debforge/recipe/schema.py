@@ -38,6 +38,7 @@ HOMEPAGE = re.compile(r"https?://[A-Za-z0-9._~:/?#@!&+,;=%-]+")   # no quote, $,
 LICENSE = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+_-]*")   # a DEP-5 short name: also a file of common-licenses
 VERSION = re.compile(r"(?:[0-9]+:)?[0-9][A-Za-z0-9.+~-]*")   # a Debian version in a dependency relation
 CMAKE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")   # find_package(NAME), NAMEConfig.cmake, NAME:: targets
+PC_MODULE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]*")
 REVISION = re.compile(r"[0-9][A-Za-z0-9.+~]*")
 LABEL_OR_NAME = re.compile(r"[A-Za-z0-9_@/:.+=,~-]+")   # a build setting (label) or a --define name
 REPO = re.compile(r"@?[A-Za-z0-9_.+-]+")   # a bazel repository
@@ -261,7 +262,7 @@ def _externals(node: Node) -> dict[str, External]:
             out[name] = External(name, "", (), value.line, _str(dm["drop"], f"externals.{repo}.drop"), undefine)
             continue
         em = _mapping(value, f"externals.{repo}", {"package": True, "libs": False, "includes": False,
-                                                   "libdirs": False})
+                                                   "libdirs": False, "modules": False})
         libs = tuple(_str(n, "externals lib", LIB_NAME) for n in _list(em["libs"], "libs")) if "libs" in em else ()
         includes, libdirs = (tuple(_system_dir(n, f"externals.{repo}.{key}") for n in _list(em[key], key)
                                    ) if key in em else () for key in ("includes", "libdirs"))
@@ -275,7 +276,8 @@ def _externals(node: Node) -> dict[str, External]:
             deps = [_dependency(em["package"], f"externals.{repo}.package")]
         out[name] = External(name, deps[0][0], libs, value.line, includes=includes,
                              extra_packages=tuple(p for p, _ in deps[1:]), libdirs=libdirs,
-                             versions=tuple(v for _, vs in deps for v in vs))
+                             versions=tuple(v for _, vs in deps for v in vs),
+                             modules=_modules(em["modules"], repo) if "modules" in em else {})
     return out
 
 
@@ -287,6 +289,19 @@ def _cmake(dev: dict[str, Node]) -> dict[str, str]:
     m = _mapping(node, "dev.cmake", {"name": True, "prefix": False}) if isinstance(node.value, dict) else {"name": node}
     return {"cmake": _str(m["name"], "dev.cmake name", CMAKE_NAME, "a CMake package name such as absl"),
             "cmake_prefix": _str(m["prefix"], "dev.cmake prefix", LIB_NAME) if "prefix" in m else ""}
+
+
+def _modules(node: Node, repo: str) -> dict[str, str]:
+    """//pkg:name (a target of the repository) -> the pkg-config module that links it."""
+    if not isinstance(node.value, dict):
+        raise node.error(f"externals.{repo}.modules must be a mapping of //pkg:name -> pkg-config module")
+    out = {}
+    for label, value in node.value.items():
+        if not isinstance(label, str) or not label.startswith("//") or not LABEL.fullmatch(label):
+            raise value.error(f"externals.{repo}.modules: '{label}' is not a target of the repository (//pkg:name)")
+        out[label if ":" in label else f"{label}:{label.rsplit('/', 1)[-1]}"] = _str(
+            value, f"externals.{repo}.modules.{label}", PC_MODULE, "a pkg-config module name")
+    return out
 
 
 def _dependency(node: Node, what: str) -> tuple[str, tuple[tuple[str, str, str], ...]]:

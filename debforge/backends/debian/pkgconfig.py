@@ -26,7 +26,9 @@ def _externals(recipe: Recipe, lib: SharedLibrary, needs: DevDeps,
                                                        lb.startswith((f"{key}:", f"{key}/")))]
         for name in ext.packages if labels else ():
             if name in contents:
-                (public if name in needs.included else private).extend(contents[name].modules_for(labels))
+                modules = [m for lb in labels for m in ([ext.module_of(lb)] if ext.module_of(lb) else
+                                                        contents[name].modules_for([lb]))]
+                (public if name in needs.included else private).extend(modules)
     return list(dict.fromkeys(public)), [m for m in dict.fromkeys(private) if m not in public]
 
 
