@@ -144,6 +144,22 @@ def test_blhc_finds_missing_flags(tmp_path):
     assert "CFLAGS missing" in checks.blhc(log)
 
 
+def test_blhc_reads_the_log_up_to_the_end_of_the_build(tmp_path):
+    """Trixie's sbuild ends the build with an ISO date, which bookworm's blhc does not take for the end: a
+    description's "C++ code" in the package contents after it was read as a compiler command (abseil's)."""
+    flags = {v: subprocess.run(["dpkg-buildflags", "--get", v], capture_output=True, text=True).stdout.strip()
+             for v in ("CPPFLAGS", "CFLAGS", "LDFLAGS")}
+    log = tmp_path / "x.build"
+    build = (f"dpkg-buildpackage: info: source package foo\ndpkg-buildpackage: info: host architecture amd64\n"
+             f"gcc {flags['CPPFLAGS']} {flags['CFLAGS']} -fPIE -c foo.c -o foo.o\n"
+             f"gcc {flags['CFLAGS']} {flags['LDFLAGS']} -fPIE -pie -Wl,-z,now -o foo foo.o\n")
+    log.write_text(build + "Build finished at 2026-12-02T10:34:13Z\n\n| Package contents |\n"
+                           "  C++ code base, and has been extensively tested and used in production.\n")
+    assert checks.blhc(log) == ""
+    log.write_text(build + "  C++ code base, and has been extensively tested and used in production.\n")
+    assert "NONVERBOSE BUILD" in checks.blhc(log)   # without the end of the build, the line is read
+
+
 def test_compare_shows_diffoscope(tmp_path):
     """Two builds whose .deb differ in one file: compare() names it and diffoscope's report says which file."""
     changes = []
