@@ -16,7 +16,7 @@ from .backends.debian import flavor as debian_flavor
 from .backends.debian import tree as debian_tree
 from .core.errors import DebforgeError
 from .core.isa import ARCHES
-from .drivers import dpkg, sbuild
+from .drivers import archive, dpkg, sbuild
 from .flavors import FLAVORS
 
 EXIT_INPUT = 2
@@ -67,7 +67,8 @@ def cmd_scan(args) -> int:
             for label, symbols in sorted(g.external_loads.items()):
                 print(f"  {label}: {', '.join(symbols)}")
         if g.unknown_conditions:
-            print(f"{len(g.unknown_conditions)} select() conditions name packages the tree lacks (taken as false):")
+            print(f"{len(g.unknown_conditions)} select() conditions name no setting this tree declares there (in a "
+                  f"package the tree lacks, or relative in a .bzl global), taken as false:")
             for label, n in sorted(g.unknown_conditions.items()):
                 print(f"  {label} (in {n} packages)")
         for file, reason in sorted(g.skipped.items()):
@@ -87,9 +88,10 @@ def generate(recipe_path: str, output: str, source: str | None, force: bool,
         if flavor:
             up, files = generate_flavor(recipe, FLAVORS[flavor], up, out)
         else:
-            plans = pipeline.plan_arches(recipe, up.tree, log, up.final)
+            contents = archive.externals_contents(recipe, log)
+            plans = pipeline.plan_arches(recipe, up.tree, log, up.final, contents)
             epoch = int(os.environ.get("SOURCE_DATE_EPOCH") or upstream.newest_mtime(up.tree))
-            files = debian.render(recipe, plans, up.tree, epoch)
+            files = debian.render(recipe, plans, up.tree, epoch, contents)
         update = debian_tree.plan(up.debian, files, force=force)
         if diff:
             sys.stdout.write(debian_tree.diff(update))
@@ -144,11 +146,19 @@ def cmd_build(args) -> int:
         raise DebforgeError("--flavor builds need <source>-src installed; build them with dpkg-buildpackage, "
                             "not --sbuild")
     profiles = _profiles(args.profiles, args.recipe)
+    if not args.sbuild:   # here, not in a chroot of the suite: the installed -dev packages are what the build uses
+        dpkg.check_versions(pipeline.load_recipe(args.recipe))
     tree, recipe = generate(args.recipe, args.output, args.source, args.force, flavor=args.flavor)
     if args.sbuild:
         return sbuild.build_and_check(tree, recipe.distribution, args.sbuild, args.refresh_chroot,
                                       not args.no_lintian, args.check_reproducible is not False, log, profiles)
-    changes = dpkg.dpkg_buildpackage(tree, log, profiles)
+    try:
+        changes = dpkg.dpkg_buildpackage(tree, log, profiles)
+    except DebforgeError as exc:   # a link that misses an external's library: say which, and the recipe key
+        found = exc.file and archive.undefined_externals(Path(exc.file), recipe, archive.externals_contents(recipe))
+        if found:
+            exc.hint = "\n  ".join(found)
+        raise
     for deb in dpkg.debs_of(changes):
         log(f"  built {deb.name}")
     print(changes)

@@ -37,18 +37,19 @@ def _scan_graph(recipe, tree: Path, arch: str, progress, cache: bool):
     return ws.graph, hits
 
 
-def plan_arches(recipe, tree: Path, log, shown: Path | None = None) -> dict:
+def plan_arches(recipe, tree: Path, log, shown: Path | None = None, contents: dict | None = None) -> dict:
     """The plan of each of the recipe's architectures (the main source package); `shown` is the tree's name in
-    messages (its final place, while it is being prepared in a staging directory)."""
-    return bounded.run(_plan_arches, recipe, tree, log, shown or tree)
+    messages (its final place, while it is being prepared in a staging directory); `contents`: what the
+    externals' Debian packages hold (drivers/archive.py)."""
+    return bounded.run(_plan_arches, recipe, tree, log, shown or tree, contents)
 
 
-def _plan_arches(recipe, tree: Path, log, shown: Path) -> dict:
+def _plan_arches(recipe, tree: Path, log, shown: Path, contents: dict | None) -> dict:
     frontend = frontends.get(recipe.frontend)
     plans = {}
     for arch in recipe.architectures:
         log(f"debforge: reading {recipe.frontend} metadata of {shown} for {arch}")
-        plans[arch] = make_plan(recipe, frontend.scan(tree, recipe, arch, everything=False), arch)
+        plans[arch] = make_plan(recipe, frontend.scan(tree, recipe, arch, everything=False), arch, contents=contents)
         _summary(plans[arch], log)
     return plans
 
@@ -86,9 +87,17 @@ def _summary(plan, log) -> None:
                 f"{stale[2]}; the recipe builds {plan.recipe.version}. Code that became vector-hot would be "
                 f"compiled once: regenerate it with `{sensitivity.MEASURE} {plan.recipe.path}`")
         for lib in plan.libraries:
-            if lib.variants:
+            if lib.copies:
                 log(f"debforge:   lib{lib.spec.name}: {sum(c.level_sensitive for c in lib.compiles)} of "
                     f"{len(lib.compiles)} TUs level-sensitive")
+        plain = [lib for lib in plan.libraries if lib.variants and not lib.copies]
+        if plain:
+            log(f"debforge:   {len(plain)} libraries have no level-sensitive TU: no ISA-level copies of them")
+    unused = [key for key, ext in plan.recipe.externals.items()
+              if ext.package and not set(ext.packages) & {*plan.externals_used, *plan.test_depends}]
+    for key in unused:   # stale (upstream stopped using it) or misspelt: either way the recipe says more than it does
+        log(f"debforge: warning: {plan.recipe.path}:{plan.recipe.externals[key].line}: external '{key}' is used by "
+            f"no library of {plan.arch}: remove it, or check the repository name")
     if plan.tests or plan.tests_left_out:
         log(f"debforge:   upstream tests: {len(plan.tests)} to run at each level, {len(plan.tests_left_out)} left "
             f"out by the recipe" + (f"; only the tests need {', '.join(plan.test_depends)}" if plan.test_depends

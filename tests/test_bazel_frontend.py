@@ -196,6 +196,21 @@ def test_condition_naming_a_missing_setting_in_an_existing_package_is_an_error(t
         ws.evaluate_package("")
 
 
+def test_relative_condition_of_a_bzl_top_level_select_the_loading_package_lacks_does_not_match(tmp_path):
+    """As abseil's configure_copts.bzl: a global select()s on ":cpu_k8", which bazel resolves lazily in the
+    package of the rule using it; every package loads the file, one declares the setting."""
+    ws = tree(tmp_path, {"copts.bzl": 'RANDEN = select({":cpu_k8": ["-maes"], "//conditions:default": []})\n',
+                         "BUILD": "", "a/BUILD": 'load("//:copts.bzl", "RANDEN")\ncc_library(name = "l", copts = RANDEN)\n'})
+    assert attrs(ws, "//a:l")["copts"] == []
+    assert ws.graph.unknown_conditions == {"//a:cpu_k8": 1}
+
+
+def test_relative_condition_in_a_build_file_naming_no_setting_is_still_an_error(tmp_path):
+    ws = tree(tmp_path, {"BUILD": 'cc_library(name = "l", copts = select({":k8": ["-x"], "//conditions:default": []}))\n'})
+    with pytest.raises(DebforgeError, match="names no config_setting"):
+        ws.evaluate_package("")
+
+
 def test_select_load_cycle_is_broken_by_reading_literal_settings(tmp_path):
     """As in TensorFlow: pkg/BUILD loads rules.bzl, whose top-level code select()s on a config_setting of pkg,
     using a helper of rules.bzl itself. bazel's select() is lazy and never meets this; debforge reads pkg's

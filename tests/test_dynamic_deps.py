@@ -52,3 +52,19 @@ def test_a_host_tool_links_the_recipe_library_it_names(tmp_path):
     assert [c.src for c in tool.compiles] == ["gen_tool.cc"]   # registry.cc is the framework's
     [step] = [s for s in plan.steps if s.label == "//:gen_tool_saw"]
     assert "obj-debforge/generic/libframework.so" in step.inputs and tool.path in step.inputs
+
+
+def test_a_library_links_what_its_siblings_link():
+    """bazel links every transitive dependency: inline code of a sibling's headers calls the libraries below it."""
+    from debforge.plan.libraries import link_transitively
+    from debforge.plan.model import SharedLibrary
+    from debforge.recipe.model import BinaryPackage, Library
+
+    def lib(name, siblings, ext=()):
+        spec = Library(name, f"//:{name}", "1", "1", 1)
+        return SharedLibrary(spec, BinaryPackage("libx1", (spec,), False, "", 1), siblings=list(siblings),
+                             external_libs=list(ext))
+    top, mid, low = lib("top", ["mid"]), lib("mid", ["low"], ["z"]), lib("low", [], ["m"])
+    link_transitively([top, mid, low])
+    assert top.siblings == ["mid", "low"] and top.external_libs == ["z", "m"]
+    assert mid.siblings == ["low"] and low.siblings == []

@@ -114,6 +114,11 @@ def test_escape_functions():
     assert escape.pkgconfig("${prefix}") == "$${prefix}"
     assert escape.deb822_text("a\nb\n\n.\n ") == "a\n b\n .\n .\n ."
     assert escape.shell("a b") == "'a b'"
+    assert escape.cmake("absl::base") == "absl::base"
+    for refused in (lambda: escape.cmake('a"b'), lambda: escape.cmake("${x}"), lambda: escape.cmake("a;b"),
+                    lambda: escape.cmake("a\\b"), lambda: escape.cmake("a\nb")):
+        with pytest.raises(DebforgeError):
+            refused()
     for refused in (lambda: escape.make("a\nb"), lambda: escape.ninja("a\nb"), lambda: escape.pkgconfig("a\nLibs: x"),
                     lambda: escape.dh_path("a b"), lambda: escape.shell_word("$(id)"),
                     lambda: escape.deb822("Maintainer", "a\nEvil: 1"), lambda: escape.deb822("X", "a\n \nPackage: b")):

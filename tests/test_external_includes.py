@@ -110,10 +110,10 @@ def test_libdirs_reach_the_link_as_search_path_and_runpath(tmp_path):
         assert "-L/usr/lib/llvm-19/lib -Wl,-rpath,/usr/lib/llvm-19/lib -lMLIR" in \
             links[f"obj-debforge/{level}/libmid.so.1.0"]
         assert "llvm-19" not in links[f"obj-debforge/{level}/libplain.so.1.0"]    # it links no MLIR
-    overrides = install.render(r, [], {"libtoy1": r.libdirs(plan.libraries[0].external_libs)})
+    overrides = install.render(r, [], {"libtoy1": r.libdirs(plan.libraries[0].external_libs)}, {"toy"})
     assert "libtoy1-generic: custom-library-search-path *" in overrides["libtoy1-generic.lintian-overrides"]
     assert "/usr/lib/llvm-19/lib" in overrides["libtoy1-avx2.lintian-overrides"]
-    assert "custom-library-search-path" not in install.render(r, [], {})["libtoy1-generic.lintian-overrides"]
+    assert "custom-library-search-path" not in install.render(r, [], {}, {"toy"})["libtoy1-generic.lintian-overrides"]
 
 
 @pytest.mark.parametrize("bad, message", [("{package: libmlir-19-dev, libs: [MLIR], libdirs: [lib]}", "libdirs"),

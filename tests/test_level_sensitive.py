@@ -183,3 +183,29 @@ def test_every_level_links_and_passes_check_variant(tmp_path):
     assert proc.stdout.count("check-variant: obj-debforge/x86-64-v") == 2
     for level in LEVELS[1:]:
         assert (tree / f"obj-debforge/{level}/checks/libgreet.so.1.0.ok").exists()
+
+
+def test_a_library_without_a_sensitive_unit_gets_no_copies_beside_one_that_has(tmp_path):
+    """abseil: one package of 90 libraries, four level-sensitive units in three of them. Only those three are
+    built per level and installed in the level packages; the others are the generic files alone."""
+    from debforge.backends import debian
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "BUILD").write_text('cc_library(name = "hot", srcs = ["hot.c"])\n'
+                                'cc_library(name = "cold", srcs = ["cold.c"], deps = [":hot"])\n')
+    (tree / "hot.c").write_text("int hot(int a) { return a * 2; }\n")
+    (tree / "cold.c").write_text("int hot(int); int cold(int a) { return hot(a) + 1; }\n")
+    path = fixture_recipe(tmp_path / "r.yaml", tree, "two", [("hot", "//:hot")], 'level-sensitive: ["hot.c"]\n')
+    path.write_text(path.read_text().replace(
+        '      - {name: hot, target: "//:hot", soversion: 1}\n',
+        '      - {name: hot, target: "//:hot", soversion: 1}\n      - {name: cold, target: "//:cold", soversion: 1}\n'))
+    plan = fixture_plan(path)
+    assert {lib.spec.name: lib.copies for lib in plan.libraries} == {"hot": True, "cold": False}
+    _, links = edges(ninja.render(plan))
+    assert sorted(links) == ["obj-debforge/generic/libcold.so.1.0", "obj-debforge/generic/libhot.so.1.0",
+                             "obj-debforge/x86-64-v3/libhot.so.1.0", "obj-debforge/x86-64-v4/libhot.so.1.0"]
+    files = debian.render(plan.recipe, {"amd64": plan}, tree, 0)
+    assert files["libhot1-avx2.install"][0] == \
+        "obj-debforge/x86-64-v3/libhot.so.1* usr/lib/${DEB_HOST_MULTIARCH}/glibc-hwcaps/x86-64-v3/\n"
+    assert "cold@x86-64-v3" not in files["rules"][0] and "hot@x86-64-v3" in files["rules"][0]
+    assert 'libraries="libhot.so.1:yes libcold.so.1:no"' in files["tests/hwcaps"][0]

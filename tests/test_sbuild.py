@@ -87,11 +87,15 @@ def test_failed_build_names_log_and_keeps_source(tmp_path):
     dsc = tmp_path / "debforge-fails_1.dsc"
     before = {p.name: p.read_bytes() for p in tmp_path.glob("debforge-fails_1*")}
     tarball = sbuild.chroot(sbuild.DEFAULT_SUITE, sbuild.host_arch())
+    logged = []
     with pytest.raises(DebforgeError) as exc:
-        sbuild.build(dsc, "unstable", tarball, tmp_path / "out", run_lintian=False)
+        sbuild.build(dsc, "unstable", tarball, tmp_path / "out", run_lintian=False, log=logged.append)
     log = tmp_path / "out" / f"debforge-fails_1_{sbuild.host_arch()}.build"
     assert exc.value.file == str(log) and log.is_file()
     assert "stage build" in exc.value.message and "upstream build error: deliberate" in exc.value.message
+    # sbuild's E: lines are printed once, as they come: not again in the error (issue 19)
+    shown = [ln.strip() for ln in logged if ln.strip().startswith("E: ")]
+    assert shown and not [ln for ln in shown if ln in exc.value.message]
     assert {p.name: p.read_bytes() for p in tmp_path.glob("debforge-fails_1*")} == before
 
 
@@ -138,6 +142,22 @@ def test_blhc_finds_missing_flags(tmp_path):
     log = tmp_path / "x.build"
     log.write_text("dpkg-buildpackage: info: source package foo\ngcc -g -O2 -c foo.c -o foo.o\n")
     assert "CFLAGS missing" in checks.blhc(log)
+
+
+def test_blhc_reads_the_log_up_to_the_end_of_the_build(tmp_path):
+    """Trixie's sbuild ends the build with an ISO date, which bookworm's blhc does not take for the end: a
+    description's "C++ code" in the package contents after it was read as a compiler command (abseil's)."""
+    flags = {v: subprocess.run(["dpkg-buildflags", "--get", v], capture_output=True, text=True).stdout.strip()
+             for v in ("CPPFLAGS", "CFLAGS", "LDFLAGS")}
+    log = tmp_path / "x.build"
+    build = (f"dpkg-buildpackage: info: source package foo\ndpkg-buildpackage: info: host architecture amd64\n"
+             f"gcc {flags['CPPFLAGS']} {flags['CFLAGS']} -fPIE -c foo.c -o foo.o\n"
+             f"gcc {flags['CFLAGS']} {flags['LDFLAGS']} -fPIE -pie -Wl,-z,now -o foo foo.o\n")
+    log.write_text(build + "Build finished at 2026-12-02T10:34:13Z\n\n| Package contents |\n"
+                           "  C++ code base, and has been extensively tested and used in production.\n")
+    assert checks.blhc(log) == ""
+    log.write_text(build + "  C++ code base, and has been extensively tested and used in production.\n")
+    assert "NONVERBOSE BUILD" in checks.blhc(log)   # without the end of the build, the line is read
 
 
 def test_compare_shows_diffoscope(tmp_path):

@@ -94,3 +94,18 @@ def test_linked_library_exports_only_the_version_script_symbols(tmp_path):
     assert lib.shapes_entry(3.0) == 18.0   # the generated header's SCALE
     # not stripped by the link: dh_strip makes the -dbgsym package from the symbol table
     assert ".symtab" in subprocess.run(["readelf", "-S", str(so)], capture_output=True, text=True).stdout
+
+
+def test_a_cc_library_takes_upstreams_symbol_map_named_in_the_recipe(tmp_path):
+    """version-script: a label of the tree's ld version script, for a cc_library whose own link has none
+    (issue 19); with exports as well, the recipe is ambiguous and refused at the line."""
+    path = tmp_path / "r"
+    path.mkdir()
+    recipe = fixture_recipe(path / "fixture.yaml", TREE, "shapes", [("shapes", "//:shapes")])
+    assert fixture_plan(recipe).libraries[0].version_script is None
+    recipe.write_text(recipe.read_text().replace("soversion: 1}", 'soversion: 1, version-script: "//:shapes.lds"}'))
+    assert fixture_plan(recipe).libraries[0].version_script == "shapes.lds"
+    recipe.write_text(recipe.read_text().replace("version-script:", "exports: [shapes_area], version-script:"))
+    with pytest.raises(DebforgeError, match="both exports and version-script") as exc:
+        fixture_plan(recipe)
+    assert exc.value.line == 15

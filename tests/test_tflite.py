@@ -127,3 +127,18 @@ def test_tflite_sbuild_lintian_clean_symbols_and_dispatch(tmp_path):
     if "  x86-64-v4 (supported, searched)" in host:   # this AVX-512 host: each copy is loaded in turn
         assert f"ok: GLIBC_TUNABLES='': {so}: x86-64-v4 copy" in test.stdout, test.stdout[-4000:]
         assert f"ok: GLIBC_TUNABLES='glibc.cpu.hwcaps=-AVX512F': {so}: x86-64-v3 copy" in test.stdout
+
+
+@pytest.mark.slow
+def test_tflite_dev_package_depends_on_the_externals_its_headers_include(tree):
+    """Debian's libtensorflow-lite-dev Depends on libflatbuffers-dev: the installed headers include flatbuffers
+    (read from trixie's/sid's .debs of the externals, downloaded through the private apt configuration)."""
+    from debforge.drivers import archive
+    r = load_recipe(RECIPE)
+    plan = make_plan(r, frontends.get("bazel").scan(tree, r, "amd64", everything=False), "amd64")
+    files = debian.render(r, {"amd64": plan}, tree, 0, archive.externals_contents(r, log=lambda m: None))
+    dev = next(p for p in files["control"][0].split("\n\n") if p.startswith("Package: libtensorflowlite-dev"))
+    depends = dev.split("Depends: ")[1].splitlines()[0].split(", ")
+    assert "libflatbuffers-dev" in depends and "libtensorflowlite2.14.1 (= ${binary:Version})" in depends
+    pc = files["debforge/pkgconfig/tensorflowlite.pc"][0]
+    assert "Requires: flatbuffers\n" in pc

@@ -15,6 +15,7 @@ import os
 from ninja import ninja_syntax
 
 from ..core import escape, isa
+from ..core.exports import patterns as export_patterns
 from ..core.layout import BUILDDIR, HOST_DIR
 from ..plan import HostTool, Plan, SharedLibrary, TestProgram, pools, runfiles_path, test_name
 
@@ -23,14 +24,17 @@ CHECK_SCRIPT = "debian/debforge/check-variant"
 RUN_TEST = "debian/debforge/run-test"
 RECIPE = "debian/debforge/recipe.yaml"   # the recipe's copy in debian/: what generated files name as their origin
 
+# libc is NEEDED by every library, even one that calls nothing of it (abseil's log_severity), which --as-needed
+# would leave without it: its symbol versions come from there (lintian: library-not-linked-against-libc)
+LIBC = "-Wl,--push-state,--no-as-needed,-lc,--pop-state"
 RULES = {
     "cc": "$cc -MD -MF $out.d $cppflags $cflags $march $copts -fPIC -c $in -o $out",
     "cxx": "$cxx -MD -MF $out.d $cppflags $cxxflags $march $copts -fPIC -c $in -o $out",
     "as": "$cc -MD -MF $out.d $cppflags $cflags $march $copts -fPIC -c $in -o $out",
     "link_c": "$cc -shared -Wl,-soname,$soname $cflags $march $ldflags -Wl,-z,defs -Wl,--as-needed "
-              "$rpath -o $out $in $libs",
+              f"$rpath -o $out $in $libs {LIBC}",
     "link_cxx": "$cxx -shared -Wl,-soname,$soname $cxxflags $march $ldflags -Wl,-z,defs -Wl,--as-needed "
-                "$rpath -o $out $in $libs",
+                f"$rpath -o $out $in $libs {LIBC}",
     # host tools: programs build steps run, at the generic level
     "link_exe_c": "$cc $cflags $ldflags -Wl,--as-needed -o $out $in $libs",
     "link_exe_cxx": "$cxx $cxxflags $ldflags -Wl,--as-needed -o $out $in $libs",
@@ -72,8 +76,9 @@ def version_script_path(name: str) -> str:
 def version_script(exports: tuple[str, ...]) -> str:
     """An ld version script that exports EXPORTS only: the same dynamic symbols at every ISA level, where
     otherwise the template instantiations a level's kernels make would leak into the ABI."""
-    c = "".join(f"    {e};\n" for e in exports if "::" not in e)
-    cxx = "".join(f"      {e};\n" for e in exports if "::" in e)
+    both = [export_patterns(e) for e in exports]
+    c = "".join(f"    {p};\n" for plain, _ in both for p in plain)
+    cxx = "".join(f"      {p};\n" for _, demangled in both for p in demangled)
     return ("{\n  global:\n" + c + (f'    extern "C++" {{\n{cxx}    }};\n' if cxx else "")
             + "  local: *;\n};\n")
 
@@ -126,7 +131,7 @@ def render(plan: Plan, groups: dict[str, list[str]] | None = None) -> str:
             w.build(_generated_phony(lib), "phony", lib.generated)
         waits = [_generated_phony(x) for x in [lib, *_linked(lib, by_name)] if x.generated]
         for level in levels:
-            if level != isa.GENERIC and not lib.variants:
+            if level != isa.GENERIC and not lib.copies:
                 continue
             built = _library(w, lib, level, marches.get(level, ""), waits, plan.recipe.config.compile_memory,
                              plan.recipe.libdirs(lib.external_libs))

@@ -91,6 +91,15 @@ def pkgconfig(value: str, where: Where = NOWHERE) -> str:
     return refuse_control(value, "a value of a .pc file", where, allow_tab=True).replace("$", "$$")
 
 
+def cmake(value, where: Where = NOWHERE) -> str:
+    """A value inside a quoted CMake argument (every {{ }} of a CMake template): one line, no quote, backslash,
+    $ or ; (which would end the argument, escape, expand or split it). debforge's values are names and versions."""
+    value = refuse_control(str(value), "a value of a CMake file", where)
+    if re.search(r'["\\$;]', value):
+        raise DebforgeError(f"{value[:60]!r} holds a character a CMake argument cannot hold as written", *where)
+    return value
+
+
 def dh_path(path: str, where: Where = NOWHERE) -> str:
     """A path of a debhelper .install/.links line: those are whitespace-separated, so it may hold none."""
     if re.search(r"\s", path) or CONTROL.search(path):

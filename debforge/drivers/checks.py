@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 from debian.deb822 import Deb822
@@ -17,7 +19,15 @@ def blhc(build_log: Path) -> str:
     """blhc's findings on a build log ('' when every compile and link line carries the hardening flags)."""
     if shutil.which("blhc") is None:
         raise DebforgeError("blhc is not installed", hint="apt-get install blhc")
-    proc = subprocess.run(["blhc", "--all", str(build_log)], capture_output=True, text=True)
+    # blhc stops reading at sbuild's "Build finished at YYYYMMDD-HHMM" only; trixie's sbuild writes an ISO date, so
+    # bookworm's blhc 0.13 read on into "Package contents", where a description's "C++ code" looked like a
+    # compile without flags: it is given the log up to the end of the build, whatever the date's format
+    text = build_log.read_text(errors="replace")
+    end = re.search(r"^Build finished at ", text, re.M)
+    with tempfile.NamedTemporaryFile("w", suffix=".build") as tmp:
+        tmp.write(text[:end.start()] if end else text)
+        tmp.flush()
+        proc = subprocess.run(["blhc", "--all", tmp.name], capture_output=True, text=True)
     if proc.returncode & 2:  # its exit status is a bit mask; 2: blhc itself was misused
         raise DebforgeError(f"blhc failed: {proc.stderr.strip()}", str(build_log))
     # 1: no compiler command found (a terse log hides them), 4: non-verbose build, 8: flags missing

@@ -9,6 +9,7 @@ from pathlib import Path
 from debian.deb822 import Deb822
 
 from ..core.errors import DebforgeError
+from ..recipe.model import Recipe
 
 
 def _need(tool: str, package: str) -> None:
@@ -22,6 +23,23 @@ def missing_build_depends(tree: Path) -> str:
     if proc.returncode == 0:
         return ""
     return proc.stderr.split("Unmet build dependencies:", 1)[-1].strip()
+
+
+def check_versions(recipe: Recipe) -> None:
+    """The versions the recipe's externals require, against those installed here: before anything is built, an
+    error naming the installed and the required version (not a missing header deep in a compile)."""
+    for ext in recipe.externals.values():
+        for name, op, version in ext.versions:
+            proc = subprocess.run(["dpkg-query", "-W", "-f", "${db:Status-Abbrev} ${Version}", name],
+                                  capture_output=True, text=True)
+            status, _, installed = proc.stdout.partition(" ")
+            if proc.returncode != 0 or not status.startswith("ii"):
+                raise DebforgeError(f"externals.{ext.repo} needs {name} ({op} {version}), which is not installed",
+                                    str(recipe.path), ext.line, hint=f"apt-get install '{name} ({op} {version})'")
+            if subprocess.run(["dpkg", "--compare-versions", installed.strip(), op, version]).returncode != 0:
+                raise DebforgeError(f"externals.{ext.repo} needs {name} ({op} {version}); installed: {name} "
+                                    f"{installed.strip()}", str(recipe.path), ext.line,
+                                    hint="install a newer version, or build with --sbuild in the suite that has it")
 
 
 def dpkg_buildpackage(tree: Path, log=print, profiles: list[str] = ()) -> Path:

@@ -83,9 +83,10 @@ def preflight() -> None:
                                  "processes (EPERM): run in a container that allows them instead")
 
 
-def _reason(log: str, limit: int = 8) -> str:
+def _reason(log: str, limit: int = 8, shown: bool = False) -> str:
     """What a failed mmdebstrap or sbuild run says went wrong: the build's last lines if it got that far, else the
-    lines before the first error; then the E: lines, without their wrappers' own 'it failed'."""
+    lines before the first error; then the E: lines, without their wrappers' own 'it failed' (`shown`: the run's
+    E: lines were printed as they came, and are not repeated)."""
     lines = log.splitlines()
     errors = [ln for ln in lines if ln.startswith("E: ") and "failed to run" not in ln]
     end = next((i for i, ln in enumerate(lines) if ln.startswith("Build finished at ")), None)
@@ -95,7 +96,7 @@ def _reason(log: str, limit: int = 8) -> str:
         end = lines.index(errors[0]) if errors else 0
         start = max([0, end - limit] + [i + 1 for i in range(end) if not lines[i].strip()])
     tail = [ln for ln in lines[start:end] if ln.strip() and not ln.startswith(("-----", "I: ", "+", "|"))]
-    return "\n".join(tail + errors[:limit]) or "\n".join(lines[-limit:])
+    return "\n".join(tail + errors[:limit] * (not shown)) or "\n".join(lines[-limit:])
 
 
 def chroot(suite: str, arch: str, refresh: bool = False, log=print) -> Path:
@@ -216,7 +217,8 @@ def build(dsc: Path, dist: str, tarball: Path, outdir: Path, run_lintian: bool =
     if rc != 0 or not changes.is_file():
         stage = next((ln.split(":", 1)[1].strip() for ln in text.splitlines() if ln.startswith("Fail-Stage:")), None)
         raise DebforgeError(f"sbuild failed (exit {rc}{', stage ' + stage if stage else ''}); the source package "
-                            f"{dsc} is intact:\n{_reason(text)}", str(build_log if build_log.exists() else outdir))
+                            f"{dsc} is intact:\n{_reason(text, shown=True)}",
+                            str(build_log if build_log.exists() else outdir))
     return Result(changes, build_log, lintian_output(text) if run_lintian else None)
 
 

@@ -15,6 +15,7 @@ class Dependencies:
         self.scope = scope
         self.externals_used: set[str] = set()
         self.used: set[str] = set()              # ... by the library being planned
+        self.labels: set[str] = set()            # ... and the externals' targets it names
         self.compiled: dict[str, list[str]] = {}   # library name -> labels of the targets compiled into it
         self.external_libs: dict[str, list[str]] = {}   # library name -> the external -l it links
         self.cut: list[tuple[str, str, str]] = []   # ... and what leave-out cut from the one being planned
@@ -23,6 +24,7 @@ class Dependencies:
     def start_library(self) -> None:
         """What the library about to be planned uses and cuts starts empty."""
         self.used = set()
+        self.labels = set()
         self.cut = []
 
     def use(self, *packages: str) -> None:
@@ -41,9 +43,15 @@ class Dependencies:
             via_label = via[-1] if via else referrer
             if (label, via_label, ext.drop) not in self.cut:
                 self.cut.append((label, via_label, ext.drop))
-        else:
-            self.use(*ext.packages)
-        return list(ext.libs)
+            return []
+        self.use(*ext.packages)
+        self.labels.add(label)
+        if ext.libs:   # the recipe's list overrides what the package's pkg-config files say
+            return list(ext.libs)
+        contents = self.scope.contents
+        module = ext.module_of(label)
+        return list(dict.fromkeys(lib for p in ext.packages if p in contents for lib in contents[p].libs_for(
+            [module] if module else contents[p].modules_for([label]))))
 
     def leave_out(self, label: str, user: Target) -> bool:
         """Whether the recipe's leave-out cuts the dependency of `user` on `label` (noted for the plan)."""

@@ -4,6 +4,8 @@ links, its link options and version script, what it needs generated first and it
 
 from __future__ import annotations
 
+import difflib
+
 from ..core.errors import DebforgeError
 from ..core.labels import absolute
 from ..graph import Target, split_label
@@ -41,7 +43,9 @@ class Libraries:
                             left_out=sorted(deps.cut),
                             left_out_used=sorted({(cut, kept) for cut, kept, _ in deps.cut
                                                   if cut not in deps.registrations and not cut.startswith("@")}))
-        if link.version_script and not spec.exports:   # the recipe's exports, where given, are the maintainer's
+        if spec.version_script:   # upstream's symbol map, named in the recipe for a cc_library
+            lib.version_script, = self.steps.paths(root, [spec.version_script])
+        elif link.version_script and not spec.exports:   # the recipe's exports, where given, are the maintainer's
             lib.version_script, = self.steps.paths(
                 root, [absolute(link.version_script, "", split_label(root.label)[1])])
         self.compile_closure(lib, closure)
@@ -49,6 +53,7 @@ class Libraries:
             raise DebforgeError(f"target '{spec.target}' has no sources to compile", *loc)
         deps.external_libs[spec.name] = lib.external_libs   # with a GPU flavour's runtime and CPU library
         made = set(lib.generated)   # steps are planned once; each library that needs one needs its tools
+        lib.external_labels = sorted(deps.labels)
         lib.build_depends = sorted(deps.used.union(*(s.build_depends for s in self.steps.steps.values()
                                                      if made.intersection(s.outputs))))
         return lib
@@ -89,7 +94,12 @@ class Libraries:
         ws = self.scope.ws
         root = ws.target(spec.target)
         if root is None:
-            raise DebforgeError(f"target '{spec.target}' does not exist in the upstream tree", *loc)
+            _, pkg, name = split_label(spec.target)
+            known = [split_label(t)[2] for t in ws.graph.targets if split_label(t)[:2] == ("", pkg)]
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f"did you mean '//{pkg}:{close[0]}'?" if close else (
+                f"//{pkg} declares: {', '.join(sorted(known)[:20])}" if known else None)
+            raise DebforgeError(f"target '{spec.target}' does not exist in the upstream tree", *loc, hint=hint)
         if root.kind == "filegroup":   # e.g. tf_cc_shared_object's name: a filegroup of the shared object
             rules = [r for r in map(ws.target, root.attrs.get("srcs", [])) if r is not None]
             if len(rules) == 1 and rules[0].kind in SHARED_OBJECT_KINDS:
@@ -131,3 +141,20 @@ class Libraries:
                           "defines": attrs["defines"], "local_defines": attrs["local_defines"],
                           "includes": attrs["includes"]})
         return library, link
+
+
+def link_transitively(libs: list[SharedLibrary]) -> None:
+    """Each library links the recipe libraries its siblings link, and their externals, as bazel links every
+    transitive dependency: inline code of a sibling's headers calls into the libraries below it (abseil's
+    malloc_internal links base, whose call_once.h calls spinlock_wait), which -z defs requires to be linked;
+    --as-needed drops those it does not call."""
+    by_name = {lib.spec.name: lib for lib in libs}
+    for lib in libs:
+        order = list(lib.siblings)
+        for name in order:   # grows while it is walked: breadth first, direct siblings first
+            below = by_name.get(name)
+            if below is None:
+                continue
+            order += [s for s in below.siblings if s not in order and s != lib.spec.name]
+            lib.external_libs += [x for x in below.external_libs if x not in lib.external_libs]
+        lib.siblings = order

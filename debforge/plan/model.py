@@ -32,6 +32,9 @@ class SharedLibrary:
     linkopts: list[str] = field(default_factory=list)
     siblings: list[str] = field(default_factory=list)    # other recipe libraries linked dynamically
     external_libs: list[str] = field(default_factory=list)
+    # the targets of external repositories it uses (@com_google_absl//absl/log:check): which of a -dev package's
+    # pkg-config modules it needs
+    external_labels: list[str] = field(default_factory=list)
     generated: list[str] = field(default_factory=list)   # generated files its compiles need first
     build_depends: list[str] = field(default_factory=list)   # the Debian packages its build needs
     version_script: str | None = None    # upstream's ld version script (path), where the recipe has no exports
@@ -54,6 +57,12 @@ class SharedLibrary:
     @property
     def variants(self) -> bool:
         return self.package.variants
+
+    @property
+    def copies(self) -> bool:
+        """Whether it gets ISA-level copies: its package has variants and some of its code is level-sensitive
+        (a copy of only level-neutral objects would be the generic file, byte for byte)."""
+        return self.package.variants and any(c.level_sensitive for c in self.compiles)
 
 
 @dataclass

@@ -16,11 +16,12 @@ the recipe selects, linked against the libraries).
 from __future__ import annotations
 
 from ..core import isa
+from ..core.devpackage import DevPackage
 from ..graph import ScanView
 from ..recipe.model import Recipe
 from .closure import Dependencies
 from .flags import CompileFlags
-from .libraries import Libraries
+from .libraries import Libraries, link_transitively
 from .model import FlavorBuild, Plan
 from .scope import Scope
 from .sensitivity import check as check_level_sensitive
@@ -32,14 +33,17 @@ def levels_for(recipe: Recipe, arch: str) -> list[isa.Level]:
     return [lvl for lvl in isa.ARCHES[arch].levels if lvl.name in recipe.isa_levels]
 
 
-def make_plan(recipe: Recipe, ws: ScanView, arch: str, flavor: FlavorBuild | None = None) -> Plan:
-    """The CPU flavour's plan, or with `flavor` that GPU flavour's (its packages, no ISA levels)."""
-    scope = Scope(recipe, ws, flavor)
+def make_plan(recipe: Recipe, ws: ScanView, arch: str, flavor: FlavorBuild | None = None,
+              contents: dict[str, DevPackage] | None = None) -> Plan:
+    """The CPU flavour's plan, or with `flavor` that GPU flavour's (its packages, no ISA levels). `contents`: what
+    the externals' Debian packages hold, whose pkg-config files give the -l of an external without `libs`."""
+    scope = Scope(recipe, ws, flavor, contents)
     deps = Dependencies(scope)
     flags = CompileFlags(scope)
     steps = Steps(scope, deps, flags)
     libraries = Libraries(scope, deps, flags, steps)
     libs = [libraries.library(pkg, spec) for pkg in scope.packages for spec in pkg.libraries]
+    link_transitively(libs)
     generate = [steps.steps[k] for k in sorted(steps.steps)]
     tools = [steps.host_tools.tools[k] for k in sorted(steps.host_tools.tools)]
     if flavor is None:

@@ -3,6 +3,7 @@ lookups on the scan's targets every part of the planner shares."""
 
 from __future__ import annotations
 
+from ..core.devpackage import DevPackage
 from ..core.errors import DebforgeError
 from ..graph import ScanView, Target, split_label
 from ..recipe.model import Library, Recipe
@@ -13,9 +14,11 @@ from .targets import CC_KINDS, where
 
 
 class Scope:
-    def __init__(self, recipe: Recipe, ws: ScanView, flavor: FlavorBuild | None = None):
+    def __init__(self, recipe: Recipe, ws: ScanView, flavor: FlavorBuild | None = None,
+                 contents: dict[str, DevPackage] | None = None):
         self.recipe = recipe
         self.ws = ws
+        self.contents = contents or {}   # Debian package -> what it holds (its pkg-config modules' libraries)
         self.flavor = flavor.flavor if flavor else None
         spec = recipe.flavor(self.flavor.name) if flavor else None
         self.packages = spec.packages if spec else recipe.packages

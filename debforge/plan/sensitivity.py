@@ -31,9 +31,11 @@ def check(recipe: Recipe, libraries: list[SharedLibrary]) -> None:
             raise DebforgeError(f"level-sensitive glob '{g.pattern}' matches no source any library compiles",
                                 g.file, g.line, f"regenerate the list for this upstream version with "
                                 f"`{MEASURE} {recipe.path}`, or remove the line")
-    for lib in libraries:   # every copy linked from the same objects: the same file, the same build-id
-        if lib.variants and not any(c.level_sensitive for c in lib.compiles):
-            raise DebforgeError(f"lib{lib.spec.name} has no level-sensitive translation unit: its ISA-level copies "
-                                f"would be the generic one, byte for byte", str(recipe.path), lib.package.line,
-                                f"set variants: false on package {lib.package.name}, or list its level-sensitive "
+    # a library with no level-sensitive code gets no copies (each would be the generic file, byte for byte); a
+    # package with variants needs one library that does
+    for pkg in {lib.package.name: lib.package for lib in libraries if lib.variants}.values():
+        if not any(lib.copies for lib in libraries if lib.package.name == pkg.name):
+            raise DebforgeError(f"no library of {pkg.name} has a level-sensitive translation unit: its ISA-level "
+                                f"packages would hold copies of the generic files, byte for byte", str(recipe.path),
+                                pkg.line, f"set variants: false on package {pkg.name}, or list its level-sensitive "
                                 f"sources (`{MEASURE} {recipe.path}`)")

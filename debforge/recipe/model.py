@@ -24,6 +24,7 @@ class Library:
     version: str       # full version of the real file: lib<name>.so.<version>
     line: int
     exports: tuple[str, ...] = ()  # symbol globs it exports (C++ ones demangled, with ::); empty: all
+    version_script: str = ""   # label of upstream's ld version script (symbol map) for a cc_library target
 
 
 @dataclass(frozen=True)
@@ -58,10 +59,17 @@ class External:
     # directories of its shared libraries off ld.so's path (libmlir-19-dev: libMLIR.so.19.1 is only in
     # /usr/lib/llvm-19/lib): linked with -L and found at run time through RUNPATH
     libdirs: tuple[str, ...] = ()
+    versions: tuple[tuple[str, str, str], ...] = ()   # (package, relation, version): libabsl-dev (>= 20240116)
+    # target of the repository (//pkg:name) -> its pkg-config module, where the names differ
+    modules: dict[str, str] = field(default_factory=dict)
 
     @property
     def packages(self) -> tuple[str, ...]:
         return (self.package, *self.extra_packages) if self.package else ()
+
+    def module_of(self, label: str) -> str | None:
+        """The pkg-config module the recipe names for a target of the repository (@repo//pkg:name), if any."""
+        return self.modules.get("//" + label.partition("//")[2] if label.startswith("@") else label)
 
 
 @dataclass(frozen=True)
@@ -208,6 +216,10 @@ class Recipe:
     # (list file, line, upstream version) when the list says which version measure-levels measured
     level_sensitive_for: tuple[str, int, str] | None = None
     tests: Tests | None = None   # upstream's tests run at build time and as an autopkgtest
+    # binary package (or "source") -> (lintian tag with its context, the reason): debian/<pkg>.lintian-overrides
+    lintian_overrides: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
+    cmake: str = ""   # find_package() name of the -dev package's CMake configuration; empty: none
+    cmake_prefix: str = ""   # left out of a library's name in its target's: absl_base is absl::base
 
     @property
     def full_version(self) -> str:
@@ -223,6 +235,14 @@ class Recipe:
         """The externals' library directories off ld.so's path that linking `external_libs` needs."""
         return list(dict.fromkeys(d for e in self.externals.values() if set(e.libs) & set(external_libs)
                                   for d in e.libdirs))
+
+    def versioned(self, package: str) -> str:
+        """A package as a dependency, with the version the externals require of it: libabsl-dev (>= 20240116)."""
+        for ext in self.externals.values():
+            for name, op, version in ext.versions:
+                if name == package:
+                    return f"{package} ({op} {version})"
+        return package
 
     def build_profiles(self) -> list[str]:
         """The restriction formulas of packages and header sets."""

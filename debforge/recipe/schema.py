@@ -10,7 +10,10 @@ import re
 from dataclasses import replace
 from pathlib import Path
 
-from ..core import confine, isa
+from debian.deb822 import PkgRelation
+from license_expression import get_spdx_licensing
+
+from ..core import confine, exports, isa
 from ..core.errors import DebforgeError
 from ..core.escape import CONTROL
 from ..core.globs import compile_pattern
@@ -19,6 +22,8 @@ from .load import Node, load_yaml
 from .model import (BinaryPackage, Config, External, FlavorSpec, HeaderSet, LeaveOut, LevelGlob, Library, Recipe,
                     RepoFile, TestEntry, Tests, Tool, Upstream)
 
+COMMON_LICENSES = frozenset(p.name for p in Path("/usr/share/common-licenses").iterdir()) \
+    if Path("/usr/share/common-licenses").is_dir() else frozenset()
 PKG_NAME = re.compile(r"[a-z0-9][a-z0-9+.-]+")
 FRONTEND = re.compile(r"[a-z][a-z0-9_]*")
 UPSTREAM_VERSION = re.compile(r"[0-9][A-Za-z0-9.+~-]*")
@@ -26,12 +31,14 @@ LIB_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_+.-]*")   # becomes a file and dir
 SOVERSION = re.compile(r"[0-9]+(\.[0-9]+)*")
 MAINTAINER = re.compile(r"[^<>]+ <[^<>@\s]+@[^<>\s]+>")
 LABEL = re.compile(r"(@[A-Za-z0-9_.-]*)?//[A-Za-z0-9_./+-]*(:[A-Za-z0-9_./+=,@~-]+)?")
-EXPORT = re.compile(r"[A-Za-z_*?\[][A-Za-z0-9_:*?\[\]]*")   # a symbol glob of an ld version script
 SUITE = re.compile(r"[a-z][a-z0-9-]*")
 MACRO = re.compile(r"[A-Za-z_]\w*")
 SECTION = re.compile(r"(?:(?:contrib|non-free|non-free-firmware)/)?[a-z0-9][a-z0-9-]*")   # Policy 2.4
 HOMEPAGE = re.compile(r"https?://[A-Za-z0-9._~:/?#@!&+,;=%-]+")   # no quote, $, space: it lands in debian/watch
 LICENSE = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+_-]*")   # a DEP-5 short name: also a file of common-licenses
+VERSION = re.compile(r"(?:[0-9]+:)?[0-9][A-Za-z0-9.+~-]*")   # a Debian version in a dependency relation
+CMAKE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")   # find_package(NAME), NAMEConfig.cmake, NAME:: targets
+PC_MODULE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]*")
 REVISION = re.compile(r"[0-9][A-Za-z0-9.+~]*")
 LABEL_OR_NAME = re.compile(r"[A-Za-z0-9_@/:.+=,~-]+")   # a build setting (label) or a --define name
 REPO = re.compile(r"@?[A-Za-z0-9_.+-]+")   # a bazel repository
@@ -121,8 +128,9 @@ TOP_KEYS = {
     "description": True, "frontend": True, "architectures": False, "isa-levels": False, "packages": True,
     "dev": True, "externals": False, "config": False, "distribution": False, "closes": False, "bazel": False,
     "flavors": False, "tools": False, "python-requirements": False, "patches": False, "leave-out": False,
-    "rule-outputs": False, "level-sensitive": False, "tests": False,
+    "rule-outputs": False, "level-sensitive": False, "tests": False, "lintian-overrides": False,
 }
+LINTIAN_TAG = re.compile(r"[a-z0-9][a-z0-9+.-]*(?: [^\s\[\]][^\n]*)?")   # a tag, then its context (or a glob)
 
 
 def _upstream(node: Node, recipe_dir: Path) -> Upstream:
@@ -154,8 +162,12 @@ def _packages(node: Node, version: str) -> tuple[BinaryPackage, ...]:
         libs = []
         for lib_node in _list(m["libraries"], f"libraries of {name}"):
             lm = _mapping(lib_node, f"library of {name}",
-                          {"name": True, "target": True, "soversion": False, "version": False, "exports": False})
+                          {"name": True, "target": True, "soversion": False, "version": False, "exports": False,
+                           "version-script": False})
             lname = _str(lm["name"], "library name", LIB_NAME)
+            if lname.startswith("lib"):
+                raise lm["name"].error(f"library name '{lname}' starts with lib: the file would be lib{lname}.so",
+                                       f"write name: {lname[3:]} (debforge adds the lib prefix)")
             if "soversion" not in lm:
                 raise lib_node.error(f"library '{lname}' has no soversion: debforge gives every library the SONAME "
                                      f"lib{lname}.so.<soversion>, the name under which ld.so finds its ISA-level "
@@ -169,8 +181,12 @@ def _packages(node: Node, version: str) -> tuple[BinaryPackage, ...]:
                 soversion=_str(lm["soversion"], "soversion", SOVERSION, "expected digits such as 1 or 2.14"),
                 version=_str(lm["version"], "library version", SOVERSION) if "version" in lm else version,
                 line=lib_node.line,
-                exports=tuple(_str(n, "exports entry", EXPORT) for n in _list(lm["exports"], "exports"))
-                if "exports" in lm else ()))
+                exports=tuple(_export(n) for n in _list(lm["exports"], "exports"))
+                if "exports" in lm else (),
+                version_script=_label(lm["version-script"], "version-script") if "version-script" in lm else ""))
+            if "exports" in lm and "version-script" in lm:
+                raise lm["version-script"].error(f"library '{lname}' has both exports and version-script: one "
+                                                 f"decides what it exports")
             if not f"{libs[-1].version}.".startswith(f"{libs[-1].soversion}."):   # 10.0 does not start with 1
                 raise lm.get("version", lm["soversion"]).error(
                     f"library version '{libs[-1].version}' does not start with its soversion '{libs[-1].soversion}'")
@@ -184,6 +200,26 @@ def _packages(node: Node, version: str) -> tuple[BinaryPackage, ...]:
     if not out:
         raise node.error("packages is empty: list at least one library package")
     return tuple(out)
+
+
+def _license(node: Node) -> str:
+    """An SPDX license identifier (license-expression's list) or a name of /usr/share/common-licenses, where
+    DEP-5 adds + for "or any later version" (GPL-2+)."""
+    name = _str(node, "license", LICENSE, "expected an SPDX/DEP-5 short name")
+    if name.removesuffix("+") in COMMON_LICENSES or not get_spdx_licensing().validate(name).errors:
+        return name
+    close = difflib.get_close_matches(name, [*COMMON_LICENSES, "Apache-2.0", "MIT", "BSD-3-Clause", "BSD-2-Clause",
+                                             "MPL-2.0", "ISC", "Zlib"], n=1)
+    raise node.error(f"license '{name}' is neither an SPDX identifier nor a license of /usr/share/common-licenses",
+                     f"did you mean '{close[0]}'?" if close else "see https://spdx.org/licenses/")
+
+
+def _export(node: Node) -> str:
+    glob = _str(node, "exports entry")
+    why = exports.problem(glob)
+    if why:
+        raise node.error(f"exports entry '{glob}' is not valid: {why}")
+    return glob
 
 
 def _headers(node: Node) -> tuple[HeaderSet, ...]:
@@ -216,7 +252,8 @@ def _externals(node: Node) -> dict[str, External]:
             raise value.error(f"externals: {repo!r} is not a bazel repository (@name) or an in-tree package (//pkg)")
         name = repo.lstrip("@")
         if isinstance(value.value, str):
-            out[name] = External(name, _str(value, f"externals.{repo}", PKG_NAME), (), value.line)
+            package, versions = _dependency(value, f"externals.{repo}")
+            out[name] = External(name, package, (), value.line, versions=versions)
             continue
         if isinstance(value.value, dict) and "drop" in value.value:
             dm = _mapping(value, f"externals.{repo}", {"drop": True, "undefine": False})
@@ -225,21 +262,58 @@ def _externals(node: Node) -> dict[str, External]:
             out[name] = External(name, "", (), value.line, _str(dm["drop"], f"externals.{repo}.drop"), undefine)
             continue
         em = _mapping(value, f"externals.{repo}", {"package": True, "libs": False, "includes": False,
-                                                   "libdirs": False})
+                                                   "libdirs": False, "modules": False})
         libs = tuple(_str(n, "externals lib", LIB_NAME) for n in _list(em["libs"], "libs")) if "libs" in em else ()
         includes, libdirs = (tuple(_system_dir(n, f"externals.{repo}.{key}") for n in _list(em[key], key)
                                    ) if key in em else () for key in ("includes", "libdirs"))
         if libdirs and not libs:
             raise em["libdirs"].error(f"externals.{repo}.libdirs without libs: nothing would be linked from them")
         if isinstance(em["package"].value, list):   # Debian splits protobuf's headers: libprotobuf-dev, libprotoc-dev
-            packages = [_str(n, f"externals.{repo}.package", PKG_NAME) for n in em["package"].value]
-            if not packages:
+            deps = [_dependency(n, f"externals.{repo}.package") for n in em["package"].value]
+            if not deps:
                 raise em["package"].error(f"externals.{repo}.package must name at least one Debian package")
         else:
-            packages = [_str(em["package"], f"externals.{repo}.package", PKG_NAME)]
-        out[name] = External(name, packages[0], libs, value.line, includes=includes,
-                             extra_packages=tuple(packages[1:]), libdirs=libdirs)
+            deps = [_dependency(em["package"], f"externals.{repo}.package")]
+        out[name] = External(name, deps[0][0], libs, value.line, includes=includes,
+                             extra_packages=tuple(p for p, _ in deps[1:]), libdirs=libdirs,
+                             versions=tuple(v for _, vs in deps for v in vs),
+                             modules=_modules(em["modules"], repo) if "modules" in em else {})
     return out
+
+
+def _cmake(dev: dict[str, Node]) -> dict[str, str]:
+    """dev.cmake: NAME, or {name: NAME, prefix: P} where the library P<x> is the target NAME::<x>."""
+    if "cmake" not in dev:
+        return {}
+    node = dev["cmake"]
+    m = _mapping(node, "dev.cmake", {"name": True, "prefix": False}) if isinstance(node.value, dict) else {"name": node}
+    return {"cmake": _str(m["name"], "dev.cmake name", CMAKE_NAME, "a CMake package name such as absl"),
+            "cmake_prefix": _str(m["prefix"], "dev.cmake prefix", LIB_NAME) if "prefix" in m else ""}
+
+
+def _modules(node: Node, repo: str) -> dict[str, str]:
+    """//pkg:name (a target of the repository) -> the pkg-config module that links it."""
+    if not isinstance(node.value, dict):
+        raise node.error(f"externals.{repo}.modules must be a mapping of //pkg:name -> pkg-config module")
+    out = {}
+    for label, value in node.value.items():
+        if not isinstance(label, str) or not label.startswith("//") or not LABEL.fullmatch(label):
+            raise value.error(f"externals.{repo}.modules: '{label}' is not a target of the repository (//pkg:name)")
+        out[label if ":" in label else f"{label}:{label.rsplit('/', 1)[-1]}"] = _str(
+            value, f"externals.{repo}.modules.{label}", PC_MODULE, "a pkg-config module name")
+    return out
+
+
+def _dependency(node: Node, what: str) -> tuple[str, tuple[tuple[str, str, str], ...]]:
+    """A Debian package, optionally with a version relation as in debian/control: libabsl-dev (>= 20240116)."""
+    text = _str(node, what)
+    relations = PkgRelation.parse_relations(text)
+    rel = relations[0][0] if len(relations) == 1 and len(relations[0]) == 1 else None
+    if not isinstance(rel, dict) or rel["arch"] or rel["archqual"] or rel["restrictions"] or \
+            not PKG_NAME.fullmatch(rel["name"]) or rel["version"] and not VERSION.fullmatch(rel["version"][1]):
+        raise node.error(f"{what} '{text}' is not valid: a Debian package name, optionally with a version "
+                         f"relation such as libabsl-dev (>= 20240116)")
+    return rel["name"], ((rel["name"], *rel["version"]),) if rel["version"] else ()
 
 
 def _system_dir(node: Node, what: str) -> str:
@@ -386,7 +460,7 @@ def load_recipe(path: str | Path) -> Recipe:
 
     frontend = _str(top["frontend"], "frontend", FRONTEND, "a frontend's name")   # which exist: the pipeline's to say
 
-    dev = _mapping(top["dev"], "dev", {"package": True, "headers": False})
+    dev = _mapping(top["dev"], "dev", {"package": True, "headers": False, "cmake": False})
     dev_package = _str(dev["package"], "dev.package", PKG_NAME)
     packages = _packages(top["packages"], version)
     if dev_package in {p.name for p in packages}:
@@ -402,7 +476,7 @@ def load_recipe(path: str | Path) -> Recipe:
         section=_str(top["section"], "section", SECTION, "a Debian section such as libs or contrib/science")
         if "section" in top else "libs",
         homepage=_str(top["homepage"], "homepage", HOMEPAGE, "expected an http(s) URL"),
-        license=_str(top["license"], "license", LICENSE, "expected an SPDX/DEP-5 short name"),
+        license=_license(top["license"]),
         copyright=_str(top["copyright"], "copyright", lines=True),
         summary=_str(top["summary"], "summary"),
         description=_str(top["description"], "description", lines=True),
@@ -422,7 +496,34 @@ def load_recipe(path: str | Path) -> Recipe:
         rule_outputs=_rule_outputs(top["rule-outputs"], path.parent) if "rule-outputs" in top else {},
         level_sensitive=sensitive, level_sensitive_for=measured_for,
         tests=_tests(top["tests"], levels) if "tests" in top else None,
+        **_cmake(dev),
+        lintian_overrides=_lintian_overrides(top["lintian-overrides"], packages, dev_package,
+                                             _str(top["source"], "source", PKG_NAME), levels)
+        if "lintian-overrides" in top else {},
     )
+
+
+def _lintian_overrides(node: Node, packages: tuple[BinaryPackage, ...], dev: str, source: str,
+                       levels: list[str]) -> dict[str, tuple[tuple[str, str], ...]]:
+    """package -> {tag [context]: reason}: every package debforge makes (or `source`), every override with why."""
+    suffixes = ["generic"] + [isa.all_levels()[lvl].suffix for lvl in levels]
+    known = {"source", dev, f"{source}-src"} | {p.name for p in packages} | \
+        {f"{p.name}-{s}" for p in packages for s in suffixes}
+    if not isinstance(node.value, dict):
+        raise node.error(f"lintian-overrides must be a mapping of package -> {{tag: reason}}, not {_type(node.value)}")
+    out = {}
+    for pkg, tags in node.value.items():
+        if pkg not in known:
+            close = difflib.get_close_matches(str(pkg), known, n=1)
+            raise tags.error(f"lintian-overrides: '{pkg}' is not a package of this recipe",
+                             f"did you mean '{close[0]}'?" if close else f"known: {', '.join(sorted(known))}")
+        if not isinstance(tags.value, dict) or not tags.value:
+            raise tags.error(f"lintian-overrides.{pkg} must be a mapping of lintian tag -> the reason for "
+                             f"overriding it")
+        out[pkg] = tuple((_str(Node(tag, reason.line, node.file), "lintian tag", LINTIAN_TAG,
+                               "a lintian tag, optionally followed by its context"),
+                          _str(reason, f"the reason for overriding {tag}")) for tag, reason in tags.value.items())
+    return out
 
 
 MAX_RULE_OUTPUTS = 200_000

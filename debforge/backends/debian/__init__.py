@@ -6,11 +6,12 @@ import re
 from pathlib import Path
 
 from ...core import escape, isa
+from ...core.devpackage import DevPackage
 from ...core.layout import GENDIR
 from ...plan import Plan, header_files, pools
 from ...recipe.model import Recipe
 from .. import ninja
-from . import changelog, control, copyright, install, pkgconfig, tests
+from . import changelog, cmake, control, copyright, devdeps, install, pkgconfig, tests
 from .common import EXECUTABLE, REGULAR, RULES, SCRIPTS, skeleton
 from .packages import all_variants, generic_name, safe, shlibs_alternatives, shlibs_dependency
 
@@ -26,19 +27,20 @@ def _header_groups(recipe: Recipe, headers: list[tuple[str, str, str]]) -> dict[
     return groups
 
 
-def _ninja_targets(recipe: Recipe, groups: dict[str, list[str]]) -> dict[str, list[str]]:
-    """What ninja builds for each arch-dependent binary package that installs files."""
+def _ninja_targets(recipe: Recipe, groups: dict[str, list[str]], copied: set[str]) -> dict[str, list[str]]:
+    """What ninja builds for each arch-dependent binary package that installs files (`copied`: the libraries
+    with ISA-level copies)."""
     out = {generic_name(pkg): [ninja.library_target(lib.name, isa.GENERIC) for lib in pkg.libraries]
            for pkg in recipe.packages}
     for v in all_variants(recipe):
-        out[v.name] = [ninja.library_target(lib.name, v.level.name) for lib in v.meta.libraries]
+        out[v.name] = [ninja.library_target(lib.name, v.level.name) for lib in v.meta.libraries if lib.name in copied]
     for pkg in [*out, recipe.dev_package]:   # the -dev package's .so links point into the packages above
         if f"headers-{pkg}" in groups:
             out.setdefault(pkg, []).append(f"headers-{pkg}")
     return out
 
 
-def _build_depends(plans: dict[str, Plan]) -> list[str]:
+def _build_depends(recipe: Recipe, plans: dict[str, Plan]) -> list[str]:
     """Every package the plans use; one that only build-profiled recipe packages need carries their restriction,
     so a build under the profile does not need it."""
     needed_by: dict[str, set[str]] = {}   # -> restriction formulas of the packages needing it ("": always built)
@@ -48,18 +50,23 @@ def _build_depends(plans: dict[str, Plan]) -> list[str]:
     out = []
     for dep in sorted({d for p in plans.values() for d in p.externals_used}):
         formulas = needed_by.get(dep, {""})
+        dep = recipe.versioned(dep)
         out.append(f"{dep} {next(iter(formulas))}" if len(formulas) == 1 and "" not in formulas else dep)
     # what only upstream's tests need (googletest): a build without them (the nocheck profile) goes without it
     used = {d for p in plans.values() for d in p.externals_used}
     return out + [f"{dep} <!nocheck>" for dep in sorted({d for p in plans.values() for d in p.test_depends} - used)]
 
 
-def render(recipe: Recipe, plans: dict[str, Plan], root: Path, timestamp: int) -> dict[str, tuple[str, int]]:
-    """All files of debian/, as relative path -> (text, mode)."""
+def render(recipe: Recipe, plans: dict[str, Plan], root: Path, timestamp: int,
+           contents: dict[str, DevPackage] | None = None) -> dict[str, tuple[str, int]]:
+    """All files of debian/, as relative path -> (text, mode). `contents`: what the externals' Debian packages
+    hold (drivers/archive.py), for the -dev package's Depends and .pc files; a package not in it is not known."""
     files = skeleton()
-    files["control"] = (control.render(recipe, _build_depends(plans)), REGULAR)
     generated = sorted({o for p in plans.values() for step in p.steps for o in step.outputs})
     headers = header_files(recipe, str(root), generated)
+    needs = devdeps.compute(recipe, headers, root, contents or {})
+    dev_depends = [recipe.versioned(p) for p in needs.packages]
+    files["control"] = (control.render(recipe, _build_depends(recipe, plans), dev_depends), REGULAR)
     groups = _header_groups(recipe, headers)
     files["changelog"] = (changelog.render(recipe, timestamp, root / "debian" / "changelog"), REGULAR)
     files["copyright"] = (copyright.render(recipe, root, timestamp), REGULAR)
@@ -68,9 +75,10 @@ def render(recipe: Recipe, plans: dict[str, Plan], root: Path, timestamp: int) -
     for v in variants:
         for arch in v.arches:
             recommends.setdefault(safe(v.meta.name), {}).setdefault(arch, []).append(v.name)
+    copied = {lib.spec.name for plan in plans.values() for lib in plan.libraries if lib.copies}
     files["rules"] = (RULES.get_template("rules.j2").render(
         recipe_name=ninja.RECIPE,
-        ninja_targets=_ninja_targets(recipe, groups),
+        ninja_targets=_ninja_targets(recipe, groups, copied),
         profiled=[p.name for p in control.profiled(recipe)],
         variant_packages=[v.name for v in variants],
         variant_suffixes=sorted({v.level.suffix for v in variants}),
@@ -88,12 +96,13 @@ def render(recipe: Recipe, plans: dict[str, Plan], root: Path, timestamp: int) -
                           REGULAR)
     runpaths = {lib.package.name: dirs for plan in plans.values() for lib in plan.libraries
                 if (dirs := recipe.libdirs(lib.external_libs))}
-    for name, text in install.render(recipe, headers, runpaths).items():
+    for name, text in install.render(recipe, headers, runpaths, copied).items():
         files[name] = (text, EXECUTABLE if text.startswith("#!") else REGULAR)   # dh-exec filters it
     for arch, plan in plans.items():
         files[f"debforge/build-{arch}.ninja"] = (ninja.render(plan, groups), REGULAR)
     files[ninja.RECIPE.removeprefix("debian/")] = (recipe.path.read_text(), REGULAR)
-    for name, text in pkgconfig.render(recipe, next(iter(plans.values()))).items():
+    for name, text in [*pkgconfig.render(recipe, next(iter(plans.values())), needs, contents or {}).items(),
+                       *cmake.render(recipe, next(iter(plans.values()))).items()]:
         files[name] = (text, REGULAR)
     if recipe.patches:   # format 3.0 (quilt): dpkg-source applies them before the build
         files["patches/series"] = ("".join(f"{p.name}\n" for p in recipe.patches), REGULAR)
@@ -105,7 +114,7 @@ def render(recipe: Recipe, plans: dict[str, Plan], root: Path, timestamp: int) -
                                                                                  REGULAR)
     with_tests = any(p.tests for p in plans.values())
     files["tests/control"] = (tests.control(recipe, with_tests), REGULAR)
-    files[f"tests/{tests.TEST}"] = (tests.script(recipe, SCRIPTS), EXECUTABLE)
+    files[f"tests/{tests.TEST}"] = (tests.script(recipe, SCRIPTS, copied), EXECUTABLE)
     if with_tests:
         files[f"tests/{tests.UPSTREAM}"] = (tests.upstream_script(recipe, plans, SCRIPTS), EXECUTABLE)
     return dict(sorted(files.items()))

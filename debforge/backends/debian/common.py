@@ -20,6 +20,7 @@ def _environment(finalize) -> jinja2.Environment:
 
 RULES = _environment(escape.make)              # debian/rules
 SCRIPTS = _environment(escape.shell_word)      # shell scripts and debian/watch: plain words only
+CMAKE = _environment(escape.cmake)             # CMake package configuration files
 
 
 def skeleton() -> dict[str, tuple[str, int]]:

@@ -32,11 +32,12 @@ def description(summary: str, *paragraphs: str) -> str:
     return summary + "\n" + "\n .\n".join(_long(p) for p in paragraphs if p)
 
 
-def render(recipe: Recipe, build_depends: list[str]) -> str:
+def render(recipe: Recipe, build_depends: list[str], dev_depends: list[str] = ()) -> str:
+    """`dev_depends`: the externals' -dev packages whose headers the -dev package's headers include."""
     paragraphs = [_source(recipe, build_depends)]
     for pkg in recipe.packages:
         paragraphs += _library_packages(recipe, pkg)
-    paragraphs += [_dev(recipe), _src(recipe)]
+    paragraphs += [_dev(recipe, dev_depends), _src(recipe)]
     return dump(paragraphs, recipe)
 
 
@@ -101,10 +102,10 @@ def _library_packages(recipe: Recipe, pkg: BinaryPackage) -> list[Deb822]:
     return out
 
 
-def _dev(recipe: Recipe) -> Deb822:
+def _dev(recipe: Recipe, dev_depends: list[str]) -> Deb822:
     # a package a build profile leaves out is not depended on: debian/rules names the built ones in a substvar
     meta_deps = ", ".join([f"{p.name} (= ${{binary:Version}})" for p in recipe.packages if not p.build_profiles]
-                          + ["${debforge:Profiled-Depends}"] * bool(profiled(recipe)))
+                          + ["${debforge:Profiled-Depends}"] * bool(profiled(recipe)) + list(dev_depends))
     return Deb822({
         "Package": recipe.dev_package,
         "Section": "libdevel",

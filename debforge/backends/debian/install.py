@@ -6,7 +6,7 @@ from __future__ import annotations
 from ...core import isa
 from ...recipe.model import Recipe
 from ..ninja import level_dir
-from . import pkgconfig
+from . import cmake, pkgconfig
 from .packages import generic_name, src_name, variants
 
 LIBDIR = "usr/lib/${DEB_HOST_MULTIARCH}"
@@ -17,8 +17,10 @@ def override(overrides: dict[str, list[str]], package: str, tag: str, reason: st
     overrides.setdefault(package, []).append(f"# {reason}\n{package}: {tag}\n")
 
 
-def render(recipe: Recipe, headers: list[tuple[str, str, str]], runpaths: dict[str, list[str]]) -> dict[str, str]:
-    """`runpaths`: binary package -> the externals' library directories its libraries' RUNPATH names."""
+def render(recipe: Recipe, headers: list[tuple[str, str, str]], runpaths: dict[str, list[str]],
+           copied: set[str]) -> dict[str, str]:
+    """`runpaths`: binary package -> the externals' library directories its libraries' RUNPATH names; `copied`:
+    the libraries with ISA-level copies."""
     files: dict[str, str] = {}
     overrides: dict[str, list[str]] = {}
     packages = [p for pkg in recipe.packages for p in
@@ -42,20 +44,28 @@ def render(recipe: Recipe, headers: list[tuple[str, str, str]], runpaths: dict[s
                       "ldconfig records glibc-hwcaps/ copies in ld.so.cache; without it ld.so keeps the baseline")
             files[f"{v.name}.install"] = "".join(
                 f"{level_dir(v.level.name)}/lib{lib.name}.so.{lib.soversion}* {LIBDIR}/glibc-hwcaps/{v.level.name}/\n"
-                for lib in pkg.libraries)
+                for lib in pkg.libraries if lib.name in copied)
             # dh_makeshlibs skips variants (their shlibs would compete with the generic package's), so their
             # ld.so.cache entries need this trigger of their own.
             files[f"{v.name}.triggers"] = "activate-noawait ldconfig\n"
     files[f"{recipe.dev_package}.install"] = _profiled(
         [(f"{src} {dest}/", profiles) for src, dest, profiles in headers] +
         [(f"debian/{pkgconfig.DIR}/{lib.name}.pc {LIBDIR}/pkgconfig/", pkg.build_profiles)
-         for pkg, lib in recipe.libraries()])
+         for pkg, lib in recipe.libraries()] +
+        [(f"debian/{cmake.DIR}/{recipe.cmake}{kind}.cmake {LIBDIR}/cmake/{recipe.cmake}/", "")
+         for kind in ("Config", "ConfigVersion") if recipe.cmake])
     files[f"{recipe.dev_package}.links"] = _profiled(
         [(f"{LIBDIR}/lib{lib.name}.so.{lib.soversion} {LIBDIR}/lib{lib.name}.so", pkg.build_profiles)
          for pkg, lib in recipe.libraries()])
     files[f"{src_name(recipe)}.install"] = f"obj-debforge/src/* usr/src/{recipe.source}/\n"
+    for pkg, tags in recipe.lintian_overrides.items():   # the maintainer's, each with its reason
+        for tag, reason in tags:
+            override(overrides, pkg, tag, reason)
     for name, entries in overrides.items():
-        files[f"{name}.lintian-overrides"] = "".join(entries)
+        if name == "source":   # debian/source/lintian-overrides: the tags alone
+            files["source/lintian-overrides"] = "".join(e.replace("\nsource: ", "\n") for e in entries)
+        else:
+            files[f"{name}.lintian-overrides"] = "".join(entries)
     return files
 
 

@@ -28,13 +28,14 @@ def control(recipe: Recipe, upstream_tests: bool) -> str:
     return dump(out, recipe)
 
 
-def script(recipe: Recipe, env: jinja2.Environment) -> str:
+def script(recipe: Recipe, env: jinja2.Environment, copied: set[str]) -> str:
+    """`copied`: the libraries with ISA-level copies, whose best copy the test expects ld.so to load."""
     levels_by_arch = {arch: [lvl for lvl in isa.ARCHES[arch].levels if lvl.name in recipe.isa_levels]
                       for arch in recipe.architectures}
     return env.get_template("hwcaps-test.sh.j2").render(
         recipe_name=RECIPE,
         levels_by_arch={a: levels for a, levels in levels_by_arch.items() if levels},
-        libraries=[(lib, bool(variants(recipe, pkg))) for pkg, lib in recipe.libraries()],
+        libraries=[(lib, bool(variants(recipe, pkg)) and lib.name in copied) for pkg, lib in recipe.libraries()],
     )
 
 

@@ -123,9 +123,10 @@ class Conditions:
             try:
                 ok, weight = self._verdict(self.ws.natives.absolute(key))
             except ValueError:
-                if not self.ws.scope.literal:
+                if not self.ws.scope.literal and not self._bzl_relative(key):
                     raise
-                ok, weight = False, 0   # literal pass (see setting()): function defaults, not what we look for
+                # literal pass (see setting()): function defaults, not what we look for
+                ok, weight = False, 0
             if ok:
                 best.append((weight, i))
         if best:
@@ -135,6 +136,16 @@ class Conditions:
             return [keys.index(DEFAULT)]
         raise ValueError(no_match_error or f"select(): no condition matches the Debian configuration "
                                            f"(arch {self.ws.config.arch}) and there is no //conditions:default")
+
+    def _bzl_relative(self, key: str) -> bool:
+        """A relative condition of a select() at a .bzl file's top level that the loading package lacks: bazel's
+        select() is lazy and resolves it in the package of the rule that uses the value (abseil's
+        ABSL_RANDOM_RANDEN_COPTS names :cpu_k8, which only //absl/random/internal declares); resolved eagerly, in
+        the package that loads the file first, it describes no configuration here and matches nothing."""
+        if key.startswith(":") and self.ws.loader.loading:
+            self.ws.recorder.met(unknown=self.ws.natives.absolute(key))
+            return True
+        return False
 
     def _verdict(self, label: str) -> tuple[bool, int]:
         recorder = self.ws.recorder

@@ -1,0 +1,44 @@
+"""CMake package configuration of the -dev package (the recipe's dev.cmake): NAMEConfig.cmake with one imported
+target NAME::<library> per recipe library (without the recipe's prefix: abseil's CMake build names absl_base
+absl::base), linking the recipe libraries it links, and NAMEConfigVersion.cmake."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ...plan import Plan
+from ...recipe.model import Recipe
+from .common import CMAKE
+from .pkgconfig import THREADS
+
+DIR = "debforge/cmake"   # under debian/
+
+
+@dataclass(frozen=True)
+class Imported:
+    target: str
+    soname: str
+    links: tuple[str, ...]   # INTERFACE_LINK_LIBRARIES
+
+
+def target_name(recipe: Recipe, library: str) -> str:
+    return library.removeprefix(recipe.cmake_prefix) or library
+
+
+def render(recipe: Recipe, plan: Plan) -> dict[str, str]:
+    """debian/ path -> text of the two files; none without dev.cmake."""
+    name = recipe.cmake
+    if not name:
+        return {}
+    ours = {lib.name for _, lib in recipe.libraries()}
+    threads = any(o in THREADS for lib in plan.libraries for o in lib.linkopts)
+    targets = []
+    for lib in plan.libraries:
+        links = [f"{name}::{target_name(recipe, s)}" for s in lib.siblings if s in ours]
+        links += ["Threads::Threads"] * any(o in THREADS for o in lib.linkopts)
+        targets.append(Imported(target_name(recipe, lib.spec.name), lib.soname, tuple(links)))
+    config = CMAKE.get_template("cmake-config.cmake.j2").render(source=recipe.source, name=name, threads=threads,
+                                                                targets=targets)
+    version = CMAKE.get_template("cmake-version.cmake.j2").render(source=recipe.source, name=name,
+                                                                  version=recipe.version)
+    return {f"{DIR}/{name}Config.cmake": config, f"{DIR}/{name}ConfigVersion.cmake": version}
