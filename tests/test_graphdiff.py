@@ -5,9 +5,8 @@ import copy
 import dataclasses
 import json
 
-from debforge import graphdiff
-
 from conftest import FIXTURES, fixture_plan
+from debforge import graphdiff
 
 TREES = FIXTURES / "update"
 
