@@ -32,13 +32,14 @@ class Change:
 
 @dataclass
 class GraphDiff:
+    source: str
     old_version: str
     new_version: str
     arches: list[str]
     libraries: dict[str, dict[str, Change]]   # lib<name> -> category -> change (only categories that changed)
 
     def to_json(self) -> str:
-        return json.dumps({"old": self.old_version, "new": self.new_version, "arches": self.arches,
+        return json.dumps({"source": self.source, "old": self.old_version, "new": self.new_version, "arches": self.arches,
                            "libraries": {lib: {cat: {"added": c.added, "removed": c.removed} for cat, c in cats.items()}
                                          for lib, cats in self.libraries.items()}}, indent=1)
 
@@ -50,7 +51,7 @@ class GraphDiff:
     def render(self, shown: int | None = SHOWN) -> str:
         """Grouped and counted: per library, per category, '+N -M' and the first `shown` items of each side
         (all of them when None)."""
-        head = f"graph diff {self.old_version} -> {self.new_version} ({', '.join(self.arches)})"
+        head = f"graph diff of {self.source} {self.old_version} -> {self.new_version} ({', '.join(self.arches)})"
         if not self.libraries:
             return f"{head}: no change in any library\n"
         lines = [f"{head}: " + ", ".join(f"{cat} {n}" for cat, n in self.counts().items())]
@@ -81,10 +82,9 @@ def diff(old: dict[str, Plan], new: dict[str, Plan], roots: tuple[Path, Path] | 
                 for cat in CATEGORIES}
         if cats := {cat: c for cat, c in cats.items() if c}:
             libraries[lib] = cats
-    plan = next(iter(new.values() or old.values()), None)
+    plan = next(iter(new.values() or old.values()))
     old_plan = next(iter(old.values()), plan)
-    return GraphDiff(old_plan.recipe.version if old_plan else "", plan.recipe.version if plan else "", arches,
-                     libraries)
+    return GraphDiff(plan.recipe.source, old_plan.recipe.version, plan.recipe.version, arches, libraries)
 
 
 def _merge(changes: list[Change], arches: list[str]) -> Change:

@@ -56,7 +56,7 @@ def test_what_changed_between_two_releases(tmp_path):
     assert extra[graphdiff.EXTERNALS].removed == ["-lz", "zlib1g-dev"]
     assert graphdiff.TUS not in extra and graphdiff.SONAME not in core   # only what changed is listed
     text = d.render()
-    assert text.startswith("graph diff 1.1 -> 1.2 (amd64): translation units 3, targets 1, generate steps 1, ")
+    assert text.startswith("graph diff of fx 1.1 -> 1.2 (amd64): translation units 3, targets 1, generate steps 1, ")
     assert "libcore:\n  translation units: +1 -2\n    + fast.c\n    - helpers.c\n    - util.c\n" in text
     assert json.loads(d.to_json())["libraries"]["libextra"]["externals"]["removed"] == ["-lz", "zlib1g-dev"]
 
@@ -65,7 +65,7 @@ def test_no_change(tmp_path):
     old, _ = plans(tmp_path)
     d = graphdiff.diff(old, copy.deepcopy(old))
     assert d.libraries == {}
-    assert d.render() == "graph diff 1.1 -> 1.1 (amd64): no change in any library\n"
+    assert d.render() == "graph diff of fx 1.1 -> 1.1 (amd64): no change in any library\n"
 
 
 def test_library_added_and_soname(tmp_path):
@@ -89,7 +89,7 @@ def test_item_on_some_architectures_names_them(tmp_path):
 
 
 def test_long_groups_are_counted_not_listed():
-    d = graphdiff.GraphDiff("1", "2", ["amd64"], {"libbig": {graphdiff.TUS: graphdiff.Change(
+    d = graphdiff.GraphDiff("big", "1", "2", ["amd64"], {"libbig": {graphdiff.TUS: graphdiff.Change(
         added=[f"src/f{i:03}.cc" for i in range(500)])}})
     text = d.render()
     assert "  translation units: +500 -0\n" in text and "    + ... and 492 more\n" in text
