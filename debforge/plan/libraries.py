@@ -44,7 +44,10 @@ class Libraries:
         if link.version_script and not spec.exports:   # the recipe's exports, where given, are the maintainer's
             lib.version_script, = self.steps.paths(
                 root, [absolute(link.version_script, "", split_label(root.label)[1])])
-        self.compile_closure(lib, closure)
+        # a sibling's targets still give their includes and defines (bazel propagates them whatever links)
+        visible = closure + [t for name in siblings for label in deps.compiled.get(name, ())
+                             if (t := self.scope.ws.target(label)) is not None]
+        self.compile_closure(lib, closure, visible)
         if not lib.compiles:
             raise DebforgeError(f"target '{spec.target}' has no sources to compile", *loc)
         deps.external_libs[spec.name] = lib.external_libs   # with a GPU flavour's runtime and CPU library
@@ -53,11 +56,12 @@ class Libraries:
                                                      if made.intersection(s.outputs))))
         return lib
 
-    def compile_closure(self, lib: SharedLibrary, closure: list[Target]) -> None:
-        """The library's compiles, generated files and link options, target by target of its closure."""
+    def compile_closure(self, lib: SharedLibrary, closure: list[Target], visible: list[Target] | None = None) -> None:
+        """The library's compiles, generated files and link options, target by target of its closure; `visible`:
+        the targets whose includes and defines its compiles see (default: the closure)."""
         seen_src: set[str] = set()
         for t in closure:
-            flags = self.flags.flags(t, closure)
+            flags = self.flags.flags(t, visible or closure)
             lib.generated += [g for g in self.steps.generated(t) if g not in lib.generated]
             if t.label in self.scope.provided:   # compiled into a CPU flavour library: link that one
                 self.linked_from_cpu(lib, self.scope.provided[t.label])

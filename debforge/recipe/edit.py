@@ -31,7 +31,7 @@ def _find(node, path: tuple[str, ...]):
     parent = None
     for key in path:
         if not isinstance(node, MappingNode):
-            return parent, None
+            return None, None
         parent, node = node, next((v for k, v in node.value if k.value == key), None)
     return parent, node
 
