@@ -165,7 +165,7 @@ def cmd_build(args) -> int:
 
 def cmd_update(args) -> int:
     output = Path(args.output)
-    diff, notes = update.run(Path(args.recipe), args.version, args.suite, args.tarball, output, generate, log)
+    diff, notes = update.run(Path(args.recipe), args.version, args.suite, args.tarball, args.abi, output, generate, log)
     for note in notes:
         log(f"debforge: {note}")
     if diff is None:
@@ -292,6 +292,12 @@ def _update(sub) -> None:
     sp.add_argument("--tarball", metavar="FILE",
                     help="for `upstream: {tarball: ...}` recipes: the new release's tarball (its version from its "
                          "name, or --version)")
+    abi = sp.add_mutually_exclusive_group()
+    abi.add_argument("--bump-abi", dest="abi", action="store_const", const="bump",
+                     help="the release changes the ABI: package names and soversions that hold the old version's "
+                          "first part follow the new one (libabsl20240722 -> libabsl20260107)")
+    abi.add_argument("--keep-abi", dest="abi", action="store_const", const="keep",
+                     help="package names and soversions that hold the old version's first part stay as they are")
     sp.add_argument("--json", action="store_true", help="print the graph diff as JSON")
     sp.set_defaults(func=cmd_update)
 

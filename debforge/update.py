@@ -16,6 +16,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
 from debian.debian_support import Version
 
 from . import graphdiff, pipeline, upstream
@@ -33,6 +34,7 @@ class Release:
     version: str
     suite: str | None = None      # a new upstream.suite
     tarball: str | None = None    # a new upstream.tarball, relative to the recipe
+    abi: str | None = None        # "bump" or "keep": what package names and soversions holding the version do
 
 
 @dataclass
@@ -92,10 +94,41 @@ def rewrite(recipe: Recipe, release: Release, dropped: list[Path]) -> str:
         text = edit.set_value(text, ("upstream", "tarball"), release.tarball, file)
     if "debian-revision" in recipe.lines and recipe.debian_revision != "1":
         text = edit.set_value(text, ("debian-revision",), "1", file)
+    for path, value in _abi_edits(recipe, text, release):
+        text = edit.set_value(text, path, value, file)
     if dropped:
         rel = {str(p.relative_to(recipe.path.parent)) for p in dropped}
         text = edit.drop_items(text, ("patches",), rel, file)
     return text
+
+
+def _abi_edits(recipe: Recipe, text: str, release: Release) -> list[tuple[tuple, str]]:
+    """The values of the packages that follow the version: a library's `version` holding the old release
+    (abseil's 20240722.0.0), and with --bump-abi the package names and soversions holding its first component
+    (libabsl20240722, soversion 20240722). Such names without --bump-abi or --keep-abi are an error: whether a
+    release changes the ABI is the maintainer's call (a new SONAME is a transition)."""
+    old_stem, new_stem = recipe.version.split(".")[0], release.version.split(".")[0]
+    pattern = re.compile(rf"(?<![0-9]){re.escape(old_stem)}(?![0-9])")
+    follows = len(old_stem) >= 4 and old_stem != new_stem   # a date or a big number: not a coincidental "1"
+    edits, holders = [], []
+    for i, pkg in enumerate(yaml.safe_load(text).get("packages") or []):
+        if follows and pattern.search(str(pkg.get("name", ""))):
+            holders.append((("packages", i, "name"), str(pkg["name"])))
+        for j, lib in enumerate(pkg.get("libraries") or []):
+            at = ("packages", i, "libraries", j)
+            if "version" in lib and recipe.version in str(lib["version"]):
+                edits.append(((*at, "version"), str(lib["version"]).replace(recipe.version, release.version)))
+            if follows and pattern.search(str(lib.get("soversion", ""))):
+                holders.append(((*at, "soversion"), str(lib["soversion"])))
+    if holders and release.abi is None:
+        raise recipe.error("packages", f"{len(holders)} package names and soversions hold {old_stem}, the first part "
+                           f"of version {recipe.version} ({holders[0][1]}, ...): does {release.version} change "
+                           f"the ABI?", hint="run again with --bump-abi (they become "
+                           f"{pattern.sub(new_stem, holders[0][1])}, ...: a new SONAME and package, a transition) "
+                           "or --keep-abi (they stay)")
+    if release.abi == "bump":
+        edits += [(path, pattern.sub(new_stem, value)) for path, value in holders]
+    return edits
 
 
 def staged_recipe(recipe: Recipe, text: str) -> Recipe:
@@ -161,17 +194,20 @@ def _rejected(recipe: Recipe, patch: Path, tree: Path, env, retry: str) -> Debfo
                          hint=f"refresh the patch against {recipe.version}, then run again: {retry}")
 
 
-def run(path: Path, version: str | None, suite: str | None, tarball: str | None, output: Path, generate, log):
+def run(path: Path, version: str | None, suite: str | None, tarball: str | None, abi: str | None, output: Path,
+        generate, log):
     """Move the recipe at path to the new release and regenerate into output with generate (cli.generate, which
     fills its `plans` argument); (the graph diff, or None when the recipe is at that release already; notes)."""
     recipe = pipeline.load_recipe(path)
     release = choose(recipe, version, suite, tarball, log)
+    release.abi = abi
     if release.version == recipe.version and release.suite is None and \
             (release.tarball is None or recipe.path.parent / release.tarball == recipe.upstream.tarball):
         log(f"debforge: {path} is at {recipe.source} {recipe.version} already: nothing to do")
         return None, []
     retry = " ".join(["debforge update", str(path), "--version", release.version, *(["--suite", suite] if suite else []),
-                      *(["--tarball", tarball] if tarball else []), *(["-o", str(output)] if output else [])])
+                      *(["--tarball", tarball] if tarball else []), *([f"--{abi}-abi"] if abi else []),
+                      "-o", str(output)])
     log(f"debforge: updating {recipe.source} {recipe.version} -> {release.version}"
         + (f" ({release.suite})" if release.suite else ""))
     new = staged_recipe(recipe, rewrite(recipe, release, []))

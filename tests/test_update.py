@@ -9,7 +9,7 @@ import pytest
 from debian.deb822 import Sources
 
 from conftest import FIXTURES, run_cli, snapshot
-from debforge import cli, update, upstream
+from debforge import cli, pipeline, update, upstream
 
 RECIPE = """\
 # the fixture upstream, as a maintainer keeps it
@@ -223,3 +223,40 @@ def test_a_directory_upstream_has_no_releases(tmp_path):
     path.write_text(RECIPE.replace("{tarball: fx-1.1.tar.gz}", f"{{dir: {FIXTURES / 'update/v1'}}}"))
     proc = run_cli("update", path)
     assert proc.returncode == 2 and f"{path}:4: error: an upstream directory has no releases" in proc.stderr
+
+
+DATED = RECIPE.replace('version: "1.1"', "version: 20240722.0").replace("""\
+  - name: libcore1
+    libraries:
+      - {name: core, target: //:core, soversion: 1}
+  - name: libextra1
+    libraries:
+      - {name: extra, target: //:extra, soversion: 1}
+""", """\
+  - name: libfx20240722   # the ABI is the date
+    libraries:
+      - {name: core, target: //:core, soversion: 20240722, version: 20240722.0.0}
+      - {name: extra, target: //:extra, soversion: 1, version: 1.0.0}
+""")
+
+
+@pytest.mark.parametrize("abi", [None, "bump", "keep"])
+def test_names_that_follow_a_date_version(tmp_path, abi):
+    """abseil's layout: the library version holds the release (it follows it); package names and soversions hold
+    its date, which changes the ABI only if the maintainer says so."""
+    path = tmp_path / "fx.yaml"
+    path.write_text(DATED)
+    releases(tmp_path)
+    recipe = pipeline.load_recipe(path)
+    release = update.Release("20260107.0", abi=abi)
+    if abi is None:
+        with pytest.raises(update.DebforgeError, match=r"2 package names and soversions hold 20240722, the first "
+                           r"part of version 20240722.0 \(libfx20240722, ...\): does 20260107.0 change the ABI\?"):
+            update.rewrite(recipe, release, [])
+        return
+    new = update.rewrite(recipe, release, [])
+    # the version (quoted: plain, 20260107.0 reads as a float) and the library version
+    want = DATED.replace("version: 20240722.0 ", 'version: "20260107.0" ').replace("20240722.0", "20260107.0")
+    if abi == "bump":
+        want = want.replace("20240722", "20260107")
+    assert new == want and "soversion: 1, version: 1.0.0}" in new
