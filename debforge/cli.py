@@ -76,10 +76,10 @@ def cmd_scan(args) -> int:
 
 
 def generate(recipe_path: str, output: str, source: str | None, force: bool,
-             diff: bool = False, flavor: str | None = None, plans: dict | None = None) -> tuple[Path, object]:
+             diff: bool = False, flavor: str | None = None, keep_plans: dict | None = None) -> tuple[Path, object]:
     """Prepare the upstream tree and write its debian/ (or the flavour's source package); the output directory
-    changes only once everything succeeded, and not at all with --diff. `plans`, if given, receives the plan of
-    each architecture (update's graph diff)."""
+    changes only once everything succeeded, and not at all with --diff. `keep_plans`, if given, receives the plan
+    of each architecture (update's graph diff)."""
     recipe = pipeline.load_recipe(recipe_path)
     if flavor:
         recipe.flavor(flavor)   # the recipe configures it: checked before any download
@@ -88,11 +88,11 @@ def generate(recipe_path: str, output: str, source: str | None, force: bool,
         if flavor:
             up, files = generate_flavor(recipe, FLAVORS[flavor], up, out)
         else:
-            planned = pipeline.plan_arches(recipe, up.tree, log, up.final)
-            if plans is not None:
-                plans.update(planned)
+            plans = pipeline.plan_arches(recipe, up.tree, log, up.final)
+            if keep_plans is not None:
+                keep_plans.update(plans)
             epoch = int(os.environ.get("SOURCE_DATE_EPOCH") or upstream.newest_mtime(up.tree))
-            files = debian.render(recipe, planned, up.tree, epoch)
+            files = debian.render(recipe, plans, up.tree, epoch)
         update = debian_tree.plan(up.debian, files, force=force)
         if diff:
             sys.stdout.write(debian_tree.diff(update))

@@ -197,7 +197,7 @@ def _rejected(recipe: Recipe, patch: Path, tree: Path, env, retry: str) -> Debfo
 def run(path: Path, version: str | None, suite: str | None, tarball: str | None, abi: str | None, output: Path,
         generate, log):
     """Move the recipe at path to the new release and regenerate into output with generate (cli.generate, which
-    fills its `plans` argument); (the graph diff, or None when the recipe is at that release already; notes)."""
+    fills its `keep_plans` argument); (the graph diff, or None when the recipe is at that release already; notes)."""
     recipe = pipeline.load_recipe(path)
     release = choose(recipe, version, suite, tarball, log)
     release.abi = abi
@@ -221,7 +221,7 @@ def run(path: Path, version: str | None, suite: str | None, tarball: str | None,
             for patch, text in refreshed.texts.items():
                 patch.write_text(text)
             after: dict = {}
-            tree, _ = generate(str(path), str(output), None, False, plans=after)
+            tree, _ = generate(str(path), str(output), None, False, keep_plans=after)
     if before is None:
         return None, refreshed.notes
     return graphdiff.diff(before, after, (old_tree, tree),
