@@ -5,6 +5,7 @@ generated text; each item carries the architectures it holds on when not all of 
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,7 @@ CATEGORIES = (LIBRARY, TUS, TARGETS, STEPS, EXTERNALS, FLAGS, SONAME, SCRIPT, SY
 # options whose argument is the next word: a flag is the option and its argument
 TWO_WORD = {"-I", "-isystem", "-iquote", "-idirafter", "-include", "-imacros", "-x", "-D", "-U"}
 SHOWN = 8   # items printed per group; the file holds them all
+GROUP = 3   # libraries that share a change before it is printed once for all of them
 
 
 @dataclass
@@ -49,22 +51,68 @@ class GraphDiff:
                                  for k, c in cats.items() if k == cat) for cat in CATEGORIES}) + Counter()
 
     def render(self, shown: int | None = SHOWN) -> str:
-        """Grouped and counted: per library, per category, '+N -M' and the first `shown` items of each side
-        (all of them when None)."""
+        """Grouped and counted: first the changes that GROUP or more libraries share (abseil's 80 libraries lose
+        the same copts), then per library, per category, '+N -M' and the first `shown` items of each side that
+        are its own; shown=None lists every item of every library."""
         head = f"graph diff of {self.source} {self.old_version} -> {self.new_version} ({', '.join(self.arches)})"
         if not self.libraries:
             return f"{head}: no change in any library\n"
         lines = [f"{head}: " + ", ".join(f"{cat} {n}" for cat, n in self.counts().items())]
+        shared = self.shared() if shown is not None else {}
+        if shared:
+            lines.append(f"shared by {GROUP} or more of the {len(self.libraries)} changed libraries:")
+            for cat in CATEGORIES:
+                keys = sorted((k for k in shared if k[0] == cat), key=lambda k: (-len(shared[k]), k))
+                lines += [f"  {cat}: {sign}{key} ({len(shared[(cat, sign, key)])} libraries)"
+                          for _, sign, key in keys[:shown]]
+                if len(keys) > shown:
+                    lines.append(f"  {cat}: ... and {len(keys) - shown} more")
+        quiet = 0
         for lib, cats in self.libraries.items():
+            own = {cat: Change(*[[i for i in items if (cat, sign, _key(cat, i)) not in shared]
+                                 for sign, items in (("+ ", c.added), ("- ", c.removed))])
+                   for cat, c in cats.items()}
+            own = {cat: c for cat, c in own.items() if c and not (cat == SONAME and (cat, "", _soname(cats[cat]))
+                                                                  in shared)}
+            if not own:
+                quiet += 1
+                continue
             lines.append(f"{lib}:")
-            for cat in (c for c in CATEGORIES if c in cats):
-                change = cats[cat]
+            for cat in (c for c in CATEGORIES if c in own):
+                change = own[cat]
                 lines.append(f"  {cat}: +{len(change.added)} -{len(change.removed)}")
                 for sign, items in (("+", change.added), ("-", change.removed)):
                     lines += [f"    {sign} {item}" for item in items[:shown]]
                     if shown is not None and len(items) > shown:
                         lines.append(f"    {sign} ... and {len(items) - shown} more")
+        if quiet:
+            lines.append(f"{quiet} more libraries changed only as shared above")
         return "\n".join(lines) + "\n"
+
+    def shared(self) -> dict[tuple[str, str, str], list[str]]:
+        """(category, sign, item) -> the libraries with that change, where GROUP or more have it; a copt counts
+        whatever number of TUs it is on, a SONAME change by its version part."""
+        out: dict[tuple[str, str, str], list[str]] = {}
+        for lib, cats in self.libraries.items():
+            for cat, change in cats.items():
+                if cat == SONAME:
+                    out.setdefault((cat, "", _soname(change)), []).append(lib)
+                    continue
+                for sign, items in (("+ ", change.added), ("- ", change.removed)):
+                    for item in items:
+                        out.setdefault((cat, sign, _key(cat, item)), []).append(lib)
+        return {k: libs for k, libs in out.items() if len(libs) >= GROUP and k[0] != LIBRARY}
+
+
+def _key(cat: str, item: str) -> str:
+    return re.sub(r" \(in \d+ of \d+ TUs\)", "", item) if cat == FLAGS else item
+
+
+def _soname(change: Change) -> str:
+    """A SONAME change without the library's name: '.so.20240722 -> .so.20260526'."""
+    def part(names: list[str]) -> str:
+        return ", ".join(f".so.{n.partition('.so.')[2]}" for n in names) or "none"
+    return f"{part(change.removed)} -> {part(change.added)}"
 
 
 def diff(old: dict[str, Plan], new: dict[str, Plan], roots: tuple[Path, Path] | None = None,

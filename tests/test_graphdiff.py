@@ -106,3 +106,24 @@ def test_symbols_files(tmp_path):
         "#include \"more.symbols\"\n")
     syms = graphdiff.symbols_files(tmp_path)
     assert syms == {"libcore1": {"core_answer@Base", '(c++)"ns::f(int, char)@Base"'}}
+
+
+def test_changes_many_libraries_share_are_printed_once():
+    """abseil 20240722.0 -> 20260526.0 as it printed: 80 libraries lose the same copts and move to a new SONAME;
+    those lines come once, with the number of libraries, and a library is listed only for its own changes."""
+    libs = {f"libabsl_{n}": {graphdiff.FLAGS: graphdiff.Change(removed=[f"-Wall (in {i} of {i} TUs)"]),
+                             graphdiff.SONAME: graphdiff.Change([f"libabsl_{n}.so.20260526"],
+                                                                [f"libabsl_{n}.so.20240722"])}
+            for i, n in enumerate(("base", "city", "cord", "hash"), 1)}
+    libs["libabsl_base"][graphdiff.TUS] = graphdiff.Change(added=["absl/base/casts.cc"])
+    text = graphdiff.GraphDiff("abseil", "20240722.0", "20260526.0", ["amd64"], libs).render()
+    assert text.splitlines()[1:] == [
+        "shared by 3 or more of the 4 changed libraries:",
+        "  copts/defines: - -Wall (4 libraries)",
+        "  SONAME: .so.20240722 -> .so.20260526 (4 libraries)",
+        "libabsl_base:",
+        "  translation units: +1 -0",
+        "    + absl/base/casts.cc",
+        "3 more libraries changed only as shared above"]
+    full = graphdiff.GraphDiff("abseil", "20240722.0", "20260526.0", ["amd64"], libs).render(shown=None)
+    assert "libabsl_hash:\n  copts/defines: +0 -1\n    - -Wall (in 4 of 4 TUs)\n" in full   # the file: all of it
