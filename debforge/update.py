@@ -13,8 +13,11 @@ import os
 import re
 import shutil
 import subprocess
+import urllib.parse
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from xml.etree import ElementTree
 
 import yaml
 from debian.debian_support import Version
@@ -44,9 +47,11 @@ class Refreshed:
     notes: list[str] = field(default_factory=list)
 
 
-def choose(recipe: Recipe, version: str | None, suite: str | None, tarball: str | None, log) -> Release:
-    """The release to move to: the suite's newest (or `version`, which must exist) for a Debian upstream; the tarball
-    given, its version from --version or its name, for a tarball upstream."""
+def choose(recipe: Recipe, version: str | None, suite: str | None, tarball: str | None, output: Path,
+           log) -> Release:
+    """The release to move to: the suite's newest (or `version`, which must exist) for a Debian upstream; for a
+    tarball upstream the tarball given (its version from --version or its name), else what uscan finds with the
+    debian/watch of the packaged release in output."""
     up = recipe.upstream
     if up.debian:
         if tarball:
@@ -63,16 +68,55 @@ def choose(recipe: Recipe, version: str | None, suite: str | None, tarball: str 
         return Release(version or newest, suite if suite and suite != up.suite else None)
     if suite:
         raise recipe.error("upstream", "--suite is for recipes with upstream: {debian: ...}")
-    if up.tarball and tarball:
-        path = Path(tarball).resolve()
-        if not path.is_file():
-            raise DebforgeError(f"--tarball {tarball} does not exist")
-        version = version or _tarball_version(path, recipe.source)
-        return Release(version, tarball=os.path.relpath(path, recipe.path.parent.resolve()))
-    raise recipe.error("upstream", "debforge update needs a new release to move to: give --tarball FILE (and "
-                       "--version V when FILE's name does not say it)" if up.tarball else
-                       "an upstream directory has no releases: point upstream.dir at the new tree, set version, "
-                       "and run debforge generate")
+    if not up.tarball:
+        raise recipe.error("upstream", "an upstream directory has no releases: point upstream.dir at the new tree, "
+                           "set version, and run debforge generate")
+    if not tarball:
+        version, url = _uscan(recipe, output / f"{recipe.source}-{recipe.version}/debian/watch", version)
+        if version == recipe.version:
+            return Release(version)
+        ext = next((e for e in upstream.ORIG_EXT if urllib.parse.urlparse(url).path.endswith(e)), ".tar.gz")
+        tarball = str(_download(url, recipe.path.parent / f"{recipe.source}-{version}{ext}", log))
+    path = Path(tarball).resolve()
+    if not path.is_file():
+        raise DebforgeError(f"--tarball {tarball} does not exist")
+    version = version or _tarball_version(path, recipe.source)
+    return Release(version, tarball=os.path.relpath(path, recipe.path.parent.resolve()))
+
+
+def _uscan(recipe: Recipe, watch: Path, version: str | None) -> tuple[str, str]:
+    """(version, URL) of the release uscan finds with the watch file: the newest, or `version`. uscan only reports
+    (its download would run the watch file's uupdate action): _download fetches the URL."""
+    if not watch.is_file():
+        raise recipe.error("upstream", f"no {watch} to find the new release with",
+                           hint="generate the packaged release first (its debian/watch comes from a GitHub homepage, "
+                                "or write your own), or give the new tarball with --tarball")
+    cmd = ["uscan", "--dehs", "--report", "--verbose", "--watchfile", str(watch), "--package", recipe.source,
+           "--upstream-version", recipe.version, *(["--download-version", version] if version else [])]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    dehs = ElementTree.fromstring(proc.stdout[proc.stdout.find("<dehs>"):]) if "<dehs>" in proc.stdout else None
+    url = dehs.findtext("upstream-url") if dehs is not None else None
+    if not url:
+        found = sorted(set(re.findall(r"^\s+\S+ \((\S+)\) index=", proc.stdout + proc.stderr, re.M)), key=Version)
+        raise recipe.error("version" if version else "upstream",
+                           f"uscan found no release{f' {version}' if version else ''} with {watch}"
+                           + (f"; it found: {', '.join(found)}" if found else f":\n{(proc.stderr or proc.stdout)[-1500:]}"))
+    return dehs.findtext("upstream-version"), url
+
+
+def _download(url: str, dest: Path, log) -> Path:
+    """The file at url, downloaded once to dest (under a temporary name until it is complete)."""
+    if not dest.is_file():
+        log(f"debforge: downloading {url}")
+        part = dest.with_name(f".{dest.name}.part")
+        try:
+            with urllib.request.urlopen(url, timeout=60) as resp, open(part, "wb") as fh:
+                shutil.copyfileobj(resp, fh)
+        except OSError as exc:
+            part.unlink(missing_ok=True)
+            raise DebforgeError(f"cannot download {url}: {exc}") from None
+        part.rename(dest)
+    return dest
 
 
 def _tarball_version(path: Path, source: str) -> str:
@@ -199,7 +243,7 @@ def run(path: Path, version: str | None, suite: str | None, tarball: str | None,
     """Move the recipe at path to the new release and regenerate into output with generate (cli.generate, which
     fills its `keep_plans` argument); (the graph diff, or None when the recipe is at that release already; notes)."""
     recipe = pipeline.load_recipe(path)
-    release = choose(recipe, version, suite, tarball, log)
+    release = choose(recipe, version, suite, tarball, output, log)
     release.abi = abi
     if release.version == recipe.version and release.suite is None and \
             (release.tarball is None or recipe.path.parent / release.tarball == recipe.upstream.tarball):

@@ -1,9 +1,12 @@
 """`debforge update` (debforge/update.py): a recipe moved to a new release of the fixture upstream (update/v1 is
 1.1, update/v2 is 1.2), its patches refreshed, dropped or refused, and the bad input the issue names."""
 
+import functools
+import http.server
 import json
 import shutil
 import tarfile
+import threading
 
 import pytest
 from debian.deb822 import Sources
@@ -260,3 +263,36 @@ def test_names_that_follow_a_date_version(tmp_path, abi):
     if abi == "bump":
         want = want.replace("20240722", "20260107")
     assert new == want and "soversion: 1, version: 1.0.0}" in new
+
+
+@pytest.fixture
+def site(tmp_path):
+    """An upstream's download page on a local web server: fx-1.1 and fx-1.2 as links."""
+    (tmp_path / "site").mkdir()
+    for v in ("1.1", "1.2"):
+        with tarfile.open(tmp_path / f"site/fx-{v}.tar.gz", "w:gz") as tf:
+            tf.add(FIXTURES / f"update/v{v[-1]}", arcname=f"fx-{v}")
+    (tmp_path / "site/index.html").write_text('<a href="fx-1.1.tar.gz">1.1</a> <a href="fx-1.2.tar.gz">1.2</a>\n')
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path / "site"))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+
+
+def test_the_release_uscan_finds_with_debian_watch(tmp_path, site):
+    recipe = recipe_at_1_1(tmp_path)
+    (tmp_path / "fx-1.2.tar.gz").unlink()
+    (tmp_path / "out/fx-1.1/debian/watch").write_text(f"version=4\n{site} fx-([\\d.]+)\\.tar\\.gz debian uupdate\n")
+    missing = run_cli("update", recipe, "--version", "1.7", "-o", tmp_path / "out")
+    assert missing.returncode == 2, missing.stderr
+    assert f"{recipe}:3: error: uscan found no release 1.7 with {tmp_path}/out/fx-1.1/debian/watch; it found: 1.1, " \
+           "1.2" in missing.stderr
+    proc = run_cli("update", recipe, "-o", tmp_path / "out")
+    assert proc.returncode == 0, proc.stderr
+    assert f"downloading {site}fx-1.2.tar.gz" in proc.stderr
+    assert (tmp_path / "fx-1.2.tar.gz").read_bytes() == (tmp_path / "site/fx-1.2.tar.gz").read_bytes()
+    assert "upstream: {tarball: fx-1.2.tar.gz}" in recipe.read_text() and 'version: "1.2"' in recipe.read_text()
+    assert proc.stdout.startswith("graph diff of fx 1.1 -> 1.2")
+    again = run_cli("update", recipe, "-o", tmp_path / "out")   # uscan's newest is the recipe's: nothing to do
+    assert again.returncode == 0 and "is at fx 1.2 already" in again.stderr, again.stderr
