@@ -5,35 +5,18 @@ import copy
 import dataclasses
 import json
 
-from conftest import FIXTURES, fixture_plan
+from conftest import FIXTURES, fixture_plan, fixture_recipe
 from debforge import graphdiff
 
 TREES = FIXTURES / "update"
 
 
 def write(tmp_path, release: str, libraries=("core", "extra")):
-    path = tmp_path / f"fx-{release}.yaml"
-    packages = "".join(f"  - name: lib{n}1\n    libraries:\n      - {{name: {n}, target: //:{n}, soversion: 1}}\n"
-                       for n in libraries)
-    path.write_text(f"""\
-source: fx
-version: "1.{release[1:]}"
-upstream: {{dir: {TREES / release}}}
-homepage: https://example.org/
-maintainer: Test <test@example.org>
-license: Apache-2.0
-copyright: 2025 Test
-summary: fixture
-description: fixture
-frontend: bazel
-architectures: [amd64]
-packages:
-{packages}dev:
-  package: libfx-dev
-externals:
-  zlib: {{package: zlib1g-dev, libs: [z]}}
-  zstd: {{package: libzstd-dev, libs: [zstd]}}
-""")
+    """The recipe of the fixture at one release (v1 is 1.1, v2 is 1.2)."""
+    path = fixture_recipe(tmp_path / f"fx-{release}.yaml", TREES / release, "fx", [(n, f"//:{n}") for n in libraries],
+                          "externals:\n  zlib: {package: zlib1g-dev, libs: [z]}\n"
+                          "  zstd: {package: libzstd-dev, libs: [zstd]}\n")
+    path.write_text(path.read_text().replace('version: "1.0"', f'version: "1.{release[1:]}"'))
     return path
 
 
