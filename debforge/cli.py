@@ -276,8 +276,8 @@ def _generate_and_build(sub) -> None:
 def _update(sub) -> None:
     sp = sub.add_parser(
         "update", help="move a recipe to a new upstream release, regenerate, and show the graph diff",
-        description="Find the new upstream release (the newest in the suite's index for `upstream: debian`, or the "
-                    "tarball given), rewrite the recipe's version keeping its comments and layout, fetch it, refresh "
+        description="Find the new upstream release (the newest in the suite's index for `upstream: debian`; for a "
+                    "tarball upstream --tarball, or what uscan finds with the packaged release's debian/watch), rewrite the recipe's version keeping its comments and layout, fetch it, refresh "
                     "the recipe's patches with quilt (one the release already contains is dropped, one that applied "
                     "with fuzz is refreshed, one that no longer applies stops the update with its rejected hunks), "
                     "regenerate debian/ keeping the maintainer's edits with a 'New upstream release' changelog "
@@ -291,7 +291,7 @@ def _update(sub) -> None:
     sp.add_argument("--suite", metavar="S", help="take the release from this suite (recipe's upstream.suite becomes S)")
     sp.add_argument("--tarball", metavar="FILE",
                     help="for `upstream: {tarball: ...}` recipes: the new release's tarball (its version from its "
-                         "name, or --version)")
+                         "name, or --version); without it, uscan finds the release with debian/watch")
     abi = sp.add_mutually_exclusive_group()
     abi.add_argument("--bump-abi", dest="abi", action="store_const", const="bump",
                      help="the release changes the ABI: package names and soversions that hold the old version's "
