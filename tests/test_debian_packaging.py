@@ -11,7 +11,8 @@ from debian.deb822 import Deb822, PkgRelation
 ROOT = Path(__file__).resolve().parent.parent
 # PyPI name -> Debian package (python3-starlark-pyo3 and python3-ninja: tools/pypi-debs, until Debian has them).
 DEBIAN_NAME = {"python-debian": "python3-debian", "jinja2": "python3-jinja2", "pyyaml": "python3-yaml",
-               "ninja": "python3-ninja", "starlark-pyo3": "python3-starlark-pyo3"}
+               "ninja": "python3-ninja", "starlark-pyo3": "python3-starlark-pyo3",
+               "ruamel.yaml": "python3-ruamel.yaml"}
 
 
 def _project() -> dict:
