@@ -277,8 +277,9 @@ def _update(sub) -> None:
     sp = sub.add_parser(
         "update", help="move a recipe to a new upstream release, regenerate, and show the graph diff",
         description="Find the new upstream release (the newest in the suite's index for `upstream: debian`; for a "
-                    "tarball upstream --tarball, or what uscan finds with the packaged release's debian/watch), rewrite the recipe's version keeping its comments and layout, fetch it, refresh "
-                    "the recipe's patches with quilt (one the release already contains is dropped, one that applied "
+                    "tarball upstream --tarball, or what uscan finds with the packaged release's debian/watch), "
+                    "rewrite the recipe's version keeping its comments and layout, fetch it, refresh the recipe's "
+                    "patches with quilt (one the release already contains is dropped, one that applied "
                     "with fuzz is refreshed, one that no longer applies stops the update with its rejected hunks), "
                     "regenerate debian/ keeping the maintainer's edits with a 'New upstream release' changelog "
                     "entry, and print the graph diff of the old and new plans per library (all of it in "

@@ -41,9 +41,10 @@ class GraphDiff:
     libraries: dict[str, dict[str, Change]]   # lib<name> -> category -> change (only categories that changed)
 
     def to_json(self) -> str:
-        return json.dumps({"source": self.source, "old": self.old_version, "new": self.new_version, "arches": self.arches,
-                           "libraries": {lib: {cat: {"added": c.added, "removed": c.removed} for cat, c in cats.items()}
-                                         for lib, cats in self.libraries.items()}}, indent=1)
+        libraries = {lib: {cat: {"added": c.added, "removed": c.removed} for cat, c in cats.items()}
+                     for lib, cats in self.libraries.items()}
+        return json.dumps({"source": self.source, "old": self.old_version, "new": self.new_version,
+                           "arches": self.arches, "libraries": libraries}, indent=1)
 
     def counts(self) -> Counter:
         """category -> items added and removed over every library."""

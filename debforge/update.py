@@ -98,9 +98,9 @@ def _uscan(recipe: Recipe, watch: Path, version: str | None) -> tuple[str, str]:
     url = dehs.findtext("upstream-url") if dehs is not None else None
     if not url:
         found = sorted(set(re.findall(r"^\s+\S+ \((\S+)\) index=", proc.stdout + proc.stderr, re.M)), key=Version)
+        said = f"; it found: {', '.join(found)}" if found else f":\n{(proc.stderr or proc.stdout)[-1500:]}"
         raise recipe.error("version" if version else "upstream",
-                           f"uscan found no release{f' {version}' if version else ''} with {watch}"
-                           + (f"; it found: {', '.join(found)}" if found else f":\n{(proc.stderr or proc.stdout)[-1500:]}"))
+                           f"uscan found no release{f' {version}' if version else ''} with {watch}{said}")
     return dehs.findtext("upstream-version"), url
 
 
@@ -120,7 +120,8 @@ def _download(url: str, dest: Path, log) -> Path:
 
 
 def _tarball_version(path: Path, source: str) -> str:
-    """The version in a release tarball's name, as uscan reads it: NAME-1.2.tar.gz, NAME_1.2.orig.tar.xz, v1.2.tar.gz."""
+    """The version in a release tarball's name, as uscan reads it: NAME-1.2.tar.gz, NAME_1.2.orig.tar.xz,
+    v1.2.tar.gz."""
     m = re.fullmatch(rf"(?:{re.escape(source)}[-_]|v)?(\d[\w.+~]*?)(?:\.orig)?\.tar\.(?:gz|xz|bz2)", path.name)
     if not m:
         raise DebforgeError(f"cannot tell the version from the name {path.name}", hint="give it with --version")
@@ -231,7 +232,8 @@ def refresh_patches(recipe: Recipe, tarball: Path | None, scratch: Path, retry: 
 def _rejected(recipe: Recipe, patch: Path, tree: Path, env, retry: str) -> DebforgeError:
     """The error of a patch that does not apply: its rejected hunks, as quilt push -f leaves them."""
     forced = subprocess.run([*QUILT, "push", "-f", "--fuzz=2"], cwd=tree, env=env, capture_output=True, text=True)
-    rejects = "".join(f"{rej.relative_to(tree)}:\n{rej.read_text(errors='replace')}" for rej in sorted(tree.rglob("*.rej")))
+    rejects = "".join(f"{rej.relative_to(tree)}:\n{rej.read_text(errors='replace')}"
+                      for rej in sorted(tree.rglob("*.rej")))
     shown = rejects or forced.stdout + forced.stderr
     return DebforgeError(f"{patch.name} does not apply to {recipe.source} {recipe.version}; the recipe and the "
                          f"output are left as they were. The rejected hunks:\n{shown.strip()[-4000:]}", str(patch),
@@ -249,9 +251,9 @@ def run(path: Path, version: str | None, suite: str | None, tarball: str | None,
             (release.tarball is None or recipe.path.parent / release.tarball == recipe.upstream.tarball):
         log(f"debforge: {path} is at {recipe.source} {recipe.version} already: nothing to do")
         return None, []
-    retry = " ".join(["debforge update", str(path), "--version", release.version, *(["--suite", suite] if suite else []),
-                      *(["--tarball", tarball] if tarball else []), *([f"--{abi}-abi"] if abi else []),
-                      "-o", str(output)])
+    retry = " ".join(["debforge update", str(path), "--version", release.version,
+                      *(["--suite", suite] if suite else []), *(["--tarball", tarball] if tarball else []),
+                      *([f"--{abi}-abi"] if abi else []), "-o", str(output)])
     log(f"debforge: updating {recipe.source} {recipe.version} -> {release.version}"
         + (f" ({release.suite})" if release.suite else ""))
     new = staged_recipe(recipe, rewrite(recipe, release, []))

@@ -114,7 +114,8 @@ def test_update_to_a_new_release_keeps_the_maintainers_work(tmp_path):
     assert proc.returncode == 0, proc.stderr
     # the recipe: two values changed, every other byte as it was
     changed = [(a, b) for a, b in zip(RECIPE.splitlines(), recipe.read_text().splitlines()) if a != b]
-    assert changed == [('version: "1.1"          # the release packaged', 'version: "1.2"          # the release packaged'),
+    assert changed == [('version: "1.1"          # the release packaged',
+                        'version: "1.2"          # the release packaged'),
                        ("upstream: {tarball: fx-1.1.tar.gz}", "upstream: {tarball: fx-1.2.tar.gz}")]
     # the graph diff: printed grouped and counted, and written whole
     assert proc.stdout.startswith("graph diff of fx 1.1 -> 1.2 (amd64): translation units 3, targets 1, ")
