@@ -89,11 +89,11 @@ def generate(recipe_path: str, output: str, source: str | None, force: bool,
             up, files = generate_flavor(recipe, FLAVORS[flavor], up, out)
         else:
             plans = pipeline.plan_arches(recipe, up.tree, log, up.final)
-            if keep_plans is not None:
-                keep_plans.update(plans)
             epoch = int(os.environ.get("SOURCE_DATE_EPOCH") or upstream.newest_mtime(up.tree))
             files = debian.render(recipe, plans, up.tree, epoch)
         update = debian_tree.plan(up.debian, files, force=force)
+        if keep_plans is not None and not flavor:
+            keep_plans.update(plans)
         if diff:
             sys.stdout.write(debian_tree.diff(update))
             log(f"debforge: {len(update.write) + len(update.remove)} files of {up.final / 'debian'} would change; "
