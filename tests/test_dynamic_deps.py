@@ -72,4 +72,3 @@ def test_a_host_tool_links_the_recipe_library_it_names(tmp_path):
     assert [c.src for c in tool.compiles] == ["gen_tool.cc"]   # registry.cc is the framework's
     [step] = [s for s in plan.steps if s.label == "//:gen_tool_saw"]
     assert "obj-debforge/generic/libframework.so" in step.inputs and tool.path in step.inputs
-
