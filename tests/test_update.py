@@ -346,17 +346,19 @@ def test_real_update_of_abseil_from_trixie_to_sid(tmp_path):
 
 
 def test_a_failing_regeneration_puts_the_recipe_and_patches_back(tmp_path):
-    """1.2 removed //:helpers, a library of this recipe: planning 1.2 fails after the recipe was rewritten and
-    fuzz.patch refreshed; both are put back and the output directory is as it was."""
+    """1.2 removed //:helpers and //:legacy, libraries of this recipe: planning 1.2 fails (naming both) after the
+    recipe was rewritten and fuzz.patch refreshed; both are put back and the output directory is as it was."""
     recipe = recipe_at_1_1(tmp_path, {"fuzz.patch": FUZZ})
     recipe.write_text(recipe.read_text().replace(
         "  - name: libextra1\n",
         "  - name: libhelpers1\n    libraries:\n      - {name: helpers, target: //:helpers, soversion: 1}\n"
+        "      - {name: legacy, target: //:legacy, soversion: 1}\n"
         "  - name: libextra1\n"))
     assert run_cli("generate", recipe, "-o", tmp_path / "out").returncode == 0
     before, text = snapshot(tmp_path), recipe.read_text()
     proc = run_cli("update", recipe, "--tarball", tmp_path / "fx-1.2.tar.gz", "-o", tmp_path / "out")
     assert proc.returncode == 2
-    assert f"{recipe}:19: error: target '//:helpers' does not exist" in proc.stderr, proc.stderr
+    assert f"{recipe}:19: error: target '//:helpers' does not exist in the upstream tree; nor do '//:legacy' " \
+           "(line 20)" in proc.stderr, proc.stderr
     assert "fuzz.patch: applied with fuzz" not in proc.stderr   # notes come only with a finished update
     assert snapshot(tmp_path) == before and recipe.read_text() == text

@@ -28,6 +28,14 @@ class Libraries:
         self.flags = flags
         self.steps = steps
 
+    def check_targets(self, packages: list[BinaryPackage]) -> None:
+        """Every library target the tree lacks, in one error: a new upstream release may drop several."""
+        missing = [spec for pkg in packages for spec in pkg.libraries if self.scope.ws.target(spec.target) is None]
+        if missing:
+            more = ", ".join(f"'{s.target}' (line {s.line})" for s in missing[1:])
+            raise DebforgeError(f"target '{missing[0].target}' does not exist in the upstream tree"
+                                + (f"; nor do {more}" if more else ""), str(self.scope.recipe.path), missing[0].line)
+
     def library(self, pkg: BinaryPackage, spec: Library) -> SharedLibrary:
         loc = (str(self.scope.recipe.path), spec.line)
         deps = self.deps
@@ -92,8 +100,6 @@ class Libraries:
         shared-object rule the recipe names (none for a cc_library)."""
         ws = self.scope.ws
         root = ws.target(spec.target)
-        if root is None:
-            raise DebforgeError(f"target '{spec.target}' does not exist in the upstream tree", *loc)
         if root.kind == "filegroup":   # e.g. tf_cc_shared_object's name: a filegroup of the shared object
             rules = [r for r in map(ws.target, root.attrs.get("srcs", [])) if r is not None]
             if len(rules) == 1 and rules[0].kind in SHARED_OBJECT_KINDS:

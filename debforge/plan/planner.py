@@ -37,6 +37,7 @@ def make_plan(recipe: Recipe, ws: ScanView, arch: str, flavor: FlavorBuild | Non
     flags = CompileFlags(scope)
     steps = Steps(scope, deps, flags)
     libraries = Libraries(scope, deps, flags, steps)
+    libraries.check_targets(scope.packages)
     libs = [libraries.library(pkg, spec) for pkg in scope.packages for spec in pkg.libraries]
     generate = [steps.steps[k] for k in sorted(steps.steps)]
     tools = [steps.host_tools.tools[k] for k in sorted(steps.host_tools.tools)]
