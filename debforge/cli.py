@@ -1,4 +1,4 @@
-"""The debforge command line: check, scan, generate, build, measure-levels."""
+"""The debforge command line: check, scan, generate, build, update, measure-levels."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import time
 import traceback
 from pathlib import Path
 
-from . import __version__, measure, pipeline, upstream
+from . import __version__, measure, pipeline, update, upstream
 from .backends import debian
 from .backends.debian import flavor as debian_flavor
 from .backends.debian import tree as debian_tree
@@ -77,9 +77,10 @@ def cmd_scan(args) -> int:
 
 
 def generate(recipe_path: str, output: str, source: str | None, force: bool,
-             diff: bool = False, flavor: str | None = None) -> tuple[Path, object]:
+             diff: bool = False, flavor: str | None = None, keep_plans: dict | None = None) -> tuple[Path, object]:
     """Prepare the upstream tree and write its debian/ (or the flavour's source package); the output directory
-    changes only once everything succeeded, and not at all with --diff."""
+    changes only once everything succeeded, and not at all with --diff. `keep_plans`, if given, receives the plan
+    of each architecture (update's graph diff)."""
     recipe = pipeline.load_recipe(recipe_path)
     if flavor:
         recipe.flavor(flavor)   # the recipe configures it: checked before any download
@@ -93,6 +94,8 @@ def generate(recipe_path: str, output: str, source: str | None, force: bool,
             epoch = int(os.environ.get("SOURCE_DATE_EPOCH") or upstream.newest_mtime(up.tree))
             files = debian.render(recipe, plans, up.tree, epoch, contents)
         update = debian_tree.plan(up.debian, files, force=force)
+        if keep_plans is not None and not flavor:
+            keep_plans.update(plans)
         if diff:
             sys.stdout.write(debian_tree.diff(update))
             log(f"debforge: {len(update.write) + len(update.remove)} files of {up.final / 'debian'} would change; "
@@ -170,6 +173,22 @@ def cmd_build(args) -> int:
     return 1 if errors or warnings else 0
 
 
+def cmd_update(args) -> int:
+    output = Path(args.output)
+    diff, notes = update.run(Path(args.recipe), args.version, args.suite, args.tarball, args.abi, output, generate, log)
+    for note in notes:
+        log(f"debforge: {note}")
+    if diff is None:
+        return 0
+    full = output / f"{diff.source}_{diff.new_version}.graphdiff"
+    full.write_text(diff.render(shown=None))
+    full.with_suffix(".graphdiff.json").write_text(diff.to_json())
+    print(diff.to_json() if args.json else diff.render(), end="\n" if args.json else "")
+    log(f"debforge: the whole graph diff: {full} (and {full.name}.json)")
+    log(f"next: debforge build --sbuild {args.recipe}")
+    return 0
+
+
 def cmd_measure_levels(args) -> int:
     if args.sample is not None and args.sample < 1 or args.jobs < 1 or args.threshold < 1:
         log("debforge measure-levels: --sample, --jobs and --threshold must be at least 1")
@@ -224,6 +243,7 @@ def parser() -> argparse.ArgumentParser:
     sp.set_defaults(func=cmd_scan)
 
     _generate_and_build(sub)
+    _update(sub)
     _measure_levels(sub)
     return p
 
@@ -265,6 +285,36 @@ def _generate_and_build(sub) -> None:
             sp.add_argument("--check-reproducible", action=argparse.BooleanOptionalAction,
                             help="with --sbuild: build a second time and require identical .debs (default: on)")
         sp.set_defaults(func=func)
+
+
+def _update(sub) -> None:
+    sp = sub.add_parser(
+        "update", help="move a recipe to a new upstream release, regenerate, and show the graph diff",
+        description="Find the new upstream release (the newest in the suite's index for `upstream: debian`; for a "
+                    "tarball upstream --tarball, or what uscan finds with the packaged release's debian/watch), "
+                    "rewrite the recipe's version keeping its comments and layout, fetch it, refresh the recipe's "
+                    "patches with quilt (one the release already contains is dropped, one that applied "
+                    "with fuzz is refreshed, one that no longer applies stops the update with its rejected hunks), "
+                    "regenerate debian/ keeping the maintainer's edits with a 'New upstream release' changelog "
+                    "entry, and print the graph diff of the old and new plans per library (all of it in "
+                    "OUTPUT/<source>_<version>.graphdiff and .graphdiff.json). Nothing is written when a step "
+                    "before regeneration fails; the recipe is put back when regeneration fails.")
+    _common(sp, source=False)
+    sp.add_argument("-o", "--output", default="build",
+                    help="directory for the orig tarball and the unpacked source (default: build)")
+    sp.add_argument("--version", metavar="V", help="the upstream version to move to (default: the suite's newest)")
+    sp.add_argument("--suite", metavar="S", help="take the release from this suite (recipe's upstream.suite becomes S)")
+    sp.add_argument("--tarball", metavar="FILE",
+                    help="for `upstream: {tarball: ...}` recipes: the new release's tarball (its version from its "
+                         "name, or --version); without it, uscan finds the release with debian/watch")
+    abi = sp.add_mutually_exclusive_group()
+    abi.add_argument("--bump-abi", dest="abi", action="store_const", const="bump",
+                     help="the release changes the ABI: package names and soversions that hold the old version's "
+                          "first part follow the new one (libabsl20240722 -> libabsl20260107)")
+    abi.add_argument("--keep-abi", dest="abi", action="store_const", const="keep",
+                     help="package names and soversions that hold the old version's first part stay as they are")
+    sp.add_argument("--json", action="store_true", help="print the graph diff as JSON")
+    sp.set_defaults(func=cmd_update)
 
 
 def _measure_levels(sub) -> None:

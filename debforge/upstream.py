@@ -16,7 +16,7 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from debian.deb822 import Deb822
+from debian.deb822 import Deb822, Sources
 from debian.debian_support import Version
 
 from .core import settings, staging
@@ -84,25 +84,56 @@ def _update(opts: list[str], base: Path, what: str, log) -> None:
         stamp.touch()
 
 
-def fetch_debian_orig(package: str, suite: str, version: str, log=print) -> Path:
-    """Download (once) the orig tarball of a Debian source package; apt checks it against the signed index."""
+def debian_releases(package: str, suite: str, log=print) -> dict[str, Sources]:
+    """Upstream version -> the newest source package of it in the suite's signed index (its Version and
+    Checksums-Sha256), oldest first."""
     opts, base = _apt(suite)
+    _update(opts, base, f"package index of {suite}", log)
+    out = _run(["apt-cache", *opts, "showsrc", "--only-source", package], None, f"reading {package} in {suite}")
+    paras = sorted(Sources.iter_paragraphs(out, use_apt_pkg=False), key=lambda p: Version(p["Version"]))
+    return {Version(p["Version"]).upstream_version: p for p in paras}
+
+
+def fetch_debian_orig(package: str, suite: str, version: str, log=print) -> Path:
+    """Download (once) the orig tarball of a Debian source package at an upstream version; apt checks it against
+    the signed index, and so does debforge on every later use of the cached copy (the index's sha256 is recorded
+    beside it)."""
     dl = CACHE / "orig" / suite
     dl.mkdir(parents=True, exist_ok=True)
     for ext in ORIG_EXT:
         cached = dl / f"{package}_{version}.orig{ext}"
-        if cached.is_file():
-            return cached
-    _update(opts, base, f"package index of {suite}", log)
-    log(f"debforge: downloading the orig tarball of {package} from {suite}")
-    _run(["apt-get", *opts, "source", "--download-only", "--tar-only", package], dl, f"fetching {package}")
-    for ext in ORIG_EXT:
-        cached = dl / f"{package}_{version}.orig{ext}"
-        if cached.is_file():
-            return cached
-    found = sorted(p.name for p in dl.glob(f"{package}_*.orig.tar.*"))
-    raise DebforgeError(f"{suite} has no orig tarball of {package} version {version} (found: "
-                        f"{', '.join(found) or 'none'})", hint="change the recipe's version or upstream.suite")
+        if cached.is_file() and Path(f"{cached}.sha256").is_file():
+            return _verified(cached, Path(f"{cached}.sha256").read_text().strip())
+    releases = debian_releases(package, suite, log)
+    if version not in releases:
+        raise DebforgeError(f"{suite} has no {package} version {version}; it has: "
+                            f"{', '.join(releases) or 'no such source package'}",
+                            hint="change the recipe's version or upstream.suite")
+    para = releases[version]
+    orig = next((c for c in para["Checksums-Sha256"] if any(c["name"] == f"{package}_{version}.orig{ext}"
+                                                            for ext in ORIG_EXT)), None)
+    if orig is None:
+        raise DebforgeError(f"{package} {para['Version']} of {suite} has no orig tarball (a native package?)")
+    cached = dl / orig["name"]
+    if not cached.is_file():
+        log(f"debforge: downloading the orig tarball of {package} {para['Version']} from {suite}")
+        opts, _ = _apt(suite)
+        _run(["apt-get", *opts, "source", "--download-only", "--tar-only", f"{package}={para['Version']}"], dl,
+             f"fetching {package}")
+    _verified(cached, orig["sha256"])
+    Path(f"{cached}.sha256").write_text(f"{orig['sha256']}\n")
+    return cached
+
+
+def _verified(path: Path, sha256: str) -> Path:
+    """path, if its content has the checksum of the signed index; removed (a later run downloads it anew) if not."""
+    if _sha256(path) != sha256:
+        path.unlink()
+        Path(f"{path}.sha256").unlink(missing_ok=True)
+        raise DebforgeError(f"the sha256 of {path.name} does not match the signed index's ({sha256}): refused, and "
+                            f"removed from the download cache", str(path),
+                            hint="run the command again to download it anew")
+    return path
 
 
 def fetch_debian_binary(package: str, suite: str, dest: Path, log=print) -> Path:

@@ -182,6 +182,13 @@ helper("not a target")
     assert ws.graph.external_loads == {"@somewhere//:rules.bzl": ["fancy_rule", "helper"]}
 
 
+def test_rules_cc_compiler_settings(tmp_path):
+    """abseil 2026 picks its copts with rules_cc's compiler settings: GCC's, not the empty default."""
+    ws = tree(tmp_path, {"BUILD": 'cc_library(name = "l", copts = select({"@rules_cc//cc/compiler:clang": ["-DLLVM"], '
+                                  '"@rules_cc//cc/compiler:gcc": ["-DGCC"], "//conditions:default": []}))\n'})
+    assert attrs(ws, "//:l")["copts"] == ["-DGCC"]
+
+
 def test_condition_in_a_package_the_tree_lacks_does_not_match(tmp_path):
     ws = tree(tmp_path, {"BUILD": 'cc_library(name = "l", srcs = select({"//tools/cpp:asan": ["a.c"], '
                                   '"//conditions:default": ["b.c"]}))\n'})

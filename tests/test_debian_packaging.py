@@ -12,7 +12,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # PyPI name -> Debian package (python3-starlark-pyo3 and python3-ninja: tools/pypi-debs, until Debian has them).
 DEBIAN_NAME = {"python-debian": "python3-debian", "jinja2": "python3-jinja2", "pyyaml": "python3-yaml",
                "ninja": "python3-ninja", "starlark-pyo3": "python3-starlark-pyo3",
-               "license-expression": "python3-license-expression"}
+               "license-expression": "python3-license-expression",
+               "ruamel.yaml": "python3-ruamel.yaml"}
 
 
 def _project() -> dict:

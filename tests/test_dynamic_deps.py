@@ -27,6 +27,26 @@ def test_what_the_linked_library_holds_is_not_compiled_again(tmp_path):
     assert [c.src for c in api.compiles] == ["api.cc"] and api.siblings == ["framework"]
 
 
+def test_a_linked_librarys_includes_and_defines_still_apply(tmp_path):
+    """brotli's layout: brotlidec links brotlicommon, whose dep brotli_inc strips c/include; brotlidec's own
+    sources include <brotli/port.h>, so they need that -I (bazel propagates includes whatever is linked)."""
+    tree = tmp_path / "tree"
+    (tree / "c/include/brotli").mkdir(parents=True)
+    (tree / "WORKSPACE").write_text("")
+    (tree / "c/include/brotli/port.h").write_text("#define BROTLI_PORT 1\n")
+    (tree / "common.c").write_text("#include <brotli/port.h>\nint common(void) { return BROTLI_PORT; }\n")
+    (tree / "dec.c").write_text("#include <brotli/port.h>\nint dec(void) { return BROTLI_PORT + DEC; }\n")
+    (tree / "BUILD.bazel").write_text(
+        'cc_library(name = "inc", hdrs = ["c/include/brotli/port.h"], strip_include_prefix = "c/include",\n'
+        '           defines = ["DEC=1"])\n'
+        'cc_library(name = "common", srcs = ["common.c"], deps = [":inc"])\n'
+        'cc_library(name = "dec", srcs = ["dec.c"], deps = [":common"])\n')
+    common, dec = fixture_plan(fixture_recipe(tmp_path / "fixture.yaml", tree, "brotli",
+                                              [("common", "//:common"), ("dec", "//:dec")])).libraries
+    assert dec.siblings == ["common"] and [c.src for c in dec.compiles] == ["dec.c"]
+    assert {"-I", "c/include", "-DDEC=1"} <= set(dec.compiles[0].flags)
+
+
 def test_the_registration_runs_once(tmp_path):
     tree = tmp_path / "tree"
     shutil.copytree(TREE, tree)

@@ -30,6 +30,24 @@ class Libraries:
         self.flags = flags
         self.steps = steps
 
+    def check_targets(self, packages: list[BinaryPackage]) -> None:
+        """Every library target the tree lacks, in one error: a new upstream release may drop several."""
+        missing = [spec for pkg in packages for spec in pkg.libraries if self.scope.ws.target(spec.target) is None]
+        if missing:
+            more = ", ".join(f"'{s.target}' (line {s.line})" for s in missing[1:])
+            raise DebforgeError(f"target '{missing[0].target}' does not exist in the upstream tree"
+                                + (f"; nor do {more}" if more else ""), str(self.scope.recipe.path), missing[0].line,
+                                hint=self.did_you_mean(missing[0].target))
+
+    def did_you_mean(self, target: str) -> str | None:
+        """The package's closest target name, or what the package declares."""
+        ws = self.scope.ws
+        _, pkg, name = split_label(target)
+        known = [split_label(t)[2] for t in ws.graph.targets if split_label(t)[:2] == ("", pkg)]
+        close = difflib.get_close_matches(name, known, n=1)
+        return f"did you mean '//{pkg}:{close[0]}'?" if close else (
+            f"//{pkg} declares: {', '.join(sorted(known)[:20])}" if known else None)
+
     def library(self, pkg: BinaryPackage, spec: Library) -> SharedLibrary:
         loc = (str(self.scope.recipe.path), spec.line)
         deps = self.deps
@@ -48,7 +66,10 @@ class Libraries:
         elif link.version_script and not spec.exports:   # the recipe's exports, where given, are the maintainer's
             lib.version_script, = self.steps.paths(
                 root, [absolute(link.version_script, "", split_label(root.label)[1])])
-        self.compile_closure(lib, closure)
+        # a sibling's targets still give their includes and defines (bazel propagates them whatever links)
+        visible = closure + [t for name in siblings for label in deps.compiled.get(name, ())
+                             if (t := self.scope.ws.target(label)) is not None]
+        self.compile_closure(lib, closure, visible)
         if not lib.compiles:
             raise DebforgeError(f"target '{spec.target}' has no sources to compile", *loc)
         deps.external_libs[spec.name] = lib.external_libs   # with a GPU flavour's runtime and CPU library
@@ -58,11 +79,12 @@ class Libraries:
                                                      if made.intersection(s.outputs))))
         return lib
 
-    def compile_closure(self, lib: SharedLibrary, closure: list[Target]) -> None:
-        """The library's compiles, generated files and link options, target by target of its closure."""
+    def compile_closure(self, lib: SharedLibrary, closure: list[Target], visible: list[Target] | None = None) -> None:
+        """The library's compiles, generated files and link options, target by target of its closure; `visible`:
+        the targets whose includes and defines its compiles see (default: the closure)."""
         seen_src: set[str] = set()
         for t in closure:
-            flags = self.flags.flags(t, closure)
+            flags = self.flags.flags(t, visible or closure)
             lib.generated += [g for g in self.steps.generated(t) if g not in lib.generated]
             if t.label in self.scope.provided:   # compiled into a CPU flavour library: link that one
                 self.linked_from_cpu(lib, self.scope.provided[t.label])
@@ -93,13 +115,6 @@ class Libraries:
         shared-object rule the recipe names (none for a cc_library)."""
         ws = self.scope.ws
         root = ws.target(spec.target)
-        if root is None:
-            _, pkg, name = split_label(spec.target)
-            known = [split_label(t)[2] for t in ws.graph.targets if split_label(t)[:2] == ("", pkg)]
-            close = difflib.get_close_matches(name, known, n=1)
-            hint = f"did you mean '//{pkg}:{close[0]}'?" if close else (
-                f"//{pkg} declares: {', '.join(sorted(known)[:20])}" if known else None)
-            raise DebforgeError(f"target '{spec.target}' does not exist in the upstream tree", *loc, hint=hint)
         if root.kind == "filegroup":   # e.g. tf_cc_shared_object's name: a filegroup of the shared object
             rules = [r for r in map(ws.target, root.attrs.get("srcs", [])) if r is not None]
             if len(rules) == 1 and rules[0].kind in SHARED_OBJECT_KINDS:

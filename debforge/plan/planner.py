@@ -42,6 +42,7 @@ def make_plan(recipe: Recipe, ws: ScanView, arch: str, flavor: FlavorBuild | Non
     flags = CompileFlags(scope)
     steps = Steps(scope, deps, flags)
     libraries = Libraries(scope, deps, flags, steps)
+    libraries.check_targets(scope.packages)
     libs = [libraries.library(pkg, spec) for pkg in scope.packages for spec in pkg.libraries]
     link_transitively(libs)
     generate = [steps.steps[k] for k in sorted(steps.steps)]

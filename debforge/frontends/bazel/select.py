@@ -21,6 +21,10 @@ DEFAULT = "//conditions:default"
 LEGACY_CPU = {"amd64": "k8", "arm64": "aarch64", "armhf": "armeabi-v7a", "i386": "piii",
               "ppc64el": "ppc", "riscv64": "riscv64", "s390x": "s390x"}
 COMPILER = "gcc"
+# config_settings of external repositories that upstreams select() on, as those repositories declare them:
+# rules_cc's compiler settings (abseil 2026's ABSL_DEFAULT_COPTS choose GCC's warnings with :gcc)
+EXTERNAL_SETTINGS = {f"@rules_cc//cc/compiler:{c}": {"flag_values": {"@bazel_tools//tools/cpp:compiler": c}}
+                     for c in ("clang", "clang-cl", "gcc", "mingw-gcc", "msvc-cl", "emscripten")}
 # Rules read on their own to resolve select() conditions (see Conditions.setting)
 SETTING_RULES = frozenset({"config_setting", "config_setting_group", "alias", "constraint_value", "bool_flag",
                            "bool_setting", "string_flag", "string_setting", "int_flag", "int_setting",
@@ -166,6 +170,8 @@ class Conditions:
         config = self.ws.config
         if config.is_constraint(label):
             return label in config.constraints, 1
+        if label in EXTERNAL_SETTINGS:
+            return config.matches_setting(EXTERNAL_SETTINGS[label], self.ws.flag)
         if label.startswith("@"):
             return False, 0   # a config_setting of a repository outside the tree: not this configuration
         target = self.setting(label)
