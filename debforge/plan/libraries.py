@@ -38,7 +38,7 @@ class Libraries:
             root, linked={label: name for name in dynamic for label in deps.compiled.get(name, ())})
         deps.compiled[spec.name] = [t.label for t in closure]
         lib = SharedLibrary(spec, pkg, siblings=siblings, external_libs=ext_libs, linkopts=list(link.kept),
-                            left_out=sorted(deps.cut),
+                            left_out=sorted(deps.cut), left_out_chains=dict(deps.chains),
                             left_out_used=sorted({(cut, kept) for cut, kept, _ in deps.cut
                                                   if cut not in deps.registrations and not cut.startswith("@")}))
         if link.version_script and not spec.exports:   # the recipe's exports, where given, are the maintainer's
