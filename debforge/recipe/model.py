@@ -193,6 +193,8 @@ class Recipe:
     rule_outputs: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # the translation units compiled once per ISA level (the others once, at the baseline); None: every one
     level_sensitive: tuple[LevelGlob, ...] | None = None
+    # (list file, line, upstream version) when the list says which version measure-levels measured
+    level_sensitive_for: tuple[str, int, str] | None = None
 
     @property
     def full_version(self) -> str:
