@@ -72,7 +72,6 @@ class KnownCut:
     dep: str          # the target it depends on
     define: tuple[str, str] | None   # (name, value): under this --define upstream's select() drops the dependency
     patch: Path | None               # ... or this DEP-3 patch (beside the recipe) takes it out
-    line: int
 
     def describe(self) -> str:
         how = (f"define-values {self.define[0]}: \"{self.define[1]}\"" if self.define else

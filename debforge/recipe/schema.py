@@ -556,7 +556,7 @@ def _known_cuts(node: Node, recipe_dir: Path) -> tuple[KnownCut, ...]:
         if "define" in how and define is None:
             raise how["define"].error(f"known-cuts.{edge}.define is not NAME=VALUE (a --define of the build)")
         patch = _patch(how["patch"], recipe_dir) if "patch" in how else None
-        out.append(KnownCut(m["user"], m["dep"], define.groups() if define else None, patch, value.line))
+        out.append(KnownCut(m["user"], m["dep"], define.groups() if define else None, patch))
     return tuple(out)
 
 
