@@ -130,6 +130,12 @@ def test_libtensorflow_without_xla_keeps_no_target_that_uses_left_out_code(tf_pl
                  and str(f.relative_to(tree)) not in own
                  and any(f'#include "{h}"' in f.read_text(errors="replace") for h in headers)]
     assert includers == []
+    # nor does any of libtensorflow's sources, through quoted #includes followed in the tree (every branch of every
+    # #if: more than a compile sees), reach a file of a cut target or of TFRT, StableHLO or XLA's MHLO
+    cut_files = {f.lstrip("/").replace(":", "/") for t in cut for a in ("srcs", "hdrs") for f in t.attrs.get(a, [])}
+    missing = ("tfrt/", "stablehlo/", "mhlo/", "tensorflow/core/tfrt/", "tensorflow/compiler/xla/mlir_hlo/",
+               "tensorflow/compiler/mlir/tf2xla/", "tensorflow/compiler/xla/runtime/", "tensorflow/compiler/jit/kernels/")
+    assert included(tree, [c.src for c in tf.compiles], lambda f: f in cut_files or f.startswith(missing)) == {}
     # no XLA JIT, MLIR bridge, PJRT or next pluggable device source is compiled in; XLA's own HLO code stays
     srcs = [c.src for c in tf.compiles]
     for gone in ("tensorflow/compiler/jit/kernels/", "tensorflow/compiler/jit/xla_device", "tensorflow/compiler/tf2xla/",
@@ -139,6 +145,31 @@ def test_libtensorflow_without_xla_keeps_no_target_that_uses_left_out_code(tf_pl
     # fft2d is Debian's (sid's libfft2d-dev), linked for the Spectrogram kernel, not dropped
     assert "tensorflow/core/kernels/spectrogram.cc" in srcs
     assert "fft2d_fftsg" in tf.external_libs and "libfft2d-dev" in tf.build_depends
+
+
+def included(tree, sources, wanted) -> dict[str, str]:
+    """Each source that reaches, through quoted #includes of the tree's files, a file `wanted` says yes to: that
+    file. Preprocessor conditions are not read (every branch counts); generated files are not there, so their
+    includes are not followed."""
+    direct: dict[str, list[str]] = {}
+    found = {}
+    for src in sources:
+        seen, todo = set(), [src]
+        while todo and src not in found:
+            path = todo.pop()
+            if path in seen:
+                continue
+            seen.add(path)
+            if wanted(path):
+                found[src] = path
+            elif (tree / path).is_file():
+                if path not in direct:
+                    direct[path] = INCLUDE.findall((tree / path).read_text(errors="replace"))
+                todo += direct[path]
+    return found
+
+
+INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 
 
 # upstream's C API headers that only C++ can include (a namespace; default member initializers)
