@@ -56,7 +56,7 @@ def dry_run(r, plan, tree):
     return dry.returncode, int(last.split("/")[1].split("]")[0]), dry.stdout[-2000:] + dry.stderr
 
 
-TF_NINJA = "b2e9dbce2264910998c96dc978abeac86b44caaff8876cff94d5ae81613b2220"
+TF_NINJA = "da3b67ff15cace6b01691ec879b4601d7284fc230e52a9447c873098ead3966b"
 
 
 @pytest.fixture(scope="module")
