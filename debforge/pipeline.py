@@ -104,12 +104,25 @@ def _summary(plan, log) -> None:
                                      else ""))
     for lib in plan.libraries:   # what the recipe's leave-out and dropped externals took away
         if lib.left_out:
-            log(f"debforge:   lib{lib.spec.name}: {len(lib.left_out)} dependencies cut by the recipe "
-                f"({len({x for x, _, _ in lib.left_out})} targets or repositories left out, "
-                f"{len({k for _, k, _ in lib.left_out})} kept targets lost one):")
-            for cut, kept, why in lib.left_out:
-                log(f"debforge:     {kept} -> {cut}: {why}")
-            if lib.left_out_used:
-                log(f"debforge:   warning: lib{lib.spec.name}: {len(lib.left_out_used)} of these cut no "
-                    f"alwayslink registration: {len({k for _, k in lib.left_out_used})} kept targets include "
-                    f"or call what was left out, so lib{lib.spec.name} does not compile or link as planned")
+            _cuts(plan.recipe, lib, log)
+
+
+def _cuts(recipe, lib, log) -> None:
+    """What the recipe's leave-out and dropped externals took away from `lib`, and the chain of targets from
+    the library's root to each kept target that still includes or calls what was cut."""
+    log(f"debforge:   lib{lib.spec.name}: {len(lib.left_out)} dependencies cut by the recipe "
+        f"({len({x for x, _, _ in lib.left_out})} targets or repositories left out, "
+        f"{len({k for _, k, _ in lib.left_out})} kept targets lost one):")
+    for cut, kept, why in lib.left_out:
+        log(f"debforge:     {kept} -> {cut}: {why}")
+    if lib.left_out_used:
+        users = sorted({k for _, k in lib.left_out_used})
+        log(f"debforge:   warning: lib{lib.spec.name}: {len(lib.left_out_used)} of these cut no "
+            f"alwayslink registration: {len(users)} kept targets include or call what was left out, so "
+            f"lib{lib.spec.name} does not compile or link as planned; the chains of targets that reach them:")
+        for kept in users:
+            chain = lib.left_out_chains.get(kept, []) + [kept]
+            log(f"debforge:     {' -> '.join(chain)}")
+            for cut in dict.fromkeys(h for lost, k in lib.left_out_used if k == kept
+                                     for h in recipe.cuts_on(chain + [lost])):
+                log(f"debforge:       known cut: {cut}")

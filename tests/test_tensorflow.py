@@ -56,37 +56,44 @@ def dry_run(r, plan, tree):
     return dry.returncode, int(last.split("/")[1].split("]")[0]), dry.stdout[-2000:] + dry.stderr
 
 
-TF_NINJA = "068fb16e39af066f6dec91a36db3a32682de0f66c9c54fa8ba537fd96ecb07f7"
+TF_NINJA = "da3b67ff15cace6b01691ec879b4601d7284fc230e52a9447c873098ead3966b"
+
+
+@pytest.fixture(scope="module")
+def tf_plan(tmp_path_factory):
+    """The recipe's three libraries planned over the patched orig tree: (recipe, tree, scan, plan)."""
+    r = load_recipe(ROOT / "recipes/tensorflow.yaml")
+    tree = upstream.unpacked(r, tmp_path_factory.mktemp("tf"), print)
+    ws = frontends.get("bazel").scan(tree, r, "amd64", everything=False)
+    return r, tree, ws, make_plan(r, ws, "amd64")
 
 
 @pytest.mark.slow
-def test_tensorflow_cc_and_libtensorflow_plan_and_ninja_finds_every_input(tmp_path):
-    r = load_recipe(ROOT / "recipes/tensorflow.yaml")
-    tree = upstream.unpacked(r, tmp_path, print)
-    plan = make_plan(r, frontends.get("bazel").scan(tree, r, "amd64", everything=False), "amd64")
+def test_tensorflow_cc_and_libtensorflow_plan_and_ninja_finds_every_input(tf_plan, tmp_path):
+    r, tree, _, plan = tf_plan
     framework, cc, tf = plan.libraries
     assert cc.filename == "libtensorflow_cc.so.2.14.1" and cc.siblings == ["tensorflow_framework"]
     assert len(framework.compiles) == 617
-    assert len(cc.compiles) == 2345   # what libtensorflow_framework holds is linked, not compiled again
+    assert len(cc.compiles) == 1981   # what libtensorflow_framework holds is linked, not compiled again
     assert not {c.src for c in cc.compiles} & {c.src for c in framework.compiles}
     # libtensorflow (the C API) over the same framework: its own closure, as upstream's
     assert tf.filename == "libtensorflow.so.2.14.1" and tf.siblings == ["tensorflow_framework"]
-    assert len(tf.compiles) == 1679 and not {c.src for c in tf.compiles} & {c.src for c in framework.compiles}
+    assert len(tf.compiles) == 1235 and not {c.src for c in tf.compiles} & {c.src for c in framework.compiles}
     kinds = Counter(s.kind for s in plan.steps)
-    assert kinds[protos.GRPC_KIND] == 8 and kinds[protos.KIND] == 114 and kinds[tblgen.KIND] == 46
+    assert kinds[protos.GRPC_KIND] == 8 and kinds[protos.KIND] == 103 and kinds[tblgen.KIND] == 43
     # the C++ op wrappers (tensorflow/cc/ops/*.cc) come from generators linked against libtensorflow_framework
     gens = [t for t in plan.host_tools if t.label.endswith("_gen_cc")]
-    assert len(gens) == 29 and all(t.siblings == ["tensorflow_framework"] for t in gens)
+    assert len(gens) == 27 and all(t.siblings == ["tensorflow_framework"] for t in gens)
     assert {"protobuf-compiler-grpc", "libgrpc++-dev", "flatbuffers-compiler"} <= set(cc.build_depends)
-    # every cut names its reason: the repository Debian lacks (leave-out), or a dropped external's
-    dropped = {e.drop for e in r.externals.values() if e.drop}
-    assert {why for _, _, why in cc.left_out} <= {e.reason for e in r.leave_out} | dropped
-    assert {why.split(":")[0] for _, _, why in cc.left_out if why not in dropped} == {
-        "stablehlo", "tf_runtime", "sobol_data"}
-    # 61 kept targets include or call what leave-out removed (no alwayslink registration): it plans, it does not
-    # build yet, and the plan says so
-    assert len({kept for _, kept in cc.left_out_used}) == 61
-    assert len({kept for _, kept in tf.left_out_used}) == 37
+    # every cut names its reason: the repository Debian lacks, or the registration built without XLA
+    assert {why for _, _, why in cc.left_out} <= {e.reason for e in r.leave_out}
+    assert {why.split(":")[0] for _, _, why in cc.left_out} == {
+        "stablehlo", "tf_runtime", "sobol_data", "XLA JIT", "TFR"}
+    # 30 kept targets of libtensorflow_cc include or call what leave-out removed (no alwayslink registration): it
+    # plans, it does not build yet, and the plan says so, with the chain of targets that reached each
+    users = {kept for _, kept in cc.left_out_used}
+    assert len(users) == 30 and users <= set(cc.left_out_chains)
+    assert all(cc.left_out_chains[k][:1] in ([], ["//tensorflow:libtensorflow_cc.so.2.14.1"]) for k in users)
     assert not framework.left_out_used
     assert not any(cut.startswith("@stablehlo") or cut.startswith("@tf_runtime") for cut, _, _ in cc.left_out)
     # the generated ninja file is pinned (tests/test_outputs_pinned.py says why)
@@ -96,6 +103,73 @@ def test_tensorflow_cc_and_libtensorflow_plan_and_ninja_finds_every_input(tmp_pa
     assert rc == 0, out
     assert edges > 3 * (len(framework.compiles) + len(cc.compiles) + len(tf.compiles)) + len(plan.steps)
     c_api_headers_stand_alone(r, tree, tmp_path / "include")
+
+
+@pytest.mark.slow
+def test_libtensorflow_without_xla_keeps_no_target_that_uses_left_out_code(tf_plan):
+    """The C API built without XLA (with_xla_support false, the no-xla patches): its closure reaches no StableHLO,
+    TFRT or XLA JIT code, and loses only alwayslink registrations, so it can compile and link under -z defs."""
+    r, tree, ws, plan = tf_plan
+    _, _, tf = plan.libraries
+    assert not tf.left_out_used
+    assert [(cut, kept) for cut, kept, _ in tf.left_out] == [
+        ("//tensorflow/compiler/jit:xla_kernel_creator", "//tensorflow/core/common_runtime/eager:core"),
+        ("//tensorflow/compiler/mlir/tfr:graph_decompose_pass", "//tensorflow/c:c_api_no_xla"),
+        ("//tensorflow/compiler/mlir/tfr:node_expansion_pass", "//tensorflow/c:c_api_no_xla"),
+        ("//tensorflow/core/kernels:sobol_op", "//tensorflow/core:dynamic_kernels_impl")]
+    # what each cut takes out registers itself (alwayslink), and no other C++ file outside tests and the Python
+    # bindings includes its headers
+    cut = [ws.target(label) for label, _, _ in tf.left_out]
+    assert all(t.attrs.get("alwayslink") for t in cut)
+    headers = {h.lstrip("/").replace(":", "/") for t in cut for h in t.attrs.get("hdrs", [])}
+    assert len(headers) == 3   # sobol_op has none
+    own = {s.lstrip("/").replace(":", "/") for t in cut for s in t.attrs.get("srcs", [])}
+    includers = [str(f.relative_to(tree)) for f in (tree / "tensorflow").rglob("*.[ch]*")
+                 if f.suffix in (".cc", ".h") and not f.name.endswith("_test.cc")
+                 and not str(f.relative_to(tree)).startswith("tensorflow/python/")
+                 and str(f.relative_to(tree)) not in own
+                 and any(f'#include "{h}"' in f.read_text(errors="replace") for h in headers)]
+    assert includers == []
+    # nor does any of libtensorflow's sources, through quoted #includes followed in the tree (every branch of every
+    # #if: more than a compile sees), reach a file of a cut target or of TFRT, StableHLO or XLA's MHLO
+    cut_files = {f.lstrip("/").replace(":", "/") for t in cut for a in ("srcs", "hdrs") for f in t.attrs.get(a, [])}
+    missing = ("tfrt/", "stablehlo/", "mhlo/", "tensorflow/core/tfrt/", "tensorflow/compiler/xla/mlir_hlo/",
+               "tensorflow/compiler/mlir/tf2xla/", "tensorflow/compiler/xla/runtime/", "tensorflow/compiler/jit/kernels/")
+    assert included(tree, [c.src for c in tf.compiles], lambda f: f in cut_files or f.startswith(missing)) == {}
+    # no XLA JIT, MLIR bridge, PJRT or next pluggable device source is compiled in; XLA's own HLO code stays
+    srcs = [c.src for c in tf.compiles]
+    for gone in ("tensorflow/compiler/jit/kernels/", "tensorflow/compiler/jit/xla_device", "tensorflow/compiler/tf2xla/",
+                 "tensorflow/compiler/mlir/tf2xla/", "tensorflow/compiler/xla/pjrt/",
+                 "tensorflow/core/common_runtime/next_pluggable_device/", "tensorflow/core/tfrt/"):
+        assert not [s for s in srcs if s.startswith(gone)], gone
+    # fft2d is Debian's (sid's libfft2d-dev), linked for the Spectrogram kernel, not dropped
+    assert "tensorflow/core/kernels/spectrogram.cc" in srcs
+    assert "fft2d_fftsg" in tf.external_libs and "libfft2d-dev" in tf.build_depends
+
+
+def included(tree, sources, wanted) -> dict[str, str]:
+    """Each source that reaches, through quoted #includes of the tree's files, a file `wanted` says yes to: that
+    file. Preprocessor conditions are not read (every branch counts); generated files are not there, so their
+    includes are not followed."""
+    direct: dict[str, list[str]] = {}
+    found = {}
+    for src in sources:
+        seen, todo = set(), [src]
+        while todo and src not in found:
+            path = todo.pop()
+            if path in seen:
+                continue
+            seen.add(path)
+            if wanted(path):
+                found[src] = path
+            elif (tree / path).is_file():
+                if path not in direct:
+                    direct[path] = INCLUDE.findall((tree / path).read_text(errors="replace"))
+                todo += direct[path]
+    return found
+
+
+INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 
 
 # upstream's C API headers that only C++ can include (a namespace; default member initializers)

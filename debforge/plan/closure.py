@@ -19,6 +19,7 @@ class Dependencies:
         self.compiled: dict[str, list[str]] = {}   # library name -> labels of the targets compiled into it
         self.external_libs: dict[str, list[str]] = {}   # library name -> the external -l it links
         self.cut: list[tuple[str, str, str]] = []   # ... and what leave-out cut from the one being planned
+        self.chains: dict[str, list[str]] = {}      # ... a kept target that lost one -> the targets that reached it
         self.registrations: set[str] = set()        # targets left out that are alwayslink registrations
 
     def start_library(self) -> None:
@@ -26,6 +27,7 @@ class Dependencies:
         self.used = set()
         self.labels = set()
         self.cut = []
+        self.chains = {}
 
     def use(self, *packages: str) -> None:
         self.externals_used.update(packages)
@@ -36,13 +38,17 @@ class Dependencies:
         repo = self.scope.mapped_package(label) or split_label(label)[0]
         ext = self.scope.externals.get(repo)
         if ext is None:
+            recipe = self.scope.recipe
+            hint = f"add to {recipe.path} under externals: {repo}: lib...-dev"
+            cuts = recipe.cuts_on([*via, label])   # where the recipe knows what removes a dependency on the way
             raise DebforgeError(f"dependency '{label}' is in external repository @{repo}, which the recipe does "
                                 f"not map to a Debian package{reached(via)}", *where(referrer),
-                                hint=f"add to {self.scope.recipe.path} under externals: {repo}: lib...-dev")
+                                hint=f"{'; '.join(cuts)} (known-cuts of {recipe.path}); or {hint}" if cuts else hint)
         if ext.drop:   # noted for the plan, as leave-out's cuts are
             via_label = via[-1] if via else referrer
             if (label, via_label, ext.drop) not in self.cut:
                 self.cut.append((label, via_label, ext.drop))
+            self.chains.setdefault(via_label, list(via[:-1]))
             return []
         self.use(*ext.packages)
         self.labels.add(label)
@@ -53,8 +59,9 @@ class Dependencies:
         return list(dict.fromkeys(lib for p in ext.packages if p in contents for lib in contents[p].libs_for(
             [module] if module else contents[p].modules_for([label]))))
 
-    def leave_out(self, label: str, user: Target) -> bool:
-        """Whether the recipe's leave-out cuts the dependency of `user` on `label` (noted for the plan)."""
+    def leave_out(self, label: str, user: Target, via: list[str]) -> bool:
+        """Whether the recipe's leave-out cuts the dependency of `user` (reached through `via`) on `label`
+        (noted for the plan)."""
         ws = self.scope.ws
         for entry in self.scope.recipe.leave_out:
             if entry.matches(label):
@@ -65,6 +72,7 @@ class Dependencies:
                     self.registrations.add(label)
                 if (label, user.label, entry.reason) not in self.cut:
                     self.cut.append((label, user.label, entry.reason))
+                self.chains.setdefault(user.label, via)
                 return True
         return False
 
@@ -135,10 +143,10 @@ class _Walk:
         if name:
             self.add(self.siblings, name)
             return None
-        if self.deps.leave_out(dep, t):
+        if self.deps.leave_out(dep, t, chain):
             return None
         d = self.scope.resolve(dep, t.location)
-        if d.label != dep and self.deps.leave_out(d.label, t):   # an alias of a target left out
+        if d.label != dep and self.deps.leave_out(d.label, t, chain):   # an alias of a target left out
             return None
         if d.label != dep and d.label in self.linked:   # an alias of what a linked library holds
             self.add(self.siblings, self.linked[d.label])

@@ -58,7 +58,7 @@ class Libraries:
             root, linked={label: name for name in dynamic for label in deps.compiled.get(name, ())})
         deps.compiled[spec.name] = [t.label for t in closure]
         lib = SharedLibrary(spec, pkg, siblings=siblings, external_libs=ext_libs, linkopts=list(link.kept),
-                            left_out=sorted(deps.cut),
+                            left_out=sorted(deps.cut), left_out_chains=dict(deps.chains),
                             left_out_used=sorted({(cut, kept) for cut, kept, _ in deps.cut
                                                   if cut not in deps.registrations and not cut.startswith("@")}))
         if spec.version_script:   # upstream's symbol map, named in the recipe for a cc_library

@@ -45,6 +45,8 @@ class SharedLibrary:
     # what was left out, so the library does not compile or link as planned until the recipe or upstream's tree
     # changes. A dropped external is not among them: its reason is the recipe's decision (and its `undefine`)
     left_out_used: list[tuple[str, str]] = field(default_factory=list)
+    # each kept target of left_out -> the chain of targets from the library's root that reached it (the first)
+    left_out_chains: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def soname(self) -> str:

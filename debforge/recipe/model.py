@@ -73,6 +73,21 @@ class External:
 
 
 @dataclass(frozen=True)
+class KnownCut:
+    """A dependency of upstream's graph that a --define value or a patch removes: named where a closure that still
+    has it reaches a repository the recipe does not map, or code the recipe leaves out."""
+    user: str         # the target whose dependency it is
+    dep: str          # the target it depends on
+    define: tuple[str, str] | None   # (name, value): under this --define upstream's select() drops the dependency
+    patch: Path | None               # ... or this DEP-3 patch (beside the recipe) takes it out
+
+    def describe(self) -> str:
+        how = (f"define-values {self.define[0]}: \"{self.define[1]}\"" if self.define else
+               f"the patch {self.patch.name}")
+        return f"{how} cuts {self.user} -> {self.dep}"
+
+
+@dataclass(frozen=True)
 class LeaveOut:
     """In-tree targets the recipe's libraries are built without (what needs a repository Debian lacks): every
     dependency on a matching target is cut from the closures, and the plan names what each library lost."""
@@ -208,6 +223,7 @@ class Recipe:
     python_requirements: dict[str, str] = field(default_factory=dict)   # rules_python requirement -> Debian package
     patches: tuple[Path, ...] = ()   # DEP-3 patches of the upstream tree, applied by dpkg-source (debian/patches)
     leave_out: tuple[LeaveOut, ...] = ()   # in-tree targets cut from every closure, each with its reason
+    known_cuts: tuple[KnownCut, ...] = ()   # dependencies a define or a patch would remove, for errors
     # rule label -> the files it writes (relative to its output directory), where only running upstream's tool
     # would tell (torchgen): recorded by tools/rule-outputs, since planning runs no upstream code
     rule_outputs: dict[str, tuple[str, ...]] = field(default_factory=dict)
@@ -247,6 +263,14 @@ class Recipe:
     def build_profiles(self) -> list[str]:
         """The restriction formulas of packages and header sets."""
         return [x.build_profiles for x in (*self.packages, *self.headers) if x.build_profiles]
+
+    def cuts_on(self, chain: list[str]) -> list[str]:
+        """What would cut a dependency of `chain` (a closure's targets, each depending on the next), as known cuts
+        this recipe does not apply yet (its define value or patch is not in the recipe)."""
+        edges = set(zip(chain, chain[1:]))
+        return [cut.describe() for cut in self.known_cuts if (cut.user, cut.dep) in edges and (
+            self.config.define_values.get(cut.define[0]) != cut.define[1] if cut.define else
+            cut.patch not in self.patches)]
 
     def flavor(self, name: str) -> FlavorSpec:
         if name not in self.flavors:

@@ -19,8 +19,8 @@ from ..core.escape import CONTROL
 from ..core.globs import compile_pattern
 from ..flavors import FLAVORS
 from .load import Node, load_yaml
-from .model import (BinaryPackage, Config, External, FlavorSpec, HeaderSet, LeaveOut, LevelGlob, Library, Recipe,
-                    RepoFile, TestEntry, Tests, Tool, Upstream)
+from .model import (BinaryPackage, Config, External, FlavorSpec, HeaderSet, KnownCut, LeaveOut, LevelGlob, Library,
+                    Recipe, RepoFile, TestEntry, Tests, Tool, Upstream)
 
 COMMON_LICENSES = frozenset(p.name for p in Path("/usr/share/common-licenses").iterdir()) \
     if Path("/usr/share/common-licenses").is_dir() else frozenset()
@@ -128,7 +128,7 @@ TOP_KEYS = {
     "description": True, "frontend": True, "architectures": False, "isa-levels": False, "packages": True,
     "dev": True, "externals": False, "config": False, "distribution": False, "closes": False, "bazel": False,
     "flavors": False, "tools": False, "python-requirements": False, "patches": False, "leave-out": False,
-    "rule-outputs": False, "level-sensitive": False, "tests": False, "lintian-overrides": False,
+    "rule-outputs": False, "level-sensitive": False, "tests": False, "lintian-overrides": False, "known-cuts": False,
 }
 LINTIAN_TAG = re.compile(r"[a-z0-9][a-z0-9+.-]*(?: [^\s\[\]][^\n]*)?")   # a tag, then its context (or a glob)
 
@@ -437,16 +437,22 @@ def _patches(node: Node, what: str, recipe_dir: Path) -> tuple[Path, ...]:
     """DEP-3 patch files, relative to the recipe's directory; one name once (they share one series)."""
     out: list[Path] = []
     for n in _list(node, what):
-        rel = _relpath(n, "patch")
-        path = recipe_dir / rel
-        if not confine.in_tree(recipe_dir, rel):   # a symlink must not make the recipe read a file elsewhere
-            raise n.error(f"patch {rel} leads out of the recipe's directory")
-        if not path.is_file():
-            raise n.error(f"patch {path} does not exist")
+        path = _patch(n, recipe_dir)
         if path.name in {p.name for p in out}:
             raise n.error(f"two patches are named {path.name}")
         out.append(path)
     return tuple(out)
+
+
+def _patch(node: Node, recipe_dir: Path) -> Path:
+    """A patch file, relative to the recipe's directory."""
+    rel = _relpath(node, "patch")
+    path = recipe_dir / rel
+    if not confine.in_tree(recipe_dir, rel):   # a symlink must not make the recipe read a file elsewhere
+        raise node.error(f"patch {rel} leads out of the recipe's directory")
+    if not path.is_file():
+        raise node.error(f"patch {path} does not exist")
+    return path
 
 
 def load_recipe(path: str | Path) -> Recipe:
@@ -493,6 +499,7 @@ def load_recipe(path: str | Path) -> Recipe:
         python_requirements=_python_requirements(top["python-requirements"]) if "python-requirements" in top else {},
         patches=_patches(top["patches"], "patches", path.parent) if "patches" in top else (),
         leave_out=_leave_out(top["leave-out"]) if "leave-out" in top else (),
+        known_cuts=_known_cuts(top["known-cuts"], path.parent) if "known-cuts" in top else (),
         rule_outputs=_rule_outputs(top["rule-outputs"], path.parent) if "rule-outputs" in top else {},
         level_sensitive=sensitive, level_sensitive_for=measured_for,
         tests=_tests(top["tests"], levels) if "tests" in top else None,
@@ -674,6 +681,31 @@ def _test_pattern(node: Node, what: str) -> str:
     if not LEAVE_OUT.fullmatch(value) or ".." in re.split(r"[/:]", value.removesuffix("/...")):
         raise node.error(f"{what} '{value}' is not an in-tree test label such as //pkg:name, //pkg:all or //pkg/...")
     return value
+
+
+EDGE = re.compile(rf"(?P<user>{LABEL.pattern}) -> (?P<dep>{LABEL.pattern})")
+DEFINE = re.compile(rf"({LABEL_OR_NAME.pattern.replace('=', '')})=(.*)")
+
+
+def _known_cuts(node: Node, recipe_dir: Path) -> tuple[KnownCut, ...]:
+    """"//user -> //dep" -> {define: NAME=VALUE} or {patch: FILE}: what removes that dependency of upstream's."""
+    if not isinstance(node.value, dict):
+        raise node.error(f"known-cuts must be a mapping of \"//user -> //dep\" -> {{define: NAME=VALUE}} or "
+                         f"{{patch: FILE}}, not {_type(node.value)}")
+    out = []
+    for edge, value in node.value.items():
+        m = EDGE.fullmatch(edge) if isinstance(edge, str) else None
+        if m is None or ".." in re.split(r"[/:]", edge):
+            raise value.error(f"known-cuts key '{edge}' is not a dependency such as \"//pkg:user -> //pkg:dep\"")
+        how = _mapping(value, f"known-cuts.{edge}", {"define": False, "patch": False})
+        if len(how) != 1:
+            raise value.error(f"known-cuts.{edge} needs exactly one of 'define' (NAME=VALUE) or 'patch' (a file)")
+        define = DEFINE.fullmatch(_str(how["define"], f"known-cuts.{edge}.define")) if "define" in how else None
+        if "define" in how and define is None:
+            raise how["define"].error(f"known-cuts.{edge}.define is not NAME=VALUE (a --define of the build)")
+        patch = _patch(how["patch"], recipe_dir) if "patch" in how else None
+        out.append(KnownCut(m["user"], m["dep"], define.groups() if define else None, patch))
+    return tuple(out)
 
 
 def _python_requirements(node: Node) -> dict[str, str]:
