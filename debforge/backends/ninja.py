@@ -97,7 +97,9 @@ def render(plan: Plan, groups: dict[str, list[str]] | None = None) -> str:
         depfile = name in COMPILE_RULE.values()
         w.rule(name, command, depfile="$out.d" if depfile else None, deps="gcc" if depfile else None)
     w.rule("symlink", "ln -sfn $target $out")
-    w.rule("generate", "$cmd", description="generate $out ($kind $label)")
+    # a step whose command checks what it wrote gets its outputs in a file (the list may be thousands of paths long)
+    w.rule("generate", "$cmd", description="generate $out ($kind $label)", rspfile="$rspfile",
+           rspfile_content="$out")
     w.rule("check_variant", f"sh {CHECK_SCRIPT} $generic $in && touch $out")
     w.newline()
 
@@ -105,8 +107,9 @@ def render(plan: Plan, groups: dict[str, list[str]] | None = None) -> str:
         _host_tool(w, tool, plan.recipe.config.compile_memory, plan.recipe.libdirs(tool.external_libs))
     # generated files are the same for every ISA level: made once, before the compiles that need them
     for step in plan.steps:
+        listed = {"rspfile": step.outputs_list} if step.outputs_list else {}
         w.build(step.outputs, "generate", step.inputs, implicit=step.tools,
-                variables={"cmd": _shell(step.command), "kind": step.kind, "label": step.label})
+                variables={"cmd": _shell(step.command), "kind": step.kind, "label": step.label, **listed})
     w.build("generated", "phony", [o for step in plan.steps for o in step.outputs])
     w.newline()
 

@@ -1,4 +1,4 @@
-"""ATen's per-capability kernel copies (issue 18): PyTorch's aten.bzl copies each CPU kernel source once per CPU
+"""PyTorch's ATen rules (issue 18). The per-capability kernel copies: PyTorch's aten.bzl copies each CPU kernel source once per CPU
 capability and compiles each copy with that capability's flags. Which capabilities, and with which flags, is
 upstream's metadata, which a recipe's DEP-3 patch changes (recipes/pytorch.yaml adds CMake's AVX512): the fixture has
 aten.bzl's shape, and its patch adds an AVX512 capability the same way."""
@@ -107,3 +107,47 @@ def test_avx512_copy_holds_avx512_code_at_every_level_and_dispatches(tmp_path):
     flags = set(open("/proc/cpuinfo").read().split())
     if {"avx512f", "avx512bw", "avx512vl", "avx512dq"} <= flags:
         assert lib.aten_capability() == b"AVX512"
+
+
+GEN_TREE = FIXTURES / "torchgen"
+INSTALL = "obj-debforge/gen/aten/src/ATen"
+
+
+def torchgen_tree(tmp_path, recorded: str):
+    """The torchgen fixture generated with `recorded` as the recipe's rule-outputs list of //:generated."""
+    (tmp_path / "generated.outputs").write_text(recorded)
+    recipe = fixture_recipe(tmp_path / "tg.yaml", GEN_TREE, "torchgen", [("tiny", "//:tiny")],
+                            'rule-outputs: {"//:generated": generated.outputs}\n')
+    return recipe, run_cli("generate", recipe, "-o", tmp_path / "out")
+
+
+def test_a_declared_output_missing_from_the_recorded_list_is_refused(tmp_path):
+    _, proc = torchgen_tree(tmp_path, "ops/one.h\n")
+    assert proc.returncode == 2
+    assert ("BUILD.bazel:9: error: generate_aten '//:generated' declares 1 file(s) that torchgen does "
+            f"not write (by the recipe's rule-outputs): {INSTALL}/gen.c") in proc.stderr
+
+
+def test_the_build_checks_what_torchgen_writes_against_the_declared_list(tmp_path):
+    """The generate step runs the generator into a scratch directory: what it wrote lands in the output directory
+    when it is the declared list; a declared file it did not write and a file it wrote undeclared each fail the
+    step, named with the step."""
+    recipe, proc = torchgen_tree(tmp_path, "gen.c\nops/one.h\n")
+    assert proc.returncode == 0, proc.stderr
+    tree = tmp_path / "out/torchgen-1.0"
+    configure(tree, load_recipe(recipe))
+    build = ["ninja", "-f", "debian/debforge/build-amd64.ninja", "tiny@generic"]
+    ok = subprocess.run(build, cwd=tree, capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stdout[-3000:]
+    assert (tree / INSTALL / "ops/one.h").is_file() and (tree / "obj-debforge/generic/libtiny.so.1").is_file()
+    assert not (tree / f"{INSTALL}.check-outputs").exists()
+    assert not list((tree / "obj-debforge").glob("*.declared-outputs"))   # ninja removes the list after success
+    (tree / "writes.txt").write_text("gen.c\nops/two.h\n")   # upstream's generator changed, the list did not
+    bad = subprocess.run(build, cwd=tree, capture_output=True, text=True)
+    assert bad.returncode != 0
+    assert ("check-outputs: error: generate step //:generated declares, but its run did not write, 1 file(s):\n"
+            f"  {INSTALL}/ops/one.h\n") in bad.stdout
+    assert ("check-outputs: error: generate step //:generated wrote, but does not declare, 1 file(s):\n"
+            f"  {INSTALL}/ops/two.h\n") in bad.stdout
+    assert "record it anew (tools/rule-outputs RECIPE TREE //:generated > FILE)" in bad.stdout
+    assert not (tree / INSTALL / "ops/two.h").exists()   # nothing of the failed run reaches the build
