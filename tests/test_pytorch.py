@@ -93,6 +93,8 @@ def test_torch_cpu_plan(tree, plan):
     flags = " ".join(avx512.flags)
     assert "-DCPU_CAPABILITY=AVX512 -DCPU_CAPABILITY_AVX512 -O3 -mavx512f -mavx512bw -mavx512vl -mavx512dq -mfma" \
         in flags
+    # above the baseline only where ATen or caffe2 dispatch at run time (the recipe's caffe2-baseline-no-f16c.patch)
+    assert all({"-mavx", "-mavx2", "-mavx512f"} & set(c.flags) for c in torch.compiles if "-mf16c" in c.flags)
     # DispatchStub.h's layout has the AVX512 slot in every TU that declares a stub, kernel copy or not
     assert all("-DHAVE_AVX512_CPU_DEFINITION" in c.flags for c in torch.compiles if "-DHAVE_AVX2_CPU_DEFINITION"
                in c.flags)
