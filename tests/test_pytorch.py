@@ -82,6 +82,9 @@ def test_torch_cpu_plan(tree, plan):
     assert by_area == {"aten/src/ATen/native/": 251, "obj-debforge/gen/": 249, "torch/csrc/jit/": 277,
                        "torch/csrc/autograd/": 26, "other": 362}
     assert len(torch.generated) == 7178 + 66 and torch.siblings == ["c10"]
+    # ATen's BLAS/LAPACK calls link the system's (the recipe's aten-system-blas.patch), as Debian's libtorch_cpu
+    assert torch.external_libs == ["protobuf", "onnx", "onnx_proto", "sleef", "dnnl", "lapack", "blas", "tensorpipe",
+                                   "cpp-httplib", "cpuinfo"]
     assert Counter(s.kind for s in plan.steps) == {"genrule": 200, "cmake_configure_file": 2,
                                                    "header_template_rule": 1, "generate_aten": 1}
     # ATen's kernels: one copy per CPU capability of CMake's amd64 set (the recipe's aten-avx512-kernels.patch),
