@@ -17,10 +17,12 @@ wrapper generators link libtensorflow_framework.so, 617 TUs), so that a library 
 every other generated file of the plan is made (a library over another includes the other's generated headers too).
 
     .venv/bin/python bench/sample_compile.py TREE [--lib torch_cpu] [--group aten/src/ATen/native/ ...]
-        [--per-group 8] [--level generic] [--chroot DIR] [-j 2] [--direct] [--without-library-steps]
+        [--per-group 8] [--only PATTERN] [--level generic] [--chroot DIR] [-j 2] [--direct]
+        [--without-library-steps]
 """
 
 import argparse
+import fnmatch
 import json
 import os
 import re
@@ -132,6 +134,7 @@ def main() -> int:
     ap.add_argument("--lib", help="only this library's object files")
     ap.add_argument("--group", action="append", default=[], help="a source path prefix that forms a group")
     ap.add_argument("--per-group", type=int, default=8, help="objects taken from each group (default 8)")
+    ap.add_argument("--only", help="only sources matching this shell pattern (fnmatch), e.g. '*.AVX512.cpp'")
     ap.add_argument("--chroot", help="run make and ninja in this chroot directory")
     ap.add_argument("-j", type=int, default=2)
     ap.add_argument("--direct", action="store_true",
@@ -145,7 +148,9 @@ def main() -> int:
     wrap = ["chroot", args.chroot] if args.chroot else []
     if not (tree / BUILDDIR / "config.ninja").is_file():   # the pools' depths are written for -j as well
         configure(tree, args.j, wrap)
-    groups = stratified(objects(tree, ninja_file, args.level, args.lib), args.level, args.group, args.per_group)
+    objs = [o for o in objects(tree, ninja_file, args.level, args.lib)
+            if not args.only or fnmatch.fnmatchcase(source(o, args.level), args.only)]
+    groups = stratified(objs, args.level, args.group, args.per_group)
     sample = sorted(o for objs in groups.values() for o in objs)
     steps = order_only(tree, ninja_file, wrap, sample)
     if args.without_library_steps:

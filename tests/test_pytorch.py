@@ -28,9 +28,9 @@ def test_every_package_evaluates(tree):
     r = load_recipe(RECIPE)
     g = frontends.get("bazel").scan(tree, r, "amd64").graph
     assert g.skipped == {}
-    assert len(g.packages) == 18 and len(g.targets) == 318
+    assert len(g.packages) == 18 and len(g.targets) == 385   # 318 + the AVX512 copies' 66 genrules and library
     kinds = g.kinds()
-    assert kinds["cc_library"] == 42 and kinds["cmake_configure_file"] == 3 and kinds["generate_aten"] == 1
+    assert kinds["cc_library"] == 43 and kinds["cmake_configure_file"] == 3 and kinds["generate_aten"] == 1
 
 
 @pytest.fixture(scope="module")
@@ -72,18 +72,35 @@ def test_c10_plan(tree, plan):
 
 @pytest.mark.slow
 def test_torch_cpu_plan(tree, plan):
-    """libtorch_cpu (//:torch): 1096 translation units, ATen's 7176 generated files (torchgen's own list), and a
+    """libtorch_cpu (//:torch): 1165 translation units, ATen's 7178 generated files (what torchgen writes), and a
     ninja -n of all three levels that finds every input."""
     _, torch = plan.libraries
     srcs = [c.src for c in torch.compiles]
-    assert len(srcs) == len(set(srcs)) == 1096
+    assert len(srcs) == len(set(srcs)) == 1165
     by_area = Counter(next((a for a in ("aten/src/ATen/native/", "obj-debforge/gen/", "torch/csrc/jit/",
                                          "torch/csrc/autograd/") if s.startswith(a)), "other") for s in srcs)
-    assert by_area == {"aten/src/ATen/native/": 251, "obj-debforge/gen/": 180, "torch/csrc/jit/": 277,
+    assert by_area == {"aten/src/ATen/native/": 251, "obj-debforge/gen/": 249, "torch/csrc/jit/": 277,
                        "torch/csrc/autograd/": 26, "other": 362}
-    assert len(torch.generated) == 7176 and torch.siblings == ["c10"]
-    assert Counter(s.kind for s in plan.steps) == {"genrule": 134, "cmake_configure_file": 2,
+    assert len(torch.generated) == 7178 + 66 and torch.siblings == ["c10"]
+    # ATen's BLAS/LAPACK calls link the system's (the recipe's aten-system-blas.patch), as Debian's libtorch_cpu
+    assert torch.external_libs == ["protobuf", "onnx", "onnx_proto", "sleef", "dnnl", "lapack", "blas", "tensorpipe",
+                                   "cpp-httplib", "cpuinfo"]
+    assert Counter(s.kind for s in plan.steps) == {"genrule": 200, "cmake_configure_file": 2,
                                                    "header_template_rule": 1, "generate_aten": 1}
+    # ATen's kernels: one copy per CPU capability of CMake's amd64 set (the recipe's aten-avx512-kernels.patch),
+    # with cmake/Codegen.cmake's flags after dpkg-buildflags' (the compile rule puts copts last: -O3 wins)
+    caps = Counter(c.src.rsplit(".", 2)[1] for c in torch.compiles
+                   if c.src.endswith((".DEFAULT.cpp", ".AVX2.cpp", ".AVX512.cpp")))
+    assert caps == {"DEFAULT": 66, "AVX2": 66, "AVX512": 66}
+    [avx512] = [c for c in torch.compiles if c.src.endswith("native/cpu/BinaryOpsKernel.cpp.AVX512.cpp")]
+    flags = " ".join(avx512.flags)
+    assert "-DCPU_CAPABILITY=AVX512 -DCPU_CAPABILITY_AVX512 -O3 -mavx512f -mavx512bw -mavx512vl -mavx512dq -mfma" \
+        in flags
+    # above the baseline only where ATen or caffe2 dispatch at run time (the recipe's caffe2-baseline-no-f16c.patch)
+    assert all({"-mavx", "-mavx2", "-mavx512f"} & set(c.flags) for c in torch.compiles if "-mf16c" in c.flags)
+    # DispatchStub.h's layout has the AVX512 slot in every TU that declares a stub, kernel copy or not
+    assert all("-DHAVE_AVX512_CPU_DEFINITION" in c.flags for c in torch.compiles if "-DHAVE_AVX2_CPU_DEFINITION"
+               in c.flags)
     # copts are split as sh splits words (upstream writes "-fno-math-errno ")
     assert not any(f != f.strip() for c in torch.compiles for f in c.flags)
     # the recipe's dropped MKL turns ATen's AT_MKL_ENABLED off (BUILD.bazel substitutes 1)
@@ -91,9 +108,9 @@ def test_torch_cpu_plan(tree, plan):
     assert config.command[config.command.index("@AT_MKL_ENABLED@") + 1] == "0"
     lines = dry_run(tree, plan, *(f"torch_cpu@{level}" for level in LEVELS))
     done = Counter(line.split("] ", 1)[1].split(" ", 1)[0] for line in lines)
-    assert done["generate"] == 138   # torch_cpu's steps and c10's header: c10 headers are included too
-    assert sum(1 for line in lines if " -c " in line and "/obj/torch_cpu/" in line) == 3 * 1096
-    assert len(lines) == 3528        # + c10@generic (linked), 3 links, 6 symlinks, 2 variant checks
+    assert done["generate"] == 204   # torch_cpu's steps and c10's header: c10 headers are included too
+    assert sum(1 for line in lines if " -c " in line and "/obj/torch_cpu/" in line) == 3 * 1165
+    assert len(lines) == 3801        # + c10@generic (linked), 3 links, 6 symlinks, 2 variant checks
 
 
 def compare_tool():
@@ -111,17 +128,19 @@ def test_sources_against_cmake(tree, plan):
     _, torch = plan.libraries
     ours = {tool.normalise(c.src) for c in torch.compiles}
     theirs, _ = tool.cmake_sources(tree)
-    assert (len(ours & theirs), len(ours - theirs), len(theirs - ours)) == (1092, 4, 144)
+    assert (len(ours & theirs), len(ours - theirs), len(theirs - ours)) == (1161, 4, 75)
     assert ours - theirs == {"caffe2/perfkernels/common_avx.cc",
                              "caffe2/utils/threadpool/pthreadpool.cc", "caffe2/utils/threadpool/pthreadpool_impl.cc",
                              "torch/csrc/jit/mobile/debug_info.cpp"}
     only_cmake = Counter(map(tool.group, theirs - ours))
     assert only_cmake == {"aten/src/ATen/native/vulkan": 59, "aten/src/ATen/native/ao_sparse": 8,
                           "aten/src/ATen/native/utils": 1, "aten/src/ATen/nnapi": 4,
-                          "build/aten/src/ATen/native": 65, "build/aten/src/ATen": 4, "caffe2/serialize": 1,
+                          "caffe2/serialize": 1,
                           "caffe2/utils/threadpool": 1, "torch/csrc/inductor/aoti_torch/generated": 1}
-    # bazel's aten knows two CPU capabilities, CMake three: the AVX512 kernel copies are CMake's alone
-    assert sum(s.endswith(".AVX512.cpp") for s in theirs - ours) == 66
+    # CMake's three CPU capabilities (the recipe's patch adds AVX512 to bazel's two): every kernel copy is common
+    for cap in ("DEFAULT", "AVX2", "AVX512"):
+        assert sum(s.endswith(f".{cap}.cpp") for s in ours & theirs) == 66
+        assert not any(s.endswith(f".{cap}.cpp") for s in ours ^ theirs)
 
 
 def test_cmake_evaluator(tmp_path):

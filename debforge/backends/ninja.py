@@ -22,6 +22,7 @@ from ..plan import HostTool, Plan, SharedLibrary, TestProgram, pools, runfiles_p
 CONFIG = f"{BUILDDIR}/config.ninja"
 CHECK_SCRIPT = "debian/debforge/check-variant"
 RUN_TEST = "debian/debforge/run-test"
+LINK_SCRIPT = "debian/debforge/explain-link"
 RECIPE = "debian/debforge/recipe.yaml"   # the recipe's copy in debian/: what generated files name as their origin
 
 # libc is NEEDED by every library, even one that calls nothing of it (abseil's log_severity), which --as-needed
@@ -31,10 +32,11 @@ RULES = {
     "cc": "$cc -MD -MF $out.d $cppflags $cflags $march $copts -fPIC -c $in -o $out",
     "cxx": "$cxx -MD -MF $out.d $cppflags $cxxflags $march $copts -fPIC -c $in -o $out",
     "as": "$cc -MD -MF $out.d $cppflags $cflags $march $copts -fPIC -c $in -o $out",
+    # a failed link names the recipe's externals behind ld's complaints (LINK_SCRIPT)
     "link_c": "$cc -shared -Wl,-soname,$soname $cflags $march $ldflags -Wl,-z,defs -Wl,--as-needed "
-              f"$rpath -o $out $in $libs {LIBC}",
+              f"$rpath -o $out $in $libs {LIBC} 2> $out.ld; sh $link_script $$? $out.ld $out $externals",
     "link_cxx": "$cxx -shared -Wl,-soname,$soname $cxxflags $march $ldflags -Wl,-z,defs -Wl,--as-needed "
-                f"$rpath -o $out $in $libs {LIBC}",
+                f"$rpath -o $out $in $libs {LIBC} 2> $out.ld; sh $link_script $$? $out.ld $out $externals",
     # host tools: programs build steps run, at the generic level
     "link_exe_c": "$cc $cflags $ldflags -Wl,--as-needed -o $out $in $libs",
     "link_exe_cxx": "$cxx $cxxflags $ldflags -Wl,--as-needed -o $out $in $libs",
@@ -95,6 +97,7 @@ def render(plan: Plan, groups: dict[str, list[str]] | None = None) -> str:
     w.comment("Build with: ninja -f debian/debforge/build-<arch>.ninja <levels> (debian/rules does).")
     w.variable("ninja_required_version", "1.10")
     w.variable("builddir", BUILDDIR)
+    w.variable("link_script", LINK_SCRIPT)
     w.include(CONFIG)
     if plan.recipe.config.compile_memory:   # the compiles' pools, with depths that fit the builder's memory
         w.include(pools.POOLS_FILE)
@@ -106,7 +109,9 @@ def render(plan: Plan, groups: dict[str, list[str]] | None = None) -> str:
         depfile = name in COMPILE_RULE.values()
         w.rule(name, command, depfile="$out.d" if depfile else None, deps="gcc" if depfile else None)
     w.rule("symlink", "ln -sfn $target $out")
-    w.rule("generate", "$cmd", description="generate $out ($kind $label)")
+    # a step whose command checks what it wrote gets its outputs in a file (the list may be thousands of paths long)
+    w.rule("generate", "$cmd", description="generate $out ($kind $label)", rspfile="$outputs_list",
+           rspfile_content="$out")
     w.rule("check_variant", f"sh {CHECK_SCRIPT} $generic $in && touch $out")
     if plan.tests:
         w.rule("run_test", f"sh {RUN_TEST} $cmd", description="test $label ($level)")
@@ -117,8 +122,9 @@ def render(plan: Plan, groups: dict[str, list[str]] | None = None) -> str:
         _host_tool(w, tool, plan.recipe.config.compile_memory, plan.recipe.libdirs(tool.external_libs))
     # generated files are the same for every ISA level: made once, before the compiles that need them
     for step in plan.steps:
+        listed = {"outputs_list": step.outputs_list} if step.outputs_list else {}
         w.build(step.outputs, "generate", step.inputs, implicit=step.tools,
-                variables={"cmd": _shell(step.command), "kind": step.kind, "label": step.label})
+                variables={"cmd": _shell(step.command), "kind": step.kind, "label": step.label, **listed})
     w.build("generated", "phony", [o for step in plan.steps for o in step.outputs])
     w.newline()
 
@@ -133,8 +139,7 @@ def render(plan: Plan, groups: dict[str, list[str]] | None = None) -> str:
         for level in levels:
             if level != isa.GENERIC and not lib.copies:
                 continue
-            built = _library(w, lib, level, marches.get(level, ""), waits, plan.recipe.config.compile_memory,
-                             plan.recipe.libdirs(lib.external_libs))
+            built = _library(w, lib, level, marches.get(level, ""), waits, plan)
             w.build(library_target(lib.spec.name, level), "phony", built)
             outputs[level].append(library_target(lib.spec.name, level))
     outputs[isa.GENERIC].append("generated")   # generated headers are installed by the -dev package
@@ -195,8 +200,14 @@ def _host_tool(w: Writer, tool: HostTool, memory: dict[str, int], libdirs: list[
     w.newline()
 
 
-def _library(w: Writer, lib: SharedLibrary, level: str, march: str, waits: list[str],
-             memory: dict[str, int], libdirs: list[str]) -> list[str]:
+def _reached_externals(plan: Plan, lib: SharedLibrary) -> str:
+    """The externals lib reaches, for LINK_SCRIPT: repository, recipe line, -dev packages, libs ("-": none)."""
+    return _shell([x for e in plan.recipe.externals.values() if set(e.packages) & set(lib.build_depends)
+                   for x in (e.repo, str(e.line), ",".join(e.packages), ",".join(e.libs) or "-")])
+
+
+def _library(w: Writer, lib: SharedLibrary, level: str, march: str, waits: list[str], plan: Plan) -> list[str]:
+    memory, libdirs = plan.recipe.config.compile_memory, plan.recipe.libdirs(lib.external_libs)
     objs = []
     for c in lib.compiles:
         if level != isa.GENERIC and not c.level_sensitive:   # level-neutral: the baseline's object, built once
@@ -217,14 +228,15 @@ def _library(w: Writer, lib: SharedLibrary, level: str, march: str, waits: list[
                  "libs": _shell([f"-L{level_dir(isa.GENERIC)}"] * bool(lib.siblings) +
                                 [f"-l{s}" for s in lib.siblings] + lib.linkopts + _external_dirs(libdirs) +
                                 [f"-l{x}" for x in lib.external_libs] +
-                                [f"-Wl,--version-script={p}" for p in script])}
+                                [f"-Wl,--version-script={p}" for p in script]),
+                 "externals": _reached_externals(plan, lib)}
     if march:
         link_vars["march"] = march
         if lib.siblings:
             # a copy in glibc-hwcaps/<level>/ has $ORIGIN there; its siblings live two directories up
             link_vars["rpath"] = "-Wl,-rpath,'$ORIGIN:$ORIGIN/../..'"
     sibling_files = [f"{level_dir(isa.GENERIC)}/lib{s}.so" for s in lib.siblings]
-    w.build(real, "link_cxx" if lib.cxx_link else "link_c", objs, implicit=sibling_files + script,
+    w.build(real, "link_cxx" if lib.cxx_link else "link_c", objs, implicit=sibling_files + script + [LINK_SCRIPT],
             variables=link_vars)
     soname_link = f"{d}/{lib.soname}"
     dev_link = f"{d}/lib{lib.spec.name}.so"

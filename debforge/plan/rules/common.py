@@ -22,6 +22,8 @@ class Generate:
     command: list[str]             # argv, run from the tree root
     tools: list[str] = field(default_factory=list)   # scripts the command runs (rebuild when they change)
     build_depends: list[str] = field(default_factory=list)   # Debian packages the command needs
+    # where ninja writes the step's outputs (its rspfile, $out) for a command that checks what it wrote against them
+    outputs_list: str | None = None
 
 
 @dataclass

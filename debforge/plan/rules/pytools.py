@@ -8,6 +8,7 @@ from __future__ import annotations
 import posixpath
 
 from ...core.errors import DebforgeError
+from ...core.labels import absolute
 from ...graph import ScanView, Target, file_path, split_label
 from .common import Tool, loc
 
@@ -60,7 +61,8 @@ def _main(t: Target, files: list[str]) -> str:
     """bazel's py_binary main: the `main` attribute or <name>.py, in the package or matched by file name."""
     pkg, name = split_label(t.label)[1:]
     main = t.attrs.get("main")
-    wanted = file_path(main) if isinstance(main, str) else posixpath.join(pkg, f"{name}.py")
+    # `main` is a label as the BUILD file writes it (main = "gen.py"): relative to the binary's package
+    wanted = file_path(absolute(main, "", pkg)) if isinstance(main, str) else posixpath.join(pkg, f"{name}.py")
     if wanted in files:
         return wanted
     matches = [f for f in files if posixpath.basename(f) == posixpath.basename(wanted)]

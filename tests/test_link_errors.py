@@ -1,0 +1,57 @@
+"""A link that fails for want of an external's library names the external and the recipe key that fixes it, not
+only ld's message (issue 18, bad input): debian/debforge/explain-link runs after each library's link."""
+
+import subprocess
+
+import pytest
+
+from conftest import FIXTURES, configure, fixture_recipe, run_cli
+from debforge.recipe.schema import load_recipe
+
+TREE = FIXTURES / "generated"   # greet.c calls zlibVersion(); //third_party/zlib is the recipe's to map
+
+
+def build(tmp_path, zlib: str) -> tuple[subprocess.CompletedProcess, int]:
+    """libgreet@generic built by the generated ninja file with `zlib` as the external's mapping; the mapping's
+    line in the recipe."""
+    recipe = fixture_recipe(tmp_path / "greet.yaml", TREE, "greet", [("greet", "//:greet")],
+                            f"externals:\n  //third_party/zlib: {zlib}\n")
+    line = recipe.read_text().splitlines().index(f"  //third_party/zlib: {zlib}") + 1
+    gen = run_cli("generate", recipe, "-o", tmp_path / "out")
+    assert gen.returncode == 0, gen.stderr
+    tree = tmp_path / "out/greet-1.0"
+    configure(tree, load_recipe(recipe))
+    return subprocess.run(["ninja", "-f", "debian/debforge/build-amd64.ninja", "greet@generic"], cwd=tree,
+                          capture_output=True, text=True), line
+
+
+@pytest.fixture(scope="module", autouse=True)
+def needs_zlib():
+    if subprocess.run(["dpkg-query", "-W", "zlib1g-dev"], capture_output=True).returncode != 0:
+        pytest.skip("zlib1g-dev is not installed")
+
+
+def test_an_external_without_its_library_is_named_with_the_key_that_adds_it(tmp_path):
+    proc, line = build(tmp_path, "zlib1g-dev")
+    assert proc.returncode != 0
+    assert "undefined reference to `zlibVersion'" in proc.stdout   # ld's own message stays
+    assert ("explain-link: error: obj-debforge/generic/libgreet.so.1.0: 1 undefined symbol(s) are defined by "
+            "/usr/lib/x86_64-linux-gnu/libz.so (external '//third_party/zlib', zlib1g-dev), e.g. 'zlibVersion'"
+            ) in proc.stdout
+    assert (f"explain-link: debian/debforge/recipe.yaml:{line}: externals: //third_party/zlib links no -lz: add 'z' "
+            f"to its libs") in proc.stdout
+
+
+def test_a_library_name_ld_cannot_find_names_its_external(tmp_path):
+    proc, line = build(tmp_path, "{package: zlib1g-dev, libs: [zz]}")
+    assert proc.returncode != 0
+    assert "cannot find -lzz" in proc.stdout
+    assert (f"explain-link: error: debian/debforge/recipe.yaml:{line}: externals: //third_party/zlib names 'zz' "
+            f"under libs, and ld finds no libzz.so (zlib1g-dev)") in proc.stdout
+
+
+def test_a_good_link_says_nothing_more(tmp_path):
+    proc, _ = build(tmp_path, "{package: zlib1g-dev, libs: [z]}")
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert "explain-link" not in proc.stdout.replace("sh debian/debforge/explain-link", "")
+    assert not list((tmp_path / "out/greet-1.0/obj-debforge/generic").glob("*.ld"))
