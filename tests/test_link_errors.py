@@ -32,7 +32,9 @@ def needs_zlib():
 
 
 def test_an_external_without_its_library_is_named_with_the_key_that_adds_it(tmp_path):
-    proc, line = build(tmp_path, "zlib1g-dev")
+    """The -l flags come from the package's pkg-config files; a recipe whose `modules` names a module the package
+    lacks links no library of it."""
+    proc, line = build(tmp_path, '{package: zlib1g-dev, modules: {"//third_party/zlib": minizip}}')
     assert proc.returncode != 0
     assert "undefined reference to `zlibVersion'" in proc.stdout   # ld's own message stays
     assert ("explain-link: error: obj-debforge/generic/libgreet.so.1.0: 1 undefined symbol(s) are defined by "
