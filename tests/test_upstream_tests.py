@@ -55,7 +55,7 @@ def test_patterns_explicit_labels_and_googletest_from_debian(tmp_path):
     gtest = tests["//:gtest_test"]
     assert gtest.external_libs == ["gtest_main", "gtest"] and gtest.cxx_link
     assert plan.test_depends == ["libgtest-dev"] and plan.externals_used == []
-    control = debian.control.render(plan.recipe, debian._build_depends({"amd64": plan}))
+    control = debian.control.render(plan.recipe, debian._build_depends(plan.recipe, {"amd64": plan}))
     assert "libgtest-dev <!nocheck>" in control   # a build without the tests goes without googletest
 
 
