@@ -44,7 +44,7 @@ from .backends import debian
 from .backends.debian import tree as debian_tree
 from .core import isa
 from .core.errors import DebforgeError
-from .drivers import dpkg, ninjatree
+from .drivers import archive, dpkg, ninjatree
 from .plan import sensitivity
 from .recipe.schema import MEASURED_HEADER
 
@@ -116,9 +116,11 @@ def prepare(recipe, out: upstream.Output, log) -> tuple[Path, dict]:
     if getattr(recipe, "level_sensitive", None) is not None:
         recipe = dataclasses.replace(recipe, level_sensitive=None)
     up = upstream.prepare(recipe, out, None, log)
-    plans = pipeline.plan_arches(recipe, up.tree, log, up.final)
+    contents = archive.externals_contents(recipe, log)   # as generate plans: the externals' -l and include roots
+    plans = pipeline.plan_arches(recipe, up.tree, log, up.final, contents)
     epoch = int(os.environ.get("SOURCE_DATE_EPOCH") or upstream.newest_mtime(up.tree))
-    debian_tree.apply(debian_tree.plan(up.debian, debian.render(recipe, plans, up.tree, epoch), force=True))
+    debian_tree.apply(debian_tree.plan(up.debian, debian.render(recipe, plans, up.tree, epoch, contents),
+                                       force=True))
     return up.tree, plans
 
 
@@ -318,7 +320,8 @@ def run(recipe_path: str, output: Path | None, sample: int | None, only: list[st
     recipe = pipeline.load_recipe(recipe_path)
     output = output or Path(recipe.path).parent / f"{recipe.source}.level-sensitive"
     if built:
-        plan = measured_plan(pipeline.plan_arches(dataclasses.replace(recipe, level_sensitive=None), built, log))
+        plan = measured_plan(pipeline.plan_arches(dataclasses.replace(recipe, level_sensitive=None), built, log,
+                                                  contents=archive.externals_contents(recipe, log)))
         todo = from_build(built, plan, units(plan, only, sample))
     else:
         with tempfile.TemporaryDirectory(prefix="debforge-measure-") as tmp, \

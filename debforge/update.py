@@ -24,6 +24,7 @@ from debian.debian_support import Version
 
 from . import graphdiff, pipeline, upstream
 from .core.errors import DebforgeError
+from .drivers import archive
 from .recipe import edit
 from .recipe.model import Recipe
 
@@ -282,7 +283,9 @@ def _old_plans(recipe: Recipe, out: upstream.Output, log) -> tuple[dict | None, 
     except DebforgeError as exc:
         log(f"debforge: warning: no graph diff: {recipe.source} {recipe.version} cannot be prepared:\n{exc}")
         return None, None, {}
-    return pipeline.plan_arches(recipe, old.tree, log, old.final), old.tree, graphdiff.symbols_files(old.debian)
+    # planned as generate plans: with what the externals' packages hold (their -l flags and include roots)
+    plans = pipeline.plan_arches(recipe, old.tree, log, old.final, archive.externals_contents(recipe, log))
+    return plans, old.tree, graphdiff.symbols_files(old.debian)
 
 
 @contextlib.contextmanager
