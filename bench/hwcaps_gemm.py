@@ -21,8 +21,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))   # the clean-root testbed is a test helper
 
 import testbed  # noqa: E402
-from debforge.core import isa  # noqa: E402
 from debforge.backends.debian.packages import all_variants, generic_name  # noqa: E402
+from debforge.core import isa  # noqa: E402
 from debforge.recipe.schema import load_recipe  # noqa: E402
 
 RECIPE = ROOT / "recipes/gemmlowp.yaml"

@@ -174,8 +174,12 @@ def cmd_measure_levels(args) -> int:
     if args.sample is not None and args.sample < 1 or args.jobs < 1 or args.threshold < 1:
         log("debforge measure-levels: --sample, --jobs and --threshold must be at least 1")
         return EXIT_INPUT
+    built = args.from_build and Path(args.from_build).resolve()
+    if built and not (built / "debian/debforge").is_dir():
+        log(f"debforge measure-levels: {args.from_build} is not a tree written by debforge generate")
+        return EXIT_INPUT
     output, lines = measure.run(args.recipe, args.output and Path(args.output), args.sample, args.only,
-                                args.threshold, args.jobs, log)
+                                args.threshold, args.jobs, log, built)
     print("\n".join(lines))
     print(f"wrote {output}")
     return 0
@@ -289,6 +293,9 @@ def _measure_levels(sub) -> None:
                          f"{measure.DEFAULT_THRESHOLD}: fewer are stray 32-byte copies, not vectorised loops)")
     sp.add_argument("--jobs", "-j", type=int, default=os.cpu_count() or 1, metavar="J",
                     help="compiles at once (default: the number of CPUs)")
+    sp.add_argument("--from-build", metavar="TREE",
+                    help="compile nothing: count the objects a build of every level left in TREE (a tree written "
+                         "by generate without the recipe's level-sensitive key and built, e.g. by dpkg-buildpackage)")
     sp.set_defaults(func=cmd_measure_levels)
 
 

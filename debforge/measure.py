@@ -17,6 +17,10 @@ copy or memset becomes one or two ymm moves). So a TU is level-sensitive when it
 is >= the threshold: it holds at least one vectorised hot loop, or intrinsics behind __AVX2__/__FMA__. A TU that
 fails to compile at any level is counted as sensitive (the safe side: it keeps a copy per level) and named.
 
+The compiles need the source's Build-Depends: without them the command stops before compiling and says so. A
+maintainer who has built the package with every level (dpkg-buildpackage, or a tree sbuild kept) can instead count
+the objects of that build: --from-build TREE compiles nothing.
+
 The result is a file for the recipe's `level-sensitive: {file: PATH}`: one source path a line, sorted, under a
 header comment that names the recipe, the upstream version, the measure and the threshold (no date: the same
 tree gives the same file)."""
@@ -40,7 +44,9 @@ from .backends import debian
 from .backends.debian import tree as debian_tree
 from .core import isa
 from .core.errors import DebforgeError
-from .drivers import ninjatree
+from .drivers import dpkg, ninjatree
+from .plan import sensitivity
+from .recipe.schema import MEASURED_HEADER
 
 DEFAULT_THRESHOLD = 16
 FMA = re.compile(r"vf(n?)m(add|sub)")
@@ -166,12 +172,12 @@ def compile_one(tree: Path, argv: list[str], obj: Path) -> tuple[Counts | None, 
     return disassemble(obj), "", obj.stat().st_size
 
 
-def progress(done: int, total: int, what: str) -> None:
+def progress(done: int, total: int, what: str, verb: str = "compiled") -> None:
     if sys.stderr.isatty():
-        print(f"\r\033[Kdebforge: compiled {done}/{total} {what}", end="" if done < total else "\n",
+        print(f"\r\033[Kdebforge: {verb} {done}/{total} {what}", end="" if done < total else "\n",
               file=sys.stderr, flush=True)
     elif done == total or done % 50 == 0 or total <= 50:
-        print(f"debforge: compiled {done}/{total} {what}", file=sys.stderr, flush=True)
+        print(f"debforge: {verb} {done}/{total} {what}", file=sys.stderr, flush=True)
 
 
 def measure(tree: Path, plan, todo: list[Unit], jobs: int, scratch: Path) -> None:
@@ -214,6 +220,34 @@ def generated_first(tree: Path, plan, todo: list[Unit], jobs: int, log) -> None:
                 f"(counted as sensitive):\n{out[-2000:]}")
 
 
+def from_build(tree: Path, plan, todo: list[Unit]) -> list[Unit]:
+    """Fill the units' counts from the objects a build of every level left in TREE; the units measured (those
+    whose object exists at every level)."""
+    names = [isa.GENERIC, *(lvl.name for lvl in plan.levels)]
+    done = []
+    for n, unit in enumerate(todo, 1):
+        objs = {name: tree / ninjatree.object_of(name, unit.lib, unit.src) for name in names}
+        if all(o.is_file() for o in objs.values()):
+            unit.counts = {name: disassemble(o) for name, o in objs.items()}
+            unit.size = objs[isa.GENERIC].stat().st_size
+            done.append(unit)
+        progress(n, len(todo), f"{unit.src} (counted)", verb="read")
+    if not done:
+        raise DebforgeError(f"{tree} holds no translation unit built at every level ({', '.join(names)})",
+                            hint="build it with the recipe's level-sensitive key removed (every TU at every level), "
+                                 "e.g. dpkg-buildpackage -b in a tree written by `debforge generate`")
+    return done
+
+
+def check_build_depends(tree: Path) -> None:
+    """Compiles without the Build-Depends fail for want of headers, which would count every TU as sensitive."""
+    missing = dpkg.missing_build_depends(tree)
+    if missing:
+        raise DebforgeError(f"measuring compiles the source, and this machine lacks its Build-Depends: {missing}",
+                            hint="install them (apt-get build-dep on the generated tree), run measure-levels in "
+                                 "a root that has them, or count a build you have: --from-build TREE")
+
+
 def sensitive(unit: Unit, levels: list[str], threshold: int) -> bool:
     return bool(unit.errors) or unit.top_delta(levels)[0] >= threshold
 
@@ -221,7 +255,7 @@ def sensitive(unit: Unit, levels: list[str], threshold: int) -> bool:
 def sensitivity_file(recipe, todo: list[Unit], levels: list[str], threshold: int, total: int) -> str:
     """The level-sensitive file: a header comment, then the sensitive sources, sorted."""
     hot = sorted({u.src for u in todo if sensitive(u, levels, threshold)})
-    head = [f"# Level-sensitive translation units of {recipe.source} {recipe.version} "
+    head = [f"{MEASURED_HEADER}{recipe.source} {recipe.version} "
             f"(recipe {Path(recipe.path).name}), for its `level-sensitive: {{file: ...}}`.",
             f"# Written by `debforge measure-levels`: {len(todo)} of {total} translation units measured, "
             f"{len(hot)} sensitive; the others are compiled once.",
@@ -256,23 +290,51 @@ def report_library(lib: str, members: list[Unit], levels: list[str], threshold: 
     return out
 
 
+def declared_neutral(recipe, plan, todo: list[Unit], levels: list[str], threshold: int) -> list[str]:
+    """The measured vector-hot TUs the recipe compiles once today: in a library whose package has no ISA variants,
+    or left out of the recipe's current level-sensitive list."""
+    hot = [u for u in todo if not u.errors and u.top_delta(levels)[0] >= threshold]
+    plain = {lib.spec.name for lib in plan.libraries if not lib.variants}
+
+    def top(units: list[Unit]) -> str:
+        return ", ".join(f"{u.src} +{u.top_delta(levels)[0]}" for u in
+                         sorted(units, key=lambda u: -u.top_delta(levels)[0])[:3])
+    out = []
+    for lib in sorted(plain):
+        if units := [u for u in hot if u.lib == lib]:
+            out.append(f"warning: lib{lib}'s package has variants: false, yet {len(units)} of its TUs gain "
+                       f">= {threshold} wide-vector instructions at a level ({top(units)}): ISA copies would pay")
+    if recipe.level_sensitive is not None:
+        if units := [u for u in hot if u.lib not in plain and not sensitivity.sensitive(recipe, u.src)]:
+            out.append(f"warning: the recipe's current level-sensitive list compiles {len(units)} vector-hot TUs "
+                       f"once ({top(units)}): the list written now includes them")
+    return out
+
+
 def run(recipe_path: str, output: Path | None, sample: int | None, only: list[str], threshold: int, jobs: int,
-        log) -> tuple[Path, list[str]]:
-    """Measure the recipe and write its level-sensitive file: (the file, the report's lines)."""
+        log, built: Path | None = None) -> tuple[Path, list[str]]:
+    """Measure the recipe (or count the objects of BUILT, a tree built with every level) and write its
+    level-sensitive file: (the file, the report's lines)."""
     recipe = pipeline.load_recipe(recipe_path)
     output = output or Path(recipe.path).parent / f"{recipe.source}.level-sensitive"
-    with tempfile.TemporaryDirectory(prefix="debforge-measure-") as tmp, upstream.Output(Path(tmp) / "out") as out:
-        tree, plans = prepare(recipe, out, log)
-        plan = measured_plan(plans)
-        ninjatree.configure(tree, jobs)
-        todo = units(plan, only, sample)
-        if not todo:
-            raise DebforgeError("no translation unit to measure: --only matches no source the plan compiles")
-        generated_first(tree, plan, todo, jobs, log)
-        measure(tree, plan, todo, jobs, Path(tmp) / "objects")
+    if built:
+        plan = measured_plan(pipeline.plan_arches(dataclasses.replace(recipe, level_sensitive=None), built, log))
+        todo = from_build(built, plan, units(plan, only, sample))
+    else:
+        with tempfile.TemporaryDirectory(prefix="debforge-measure-") as tmp, \
+                upstream.Output(Path(tmp) / "out") as out:
+            tree, plans = prepare(recipe, out, log)
+            check_build_depends(tree)
+            plan = measured_plan(plans)
+            ninjatree.configure(tree, jobs)
+            todo = units(plan, only, sample)
+            if not todo:
+                raise DebforgeError("no translation unit to measure: --only matches no source the plan compiles")
+            generated_first(tree, plan, todo, jobs, log)
+            measure(tree, plan, todo, jobs, Path(tmp) / "objects")
     levels = [lvl.name for lvl in plan.levels]
     totals = {lib.spec.name: len({c.src for c in lib.compiles}) for lib in plan.libraries}
     output.write_text(sensitivity_file(recipe, todo, levels, threshold, sum(totals.values())))
     lines = [ln for lib in totals for ln in report_library(
         lib, [u for u in todo if u.lib == lib], levels, threshold, totals[lib]) if any(u.lib == lib for u in todo)]
-    return output, lines
+    return output, lines + declared_neutral(recipe, plan, todo, levels, threshold)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from . import frontends
 from .core import bounded
-from .plan import FlavorBuild, make_plan
+from .plan import FlavorBuild, make_plan, sensitivity
 from .recipe import schema as recipe_schema
 from .recipe.model import Recipe
 
@@ -81,6 +81,11 @@ def _summary(plan, log) -> None:
     log(f"debforge:   {len(plan.libraries)} libraries, {n} translation units, "
         f"levels: generic {' '.join(lvl.name for lvl in plan.levels)}")
     if plan.recipe.level_sensitive is not None and plan.levels:
+        stale = plan.recipe.level_sensitive_for
+        if stale and stale[2] != plan.recipe.version:
+            log(f"{stale[0]}:{stale[1]}: warning: the level-sensitive list was measured on {plan.recipe.source} "
+                f"{stale[2]}; the recipe builds {plan.recipe.version}. Code that became vector-hot would be "
+                f"compiled once: regenerate it with `{sensitivity.MEASURE} {plan.recipe.path}`")
         for lib in plan.libraries:
             if lib.copies:
                 log(f"debforge:   lib{lib.spec.name}: {sum(c.level_sensitive for c in lib.compiles)} of "

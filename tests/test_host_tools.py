@@ -31,6 +31,18 @@ def test_the_tool_is_planned_as_a_host_program_the_step_runs(tmp_path):
     assert sorted(c.src for c in lib.compiles) == ["lookup.cc", "squares.cc"]
 
 
+def test_tools_and_generated_files_are_built_once_whatever_the_levels(tmp_path):
+    """Host tools and generate steps are not per ISA level: their edges are the same with one level or two."""
+    def once(levels):
+        r = fixture_recipe(tmp_path / f"r{len(levels)}.yaml", TREE, "lookup", [("lookup", "//:lookup")],
+                           f"isa-levels: [{', '.join(levels)}]\n")
+        lines = [ln for ln in ninja.render(fixture_plan(r)).splitlines() if ln.startswith("build ")]
+        return sorted(ln for ln in lines if ln.startswith(("build obj-debforge/host/", "build obj-debforge/gen/")))
+    one, two = once(["x86-64-v3"]), once(["x86-64-v3", "x86-64-v4"])
+    assert one == two and any(EXE in ln for ln in one) and any("gen/table.h" in ln for ln in one)
+    assert not any("x86-64-v" in ln for ln in one)
+
+
 def test_ninja_builds_the_tool_then_runs_it(tmp_path):
     tree = tmp_path / "tree"
     shutil.copytree(TREE, tree)

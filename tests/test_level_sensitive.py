@@ -110,6 +110,21 @@ def test_stale_list_file_line_is_named(tmp_path):
     assert (exc.value.file, exc.value.line) == (str(tmp_path / "greet.levels"), 3)
 
 
+def test_list_measured_for_another_version_warns_with_the_fix(tmp_path):
+    """measure-levels' header names the upstream version it measured: a list kept from an older release warns at
+    the file's first line; the current version's list does not."""
+    levels = tmp_path / "greet.levels"
+    levels.write_text("# Level-sensitive translation units of greet 0.9 (recipe fixture.yaml), ...\ngreet.c\n")
+    lines = []
+    pipeline._summary(fixture_plan(recipe(tmp_path, "level-sensitive: {file: greet.levels}\n")), lines.append)
+    warning = f"{levels}:1: warning: the level-sensitive list was measured on greet 0.9; the recipe builds 1.0."
+    assert any(ln.startswith(warning) and "debforge measure-levels" in ln for ln in lines), lines
+    levels.write_text("# Level-sensitive translation units of greet 1.0 (recipe fixture.yaml), ...\ngreet.c\n")
+    lines.clear()
+    pipeline._summary(fixture_plan(recipe(tmp_path, "level-sensitive: {file: greet.levels}\n")), lines.append)
+    assert not any("warning" in ln for ln in lines), lines
+
+
 def test_library_without_a_sensitive_unit_must_drop_its_variants(tmp_path):
     """Its copies would be one file three times (one build-id: the -dbgsym packages conflict)."""
     r = recipe(tmp_path, "level-sensitive: []\n")

@@ -2,8 +2,12 @@
 listed as level-sensitive; a scalar TU is not; a TU that fails to compile at a level is named and counted as
 sensitive; bad arguments exit 2."""
 
+import pytest
+
 from conftest import FIXTURES, fixture_recipe, run_cli
 from debforge import measure
+from debforge.core.errors import DebforgeError
+from debforge.drivers import dpkg, ninjatree
 
 
 def recipe(tmp_path):
@@ -55,3 +59,55 @@ def test_count_and_select():
     assert measure.select(srcs, [], None) == srcs
     assert measure.select(srcs, [], 2) == ["s0", "s5"]
     assert measure.select(srcs, ["s9"], 1) == ["s0", "s9"]
+
+
+def test_from_build_counts_a_built_tree_without_compiling(tmp_path):
+    """--from-build: the objects ninja built at every level are counted; a TU not built at every level (broken.c
+    does not build at v3) is left out of the measure and the report says how many were counted."""
+    r = recipe(tmp_path)
+    assert run_cli("generate", r, "-o", tmp_path / "out").returncode == 0
+    tree = next((tmp_path / "out").glob("levels-*"))
+    ninjatree.configure(tree, 2)
+    objs = [ninjatree.object_of(level, "levels", src) for level in ("generic", "x86-64-v3")
+            for src in ("src/hot.c", "src/cold.c")]
+    assert ninjatree.ninja(tree, ninjatree.ninja_file("amd64"), [], 2, objs)[0] == 0
+    out = tmp_path / "list"
+    proc = run_cli("measure-levels", r, "-o", out, "--from-build", tree)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert listed(out) == ["src/hot.c"]
+    assert "liblevels: 2 of 3 TUs measured" in proc.stdout and "compiled" not in proc.stderr
+    assert "read 3/3" in proc.stderr
+
+
+def test_from_build_needs_a_built_tree(tmp_path):
+    r = recipe(tmp_path)
+    assert run_cli("generate", r, "-o", tmp_path / "out").returncode == 0
+    tree = next((tmp_path / "out").glob("levels-*"))
+    proc = run_cli("measure-levels", r, "-o", tmp_path / "list", "--from-build", tree)
+    assert proc.returncode == 2 and "holds no translation unit built at every level" in proc.stderr
+    proc = run_cli("measure-levels", r, "-o", tmp_path / "list", "--from-build", tmp_path)
+    assert proc.returncode == 2 and "not a tree written by debforge generate" in proc.stderr
+    assert not (tmp_path / "list").exists()
+
+
+def test_missing_build_depends_stop_before_compiling(tmp_path, monkeypatch):
+    """Without the Build-Depends every compile would fail and count as sensitive: stop and say what to do."""
+    monkeypatch.setattr(dpkg, "missing_build_depends", lambda tree: "libnothere-dev")
+    with pytest.raises(DebforgeError, match="lacks its Build-Depends: libnothere-dev") as err:
+        measure.run(str(recipe(tmp_path)), tmp_path / "list", None, [], 16, 1, lambda msg: None)
+    assert "--from-build" in err.value.hint and not (tmp_path / "list").exists()
+
+
+def test_vector_hot_code_the_recipe_compiles_once_is_flagged(tmp_path):
+    """A recipe whose list leaves a hot TU out, or whose package has no variants, is told what it misses."""
+    r = fixture_recipe(tmp_path / "levels.yaml", FIXTURES / "levels", "levels", [("levels", "//:levels")],
+                       'isa-levels: [x86-64-v3]\nlevel-sensitive: ["src/cold.c"]\n')
+    proc = run_cli("measure-levels", r, "-o", tmp_path / "list", "--only", "src/hot.c", "--only", "src/cold.c")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "warning: the recipe's current level-sensitive list compiles 1 vector-hot TUs once (src/hot.c +" \
+        in proc.stdout
+    r.write_text(r.read_text().replace("  - name: liblevels1\n", "  - name: liblevels1\n    variants: false\n")
+                 .replace('level-sensitive: ["src/cold.c"]\n', ""))
+    proc = run_cli("measure-levels", r, "-o", tmp_path / "list", "--only", "src/hot.c")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "warning: liblevels's package has variants: false, yet 1 of its TUs gain >= 16" in proc.stdout

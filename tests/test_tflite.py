@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+import testbed
 from conftest import FIXTURES, ROOT, extract, run_cli
 from debforge import frontends, upstream
 from debforge.backends import debian, ninja
@@ -91,13 +92,17 @@ def test_tflite_headers_are_debians(tree):
 
 
 @pytest.mark.heavy
-def test_tflite_sbuild_lintian_clean_and_symbols(tmp_path):
-    """`debforge build --sbuild sid` (fft2d is in sid only): 3 x 185 TUs in a clean sid chroot, sid's lintian
-    without errors or warnings, then the exported symbols against sid's libtensorflow-lite2.14.1 (CMake)."""
+def test_tflite_sbuild_lintian_clean_symbols_and_dispatch(tmp_path):
+    """`debforge build --sbuild sid` (fft2d is in sid only): in a clean sid chroot, the 185 TUs at the baseline and
+    the recipe's level-sensitive ones again at x86-64-v3 and v4 (check-variant passes on each copy), sid's lintian
+    without errors or warnings, the exported symbols against sid's libtensorflow-lite2.14.1 (CMake), then the
+    generated dispatch autopkgtest on the installed packages in a sid testbed: ld.so picks the best copy this CPU
+    runs, and the next one down with each level masked."""
     proc = run_cli("build", RECIPE, "-o", tmp_path, "--sbuild", "sid", "--no-check-reproducible",
                    env={"DEB_BUILD_OPTIONS": "parallel=2"})
     assert proc.returncode == 0, proc.stderr[-4000:]
     assert "debforge: lintian (sid's, in the chroot): 0 errors, 0 warnings" in proc.stderr
+    assert re.search(r"libtensorflowlite: \d+ of 185 TUs level-sensitive", proc.stderr), proc.stderr[-4000:]
     debs = {p.name.split("_")[0]: p for p in tmp_path.glob("*.deb") if "-dbgsym_" not in p.name}
     assert set(debs) == {"libtensorflowlite2.14.1", "libtensorflowlite2.14.1-generic", "libtensorflowlite2.14.1-avx2",
                          "libtensorflowlite2.14.1-avx512", "libtensorflowlite-dev", "tensorflow-lite-src"}
@@ -109,6 +114,19 @@ def test_tflite_sbuild_lintian_clean_and_symbols(tmp_path):
                           "--debian-library", "libtensorflow-lite.so"], capture_output=True, text=True)
     figures = dict(ln.split(": ", 1) for ln in cmp.stdout.splitlines() if ln.startswith(("common:", "missing", "only")))
     assert figures == SYMBOLS, cmp.stdout[-3000:]
+    tree = next(p for p in tmp_path.iterdir() if p.is_dir() and (p / "debian/tests/hwcaps").is_file())
+    names = ("libtensorflowlite-dev", "libtensorflowlite2.14.1", "libtensorflowlite2.14.1-generic",
+             "libtensorflowlite2.14.1-avx2", "libtensorflowlite2.14.1-avx512")
+    test = subprocess.run(["autopkgtest", "-B", *(str(debs[n]) for n in names), str(tree), "--", "unshare",
+                           "--release", "sid", "--tarball", str(testbed.tarball("sid", "amd64"))],
+                          capture_output=True, text=True)
+    assert test.returncode == 0, test.stdout[-4000:] + test.stderr[-4000:]
+    so = "libtensorflowlite.so.2.14.1"
+    assert f"ok: GLIBC_TUNABLES='glibc.cpu.hwcaps=-AVX2': {so}: generic copy" in test.stdout, test.stdout[-4000:]
+    host = subprocess.run(["/lib64/ld-linux-x86-64.so.2", "--help"], capture_output=True, text=True).stdout
+    if "  x86-64-v4 (supported, searched)" in host:   # this AVX-512 host: each copy is loaded in turn
+        assert f"ok: GLIBC_TUNABLES='': {so}: x86-64-v4 copy" in test.stdout, test.stdout[-4000:]
+        assert f"ok: GLIBC_TUNABLES='glibc.cpu.hwcaps=-AVX512F': {so}: x86-64-v3 copy" in test.stdout
 
 
 @pytest.mark.slow

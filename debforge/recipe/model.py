@@ -184,6 +184,8 @@ class Recipe:
     rule_outputs: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # the translation units compiled once per ISA level (the others once, at the baseline); None: every one
     level_sensitive: tuple[LevelGlob, ...] | None = None
+    # (list file, line, upstream version) when the list says which version measure-levels measured
+    level_sensitive_for: tuple[str, int, str] | None = None
     # binary package (or "source") -> (lintian tag with its context, the reason): debian/<pkg>.lintian-overrides
     lintian_overrides: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
     cmake: str = ""   # find_package() name of the -dev package's CMake configuration; empty: none

@@ -468,6 +468,8 @@ def load_recipe(path: str | Path) -> Recipe:
     maintainer = _str(top["maintainer"], "maintainer", MAINTAINER, "expected 'Full Name <address@domain>'")
     revision = _str(top["debian-revision"], "debian-revision", REVISION) \
         if "debian-revision" in top else "1"
+    sensitive, measured_for = _level_sensitive(top["level-sensitive"], path.parent) \
+        if "level-sensitive" in top else (None, None)
     return Recipe(
         path=path, source=_str(top["source"], "source", PKG_NAME), version=version, debian_revision=revision,
         upstream=_upstream(top["upstream"], path.parent), maintainer=maintainer,
@@ -492,7 +494,7 @@ def load_recipe(path: str | Path) -> Recipe:
         patches=_patches(top["patches"], "patches", path.parent) if "patches" in top else (),
         leave_out=_leave_out(top["leave-out"]) if "leave-out" in top else (),
         rule_outputs=_rule_outputs(top["rule-outputs"], path.parent) if "rule-outputs" in top else {},
-        level_sensitive=_level_sensitive(top["level-sensitive"], path.parent) if "level-sensitive" in top else None,
+        level_sensitive=sensitive, level_sensitive_for=measured_for,
         **_cmake(dev),
         lintian_overrides=_lintian_overrides(top["lintian-overrides"], packages, dev_package,
                                              _str(top["source"], "source", PKG_NAME), levels)
@@ -550,14 +552,17 @@ def _recipe_file(value: Node, what: str, recipe_dir: Path) -> tuple[str, list[st
 
 
 MAX_LEVEL_GLOBS = 100_000
+# the first line `debforge measure-levels` writes: "<MEASURED_HEADER><source> <version> (recipe ..."
+MEASURED_HEADER = "# Level-sensitive translation units of "
 
 
-def _level_sensitive(node: Node, recipe_dir: Path) -> tuple[LevelGlob, ...]:
+def _level_sensitive(node: Node, recipe_dir: Path) -> tuple[tuple[LevelGlob, ...], tuple[str, int, str] | None]:
     """Source globs (from the tree root) of the translation units compiled once per ISA level: a list, or
-    {file: PATH} naming a file beside the recipe with one glob a line (# starts a comment)."""
+    {file: PATH} naming a file beside the recipe with one glob a line (# starts a comment); and, for a file
+    measure-levels wrote, (file, 1, the upstream version it measured)."""
     if isinstance(node.value, list):
         return tuple(LevelGlob(_glob(n, "level-sensitive glob"), node.file, n.line)
-                     for n in _list(node, "level-sensitive"))
+                     for n in _list(node, "level-sensitive")), None
     if not isinstance(node.value, dict):
         raise node.error(f"level-sensitive must be a list of source globs or {{file: PATH}}, not {_type(node.value)}")
     m = _mapping(node, "level-sensitive", {"file": True})
@@ -570,7 +575,8 @@ def _level_sensitive(node: Node, recipe_dir: Path) -> tuple[LevelGlob, ...]:
         text = line.split("#", 1)[0].strip()
         if text:
             out.append(LevelGlob(_glob(Node(text, n, where), "level-sensitive glob"), where, n))
-    return tuple(out)
+    head = lines[0].removeprefix(MEASURED_HEADER).split() if lines and lines[0].startswith(MEASURED_HEADER) else []
+    return tuple(out), (where, 1, head[1]) if len(head) > 1 else None
 
 
 def _architectures(top: dict[str, Node]) -> tuple[str, ...]:

@@ -13,7 +13,6 @@ from ...core.layout import GENDIR
 from ...graph import Target
 from .common import Context, Generate, Tool, declared_outputs, loc, one, output_path
 
-
 # what generate_aten runs (aten.bzl): torchgen writes under the parent of the declared aten/src/ATen/ops directory
 INSTALL_DIR = f"{GENDIR}/aten/src/ATen"
 ARGS = ["--source-path", "aten/src/ATen", "--per-operator-headers", "--install_dir", INSTALL_DIR]
