@@ -257,3 +257,23 @@ def test_a_recipe_table_names_the_module_where_the_names_differ(tmp_path, cache)
     with pytest.raises(DebforgeError, match="is not a target of the repository") as info:
         load_recipe(recipe)
     assert info.value.line == 23
+
+
+def test_a_header_linking_out_of_the_tree_is_not_read(tmp_path, cache):
+    recipe = write_tree(tmp_path, "")
+    (tmp_path / "outside.h").write_text("#include <flatbuffers/flatbuffers.h>\n")
+    (tmp_path / "tree/extra.h").symlink_to(tmp_path / "outside.h")   # matched by the headers' *.h
+    assert dev_depends(render(recipe, cache)) == "libcore1 (= ${binary:Version}), ${misc:Depends}"
+
+
+@pytest.mark.parametrize("yaml, line", [
+    ("lintian-overrides:\n  libcore1:\n    some-tag:\n", 26),
+    ("  zlib: {package: zlib1g-dev, modules: {zlib: z}}\n", 24),
+    ("  zlib: 'zlib1g-dev (>= x)'\n", 24),
+])
+def test_new_keys_exit_2_with_file_and_line_and_write_nothing(tmp_path, yaml, line):
+    recipe = write_tree(tmp_path, "")
+    recipe.write_text(recipe.read_text() + yaml)
+    out = run_cli("generate", str(recipe), "-o", str(tmp_path / "out"))
+    assert out.returncode == 2 and out.stderr.startswith(f"{recipe}:{line}: error: "), out.stderr
+    assert not (tmp_path / "out").exists()

@@ -90,7 +90,11 @@ def dev_package(name: str, suite: str, log=print) -> DevPackage:
     # the suite's index was updated since (upstream.py does it at most daily): its version may have moved on
     index = CACHE / "apt" / f"{suite}-deb" / "lists" / ".updated"
     if not debs or index.exists() and index.stat().st_mtime > debs[-1].stat().st_mtime:
-        fetch_debian_binary(name, suite, dest, log)
+        try:
+            fetch_debian_binary(name, suite, dest, log)
+        except DebforgeError:   # offline: the copy from before serves, if there is one
+            if not debs:
+                raise
         debs = sorted(dest.glob(f"{name}_*.deb"), key=lambda p: Version(unquote(p.name.split("_")[1])))
         debs[-1].touch()   # checked against this index: apt may have kept the file it had
     deb = debs[-1]

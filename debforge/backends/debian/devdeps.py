@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ...core import confine
 from ...core.devpackage import DevPackage
 from ...core.layout import GENDIR
 from ...recipe.model import Recipe
@@ -52,7 +53,8 @@ def compute(recipe: Recipe, headers: list[tuple[str, str, str]], root: Path,
     index = _index(recipe, contents)
     out = DevDeps()
     for inc_path, src in sorted(installed.items()):
-        if src.startswith(GENDIR + "/") or not (root / src).is_file():
+        # a symlink out of the tree is not read (the copy that dh_install makes of it is another matter)
+        if src.startswith(GENDIR + "/") or not confine.in_tree(root, src) or not (root / src).is_file():
             continue
         with open(root / src, "rb") as fh:
             text = fh.read(MAX_HEADER_BYTES).decode("utf-8", "replace")

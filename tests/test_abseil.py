@@ -1,0 +1,78 @@
+"""abseil 20240722.0 from trixie's orig tarball (issue 19): Debian's 90 libraries in one package from upstream's
+bazel BUILD files. It plans (slow: the orig tarball); heavy: built in a clean trixie chroot, lintian-clean there, its
+exported symbols are trixie's libabsl20240722's library by library, and a program builds against it in a clean sid
+root through pkg-config and CMake."""
+
+import shutil
+import subprocess
+
+import pytest
+
+import testbed
+from conftest import ROOT, extract, run_cli
+from debforge import frontends, upstream
+from debforge.plan import make_plan
+from debforge.recipe.schema import load_recipe
+
+RECIPE = ROOT / "recipes/abseil.yaml"
+SENSITIVE = {"absl_crc32c": 2, "absl_crc_internal": 1, "absl_random_internal_randen_hwaes_impl": 1}
+PROGRAM = """#include <iostream>
+#include "absl/strings/str_cat.h"
+int main() { std::cout << absl::StrCat("abseil ", 20240722) << std::endl; }
+"""
+CMAKELISTS = """cmake_minimum_required(VERSION 3.16)
+project(consumer CXX)
+set(CMAKE_CXX_STANDARD 17)
+find_package(absl 20240722 REQUIRED)
+add_executable(prog prog.cc)
+target_link_libraries(prog absl::strings)
+"""
+
+
+@pytest.mark.slow
+def test_abseil_plans_as_debians_libraries(tmp_path):
+    r = load_recipe(RECIPE)
+    tree = upstream.unpacked(r, tmp_path, log=lambda m: None)
+    plan = make_plan(r, frontends.get("bazel").scan(tree, r, "amd64", everything=False), "amd64")
+    assert len(plan.libraries) == 90 and sum(len(lib.compiles) for lib in plan.libraries) == 155
+    assert {lib.spec.name: sum(c.level_sensitive for c in lib.compiles) for lib in plan.libraries if lib.copies} \
+        == SENSITIVE
+    # every target compiled once: a target in two libraries would run its initialisers twice
+    owners = [c.owner for lib in plan.libraries for c in lib.compiles]
+    assert len(owners) == len({(c.owner, c.src) for lib in plan.libraries for c in lib.compiles})
+    malloc = next(lib for lib in plan.libraries if lib.spec.name == "absl_malloc_internal")
+    assert "absl_spinlock_wait" in malloc.siblings   # through base's call_once.h: linked transitively
+
+
+def dynamic_symbols(lib):
+    out = subprocess.run(["nm", "-D", "--defined-only", str(lib)], capture_output=True, text=True, check=True).stdout
+    return {ln.split()[-1] for ln in out.splitlines()}
+
+
+@pytest.mark.heavy
+def test_abseil_sbuild_lintian_symbols_and_a_consumer(tmp_path):
+    proc = run_cli("build", RECIPE, "-o", tmp_path / "out", "--sbuild", "trixie", "--no-check-reproducible")
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert "debforge: lintian (trixie's, in the chroot): 0 errors, 0 warnings" in proc.stderr
+    debs = {p.name.split("_")[0]: p for p in (tmp_path / "out").glob("*.deb") if "-dbgsym_" not in p.name}
+    ours = extract(debs["libabsl20240722-generic"], tmp_path / "ours")
+    theirs = extract(upstream.fetch_debian_binary("libabsl20240722", "trixie", tmp_path / "deb"), tmp_path / "theirs")
+    libs = sorted(theirs.glob("usr/lib/*/libabsl_*.so.20240722"))
+    assert len(libs) == 90
+    for lib in libs:   # identical dynamic symbol sets, library by library
+        [mine] = ours.glob(f"usr/lib/*/{lib.name}")
+        assert dynamic_symbols(mine) == dynamic_symbols(lib), lib.name
+    base = testbed.unpack(testbed.tarball("sid", "amd64"), tmp_path / "base")
+    with testbed.Root(base, tmp_path / "root") as root:
+        (root.path / "tmp/c").mkdir()
+        (root.path / "tmp/c/prog.cc").write_text(PROGRAM)
+        (root.path / "tmp/c/CMakeLists.txt").write_text(CMAKELISTS)
+        paths = root.copy_in(*(debs[p] for p in ("libabsl20240722", "libabsl20240722-generic", "libabsl-dev")))
+        root.run("apt-get", "update")
+        root.run("apt-get", "install", "-y", "--no-install-recommends", "cmake", "pkgconf", "g++", *paths)
+        out = root.run("sh", "-c", "g++ -o /tmp/p /tmp/c/prog.cc $(pkg-config --cflags --libs absl_strings) && /tmp/p")
+        assert out.stdout == "abseil 20240722\n"
+        out = root.run("sh", "-c", "cmake -S /tmp/c -B /tmp/b >/dev/null && cmake --build /tmp/b >/dev/null "
+                                   "&& /tmp/b/prog")
+        assert out.stdout == "abseil 20240722\n"
+    shutil.rmtree(base)
