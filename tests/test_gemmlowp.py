@@ -18,7 +18,9 @@ LIB = "libeight_bit_int_gemm.so.0.0.0"
 def gemmlowp_build(tmp_path_factory):
     """`debforge build` exits 0 only when lintian reports no error and no warning."""
     out = tmp_path_factory.mktemp("gemmlowp")
-    proc = run_cli("build", ROOT / "recipes/gemmlowp.yaml", "-o", out)
+    # nocheck: upstream's //:test runs on reference kernels, 250 s a level (docs/upstream-tests.md); these tests
+    # check the library's copies and exports
+    proc = run_cli("build", ROOT / "recipes/gemmlowp.yaml", "-o", out, env={"DEB_BUILD_OPTIONS": "nocheck"})
     assert proc.returncode == 0, proc.stderr[-4000:]
     debs = {p.name.split("_")[0]: p for p in out.glob("*.deb")}
     debs["log"] = next(out.glob("*.build"))

@@ -323,7 +323,7 @@ def test_real_update_of_brotli_from_trixie_to_sid(tmp_path):
         "brotli (1.2.0-1) unstable; urgency=medium\n\n  * New upstream release 1.2.0.\n")
 
 
-@pytest.mark.slow
+@pytest.mark.heavy   # about 9 minutes of planning two abseil releases: opt-in, as the other big upstreams' runs
 def test_real_update_of_abseil_from_trixie_to_sid(tmp_path):
     """recipes/abseil.yaml (trixie's 20240722.0) moved to sid's 20260526.0 (planned, not built: see
     docs/updates.md): six libraries upstream dropped or made header-only come out first, as a maintainer does."""
