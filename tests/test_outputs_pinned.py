@@ -8,7 +8,7 @@ import pytest
 
 from conftest import ROOT, run_cli
 
-NSYNC_DEBIAN = "5c6f57b647e904ea5d623779eb6e2a265267d47d0e296539897a9e3f0a21dbae"
+NSYNC_DEBIAN = "4f9d3b69d49a3f236b6bc28bf1d1b6548f13e6ceb5564118942f1269efd679d3"
 
 
 def tree_digest(root) -> str:
