@@ -78,8 +78,8 @@ def test_doubled_lib_prefix_and_unknown_license_are_refused(tmp_path, key, value
     assert info.value.line == (15 if key == "name" else 6)
 
 
-@pytest.mark.parametrize("name", ["GPL-2+", "MIT", "BSD-3-Clause", "LGPL-2.1"])
-def test_spdx_and_common_licenses_names_are_accepted(tmp_path, name):
+@pytest.mark.parametrize("name", ["GPL-2+", "MIT", "BSD-3-Clause", "LGPL-2.1", "Expat", "BSD-3-clause", "LGPL-2.1+"])
+def test_spdx_dep5_and_common_licenses_names_are_accepted(tmp_path, name):
     recipe = fixture_recipe(tmp_path / "r.yaml", tmp_path, "xy", [("x", "//:x")])
     recipe.write_text(recipe.read_text().replace("license: Apache-2.0", f"license: {name}"))
     assert load_recipe(recipe).license == name

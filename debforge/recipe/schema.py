@@ -202,11 +202,19 @@ def _packages(node: Node, version: str) -> tuple[BinaryPackage, ...]:
     return tuple(out)
 
 
+# The short names of the copyright-format 1.0 specification (DEP-5), which no Debian package ships as data; a
+# version may follow (-2, -2.0) and + for "or any later version"
+DEP5_NAMES = re.compile(r"(public-domain|Apache|Artistic|BSD-[234]-clause|ISC|CC-BY(-SA|-ND|-NC|-NC-SA|-NC-ND)?|CC0|"
+                        r"CDDL|CPL|EFL|Expat|GPL|LGPL|GFDL(-NIV)?|LPPL|MPL|Perl|Python|QPL|W3C|Zlib|Zope)"
+                        r"(-[0-9][0-9.]*)?\+?")
+
+
 def _license(node: Node) -> str:
-    """An SPDX license identifier (license-expression's list) or a name of /usr/share/common-licenses, where
-    DEP-5 adds + for "or any later version" (GPL-2+)."""
+    """An SPDX license identifier (license-expression's list), a DEP-5 short name (Expat, GPL-2+) or a name of
+    /usr/share/common-licenses."""
     name = _str(node, "license", LICENSE, "expected an SPDX/DEP-5 short name")
-    if name.removesuffix("+") in COMMON_LICENSES or not get_spdx_licensing().validate(name).errors:
+    if name.removesuffix("+") in COMMON_LICENSES or DEP5_NAMES.fullmatch(name) \
+            or not get_spdx_licensing().validate(name).errors:
         return name
     close = difflib.get_close_matches(name, [*COMMON_LICENSES, "Apache-2.0", "MIT", "BSD-3-Clause", "BSD-2-Clause",
                                              "MPL-2.0", "ISC", "Zlib"], n=1)
