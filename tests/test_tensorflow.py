@@ -56,7 +56,7 @@ def dry_run(r, plan, tree):
     return dry.returncode, int(last.split("/")[1].split("]")[0]), dry.stdout[-2000:] + dry.stderr
 
 
-TF_NINJA = "da3b67ff15cace6b01691ec879b4601d7284fc230e52a9447c873098ead3966b"
+TF_NINJA = "5d57abe8df2e2892f007f1f9bd40986167235654f2b762c289c0d690fef65d7c"
 
 
 @pytest.fixture(scope="module")
