@@ -11,14 +11,15 @@ from ...core.layout import GENDIR
 from ...graph import Target, split_label
 from .common import Context, Generate, loc, output_path, union
 
-_MAKE_VAR = re.compile(r"\$(\$|@|<|\((@D|\w+)(?:\s+([^)]+))?\))")
+_MAKE_VAR = re.compile(r"\$(\$|@|<|\((@D|@|<|\w+)(?:\s+([^)]+))?\))")
 # a shell line ending so continues the command on the next line; any other line end separates commands
 _CONTINUES = ("\\", "&&", "||", "|", "{", "(", " then", " do", " else")
 
 
 def genrule(t: Target, ctx: Context) -> Generate:
-    """bazel's genrule: its shell command with make variables expanded ($@, $<, $(SRCS), $(OUTS), $(RULEDIR),
-    $(location[s] X), $(BINDIR)), run from the tree root. A tool (tools, exec_tools) expands to its command."""
+    """bazel's genrule: its shell command with make variables expanded ($@, $<, $(@), $(<), $(SRCS), $(OUTS),
+    $(RULEDIR), $(location[s] X), $(BINDIR)), run from the tree root. A tool (tools, exec_tools) expands to its
+    command."""
     srcs = ctx.inputs(t, t.attrs.get("srcs", []))
     outs = [output_path(o) for o in t.attrs.get("outs", [])]
     by_label = dict(zip(t.attrs.get("outs", []), outs))
@@ -36,6 +37,8 @@ def genrule(t: Target, ctx: Context) -> Generate:
         token, name, arg = m.group(1), m.group(2), m.group(3)
         if token == "$":
             return "$"
+        if name in ("@", "<"):   # $(@) and $(<): make's other spelling of $@ and $< (TF Lite's genrules use it)
+            token = name
         if token == "@" or name == "OUTS":
             if token == "@" and len(outs) != 1:
                 raise DebforgeError(f"genrule '{t.label}' uses $@ with {len(outs)} outputs", *loc(t))
