@@ -76,6 +76,12 @@ class Dependencies:
                 return True
         return False
 
+    def visible(self, closure: list[Target], siblings: list[str]) -> list[Target]:
+        """The targets whose includes and defines the compiles of a closure see: its own, and those compiled into
+        the recipe libraries it links (bazel propagates them whatever links: TF Lite's TFLITE_WITH_RUY)."""
+        return closure + [t for name in siblings for label in self.compiled.get(name, ())
+                          if (t := self.scope.ws.target(label)) is not None]
+
     def closure(self, root: Target, static: bool = False, linked: dict[str, str] | None = None
                 ) -> tuple[list[Target], list[str], list[str]]:
         """In-tree cc_library targets compiled into the library (deps first), sibling libraries, external -l.

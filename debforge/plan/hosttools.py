@@ -24,12 +24,14 @@ class Sources(Protocol):
     def generated(self, t: Target) -> list[str]: ...
 
 
-def compile_program(exe: HostTool | TestProgram, closure: list[Target], flags: CompileFlags, steps: Sources) -> None:
+def compile_program(exe: HostTool | TestProgram, closure: list[Target], flags: CompileFlags, steps: Sources,
+                    visible: list[Target] | None = None) -> None:
     """A program's compiles (each source once), the generated files they wait on and its link options, from the
-    targets of its closure."""
+    targets of its closure; `visible`: the targets whose includes and defines its compiles see (default: the
+    closure)."""
     seen_src: set[str] = set()
     for d in closure:
-        opts = flags.flags(d, closure)
+        opts = flags.flags(d, visible or closure)
         exe.generated += [g for g in steps.generated(d) if g not in exe.generated]
         for src in steps.sources(d):
             c = flags.compile(src, opts, d.label) if src not in seen_src else None

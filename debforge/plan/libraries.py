@@ -66,10 +66,7 @@ class Libraries:
         elif link.version_script and not spec.exports:   # the recipe's exports, where given, are the maintainer's
             lib.version_script, = self.steps.paths(
                 root, [absolute(link.version_script, "", split_label(root.label)[1])])
-        # a sibling's targets still give their includes and defines (bazel propagates them whatever links)
-        visible = closure + [t for name in siblings for label in deps.compiled.get(name, ())
-                             if (t := self.scope.ws.target(label)) is not None]
-        self.compile_closure(lib, closure, visible)
+        self.compile_closure(lib, closure, deps.visible(closure, siblings))
         if not lib.compiles:
             raise DebforgeError(f"target '{spec.target}' has no sources to compile", *loc)
         deps.external_libs[spec.name] = lib.external_libs   # with a GPU flavour's runtime and CPU library

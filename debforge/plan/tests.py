@@ -98,7 +98,7 @@ class TestPrograms:
         self.deps.start_library()
         linked = {label: name for name, labels in self.deps.compiled.items() for label in labels}
         closure, test.siblings, test.external_libs = self.deps.closure(view, linked=linked)
-        compile_program(test, closure, self.flags, self.steps)
+        compile_program(test, closure, self.flags, self.steps, self.deps.visible(closure, test.siblings))
         for c in test.compiles:
             c.level_sensitive = sensitivity.sensitive(self.scope.recipe, c.src)
         test.linkopts = linkopts.read(test.linkopts, t.label, where(t.location)).kept
