@@ -8,7 +8,7 @@ import pytest
 
 from conftest import ROOT, run_cli
 
-NSYNC_DEBIAN = "4f9d3b69d49a3f236b6bc28bf1d1b6548f13e6ceb5564118942f1269efd679d3"
+NSYNC_DEBIAN = "a351b637062241906a0aa1220961fe1e779a6cce2f810fbdb1eca5659928218f"
 
 
 def tree_digest(root) -> str:

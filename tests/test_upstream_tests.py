@@ -183,6 +183,21 @@ def test_a_hanging_test_is_named_and_a_wrong_copy_is_caught(tmp_path):
     status = result.read_text().splitlines()[0]
     assert status.startswith("WRONG-COPY") and "obj-debforge/generic/libcalc.so.1" in status, status
 
+
+@pytest.mark.skipif(shutil.which("ninja") is None or shutil.which("gcc") is None, reason="needs ninja and gcc")
+def test_a_test_that_does_not_build_is_named_in_the_summary(tmp_path):
+    tree = tmp_path / "tree"
+    shutil.copytree(TREE, tree)
+    (tree / "core_test.c").write_text("this is not C\n")
+    plan = fixture_plan(recipe_path(tmp_path, 'tests:\n  select: ["//:core_test", "//:calc_test"]\n', tree))
+    proc = _run_tests(tree, plan, "generic", "x86-64-v3")
+    assert proc.returncode == 1
+    for level in ("generic", "x86-64-v3"):
+        assert f"debforge tests: {level} (build): 1 passed, 1 failed" in proc.stdout, proc.stdout
+        assert _summary(proc.stdout, level) == ["PASS //:calc_test", "UNBUILT //:core_test"]
+    assert "its program did not build" in proc.stdout
+
+
 NSYNC = ROOT / "recipes/nsync.yaml"
 LEVELS = ("generic", "x86-64-v3", "x86-64-v4")
 NSYNC_TESTS = 26   # 13 cc_test in C, 13 in C++11
