@@ -118,7 +118,7 @@ def compare(ch, tree: Path, work: Path, copies: dict[str, Path], rounds: int, it
         for c in names:
             ms = med[c][op]
             rel = f"x{med[generic][op] / ms:.2f}"
-            if c.startswith("selective-"):
+            if c.startswith("selective"):
                 rel += f" ({med['full-' + c.split('-', 1)[1]][op] / ms:.2f})"
             cells.append(f"{ms:8.3f} {rel:>12}")
         print(f"   {op:16}" + "".join(f"{x:>22}" for x in cells))
