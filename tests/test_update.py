@@ -11,7 +11,7 @@ import threading
 import pytest
 from debian.deb822 import Sources
 
-from conftest import FIXTURES, run_cli, snapshot
+from conftest import FIXTURES, ROOT, extract, run_cli, snapshot
 from debforge import cli, pipeline, update, upstream
 
 RECIPE = """\
@@ -83,6 +83,21 @@ Forwarded: not-needed
 +#include "helpers.h" /* patched */
  int core_util(void);
  int core_answer(void) { return helper_base() + core_util() + CORE_LEVEL; }
+"""
+
+# REJECTED as the maintainer refreshes it against 1.2
+REFRESHED = """\
+Description: mark the helpers include
+Author: Test <test@example.org>
+Forwarded: not-needed
+---
+--- a/core.c
++++ b/core.c
+@@ -1,3 +1,3 @@
+ #include "core.h"
+-int core_fast(void);
++int core_fast(void); /* patched */
+ int core_answer(void) { return 40 + core_fast() + CORE_LEVEL; }
 """
 
 
@@ -171,6 +186,13 @@ def test_a_patch_that_no_longer_applies_changes_nothing(tmp_path):
     assert "core.c.rej:\n--- core.c\n+++ core.c\n@@ -1,4 +1,4 @@\n" in proc.stderr   # the rejected hunk
     assert f"run again: debforge update {recipe} --version 1.2 --tarball {tmp_path}/fx-1.2.tar.gz" in proc.stderr
     assert snapshot(tmp_path) == before and recipe.read_text() == text   # fuzz.patch not refreshed either
+    # refreshed by hand as the error says: the update goes through, and the graph diff still reads 1.1's tree as
+    # it was built (with the patch as it was then, which no longer matches the file)
+    (tmp_path / "patches/rejected.patch").write_text(REFRESHED)
+    proc = run_cli("update", recipe, "--tarball", tmp_path / "fx-1.2.tar.gz", "-o", tmp_path / "out")
+    assert proc.returncode == 0, proc.stderr
+    assert "no graph diff" not in proc.stderr and proc.stdout.startswith("graph diff of fx 1.1 -> 1.2 (amd64)")
+    assert "int core_fast(void); /* patched */" in (tmp_path / "out/fx-1.2/core.c").read_text()
 
 
 def test_tarball_versions():
@@ -241,7 +263,12 @@ DATED = RECIPE.replace('version: "1.1"', "version: 20240722.0").replace("""\
     libraries:
       - {name: core, target: //:core, soversion: 20240722, version: 20240722.0.0}
       - {name: extra, target: //:extra, soversion: 1, version: 1.0.0}
-""")
+""") + """\
+lintian-overrides:
+  libfx20240722-generic:   # follows the package's name
+    new-package-uses-date-based-version-number: the version is a date
+  libfx-dev: {new-package-uses-date-based-version-number: the version is a date}
+"""
 
 
 @pytest.mark.parametrize("abi", [None, "bump", "keep"])
@@ -264,6 +291,9 @@ def test_names_that_follow_a_date_version(tmp_path, abi):
     if abi == "bump":
         want = want.replace("20240722", "20260107")
     assert new == want and "soversion: 1, version: 1.0.0}" in new
+    # it loads: the lintian-overrides name packages of the recipe
+    generic = "libfx20260107-generic" if abi == "bump" else "libfx20240722-generic"
+    assert set(update.staged_recipe(recipe, new).lintian_overrides) == {generic, "libfx-dev"}
 
 
 @pytest.fixture
@@ -323,26 +353,65 @@ def test_real_update_of_brotli_from_trixie_to_sid(tmp_path):
         "brotli (1.2.0-1) unstable; urgency=medium\n\n  * New upstream release 1.2.0.\n")
 
 
-@pytest.mark.heavy   # about 9 minutes of planning two abseil releases: opt-in, as the other big upstreams' runs
+ABSEIL_2026 = FIXTURES / "update/abseil-20260526"
+# what 20260526 dropped (bad_any_cast_impl, low_level_hash, pool_urbg) or made header-only
+ABSEIL_GONE = ("bad_any_cast_impl", "low_level_hash", "pool_urbg", "absl_bad_optional_access,",
+               "absl_bad_variant_access,", "absl_string_view,")
+# what it added, as Debian's libabsl20260526 ships it: CMake's names, bazel's targets (source_location, entropy_pool,
+# tracing_internal and structured_proto are in the graph diff, compiled into the libraries that use them)
+ABSEIL_NEW = {"clock_interface": "//absl/time:clock_interface",
+              "generic_printer_internal": "//absl/strings:generic_printer",
+              "hashtable_profiler": "//absl/profiling:hashtable",
+              "log_internal_structured_proto": "//absl/log/internal:structured_proto",
+              "profile_builder": "//absl/profiling:profile_builder",
+              "random_internal_entropy_pool": "//absl/random/internal:entropy_pool",
+              "source_location": "//absl/types:source_location",
+              "status_builder": "//absl/status:status_builder",
+              "tracing_internal": "//absl/base:tracing_internal"}
+
+
+@pytest.mark.heavy   # about 9 minutes of planning two abseil releases and a 30-minute sbuild: opt-in
 def test_real_update_of_abseil_from_trixie_to_sid(tmp_path):
-    """recipes/abseil.yaml (trixie's 20240722.0) moved to sid's 20260526.0 (planned, not built: see
-    docs/updates.md): six libraries upstream dropped or made header-only come out first, as a maintainer does."""
-    source = FIXTURES.parent.parent / "recipes/abseil.yaml"
-    if not source.is_file():
-        pytest.skip("recipes/abseil.yaml is not in this tree")
-    gone = ("bad_any_cast_impl", "low_level_hash", "pool_urbg", "absl_bad_optional_access,",
-            "absl_bad_variant_access,", "absl_string_view,")
+    """recipes/abseil.yaml (trixie's 20240722.0, generated as the packaged release) moved to sid's 20260526.0 as
+    docs/updates.md tells it: the ABI question, two patches that no longer apply (Debian's options, refreshed as
+    Debian's configure.diff; the CVE fix, which upstream's rewritten raw_hash_set holds), six libraries gone, the
+    nine new ones added; then built by sbuild in sid: sid's lintian clean, blhc clean."""
     recipe = tmp_path / "abseil.yaml"
-    recipe.write_text("".join(ln for ln in source.read_text().splitlines(keepends=True)
-                              if not any(g in ln for g in gone)))
-    refused = run_cli("update", recipe, "--suite", "sid", "--version", "20260526.0", "-o", tmp_path / "out")
+    recipe.write_text("".join(ln for ln in (ROOT / "recipes/abseil.yaml").read_text().splitlines(keepends=True)
+                              if not any(g in ln for g in ABSEIL_GONE)))
+    shutil.copytree(ROOT / "recipes/patches/abseil", tmp_path / "patches/abseil")
+    out = tmp_path / "out"
+    assert run_cli("generate", recipe, "-o", out).returncode == 0
+    update = ("update", recipe, "--suite", "sid", "--version", "20260526.0", "-o", out)
+    refused = run_cli(*update)
     assert refused.returncode == 2 and "does 20260526.0 change the ABI?" in refused.stderr, refused.stderr
-    proc = run_cli("update", recipe, "--suite", "sid", "--version", "20260526.0", "--bump-abi", "-o", tmp_path / "out")
+    for patch in ("debian-options.patch", "CVE-2025-0838.patch"):
+        rejected = run_cli(*update, "--bump-abi")
+        assert rejected.returncode == 2, rejected.stderr[-4000:]
+        assert f"{patch} does not apply to abseil 20260526.0" in rejected.stderr, rejected.stderr[-4000:]
+        if patch == "debian-options.patch":
+            shutil.copyfile(ABSEIL_2026 / patch, tmp_path / "patches/abseil" / patch)
+        else:
+            recipe.write_text(recipe.read_text().replace(", patches/abseil/CVE-2025-0838.patch", ""))
+    proc = run_cli(*update, "--bump-abi")
     assert proc.returncode == 0, proc.stderr[-4000:]
+    assert "no graph diff" not in proc.stderr
     assert "  SONAME: .so.20240722 -> .so.20260526 (84 libraries)\n" in proc.stdout
     assert "    + //absl/random/internal:entropy_pool\n    - //absl/random/internal:pool_urbg\n" in proc.stdout
     assert len(proc.stdout.splitlines()) < 80
-    assert "  - name: libabsl20260526\n" in recipe.read_text()
+    text = recipe.read_text()
+    assert "  - name: libabsl20260526\n" in text and "  libabsl20260526-generic:\n" in text
+    recipe.write_text(text.replace("  - name: libabsl20260526\n    libraries:\n", "  - name: libabsl20260526\n"
+                                   "    libraries:\n" + "".join(
+                                       f"      - {{name: absl_{n}, target: \"{t}\", soversion: 20260526, "
+                                       f"version: 20260526.0.0}}\n" for n, t in ABSEIL_NEW.items())))
+    build = run_cli("build", recipe, "-o", out, "--sbuild", "sid", "--no-check-reproducible")
+    assert build.returncode == 0, build.stderr[-4000:]
+    assert "debforge: lintian (sid's, in the chroot): 0 errors, 0 warnings" in build.stderr
+    assert "debforge: blhc: clean" in build.stderr
+    [deb] = out.glob("libabsl20260526-generic_20260526.0-1_*.deb")
+    libs = {p.name for p in extract(deb, tmp_path / "generic").glob("usr/lib/*/libabsl_*.so.20260526")}
+    assert len(libs) == 93 and "libabsl_source_location.so.20260526" in libs   # Debian's 93
 
 
 def test_a_failing_regeneration_puts_the_recipe_and_patches_back(tmp_path):
