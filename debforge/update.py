@@ -153,24 +153,27 @@ def rewrite(recipe: Recipe, release: Release, dropped: list[Path]) -> str:
 
 def _abi_edits(recipe: Recipe, text: str, release: Release) -> tuple[list[tuple[tuple, str]], list[tuple[tuple, str]]]:
     """(values, keys to rename) of the packages that follow the version: a library's `version` holding the old
-    release (abseil's 20240722.0.0), and with --bump-abi the package names and soversions holding its first
-    component (libabsl20240722, soversion 20240722), and the lintian-overrides of those packages
-    (libabsl20240722-generic). Such names without --bump-abi or --keep-abi are an error: whether a release
+    release (1.2.0 of a release 1.2), and with --bump-abi the package names and soversions holding its first
+    component (libabsl20240722, soversion 20240722), the library versions that start with those (20240722.0.0),
+    and the lintian-overrides of those packages (libabsl20240722-generic). Such names without --bump-abi or --keep-abi are an error: whether a release
     changes the ABI is the maintainer's call (a new SONAME is a transition)."""
     old_stem, new_stem = recipe.version.split(".")[0], release.version.split(".")[0]
     pattern = re.compile(rf"(?<![0-9]){re.escape(old_stem)}(?![0-9])")
     follows = len(old_stem) >= 4 and old_stem != new_stem   # a date or a big number: not a coincidental "1"
-    edits, holders = [], []
+    edits, holders, bumped = [], [], []
     data = yaml.safe_load(text)
     for i, pkg in enumerate(data.get("packages") or []):
         if follows and pattern.search(str(pkg.get("name", ""))):
             holders.append((("packages", i, "name"), str(pkg["name"])))
         for j, lib in enumerate(pkg.get("libraries") or []):
             at = ("packages", i, "libraries", j)
-            if "version" in lib and recipe.version in str(lib["version"]):
-                edits.append(((*at, "version"), str(lib["version"]).replace(recipe.version, release.version)))
-            if follows and pattern.search(str(lib.get("soversion", ""))):
+            held = follows and pattern.search(str(lib.get("soversion", "")))
+            if held:
                 holders.append(((*at, "soversion"), str(lib["soversion"])))
+            if "version" in lib and recipe.version in str(lib["version"]):
+                # a version starts with its soversion: where that holds the old stem, it moves with it or not at all
+                (bumped if held else edits).append(
+                    ((*at, "version"), str(lib["version"]).replace(recipe.version, release.version)))
     if holders and release.abi is None:
         raise recipe.error("packages", f"{len(holders)} package names and soversions hold {old_stem}, the first part "
                            f"of version {recipe.version} ({holders[0][1]}, ...): does {release.version} change "
@@ -179,7 +182,7 @@ def _abi_edits(recipe: Recipe, text: str, release: Release) -> tuple[list[tuple[
                            "or --keep-abi (they stay)")
     if release.abi != "bump":
         return edits, []
-    edits += [(path, pattern.sub(new_stem, value)) for path, value in holders]
+    edits += [(path, pattern.sub(new_stem, value)) for path, value in holders] + bumped
     return edits, [(("lintian-overrides", key), pattern.sub(new_stem, key))
                    for key in data.get("lintian-overrides") or {} if holders and pattern.search(str(key))]
 

@@ -262,7 +262,7 @@ DATED = RECIPE.replace('version: "1.1"', "version: 20240722.0").replace("""\
   - name: libfx20240722   # the ABI is the date
     libraries:
       - {name: core, target: //:core, soversion: 20240722, version: 20240722.0.0}
-      - {name: extra, target: //:extra, soversion: 1, version: 1.0.0}
+      - {name: extra, target: //:extra, soversion: 1, version: 1.20240722.0}
 """) + """\
 lintian-overrides:
   libfx20240722-generic:   # follows the package's name
@@ -274,7 +274,7 @@ lintian-overrides:
 @pytest.mark.parametrize("abi", [None, "bump", "keep"])
 def test_names_that_follow_a_date_version(tmp_path, abi):
     """abseil's layout: the library version holds the release (it follows it); package names and soversions hold
-    its date, which changes the ABI only if the maintainer says so."""
+    its date, which changes the ABI only if the maintainer says so, and the lintian-overrides follow the names."""
     path = tmp_path / "fx.yaml"
     path.write_text(DATED)
     releases(tmp_path)
@@ -286,11 +286,12 @@ def test_names_that_follow_a_date_version(tmp_path, abi):
             update.rewrite(recipe, release, [])
         return
     new = update.rewrite(recipe, release, [])
-    # the version (quoted: plain, 20260107.0 reads as a float) and the library version
-    want = DATED.replace("version: 20240722.0 ", 'version: "20260107.0" ').replace("20240722.0", "20260107.0")
+    # the version (quoted: plain, 20260107.0 reads as a float) and the library versions holding it, but
+    # 20240722.0.0, which starts with its soversion: it moves with it or stays
+    want = DATED.replace("version: 20240722.0 ", 'version: "20260107.0" ').replace("1.20240722.0}", "1.20260107.0}")
     if abi == "bump":
         want = want.replace("20240722", "20260107")
-    assert new == want and "soversion: 1, version: 1.0.0}" in new
+    assert new == want and "soversion: 1, version: 1.20260107.0}" in new
     # it loads: the lintian-overrides name packages of the recipe
     generic = "libfx20260107-generic" if abi == "bump" else "libfx20240722-generic"
     assert set(update.staged_recipe(recipe, new).lintian_overrides) == {generic, "libfx-dev"}
