@@ -2,6 +2,7 @@
 1.1, update/v2 is 1.2), its patches refreshed, dropped or refused, and the bad input the issue names."""
 
 import functools
+import hashlib
 import http.server
 import json
 import shutil
@@ -203,20 +204,36 @@ def test_tarball_versions():
         update._tarball_version(FIXTURES / "other.zip", "fx")
 
 
-def debian_recipe(tmp_path, monkeypatch, sha: dict[str, str]):
+def debian_recipe(tmp_path, monkeypatch, sha: dict[str, str] | None = None):
     """The fixture as `upstream: debian` at 1.1; the suite's index (monkeypatched) has 1.1 and 1.2 with the
-    given orig checksums; the download cache is under tmp_path."""
+    given orig checksums (default: the tarballs' own); the download cache is under tmp_path."""
     releases(tmp_path)
     monkeypatch.setattr(upstream, "CACHE", tmp_path / "cache")
-    index = {v: Sources(f"Package: fx\nVersion: {v}-1\nChecksums-Sha256:\n {sha[v]} 1 fx_{v}.orig.tar.gz\n")
-             for v in ("1.1", "1.2")}
-    monkeypatch.setattr(upstream, "debian_releases", lambda package, suite, log: index)
     path = tmp_path / "fx.yaml"
     path.write_text(RECIPE.replace("upstream: {tarball: fx-1.1.tar.gz}", "upstream: {debian: fx, suite: trixie}"))
     (tmp_path / "cache/orig/trixie").mkdir(parents=True)
     for v in ("1.1", "1.2"):
         shutil.copyfile(tmp_path / f"fx-{v}.tar.gz", tmp_path / f"cache/orig/trixie/fx_{v}.orig.tar.gz")
+    sha = sha or {v: hashlib.sha256((tmp_path / f"fx-{v}.tar.gz").read_bytes()).hexdigest() for v in ("1.1", "1.2")}
+    index = {v: Sources(f"Package: fx\nVersion: {v}-1\nChecksums-Sha256:\n {sha[v]} 1 fx_{v}.orig.tar.gz\n")
+             for v in ("1.1", "1.2")}
+    monkeypatch.setattr(upstream, "debian_releases", lambda package, suite, log: index)
     return path
+
+
+def test_a_rerun_at_the_same_release_changes_nothing(tmp_path, monkeypatch, capsys):
+    """Once the recipe is at the suite's newest release, update again (plain, with that --version, with the suite
+    and an ABI flag given again): nothing is fetched, rewritten or written."""
+    path, out = debian_recipe(tmp_path, monkeypatch), tmp_path / "out"
+    assert cli.main(["update", str(path), "-o", str(out)]) == 0
+    assert 'version: "1.2"' in path.read_text() and (out / "fx-1.2/debian/changelog").is_file()
+    capsys.readouterr()
+    before, text = snapshot(tmp_path), path.read_text()
+    for args in ([], ["--version", "1.2"], ["--suite", "trixie", "--bump-abi"]):
+        assert cli.main(["update", str(path), *args, "-o", str(out)]) == 0
+        captured = capsys.readouterr()
+        assert "is at fx 1.2 already: nothing to do" in captured.err and captured.out == "", args
+    assert snapshot(tmp_path) == before and path.read_text() == text
 
 
 def test_a_version_that_does_not_exist(tmp_path, monkeypatch, capsys):
