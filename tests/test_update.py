@@ -148,6 +148,7 @@ def test_update_to_a_new_release_keeps_the_maintainers_work(tmp_path):
     assert log.startswith("fx (1.2-1) unstable; urgency=medium\n\n  * New upstream release 1.2.\n")
     assert "\nfx (1.1-1) unstable" in log
     assert "libzstd-dev" in (tree / "debian/control").read_text()
+    assert f"next: debforge build --sbuild {recipe} -o {tmp_path / 'out'}\n" in proc.stderr   # a tarball: trixie
     # again at the same release: nothing changes
     before, text = snapshot(tmp_path / "out"), recipe.read_text()
     again = run_cli("update", recipe, "--tarball", tmp_path / "fx-1.2.tar.gz", "-o", tmp_path / "out", "--json")
@@ -225,11 +226,12 @@ def test_a_rerun_at_the_same_release_changes_nothing(tmp_path, monkeypatch, caps
     """Once the recipe is at the suite's newest release, update again (plain, with that --version, with the suite
     and an ABI flag given again): nothing is fetched, rewritten or written."""
     path, out = debian_recipe(tmp_path, monkeypatch), tmp_path / "out"
-    assert cli.main(["update", str(path), "-o", str(out)]) == 0
+    shutil.copytree(tmp_path / "cache/orig/trixie", tmp_path / "cache/orig/sid")   # the index says sid has them too
+    assert cli.main(["update", str(path), "--suite", "sid", "-o", str(out)]) == 0
     assert 'version: "1.2"' in path.read_text() and (out / "fx-1.2/debian/changelog").is_file()
-    capsys.readouterr()
+    assert f"next: debforge build --sbuild sid {path} -o {out}\n" in capsys.readouterr().err   # sid's, built in sid
     before, text = snapshot(tmp_path), path.read_text()
-    for args in ([], ["--version", "1.2"], ["--suite", "trixie", "--bump-abi"]):
+    for args in ([], ["--version", "1.2"], ["--suite", "sid", "--bump-abi"]):
         assert cli.main(["update", str(path), *args, "-o", str(out)]) == 0
         captured = capsys.readouterr()
         assert "is at fx 1.2 already: nothing to do" in captured.err and captured.out == "", args
