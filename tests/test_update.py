@@ -6,6 +6,7 @@ import hashlib
 import http.server
 import json
 import shutil
+import subprocess
 import tarfile
 import threading
 
@@ -395,7 +396,8 @@ def test_real_update_of_abseil_from_trixie_to_sid(tmp_path):
     """recipes/abseil.yaml (trixie's 20240722.0, generated as the packaged release) moved to sid's 20260526.0 as
     docs/updates.md tells it: the ABI question, two patches that no longer apply (Debian's options, refreshed as
     Debian's configure.diff; the CVE fix, which upstream's rewritten raw_hash_set holds), six libraries gone, the
-    nine new ones added; then built by sbuild in sid: sid's lintian clean, blhc clean."""
+    nine new ones added; then built by sbuild in sid: sid's lintian clean, blhc clean, and the strong exported
+    symbols of sid's libabsl20260526, library by library."""
     recipe = tmp_path / "abseil.yaml"
     recipe.write_text("".join(ln for ln in (ROOT / "recipes/abseil.yaml").read_text().splitlines(keepends=True)
                               if not any(g in ln for g in ABSEIL_GONE)))
@@ -430,8 +432,17 @@ def test_real_update_of_abseil_from_trixie_to_sid(tmp_path):
     assert "debforge: lintian (sid's, in the chroot): 0 errors, 0 warnings" in build.stderr
     assert "debforge: blhc: clean" in build.stderr
     [deb] = out.glob("libabsl20260526-generic_20260526.0-1_*.deb")
-    libs = {p.name for p in extract(deb, tmp_path / "generic").glob("usr/lib/*/libabsl_*.so.20260526")}
-    assert len(libs) == 93 and "libabsl_source_location.so.20260526" in libs   # Debian's 93
+    ours = {p.name: p for p in extract(deb, tmp_path / "ours").glob("usr/lib/*/libabsl_*.so.20260526")}
+    theirs = extract(upstream.fetch_debian_binary("libabsl20260526", "sid", tmp_path / "deb"), tmp_path / "theirs")
+    libs = sorted(theirs.glob("usr/lib/*/libabsl_*.so.20260526"))
+    assert sorted(ours) == [lib.name for lib in libs] and len(libs) == 93   # Debian's 93
+    for lib in libs:   # the same ABI: strong symbols (weak template instantiations vary with the compiler)
+        assert strong_symbols(ours[lib.name]) == strong_symbols(lib), lib.name
+
+
+def strong_symbols(lib):
+    out = subprocess.run(["nm", "-D", "--defined-only", str(lib)], capture_output=True, text=True, check=True).stdout
+    return {ln.split()[-1] for ln in out.splitlines() if ln.split()[-2] not in "VvWwu"}
 
 
 def test_a_failing_regeneration_puts_the_recipe_and_patches_back(tmp_path):
