@@ -391,7 +391,7 @@ ABSEIL_NEW = {"clock_interface": "//absl/time:clock_interface",
               "tracing_internal": "//absl/base:tracing_internal"}
 
 
-@pytest.mark.heavy   # 27 min measured: generate and five update runs (8 min), then sbuild: opt-in
+@pytest.mark.heavy   # 27 min measured: generate and four update runs (8 min), then sbuild: opt-in
 def test_real_update_of_abseil_from_trixie_to_sid(tmp_path):
     """recipes/abseil.yaml (trixie's 20240722.0, generated as the packaged release) moved to sid's 20260526.0 as
     docs/updates.md tells it: the ABI question, two patches that no longer apply (Debian's options, refreshed as
