@@ -151,12 +151,16 @@ def rewrite(recipe: Recipe, release: Release, dropped: list[Path]) -> str:
     return text
 
 
-def _abi_edits(recipe: Recipe, text: str, release: Release) -> tuple[list[tuple[tuple, str]], list[tuple[tuple, str]]]:
+Edits = list[tuple[tuple, str]]   # (path in the recipe, new value or key)
+
+
+def _abi_edits(recipe: Recipe, text: str, release: Release) -> tuple[Edits, Edits]:
     """(values, keys to rename) of the packages that follow the version: a library's `version` holding the old
     release (1.2.0 of a release 1.2), and with --bump-abi the package names and soversions holding its first
     component (libabsl20240722, soversion 20240722), the library versions that start with those (20240722.0.0),
-    and the lintian-overrides of those packages (libabsl20240722-generic). Such names without --bump-abi or --keep-abi are an error: whether a release
-    changes the ABI is the maintainer's call (a new SONAME is a transition)."""
+    and the lintian-overrides of those packages (libabsl20240722-generic). Such names without --bump-abi or
+    --keep-abi are an error: whether a release changes the ABI is the maintainer's call (a new SONAME is a
+    transition)."""
     old_stem, new_stem = recipe.version.split(".")[0], release.version.split(".")[0]
     pattern = re.compile(rf"(?<![0-9]){re.escape(old_stem)}(?![0-9])")
     follows = len(old_stem) >= 4 and old_stem != new_stem   # a date or a big number: not a coincidental "1"
