@@ -182,6 +182,16 @@ def test_a_hanging_test_is_named_and_a_wrong_copy_is_caught(tmp_path):
                     "obj-debforge/x86-64-v3/tests/build/bin/core_test"], cwd=tree, check=True)
     status = result.read_text().splitlines()[0]
     assert status.startswith("WRONG-COPY") and "obj-debforge/generic/libcalc.so.1" in status, status
+    # no copy at all is wrong too; a recipe library the program does not need (a test of header-only code,
+    # linked --as-needed: PyTorch's c10 bit_cast_test) is no copy to check
+    (tree / "obj-debforge/generic/libcalc.so.1").unlink()
+    for libs, expect in (("libcalc.so.1", "WRONG-COPY"), ("libnotneeded.so.1", "FAIL")):
+        subprocess.run(["sh", "debian/debforge/run-test", result.relative_to(tree), "x86-64-v3", "build", "60",
+                        "obj-debforge/tests/runfiles/core_test.runfiles/calc_project", "", libs, "", "--",
+                        "obj-debforge/x86-64-v3/tests/build/bin/core_test"], cwd=tree, check=True)
+        lines = result.read_text().splitlines()
+        assert lines[0].startswith(expect), lines
+    assert lines[1] == "copy libnotneeded.so.1 not-needed"
 
 NSYNC = ROOT / "recipes/nsync.yaml"
 LEVELS = ("generic", "x86-64-v3", "x86-64-v4")
