@@ -17,7 +17,7 @@ from ninja import ninja_syntax
 from ..core import escape, isa
 from ..core.exports import patterns as export_patterns
 from ..core.layout import BUILDDIR, HOST_DIR
-from ..plan import HostTool, Plan, SharedLibrary, TestProgram, pools, runfiles_path, test_name
+from ..plan import HostTool, Plan, SharedLibrary, TestLibrary, TestProgram, pools, runfiles_path, test_name
 
 CONFIG = f"{BUILDDIR}/config.ninja"
 CHECK_SCRIPT = "debian/debforge/check-variant"
@@ -116,6 +116,9 @@ def render(plan: Plan, groups: dict[str, list[str]] | None = None) -> str:
     if plan.tests:
         w.rule("run_test", f"sh {RUN_TEST} $cmd", description="test $label ($level)")
         w.rule("skip_test", "printf 'SKIP 0 %s\\n' $reason > $out")
+    for lang in sorted({"cxx" if lib.cxx_link else "c" for lib in plan.test_libraries}):   # what tests load
+        compiler = "cc" if lang == "c" else "cxx"
+        w.rule(f"link_test_so_{lang}", f"${compiler} -shared ${lang}flags $ldflags -o $out $in $libs")
     w.newline()
 
     for tool in plan.host_tools:
@@ -275,6 +278,15 @@ def _tests(w: Writer, plan: Plan, levels: list[str], marches: dict[str, str]) ->
     masks.update({lvl: "" for lvl in levels if lvl not in masks})
     compiled: set[str] = set()
     results: dict[tuple[str, str], list[str]] = {}
+    for lib in plan.test_libraries:   # staged as data; no recipe library linked (plan.TestLibrary says why)
+        waits = [f"generated-{lib.path}"] if lib.generated else []
+        if lib.generated:
+            w.build(waits[0], "phony", lib.generated)
+        objs = _test_objects(w, lib, isa.GENERIC, "", waits, compiled, plan.recipe.config)
+        flags = lib.linkopts + _external_dirs(plan.recipe.libdirs(lib.external_libs)) + \
+            [f"-l{x}" for x in lib.external_libs]
+        w.build(lib.path, f"link_test_so_{'cxx' if lib.cxx_link else 'c'}", objs,
+                variables={"libs": _shell(flags)})
     for test in plan.tests:
         runfiles = _runfiles(w, plan, test)
         waits = [f"generated-test-{test.name}"] if test.generated else []
@@ -317,7 +329,7 @@ def _runfiles(w: Writer, plan: Plan, test: TestProgram) -> str:
     return root
 
 
-def _test_objects(w: Writer, test: TestProgram, level: str, march: str, waits: list[str], compiled: set[str],
+def _test_objects(w: Writer, test: TestProgram | TestLibrary, level: str, march: str, waits: list[str], compiled: set[str],
                   config) -> list[str]:
     """The test's objects at `level` (a level-neutral one at the baseline's); each target's compiled once,
     whichever tests share it."""
