@@ -256,6 +256,9 @@ def test_suites_expand_to_their_cpu_tests_which_link_the_libraries_they_name(tmp
     # own source compiled in; the framework's shared object is linked, not staged as data
     assert capi.siblings == ["capi", "fw"] and [c.src for c in capi.compiles] == ["capi_test.c"]
     assert fw.siblings == ["fw"] and [c.src for c in fw.compiles] == ["fw_test.c"] and fw.data == []
+    # the library's generated header, which the test includes: its compile waits for it (in the autopkgtest's
+    # fresh tree, the library installed, nothing else makes it first)
+    assert fw.generated == capi.generated == ["obj-debforge/gen/fw_version.h"]
     # the shared object the test loads is built for the tests (its own source only) and staged in its runfiles
     [lib] = plan.test_libraries
     assert lib.label == "//:test_op.so" and capi.data == [lib.path] == ["obj-debforge/gen/test_op.so"]
@@ -286,3 +289,23 @@ def test_a_test_loads_its_shared_object_from_the_runfiles_at_each_level(tmp_path
     assert f"library libcapi.so.1 from {tree}/obj-debforge/x86-64-v3/libcapi.so.1" in proc.stdout
     staged = tree / "obj-debforge/tests/runfiles/capi_test_cpu.runfiles/org_fixture/test_op.so"
     assert staged.is_symlink() and staged.resolve() == tree / "obj-debforge/gen/test_op.so"
+
+
+def test_a_test_never_links_two_libraries_holding_the_same_code(tmp_path):
+    """libcapicc holds the C API again (as libtensorflow_cc holds libtensorflow's kernels): a test reaching code of
+    both would load two copies of it; tests.libraries names what tests link, and the rest is compiled in."""
+    libs = [("fw", "//:libfw.so.1"), ("capicc", "//:libcapicc.so.1"), ("capi", "//:libcapi.so.1")]
+    select = 'tests:\n  select: ["//:extra_test"]\n'
+    with pytest.raises(DebforgeError) as exc:
+        fixture_plan(fixture_recipe(tmp_path / "r.yaml", TF_TREE, "capi", libs, select))
+    assert "'//:extra_test' would link libcapi and libcapicc, which both hold '//:capi_lib'" in str(exc.value)
+    assert exc.value.file.endswith("BUILD.bazel") and "tests.libraries" in exc.value.hint
+    plan = fixture_plan(fixture_recipe(tmp_path / "r.yaml", TF_TREE, "capi", libs,
+                                       select + "  libraries: [fw, capi]\n"))
+    [test] = plan.tests
+    assert test.siblings == ["capi", "fw"] and sorted(c.src for c in test.compiles) == ["extra.c", "extra_test.c"]
+    bad = fixture_recipe(tmp_path / "r.yaml", TF_TREE, "capi", libs, select + "  libraries: [fw, tensorflow]\n")
+    with pytest.raises(DebforgeError) as exc:
+        load_recipe(bad)
+    assert exc.value.line == 26 and "tests.libraries entry 'tensorflow' is not a library of this recipe" in \
+        str(exc.value)

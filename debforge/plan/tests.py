@@ -18,7 +18,7 @@ from .flags import CompileFlags
 from .hosttools import Sources, compile_program, program_view
 from .model import TestLibrary, TestProgram
 from .scope import Scope
-from .targets import checked, where
+from .targets import HEADER_EXT, checked, deps_of, where
 
 TEST_KINDS = ("cc_test",)
 SUITE_KIND = "test_suite"
@@ -41,6 +41,7 @@ class TestPrograms:
         self.flags = flags
         self.steps = steps
         self.libraries: dict[str, TestLibrary] = {}   # label -> a shared object tests load, planned once
+        self.headers: dict[str, list[str]] = {}       # library target -> its generated headers
 
     def plan(self) -> tuple[list[TestProgram], list[tuple[str, str]], list[str], list[TestLibrary]]:
         """The test programs, the selected tests the recipe leaves out (with its reasons), the Debian packages
@@ -135,11 +136,45 @@ class TestPrograms:
         (as cc_shared_library's dynamic_deps: never a static copy) and each shared object it names."""
         view, shared = program_view(self.scope, t)
         self.deps.start_library()
-        linked = {label: name for name, labels in self.deps.compiled.items() for label in labels}
+        allowed = self.scope.recipe.tests.libraries
+        linked = {label: name for name, labels in self.deps.compiled.items() if allowed is None or name in allowed
+                  for label in labels}
         closure, program.siblings, program.external_libs = self.deps.closure(view, linked=linked)
         program.siblings += [name for name in shared if name not in program.siblings]
+        self.check_copies(program.siblings, t)
         compile_program(program, closure, self.flags, self.steps)
+        program.generated += sorted(set(self.linked_headers(closure, linked)) - set(program.generated))
         program.linkopts = linkopts.read(program.linkopts, t.label, where(t.location)).kept
+
+    def linked_headers(self, closure: list[Target], linked: dict[str, str]) -> list[str]:
+        """The generated headers of the library targets a test depends on, through their dependencies (bazel's
+        transitive headers): its compiles include them, and in the autopkgtest (a fresh tree, the libraries
+        installed) nothing else generates them first."""
+        out: set[str] = set()
+        todo = [d for t in closure for d in deps_of(t) if d in linked]
+        seen: set[str] = set()
+        while todo:
+            label = todo.pop()
+            if label in seen or (t := self.scope.ws.target(label)) is None:
+                continue
+            seen.add(label)
+            if label not in self.headers:
+                self.headers[label] = [g for g in self.steps.generated(t) if g.endswith(HEADER_EXT)]
+            out.update(self.headers[label])
+            todo += [d for d in deps_of(t) if d in linked]
+        return sorted(out)
+
+    def check_copies(self, siblings: list[str], t: Target) -> None:
+        """No two libraries a test links hold the same target: the process would run two copies of its code and
+        its static registrations (TensorFlow's ops and kernels: libtensorflow and libtensorflow_cc)."""
+        holder: dict[str, str] = {}
+        for name in siblings:
+            for label in self.deps.compiled.get(name, ()):
+                if holder.setdefault(label, name) != name:
+                    raise DebforgeError(f"'{t.label}' would link lib{holder[label]} and lib{name}, which both hold "
+                                        f"'{label}': two copies of its code in one process", *where(t.location),
+                                        hint=f"name the libraries the tests link in {self.scope.recipe.path} "
+                                             f"(tests.libraries); what the others hold is compiled into the test")
 
     def data(self, t: Target) -> list[str]:
         """A test's data files: a recipe library's shared object is linked, not staged (ld.so finds the level's
