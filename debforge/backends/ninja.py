@@ -23,6 +23,10 @@ CONFIG = f"{BUILDDIR}/config.ninja"
 CHECK_SCRIPT = "debian/debforge/check-variant"
 RUN_TEST = "debian/debforge/run-test"
 LINK_SCRIPT = "debian/debforge/explain-link"
+# host tools that link recipe libraries (TF's op generators) link the build tree's generic copies, or with
+# `host_libs = installed` in config.ninja (the upstream-tests autopkgtest) those in `installed_libdir`
+HOST_LIBS = "host_libs"
+INSTALLED_LIBDIR = "installed_libdir"
 RECIPE = "debian/debforge/recipe.yaml"   # the recipe's copy in debian/: what generated files name as their origin
 
 # libc is NEEDED by every library, even one that calls nothing of it (abseil's log_severity), which --as-needed
@@ -63,6 +67,13 @@ class Writer(ninja_syntax.Writer):
             self.variable(key, escape.ninja(value), indent=1)
 
 
+    def phony_at(self, output: str, prefix: str, variable: str, suffix: str = "") -> None:
+        """A phony `output` for the path `prefix${variable}suffix`: a ninja variable (config.ninja's) in a path, the
+        one place a path is written unescaped around it."""
+        self._line(f"build {escape.ninja_path(output)}: phony {escape.ninja_path(prefix)}${{{variable}}}"
+                   f"{escape.ninja_path(suffix)}")
+
+
 def _shell(args: list[str]) -> str:
     return " ".join(escape.shell(a) for a in args)
 
@@ -98,6 +109,9 @@ def render(plan: Plan, groups: dict[str, list[str]] | None = None) -> str:
     w.variable("ninja_required_version", "1.10")
     w.variable("builddir", BUILDDIR)
     w.variable("link_script", LINK_SCRIPT)
+    hosted = host_libraries(plan)
+    if hosted:   # what host tools link: the build tree's copies, unless config.ninja says installed (HOST_LIBS)
+        w.variable(HOST_LIBS, "build")
     w.include(CONFIG)
     if plan.recipe.config.compile_memory:   # the compiles' pools, with depths that fit the builder's memory
         w.include(pools.POOLS_FILE)
@@ -121,12 +135,19 @@ def render(plan: Plan, groups: dict[str, list[str]] | None = None) -> str:
         w.rule(f"link_test_so_{lang}", f"${compiler} -shared ${lang}flags $ldflags -o $out $in $libs")
     w.newline()
 
+    generic = level_dir(isa.GENERIC)
+    for name in hosted:
+        w.build(f"host-lib-{name}-build", "phony", f"{generic}/lib{name}.so")
+        w.phony_at(f"host-lib-{name}-installed", "", INSTALLED_LIBDIR, f"/lib{name}.so")
+        w.phony_at(f"host-lib-{name}", f"host-lib-{name}-", HOST_LIBS)
+    host_inputs = {f"{generic}/lib{name}.so": f"host-lib-{name}" for name in hosted}
     for tool in plan.host_tools:
         _host_tool(w, tool, plan.recipe.config.compile_memory, plan.recipe.libdirs(tool.external_libs))
     # generated files are the same for every ISA level: made once, before the compiles that need them
     for step in plan.steps:
         listed = {"outputs_list": step.outputs_list} if step.outputs_list else {}
-        w.build(step.outputs, "generate", step.inputs, implicit=step.tools,
+        w.build(step.outputs, "generate", [host_inputs.get(i, i) for i in step.inputs],
+                implicit=[host_inputs.get(t, t) for t in step.tools],
                 variables={"cmd": _shell(step.command), "kind": step.kind, "label": step.label, **listed})
     w.build("generated", "phony", [o for step in plan.steps for o in step.outputs])
     w.newline()
@@ -154,6 +175,14 @@ def render(plan: Plan, groups: dict[str, list[str]] | None = None) -> str:
         w.build(name, "phony", paths)
     w.default(isa.GENERIC)
     return out.getvalue()
+
+
+def host_libraries(plan: Plan) -> list[str]:
+    """The recipe libraries host tools link or generate steps load: built first in the build, the installed ones
+    in the autopkgtest."""
+    tools = {t for step in plan.steps for t in step.tools + step.inputs}
+    return sorted({s for tool in plan.host_tools for s in tool.siblings} |
+                  {lib.spec.name for lib in plan.libraries if f"{level_dir(isa.GENERIC)}/lib{lib.spec.name}.so" in tools})
 
 
 def library_target(name: str, level: str) -> str:
@@ -199,7 +228,7 @@ def _host_tool(w: Writer, tool: HostTool, memory: dict[str, int], libdirs: list[
         origin = os.path.relpath(generic, os.path.dirname(tool.path))
         libs += f" -Wl,-rpath,'$ORIGIN/{origin}'"
     w.build(tool.path, "link_exe_cxx" if tool.cxx_link else "link_exe_c", objs,
-            implicit=[f"{generic}/lib{s}.so" for s in tool.siblings], variables={"libs": libs})
+            implicit=[f"host-lib-{s}" for s in tool.siblings], variables={"libs": libs})
     w.newline()
 
 
