@@ -289,3 +289,31 @@ def test_framework_builds_links_and_loads_in_sid(tmp_path):
         subprocess.run(["chroot", root, "gcc", "-o", "/tmp/load", "/tmp/load.c"], check=True)
         load = subprocess.run(["chroot", root, "/tmp/load", f"{inside}/{library}"], capture_output=True, text=True)
     assert load.returncode == 0 and "TF_GetCode(TF_NewStatus()) = 0" in load.stdout, load.stdout + load.stderr
+
+
+def test_the_level_bench_checks_the_copy_and_compares_outputs(tmp_path):
+    """bench/tf_capi_levels.py (it needs the built packages to run): each level's run must have mapped that
+    level's copy, and a copy's output is bit-identical to the generic one's or within the tolerance."""
+    import array
+    import sys
+    sys.path.insert(0, str(ROOT / "bench"))
+    import tf_capi_levels as bench
+    assert bench.masks() == {"generic": "glibc.cpu.hwcaps=-AVX2", "x86-64-v3": "glibc.cpu.hwcaps=-AVX512F",
+                             "x86-64-v4": ""}
+    fake = tmp_path / "prog"   # prints what tf_capi_levels.c prints, having "loaded" the v3 copy
+    fake.write_text("#!/bin/sh\necho 'tanh 1.2500 00000000000000ff 4'\n"
+                    "echo 'loaded /usr/lib/x86_64-linux-gnu/glibc-hwcaps/x86-64-v3/libtensorflow.so.2.14.1' >&2\n")
+    fake.chmod(0o755)
+    assert bench.run(fake, "x86-64-v3", "glibc.cpu.hwcaps=-AVX512F", "0", 1, [], None) == {
+        "tanh": (1.25, "00000000000000ff")}
+    for level in ("generic", "x86-64-v4"):
+        with pytest.raises(SystemExit, match="not that level's copy"):
+            bench.run(fake, level, "", "0", 1, [], None)
+    outputs = {}
+    for name, values in (("g", [1.0, -2.0, 0.5]), ("same", [1.0, -2.0, 0.5]), ("fma", [1.0, -2.0 + 4e-6, 0.5]),
+                         ("off", [1.0, -2.0, 0.6])):
+        outputs[name] = tmp_path / f"{name}.f32"
+        outputs[name].write_bytes(array.array("f", values).tobytes())
+    assert bench.agreement(outputs["g"], outputs["same"]) == "identical"
+    assert bench.agreement(outputs["g"], outputs["fma"]).endswith(" ok")
+    assert bench.agreement(outputs["g"], outputs["off"]).endswith("BEYOND TOLERANCE")
