@@ -56,7 +56,7 @@ def dry_run(r, plan, tree):
     return dry.returncode, int(last.split("/")[1].split("]")[0]), dry.stdout[-2000:] + dry.stderr
 
 
-TF_NINJA = "5d57abe8df2e2892f007f1f9bd40986167235654f2b762c289c0d690fef65d7c"
+TF_NINJA = "146400b8040428f03b3de199d6c5448478db188b91288f1ee52957bee37a4c16"
 
 
 @pytest.fixture(scope="module")
