@@ -16,14 +16,15 @@ In one build tree, inside ROOT (a root with the recipe's Build-Depends, e.g. `mm
    the sensitive ones again at each level, the links).
 5. Speed: a TF Lite model per op (built here with flatc from JSON against the tree's schema.fbs) run through each
    copy (LD_LIBRARY_PATH, one thread), rounds interleaved; the outputs' checksums are compared with the generic
-   copy's. With --no-speed (a library other than TF Lite) the costs and bytes only.
+   copy's. With --no-speed (a library other than TF Lite) the costs and bytes only; with --speed-only, this step
+   alone on the copies an earlier run left (to measure again on a quieter machine).
 
 The tree stays in ROOT/build/WORK (ninja resumes an interrupted build there; the CPU log survives with it). Run
 again on a built tree, ninja compiles nothing: only the relinks and the speed rounds run (minutes), so the speed
 can be measured again on a quiet machine.
 
     sudo .venv/bin/python bench/selective_levels.py recipes/tensorflow-lite.yaml --root /srv/debforge-heavy/sid-root
-        [--work tflite-levels] [-j 2] [--rounds 5] [--thresholds 16,256,512] [--no-speed]
+        [--work tflite-levels] [-j 2] [--rounds 5] [--thresholds 16,256,512] [--no-speed | --speed-only]
 """
 
 import argparse
@@ -225,10 +226,16 @@ def main() -> int:
     ap.add_argument("--thresholds", default="16", help="comma-separated measure-levels thresholds: a selective "
                     "graph (relinked, nothing recompiled) for each (default 16, measure-levels' own)")
     ap.add_argument("--no-speed", action="store_true", help="costs and bytes only (no TF Lite workload)")
+    ap.add_argument("--speed-only", action="store_true",
+                    help="the TF Lite workload alone, on the copies an earlier run left in WORK (a quieter machine)")
     args = ap.parse_args()
     ch = Chroot(args.root)
     work = ch.root / "build" / args.work
     work.mkdir(parents=True, exist_ok=True)
+    if args.speed_only:
+        copies = {d.name: next(d.iterdir()) for d in sorted((work / "copies").iterdir())}
+        tflite_models.compare(ch, work / "out" / tree_name(work), work, copies, args.rounds)
+        return 0
 
     recipe = recipe_copies(args.recipe.resolve(), work)
     tree = generate(recipe, work / "out")

@@ -8,7 +8,7 @@ import pytest
 
 from conftest import ROOT, run_cli
 
-NSYNC_DEBIAN = "4f9d3b69d49a3f236b6bc28bf1d1b6548f13e6ceb5564118942f1269efd679d3"
+NSYNC_DEBIAN = "ae6a726fb86e1f5a277791f3c29fd9ffc99f6420a8fab93165077e8b7c9b90a5"
 
 
 def tree_digest(root) -> str:
