@@ -109,8 +109,8 @@ def main() -> int:
           " " + " ".join(f"{n + '/generic':>18}" for n in names[1:]) + "  output against generic")
     for kernel, onednn in sorted({(k, o) for k, o, _ in best}):
         ms = [best[kernel, onednn, n] for n in names]
-        agree = [f"{n}: {agreement(work / f'out-{onednn}-generic/{kernel}.f32', work / f'out-{onednn}-{n}/{kernel}.f32')}"
-                 for n in names[1:]]
+        out = {n: work / f"out-{onednn}-{n}/{kernel}.f32" for n in names}
+        agree = [f"{n}: {agreement(out[isa.GENERIC], out[n])}" for n in names[1:]]
         print(f"{kernel:<10} {'on' if onednn == '1' else 'off':<6} " + " ".join(f"{m:>14.3f}" for m in ms) + " " +
               " ".join(f"{ms[0] / m:>17.2f}x" for m in ms[1:]) + "  " + "; ".join(agree))
     return 0

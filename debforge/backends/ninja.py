@@ -66,7 +66,6 @@ class Writer(ninja_syntax.Writer):
         for key, value in (variables or {}).items():
             self.variable(key, escape.ninja(value), indent=1)
 
-
     def phony_at(self, output: str, prefix: str, variable: str, suffix: str = "") -> None:
         """A phony `output` for the path `prefix${variable}suffix`: a ninja variable (config.ninja's) in a path, the
         one place a path is written unescaped around it."""
@@ -181,8 +180,8 @@ def host_libraries(plan: Plan) -> list[str]:
     """The recipe libraries host tools link or generate steps load: built first in the build, the installed ones
     in the autopkgtest."""
     tools = {t for step in plan.steps for t in step.tools + step.inputs}
-    return sorted({s for tool in plan.host_tools for s in tool.siblings} |
-                  {lib.spec.name for lib in plan.libraries if f"{level_dir(isa.GENERIC)}/lib{lib.spec.name}.so" in tools})
+    loaded = {lib.spec.name for lib in plan.libraries if f"{level_dir(isa.GENERIC)}/lib{lib.spec.name}.so" in tools}
+    return sorted({s for tool in plan.host_tools for s in tool.siblings} | loaded)
 
 
 def library_target(name: str, level: str) -> str:
@@ -358,8 +357,8 @@ def _runfiles(w: Writer, plan: Plan, test: TestProgram) -> str:
     return root
 
 
-def _test_objects(w: Writer, test: TestProgram | TestLibrary, level: str, march: str, waits: list[str], compiled: set[str],
-                  config) -> list[str]:
+def _test_objects(w: Writer, test: TestProgram | TestLibrary, level: str, march: str, waits: list[str],
+                  compiled: set[str], config) -> list[str]:
     """The test's objects at `level` (a level-neutral one at the baseline's); each target's compiled once,
     whichever tests share it."""
     objs = []

@@ -35,7 +35,8 @@ def program_view(scope: Scope, t: Target) -> tuple[Target, list[str]]:
     return Target(t.label, "cc_library", t.location, attrs), shared
 
 
-def compile_program(exe: HostTool | TestProgram | TestLibrary, closure: list[Target], flags: CompileFlags, steps: Sources) -> None:
+def compile_program(exe: HostTool | TestProgram | TestLibrary, closure: list[Target], flags: CompileFlags,
+                    steps: Sources) -> None:
     """A program's compiles (each source once), the generated files they wait on and its link options, from the
     targets of its closure."""
     seen_src: set[str] = set()
