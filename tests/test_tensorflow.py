@@ -56,7 +56,7 @@ def dry_run(r, plan, tree):
     return dry.returncode, int(last.split("/")[1].split("]")[0]), dry.stdout[-2000:] + dry.stderr
 
 
-TF_NINJA = "146400b8040428f03b3de199d6c5448478db188b91288f1ee52957bee37a4c16"
+TF_NINJA = "da7ef8ddf6d6abb883b52bb107d2c3dbbbd56bcf5091f62de926e549f3d594d8"
 
 
 @pytest.fixture(scope="module")

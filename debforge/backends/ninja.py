@@ -131,7 +131,7 @@ def render(plan: Plan, groups: dict[str, list[str]] | None = None) -> str:
         w.rule("skip_test", "printf 'SKIP 0 %s\\n' $reason > $out")
     for lang in sorted({"cxx" if lib.cxx_link else "c" for lib in plan.test_libraries}):   # what tests load
         compiler = "cc" if lang == "c" else "cxx"
-        w.rule(f"link_test_so_{lang}", f"${compiler} -shared ${lang}flags $ldflags -o $out $in $libs")
+        w.rule(f"link_test_so_{lang}", f"${compiler} -shared ${lang}flags $ldflags -Wl,--as-needed -o $out $in $libs")
     w.newline()
 
     generic = level_dir(isa.GENERIC)
