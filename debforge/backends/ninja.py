@@ -17,12 +17,16 @@ from ninja import ninja_syntax
 from ..core import escape, isa
 from ..core.exports import patterns as export_patterns
 from ..core.layout import BUILDDIR, HOST_DIR
-from ..plan import HostTool, Plan, SharedLibrary, TestProgram, pools, runfiles_path, test_name
+from ..plan import HostTool, Plan, SharedLibrary, TestLibrary, TestProgram, pools, runfiles_path, test_name
 
 CONFIG = f"{BUILDDIR}/config.ninja"
 CHECK_SCRIPT = "debian/debforge/check-variant"
 RUN_TEST = "debian/debforge/run-test"
 LINK_SCRIPT = "debian/debforge/explain-link"
+# host tools that link recipe libraries (TF's op generators) link the build tree's generic copies, or with
+# `host_libs = installed` in config.ninja (the upstream-tests autopkgtest) those in `installed_libdir`
+HOST_LIBS = "host_libs"
+INSTALLED_LIBDIR = "installed_libdir"
 RECIPE = "debian/debforge/recipe.yaml"   # the recipe's copy in debian/: what generated files name as their origin
 
 # libc is NEEDED by every library, even one that calls nothing of it (abseil's log_severity), which --as-needed
@@ -62,6 +66,12 @@ class Writer(ninja_syntax.Writer):
         for key, value in (variables or {}).items():
             self.variable(key, escape.ninja(value), indent=1)
 
+    def phony_at(self, output: str, prefix: str, variable: str, suffix: str = "") -> None:
+        """A phony `output` for the path `prefix${variable}suffix`: a ninja variable (config.ninja's) in a path, the
+        one place a path is written unescaped around it."""
+        self._line(f"build {escape.ninja_path(output)}: phony {escape.ninja_path(prefix)}${{{variable}}}"
+                   f"{escape.ninja_path(suffix)}")
+
 
 def _shell(args: list[str]) -> str:
     return " ".join(escape.shell(a) for a in args)
@@ -98,6 +108,9 @@ def render(plan: Plan, groups: dict[str, list[str]] | None = None) -> str:
     w.variable("ninja_required_version", "1.10")
     w.variable("builddir", BUILDDIR)
     w.variable("link_script", LINK_SCRIPT)
+    hosted = host_libraries(plan)
+    if hosted:   # what host tools link: the build tree's copies, unless config.ninja says installed (HOST_LIBS)
+        w.variable(HOST_LIBS, "build")
     w.include(CONFIG)
     if plan.recipe.config.compile_memory:   # the compiles' pools, with depths that fit the builder's memory
         w.include(pools.POOLS_FILE)
@@ -116,14 +129,24 @@ def render(plan: Plan, groups: dict[str, list[str]] | None = None) -> str:
     if plan.tests:
         w.rule("run_test", f"sh {RUN_TEST} $cmd", description="test $label ($level)")
         w.rule("skip_test", "printf 'SKIP 0 %s\\n' $reason > $out")
+    for lang in sorted({"cxx" if lib.cxx_link else "c" for lib in plan.test_libraries}):   # what tests load
+        compiler = "cc" if lang == "c" else "cxx"
+        w.rule(f"link_test_so_{lang}", f"${compiler} -shared ${lang}flags $ldflags -Wl,--as-needed -o $out $in $libs")
     w.newline()
 
+    generic = level_dir(isa.GENERIC)
+    for name in hosted:
+        w.build(f"host-lib-{name}-build", "phony", f"{generic}/lib{name}.so")
+        w.phony_at(f"host-lib-{name}-installed", "", INSTALLED_LIBDIR, f"/lib{name}.so")
+        w.phony_at(f"host-lib-{name}", f"host-lib-{name}-", HOST_LIBS)
+    host_inputs = {f"{generic}/lib{name}.so": f"host-lib-{name}" for name in hosted}
     for tool in plan.host_tools:
         _host_tool(w, tool, plan.recipe.config.compile_memory, plan.recipe.libdirs(tool.external_libs))
     # generated files are the same for every ISA level: made once, before the compiles that need them
     for step in plan.steps:
         listed = {"outputs_list": step.outputs_list} if step.outputs_list else {}
-        w.build(step.outputs, "generate", step.inputs, implicit=step.tools,
+        w.build(step.outputs, "generate", [host_inputs.get(i, i) for i in step.inputs],
+                implicit=[host_inputs.get(t, t) for t in step.tools],
                 variables={"cmd": _shell(step.command), "kind": step.kind, "label": step.label, **listed})
     w.build("generated", "phony", [o for step in plan.steps for o in step.outputs])
     w.newline()
@@ -151,6 +174,14 @@ def render(plan: Plan, groups: dict[str, list[str]] | None = None) -> str:
         w.build(name, "phony", paths)
     w.default(isa.GENERIC)
     return out.getvalue()
+
+
+def host_libraries(plan: Plan) -> list[str]:
+    """The recipe libraries host tools link or generate steps load: built first in the build, the installed ones
+    in the autopkgtest."""
+    tools = {t for step in plan.steps for t in step.tools + step.inputs}
+    loaded = {lib.spec.name for lib in plan.libraries if f"{level_dir(isa.GENERIC)}/lib{lib.spec.name}.so" in tools}
+    return sorted({s for tool in plan.host_tools for s in tool.siblings} | loaded)
 
 
 def library_target(name: str, level: str) -> str:
@@ -196,7 +227,7 @@ def _host_tool(w: Writer, tool: HostTool, memory: dict[str, int], libdirs: list[
         origin = os.path.relpath(generic, os.path.dirname(tool.path))
         libs += f" -Wl,-rpath,'$ORIGIN/{origin}'"
     w.build(tool.path, "link_exe_cxx" if tool.cxx_link else "link_exe_c", objs,
-            implicit=[f"{generic}/lib{s}.so" for s in tool.siblings], variables={"libs": libs})
+            implicit=[f"host-lib-{s}" for s in tool.siblings], variables={"libs": libs})
     w.newline()
 
 
@@ -275,6 +306,15 @@ def _tests(w: Writer, plan: Plan, levels: list[str], marches: dict[str, str]) ->
     masks.update({lvl: "" for lvl in levels if lvl not in masks})
     compiled: set[str] = set()
     results: dict[tuple[str, str], list[str]] = {}
+    for lib in plan.test_libraries:   # staged as data; no recipe library linked (plan.TestLibrary says why)
+        waits = [f"generated-{lib.path}"] if lib.generated else []
+        if lib.generated:
+            w.build(waits[0], "phony", lib.generated)
+        objs = _test_objects(w, lib, isa.GENERIC, "", waits, compiled, plan.recipe.config)
+        flags = lib.linkopts + _external_dirs(plan.recipe.libdirs(lib.external_libs)) + \
+            [f"-l{x}" for x in lib.external_libs]
+        w.build(lib.path, f"link_test_so_{'cxx' if lib.cxx_link else 'c'}", objs,
+                variables={"libs": _shell(flags)})
     for test in plan.tests:
         runfiles = _runfiles(w, plan, test)
         waits = [f"generated-test-{test.name}"] if test.generated else []
@@ -317,8 +357,8 @@ def _runfiles(w: Writer, plan: Plan, test: TestProgram) -> str:
     return root
 
 
-def _test_objects(w: Writer, test: TestProgram, level: str, march: str, waits: list[str], compiled: set[str],
-                  config) -> list[str]:
+def _test_objects(w: Writer, test: TestProgram | TestLibrary, level: str, march: str, waits: list[str],
+                  compiled: set[str], config) -> list[str]:
     """The test's objects at `level` (a level-neutral one at the baseline's); each target's compiled once,
     whichever tests share it."""
     objs = []

@@ -134,6 +134,8 @@ class Tests:
     leave_out: tuple[TestEntry, ...] = ()               # selected tests not run, each with its reason
     known_failures: dict[str, tuple[TestEntry, ...]] = field(default_factory=dict)   # level -> failing tests
     timeout: int | None = None                          # seconds per test, instead of bazel's per size
+    # the recipe libraries tests link (None: every one); what only the others hold is compiled into the test
+    libraries: tuple[str, ...] | None = None
 
     def known_failure(self, level: str, label: str) -> str:
         """The reason `label` is known to fail at `level`; "" if it is not."""

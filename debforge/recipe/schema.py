@@ -510,7 +510,8 @@ def load_recipe(path: str | Path) -> Recipe:
         known_cuts=_known_cuts(top["known-cuts"], path.parent) if "known-cuts" in top else (),
         rule_outputs=_rule_outputs(top["rule-outputs"], path.parent) if "rule-outputs" in top else {},
         level_sensitive=sensitive, level_sensitive_for=measured_for,
-        tests=_tests(top["tests"], levels) if "tests" in top else None,
+        tests=_tests(top["tests"], levels, [lib.name for p in packages for lib in p.libraries])
+        if "tests" in top else None,
         **_cmake(dev),
         lintian_overrides=_lintian_overrides(top["lintian-overrides"], packages, dev_package,
                                              _str(top["source"], "source", PKG_NAME), levels)
@@ -648,10 +649,12 @@ def _leave_out(node: Node) -> tuple[LeaveOut, ...]:
 MAX_TEST_SECONDS = 24 * 3600
 
 
-def _tests(node: Node, levels: list[str]) -> Tests:
+def _tests(node: Node, levels: list[str], libraries: list[str]) -> Tests:
     """Which of upstream's cc_test targets run (label patterns), which selected ones do not and why, which fail at
-    which ISA level and why, and an optional timeout per test (default: bazel's for the test's size)."""
-    m = _mapping(node, "tests", {"select": True, "leave-out": False, "known-failures": False, "timeout": False})
+    which ISA level and why, an optional timeout per test (default: bazel's for the test's size) and which recipe
+    libraries the tests link (default: every one)."""
+    m = _mapping(node, "tests", {"select": True, "leave-out": False, "known-failures": False, "timeout": False,
+                                 "libraries": False})
     select = tuple(TestEntry(_test_pattern(n, "tests.select entry"), "", n.line, n.file)
                    for n in _list(m["select"], "tests.select"))
     if not select:
@@ -667,8 +670,15 @@ def _tests(node: Node, levels: list[str]) -> Tests:
     if timeout is not None and (not isinstance(timeout.value, int) or isinstance(timeout.value, bool)
                                 or not 0 < timeout.value <= MAX_TEST_SECONDS):
         raise timeout.error(f"tests.timeout must be a number of seconds from 1 to {MAX_TEST_SECONDS}")
+    linked = None
+    if "libraries" in m:
+        linked = tuple(_str(n, "tests.libraries entry") for n in _list(m["libraries"], "tests.libraries"))
+        for n in m["libraries"].value:
+            if n.value not in libraries:
+                raise n.error(f"tests.libraries entry '{n.value}' is not a library of this recipe",
+                              f"libraries: {', '.join(libraries)}")
     return Tests(select, _test_reasons(m["leave-out"], "tests.leave-out") if "leave-out" in m else (), known,
-                 timeout.value if timeout is not None else None)
+                 timeout.value if timeout is not None else None, linked)
 
 
 def _test_mapping(node: Node, what: str, shape: str) -> dict[str, Node]:
