@@ -98,8 +98,9 @@ def render(recipe: Recipe, plans: dict[str, Plan], root: Path, timestamp: int,
                 if (dirs := recipe.libdirs(lib.external_libs))}
     for name, text in install.render(recipe, headers, runpaths, copied).items():
         files[name] = (text, EXECUTABLE if text.startswith("#!") else REGULAR)   # dh-exec filters it
+    installed = [src for src, _, _ in headers]
     for arch, plan in plans.items():
-        files[f"debforge/build-{arch}.ninja"] = (ninja.render(plan, groups), REGULAR)
+        files[f"debforge/build-{arch}.ninja"] = (ninja.render(plan, groups, installed), REGULAR)
     files[ninja.RECIPE.removeprefix("debian/")] = (recipe.path.read_text(), REGULAR)
     for name, text in [*pkgconfig.render(recipe, next(iter(plans.values())), needs, contents or {}).items(),
                        *cmake.render(recipe, next(iter(plans.values()))).items()]:
@@ -112,6 +113,11 @@ def render(recipe: Recipe, plans: dict[str, Plan], root: Path, timestamp: int,
         if lib.exports:
             files[ninja.version_script_path(lib.name).removeprefix("debian/")] = (ninja.version_script(lib.exports),
                                                                                  REGULAR)
+            files[ninja.exports_spec_path(lib.name).removeprefix("debian/")] = (ninja.exports_spec(lib, installed),
+                                                                               REGULAR)
+    for pkg in recipe.packages:   # the maintainer's symbols file, kept beside the recipe
+        if pkg.symbols:
+            files[f"{generic_name(pkg)}.symbols"] = (pkg.symbols.read_text(), REGULAR)
     with_tests = any(p.tests for p in plans.values())
     files["tests/control"] = (tests.control(recipe, with_tests), REGULAR)
     files[f"tests/{tests.TEST}"] = (tests.script(recipe, SCRIPTS, copied), EXECUTABLE)
