@@ -1,7 +1,8 @@
 """What the -dev package is checked against and ships (issue 19): debian/debforge/check-exports runs after a
 library's generic link and fails the build, at the recipe line, on an export glob that matches nothing or on exports
 that leave out a symbol the installed headers declare; the static library is built from the generic objects; a
-package's `symbols` file is checked against its libraries and written to debian/."""
+package's `symbols` file is checked against its libraries and written to debian/; and what a newcomer's recipe
+(double-conversion) tripped on: a CMake package name with a dash, a summary too long for lintian."""
 
 import subprocess
 
@@ -104,3 +105,30 @@ def test_a_symbols_file_that_does_not_fit_the_package_is_refused(tmp_path, text,
         load_recipe(recipe)
     assert (info.value.file, info.value.line) == ((str(tmp_path / "api.symbols"), line) if line else
                                                   (str(recipe), key))
+
+
+def test_a_cmake_package_name_may_hold_a_dash(tmp_path):
+    """double-conversion's CMake package is double-conversion (find_package(double-conversion)), as Debian's."""
+    recipe, _ = recipe_with(tmp_path, ["api::*"], "  cmake: api-x\n")
+    gen = run_cli("generate", recipe, "-o", tmp_path / "out")
+    assert gen.returncode == 0, gen.stderr
+    config = (tmp_path / "out/api-1.0/debian/debforge/cmake/api-xConfig.cmake").read_text()
+    assert "add_library(api-x::api SHARED IMPORTED)" in config
+    recipe.write_text(recipe.read_text().replace("cmake: api-x", "cmake: -x"))
+    with pytest.raises(DebforgeError, match="a letter, then letters, digits, _ and -"):
+        load_recipe(recipe)
+
+
+def test_a_summary_too_long_for_lintian_is_refused_at_its_line(tmp_path):
+    """A newcomer's first build (double-conversion) warned synopsis-too-long: debforge appends ' (development
+    files)' and the like to the summary. Now generate says so first, with the length that fits every package."""
+    recipe, _ = recipe_with(tmp_path, ["api::*"])
+    summary = "routines to convert IEEE floating point numbers to and from strings"
+    recipe.write_text(recipe.read_text().replace("summary: fixture", f"summary: {summary}"))
+    line = recipe.read_text().splitlines().index(f"summary: {summary}") + 1
+    gen = run_cli("generate", recipe, "-o", tmp_path / "out")
+    assert gen.returncode == 2
+    assert (f"api.yaml:{line}: error: the summary makes libapi-dev's synopsis '{summary} (development files)' "
+            f"87 characters long: lintian warns above 80 (synopsis-too-long)") in gen.stderr
+    assert "keep it within 60 characters: debforge appends ' (development files)'" in gen.stderr
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())

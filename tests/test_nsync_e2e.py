@@ -80,8 +80,7 @@ def test_symbols_file_is_the_recipes_and_dpkg_gensymbols_reports_no_change(nsync
     assert sorted(ln for ln in symbols.splitlines() if ln.startswith(" ")) == \
         sorted(ln for ln in recorded.splitlines() if ln.startswith(" "))
     log = next(nsync_build["out"].glob("*.build")).read_text()
-    assert "dpkg-gensymbols -plibnsync1-generic -Idebian/libnsync1-generic.symbols" in log
-    assert "dpkg-gensymbols: warning" not in log
+    assert "dpkg-gensymbols: warning" not in log and "+++ dpkg-gensymbols" not in log
     assert "differ from" not in nsync_build["stderr"] and "recorded in" not in nsync_build["stderr"]
     lintian = subprocess.run(["lintian", "--pedantic", "--display-info", nsync_build["changes"]],
                              capture_output=True, text=True).stdout

@@ -37,7 +37,7 @@ SECTION = re.compile(r"(?:(?:contrib|non-free|non-free-firmware)/)?[a-z0-9][a-z0
 HOMEPAGE = re.compile(r"https?://[A-Za-z0-9._~:/?#@!&+,;=%-]+")   # no quote, $, space: it lands in debian/watch
 LICENSE = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+_-]*")   # a DEP-5 short name: also a file of common-licenses
 VERSION = re.compile(r"(?:[0-9]+:)?[0-9][A-Za-z0-9.+~-]*")   # a Debian version in a dependency relation
-CMAKE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")   # find_package(NAME), NAMEConfig.cmake, NAME:: targets
+CMAKE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")   # find_package(NAME), NAMEConfig.cmake, NAME:: targets
 PC_MODULE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]*")
 REVISION = re.compile(r"[0-9][A-Za-z0-9.+~]*")
 LABEL_OR_NAME = re.compile(r"[A-Za-z0-9_@/:.+=,~-]+")   # a build setting (label) or a --define name
@@ -320,7 +320,8 @@ def _cmake(dev: dict[str, Node]) -> dict[str, str]:
         return {}
     node = dev["cmake"]
     m = _mapping(node, "dev.cmake", {"name": True, "prefix": False}) if isinstance(node.value, dict) else {"name": node}
-    return {"cmake": _str(m["name"], "dev.cmake name", CMAKE_NAME, "a CMake package name such as absl"),
+    return {"cmake": _str(m["name"], "dev.cmake name", CMAKE_NAME,
+                          "a CMake package name: a letter, then letters, digits, _ and -, as absl or double-conversion"),
             "cmake_prefix": _str(m["prefix"], "dev.cmake prefix", LIB_NAME) if "prefix" in m else ""}
 
 
