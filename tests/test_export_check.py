@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from conftest import FIXTURES, configure, fixture_recipe, run_cli
+from conftest import FIXTURES, fixture_recipe, ninja_generic, run_cli
 from debforge.core.errors import DebforgeError
 from debforge.recipe.schema import load_recipe
 
@@ -30,12 +30,7 @@ def recipe_with(tmp_path, exports: list[str], tail: str = "") -> tuple:
 def build(tmp_path, exports: list[str]) -> tuple[subprocess.CompletedProcess, list[int]]:
     """libapi@generic built by the generated ninja file."""
     recipe, lines = recipe_with(tmp_path, exports)
-    gen = run_cli("generate", recipe, "-o", tmp_path / "out")
-    assert gen.returncode == 0, gen.stderr
-    tree = tmp_path / "out/api-1.0"
-    configure(tree, load_recipe(recipe))
-    return subprocess.run(["ninja", "-f", "debian/debforge/build-amd64.ninja", "api@generic"], cwd=tree,
-                          capture_output=True, text=True), lines
+    return ninja_generic(recipe, tmp_path / "out", "api"), lines
 
 
 def test_a_glob_that_matches_nothing_fails_at_its_line(tmp_path):
