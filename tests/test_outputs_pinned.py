@@ -8,7 +8,7 @@ import pytest
 
 from conftest import ROOT, run_cli
 
-NSYNC_DEBIAN = "4f9d3b69d49a3f236b6bc28bf1d1b6548f13e6ceb5564118942f1269efd679d3"
+NSYNC_DEBIAN = "be3abdcb975c7b9ac7eadf7ad19f32705253f9b4ac34f445b29d1fdf6175f399"
 
 
 def tree_digest(root) -> str:
