@@ -135,11 +135,7 @@ def render(plan: Plan, groups: dict[str, list[str]] | None = None, headers: list
     # a step whose command checks what it wrote gets its outputs in a file (the list may be thousands of paths long)
     w.rule("generate", "$cmd", description="generate $out ($kind $label)", rspfile="$outputs_list",
            rspfile_content="$out")
-    w.rule("check_variant", f"sh {CHECK_SCRIPT} $generic $in && touch $out")
-    # the objects' list goes in a file: a library may have thousands
-    w.rule("check_exports", f"perl {EXPORTS_SCRIPT} $spec $lib $out.rsp && touch $out", rspfile="$out.rsp",
-           rspfile_content="$in")
-    w.rule("static", "rm -f $out && $ar qcsD $out @$out.rsp", rspfile="$out.rsp", rspfile_content="$in")
+    _library_rules(w)
     if plan.tests:
         w.rule("run_test", f"sh {RUN_TEST} $cmd", description="test $label ($level)")
         w.rule("skip_test", "printf 'SKIP 0 %s\\n' $reason > $out")
@@ -178,6 +174,15 @@ def render(plan: Plan, groups: dict[str, list[str]] | None = None, headers: list
         w.build(name, "phony", paths)
     w.default(isa.GENERIC)
     return out.getvalue()
+
+
+def _library_rules(w: Writer) -> None:
+    """The checks of a linked library, and its static archive."""
+    w.rule("check_variant", f"sh {CHECK_SCRIPT} $generic $in && touch $out")
+    # the objects' list goes in a file: a library may have thousands
+    w.rule("check_exports", f"perl {EXPORTS_SCRIPT} $spec $lib $out.rsp && touch $out", rspfile="$out.rsp",
+           rspfile_content="$in")
+    w.rule("static", "rm -f $out && $ar qcsD $out @$out.rsp", rspfile="$out.rsp", rspfile_content="$in")
 
 
 def library_target(name: str, level: str) -> str:
