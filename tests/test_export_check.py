@@ -4,12 +4,14 @@ that leave out a symbol the installed headers declare; the static library is bui
 package's `symbols` file is checked against its libraries and written to debian/; and what a newcomer's recipe
 (double-conversion) tripped on: a CMake package name with a dash, a summary too long for lintian."""
 
+import shutil
 import subprocess
 
 import pytest
 
 from conftest import FIXTURES, fixture_recipe, ninja_generic, run_cli
 from debforge.core.errors import DebforgeError
+from debforge.drivers import dpkg
 from debforge.recipe.schema import load_recipe
 
 TREE = FIXTURES / "exportcheck"   # api.h declares api::Open, api::Close and api_version; api.cc defines more
@@ -127,3 +129,35 @@ def test_a_summary_too_long_for_lintian_is_refused_at_its_line(tmp_path):
             f"87 characters long: lintian warns above 80 (synopsis-too-long)") in gen.stderr
     assert "keep it within 60 characters: debforge appends ' (development files)'" in gen.stderr
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+@pytest.mark.parametrize("exports, recorded", [(["api::Open*", "api::Close*", "api_version"], True),
+                                               (["api::*", "api_version"], False)])
+def test_debforge_build_records_symbols_unless_weak_cxx_ones_are_exported(tmp_path, exports, recorded):
+    """What `debforge build` does after dpkg-buildpackage, on the library as dh_install stages it: dpkg-gensymbols'
+    file for the package, with Debian's Build-Depends-Package field; none where `api::*` exports the weak
+    instantiation Parse<int>, whose presence depends on the compiler."""
+    recipe, _ = recipe_with(tmp_path, exports)
+    assert ninja_generic(recipe, tmp_path / "out", "api").returncode == 0
+    tree = tmp_path / "out/api-1.0"
+    triplet = subprocess.run(["dpkg-architecture", "-qDEB_HOST_MULTIARCH"], capture_output=True, text=True).stdout
+    staged = tree / "debian/libapi1-generic/usr/lib" / triplet.strip()
+    staged.mkdir(parents=True)
+    shutil.copy(tree / "obj-debforge/generic/libapi.so.1.0", staged)
+    r = load_recipe(recipe)
+    notes = dpkg.record_symbols(tree, r, {"libapi1-generic": r.packages[0]}, tmp_path)
+    path = tmp_path / "libapi1-generic.symbols"
+    assert path.exists() is recorded
+    if recorded:
+        assert notes == [f"libapi1-generic: its symbols, recorded in {path}: keep them with the package's 'symbols' "
+                         f"key (a file beside the recipe; see docs/dev-packages.md)"]
+        assert path.read_text() == ("libapi.so.1 libapi1-generic #MINVER#\n* Build-Depends-Package: libapi-dev\n"
+                                    " _ZN3api4OpenEi@Base 1.0\n _ZN3api5CloseEi@Base 1.0\n api_version@Base 1.0\n")
+        # kept beside the recipe, the next build finds nothing new
+        (tmp_path / "api.symbols").write_text(path.read_text())
+        recipe.write_text(recipe.read_text().replace("  - name: libapi1\n",
+                                                     "  - name: libapi1\n    symbols: api.symbols\n"))
+        r = load_recipe(recipe)
+        assert dpkg.record_symbols(tree, r, {"libapi1-generic": r.packages[0]}, tmp_path) == []
+    else:
+        assert notes == []
