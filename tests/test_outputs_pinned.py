@@ -8,7 +8,7 @@ import pytest
 
 from conftest import ROOT, run_cli
 
-NSYNC_DEBIAN = "be3abdcb975c7b9ac7eadf7ad19f32705253f9b4ac34f445b29d1fdf6175f399"
+NSYNC_DEBIAN = "a5da33e542ac1228582484616f9f1b4b0f4f8968afb23bb6b4cfe936316bdc32"
 
 
 def tree_digest(root) -> str:

@@ -18,9 +18,10 @@ def _need(tool: str, package: str) -> None:
         raise DebforgeError(f"{tool} is not installed", hint=f"apt-get install {package}")
 
 
-def missing_build_depends(tree: Path) -> str:
-    """dpkg-checkbuilddeps' list of unmet build dependencies ('' when all are met)."""
-    proc = subprocess.run(["dpkg-checkbuilddeps"], cwd=tree, capture_output=True, text=True)
+def missing_build_depends(tree: Path, profiles: list[str] = ()) -> str:
+    """dpkg-checkbuilddeps' list of unmet build dependencies under the build PROFILES ('' when all are met)."""
+    proc = subprocess.run(["dpkg-checkbuilddeps", *[f"-P{','.join(profiles)}"] * bool(profiles)], cwd=tree,
+                          capture_output=True, text=True)
     if proc.returncode == 0:
         return ""
     return proc.stderr.split("Unmet build dependencies:", 1)[-1].strip()
@@ -47,10 +48,11 @@ def dpkg_buildpackage(tree: Path, log=print, profiles: list[str] = ()) -> Path:
     """Build source and binary packages (under build PROFILES); returns the .changes file. The log goes to
     <tree>/../<name>.build."""
     _need("dpkg-buildpackage", "dpkg-dev")
-    missing = missing_build_depends(tree)
+    missing = missing_build_depends(tree, profiles)
     if missing:
         raise DebforgeError(f"unmet build dependencies: {missing}", str(tree / "debian/control"),
-                            hint=f"apt-get build-dep {tree}  (or build in a clean chroot with --sbuild)")
+                            hint=f"apt-get build-dep {'-P ' + ','.join(profiles) + ' ' if profiles else ''}{tree}  "
+                                 f"(or build in a clean chroot with --sbuild)")
     changelog = (tree / "debian/changelog").read_text().splitlines()[0]
     source, version = changelog.split()[0], changelog.split()[1].strip("()")
     arch = subprocess.run(["dpkg-architecture", "-qDEB_HOST_ARCH"], capture_output=True, text=True).stdout.strip()
