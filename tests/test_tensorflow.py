@@ -56,7 +56,7 @@ def dry_run(r, plan, tree):
     return dry.returncode, int(last.split("/")[1].split("]")[0]), dry.stdout[-2000:] + dry.stderr
 
 
-TF_NINJA = "5d57abe8df2e2892f007f1f9bd40986167235654f2b762c289c0d690fef65d7c"
+TF_NINJA = "d782b4739fd6511ca71d35b8449620c61a5a07d0b8f66f066b73c22c06777a10"
 
 
 @pytest.fixture(scope="module")
