@@ -9,7 +9,8 @@ import subprocess
 
 import pytest
 
-from conftest import FIXTURES, fixture_recipe, ninja_generic, run_cli
+from conftest import FIXTURES, ROOT, fixture_recipe, ninja_generic, run_cli
+from debforge.backends.debian import control
 from debforge.core.errors import DebforgeError
 from debforge.drivers import dpkg
 from debforge.recipe.schema import load_recipe
@@ -161,3 +162,10 @@ def test_debforge_build_records_symbols_unless_weak_cxx_ones_are_exported(tmp_pa
         assert dpkg.record_symbols(tree, r, {"libapi1-generic": r.packages[0]}, tmp_path) == []
     else:
         assert notes == []
+
+
+@pytest.mark.parametrize("recipe", sorted(p.name for p in (ROOT / "recipes").glob("*.yaml")))
+def test_every_recipe_loads_with_synopses_lintian_takes(recipe):
+    """The project's recipes: their symbols files fit their packages, their summaries their synopses (the
+    TensorFlow recipe's was 4 characters too long for its -dev package)."""
+    control.render(load_recipe(ROOT / "recipes" / recipe), [])
