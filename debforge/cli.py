@@ -188,7 +188,9 @@ def cmd_update(args) -> int:
     full.with_suffix(".graphdiff.json").write_text(diff.to_json())
     print(diff.to_json() if args.json else diff.render(), end="\n" if args.json else "")
     log(f"debforge: the whole graph diff: {full} (and {full.name}.json)")
-    log(f"next: debforge build --sbuild {args.recipe}")
+    up = pipeline.load_recipe(Path(args.recipe)).upstream   # built in the suite it now comes from
+    suite = f"{up.suite} " if up.debian and up.suite != sbuild.DEFAULT_SUITE else ""
+    log(f"next: debforge build --sbuild {suite}{args.recipe}" + (f" -o {output}" if args.output != "build" else ""))
     return 0
 
 
