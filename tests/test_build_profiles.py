@@ -68,7 +68,9 @@ def test_profiled_packages_and_their_files(tmp_path):
                                   f"<!{PROFILE}> obj-debforge/gen/extra_version.h usr/include/\n" \
                                   f"<!{PROFILE}> extra.h usr/include/\n" \
                                   "debian/debforge/pkgconfig/core.pc usr/lib/${DEB_HOST_MULTIARCH}/pkgconfig/\n" \
-                                  f"<!{PROFILE}> debian/debforge/pkgconfig/extra.pc usr/lib/${{DEB_HOST_MULTIARCH}}/pkgconfig/\n"
+                                  f"<!{PROFILE}> debian/debforge/pkgconfig/extra.pc usr/lib/${{DEB_HOST_MULTIARCH}}/pkgconfig/\n" \
+                                  "obj-debforge/generic/libcore.a usr/lib/${DEB_HOST_MULTIARCH}/\n" \
+                                  f"<!{PROFILE}> obj-debforge/generic/libextra.a usr/lib/${{DEB_HOST_MULTIARCH}}/\n"
     assert install.stat().st_mode & 0o111
     links = debian.joinpath("libtwolibs-dev.links").read_text().splitlines()
     assert links[2] == f"<!{PROFILE}> usr/lib/${{DEB_HOST_MULTIARCH}}/libextra.so.1 " \

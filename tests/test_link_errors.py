@@ -5,8 +5,7 @@ import subprocess
 
 import pytest
 
-from conftest import FIXTURES, ROOT, configure, fixture_recipe, run_cli
-from debforge.recipe.schema import load_recipe
+from conftest import FIXTURES, ROOT, fixture_recipe, ninja_generic
 
 TREE = FIXTURES / "generated"   # greet.c calls zlibVersion(); //third_party/zlib is the recipe's to map
 
@@ -17,12 +16,7 @@ def build(tmp_path, zlib: str) -> tuple[subprocess.CompletedProcess, int]:
     recipe = fixture_recipe(tmp_path / "greet.yaml", TREE, "greet", [("greet", "//:greet")],
                             f"externals:\n  //third_party/zlib: {zlib}\n")
     line = recipe.read_text().splitlines().index(f"  //third_party/zlib: {zlib}") + 1
-    gen = run_cli("generate", recipe, "-o", tmp_path / "out")
-    assert gen.returncode == 0, gen.stderr
-    tree = tmp_path / "out/greet-1.0"
-    configure(tree, load_recipe(recipe))
-    return subprocess.run(["ninja", "-f", "debian/debforge/build-amd64.ninja", "greet@generic"], cwd=tree,
-                          capture_output=True, text=True), line
+    return ninja_generic(recipe, tmp_path / "out", "greet"), line
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -8,7 +8,7 @@ import pytest
 
 from conftest import ROOT, run_cli
 
-NSYNC_DEBIAN = "ae6a726fb86e1f5a277791f3c29fd9ffc99f6420a8fab93165077e8b7c9b90a5"
+NSYNC_DEBIAN = "a5da33e542ac1228582484616f9f1b4b0f4f8968afb23bb6b4cfe936316bdc32"
 
 
 def tree_digest(root) -> str:

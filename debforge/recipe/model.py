@@ -24,6 +24,7 @@ class Library:
     version: str       # full version of the real file: lib<name>.so.<version>
     line: int
     exports: tuple[str, ...] = ()  # symbol globs it exports (C++ ones demangled, with ::); empty: all
+    export_lines: tuple[int, ...] = ()   # the recipe line of each export glob, for the build-time check's errors
     version_script: str = ""   # label of upstream's ld version script (symbol map) for a cc_library target
 
 
@@ -35,6 +36,9 @@ class BinaryPackage:
     summary: str
     line: int
     build_profiles: str = ""   # restriction formula (<!pkg.src.x>): the packages are built only when it holds
+    # debian/<name>-generic.symbols (dpkg-gensymbols format), kept beside the recipe as a maintainer keeps it in
+    # debian/; None: none
+    symbols: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -238,6 +242,7 @@ class Recipe:
     lintian_overrides: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
     cmake: str = ""   # find_package() name of the -dev package's CMake configuration; empty: none
     cmake_prefix: str = ""   # left out of a library's name in its target's: absl_base is absl::base
+    static: bool = True   # the -dev package ships lib<name>.a of each library (Policy 8.3: usually provided)
 
     @property
     def full_version(self) -> str:
