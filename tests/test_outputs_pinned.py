@@ -8,7 +8,7 @@ import pytest
 
 from conftest import ROOT, run_cli
 
-NSYNC_DEBIAN = "a5da33e542ac1228582484616f9f1b4b0f4f8968afb23bb6b4cfe936316bdc32"
+NSYNC_DEBIAN = "8f684aa1b7d6662ab92ec1361faf64995f0bef05e27fbd5729604b249965b28c"
 
 
 def tree_digest(root) -> str:

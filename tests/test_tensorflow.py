@@ -56,7 +56,7 @@ def dry_run(r, plan, tree):
     return dry.returncode, int(last.split("/")[1].split("]")[0]), dry.stdout[-2000:] + dry.stderr
 
 
-TF_NINJA = "da7ef8ddf6d6abb883b52bb107d2c3dbbbd56bcf5091f62de926e549f3d594d8"
+TF_NINJA = "9daefeb91965ab883a3da85b011f5491359be2900c17e1604a67b9e8f42a204f"
 
 
 @pytest.fixture(scope="module")
