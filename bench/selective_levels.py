@@ -8,20 +8,23 @@ In one build tree, inside ROOT (a root with the recipe's Build-Depends, e.g. `mm
    ninja (every TU at every level: the full copies). Each compile and link runs under /usr/bin/time, so every
    object's CPU-seconds are known.
 2. `debforge measure-levels --from-build` on that tree: the level-sensitive list, from the objects just built.
-3. Generate again with that list, in the same tree, and let ninja relink the level copies: a sensitive TU's level
-   object has the same command line as in the full graph (it is up to date), a neutral TU's is the baseline object.
-   Nothing is recompiled (checked).
+3. For each threshold of --thresholds, generate again with the list at that threshold, in the same tree, and let
+   ninja relink the level copies: a sensitive TU's level object has the same command line as in the full graph (it
+   is up to date), a neutral TU's is the baseline object. Nothing is recompiled (checked).
 4. The build cost of each graph is the CPU-seconds of the commands it runs: generic-only (every TU at the baseline
    and its link), full three levels (every TU at every level), selective three levels (every TU at the baseline,
    the sensitive ones again at each level, the links).
 5. Speed: a TF Lite model per op (built here with flatc from JSON against the tree's schema.fbs) run through each
    copy (LD_LIBRARY_PATH, one thread), rounds interleaved; the outputs' checksums are compared with the generic
-   copy's. With --no-speed (a library other than TF Lite) the costs and bytes only.
+   copy's. With --no-speed (a library other than TF Lite) the costs and bytes only; with --speed-only, this step
+   alone on the copies an earlier run left (to measure again on a quieter machine).
 
-The tree stays in ROOT/build/WORK (ninja resumes an interrupted build there; the CPU log survives with it).
+The tree stays in ROOT/build/WORK (ninja resumes an interrupted build there; the CPU log survives with it). Run
+again on a built tree, ninja compiles nothing: only the relinks and the speed rounds run (minutes), so the speed
+can be measured again on a quiet machine.
 
     sudo .venv/bin/python bench/selective_levels.py recipes/tensorflow-lite.yaml --root /srv/debforge-heavy/sid-root
-        [--work tflite-levels] [-j 2] [--rounds 5] [--no-speed]
+        [--work tflite-levels] [-j 2] [--rounds 5] [--thresholds 16,256,512] [--no-speed | --speed-only]
 """
 
 import argparse
@@ -160,9 +163,9 @@ def costs(seconds: dict[str, float], lib: str, soname: str, levels: list[str], s
             "selective, three levels": generic + sum(objs(lvl, sensitive) + sel_links[lvl] for lvl in others)}
 
 
-def report_costs(cost: dict[str, float], n_sensitive: int, tree: Path, lib: str) -> None:
+def report_costs(cost: dict[str, float], n_sensitive: int, threshold: int, tree: Path, lib: str) -> None:
     total = len(list((tree / BUILDDIR / isa.GENERIC / "obj" / lib).rglob("*.o")))
-    print(f"\n== compile + link CPU-seconds ({n_sensitive} of {total} TUs level-sensitive)")
+    print(f"\n== compile + link CPU-seconds ({n_sensitive} of {total} TUs level-sensitive at threshold {threshold})")
     base = cost["generic only"] or 1
     for name, seconds in cost.items():
         print(f"   {name:26} {seconds:9.0f} s   x{seconds / base:.2f} of generic only")
@@ -180,8 +183,37 @@ def report_bytes(copies: dict[str, Path], scratch: Path) -> None:
     for name, size in sizes.items():
         print(f"   {name:24} {size:12,d}   x{size / base:.2f} of generic")
     full = sum(v for k, v in sizes.items() if k.startswith("full-"))
-    sel = base + sum(v for k, v in sizes.items() if k.startswith("selective-"))
+    sel = base + sum(v for k, v in sizes.items() if k.startswith("selective"))
     print(f"   all three levels: full x{full / base:.2f}, selective x{sel / base:.2f} of generic")
+
+
+def selective(ch: Chroot, recipe: Path, work: Path, log: Path, lib: str, soname: str, levels: list[str],
+              threshold: int, jobs: int) -> tuple[set[str], dict[str, float], dict[str, Path]]:
+    """The list at THRESHOLD from the built tree, the tree generated again with it and the level copies relinked
+    (nothing recompiled: checked): (sensitive sources, link CPU-seconds per level, the copies)."""
+    listing = work / "level-sensitive"
+    print(debforge("measure-levels", str(recipe), "--from-build", str(work / "out" / tree_name(work)), "-o",
+                   str(listing), "--threshold", str(threshold)))
+    sensitive = {ln for ln in listing.read_text().splitlines() if ln and not ln.startswith("#")}
+    if not (recipe.parent / listing.name).exists():
+        with open(recipe, "a") as fh:
+            fh.write(f"level-sensitive: {{file: {listing.name}}}\n")
+    shutil.copy2(listing, recipe.parent / listing.name)
+    before = len(log.read_text().splitlines())
+    tree = generate(recipe, work / "out")
+    for level in levels[1:]:
+        build(ch, tree, lib, level, jobs)
+    rerun = log.read_text().splitlines()[before:]
+    recompiled = [ln for ln in rerun if " -c " in ln]
+    if recompiled:
+        sys.exit(f"the selective graph recompiled {len(recompiled)} objects: its commands differ from the full "
+                 f"graph's, the costs would not compare (first: {recompiled[0][:300]})")
+    sel_links = {lvl: cpu_log_lines(rerun).get(f"{BUILDDIR}/{lvl}/{soname}", 0.0) for lvl in levels[1:]}
+    return sensitive, sel_links, copy_out(tree, lib, soname, levels[1:], work / "copies", f"selective{threshold}")
+
+
+def tree_name(work: Path) -> str:
+    return next(p.name for p in (work / "out").iterdir() if p.is_dir() and (p / "debian/debforge").is_dir())
 
 
 def main() -> int:
@@ -191,11 +223,19 @@ def main() -> int:
     ap.add_argument("--work", default="selective-levels", help="the build directory's name under ROOT/build/")
     ap.add_argument("-j", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=5, help="interleaved speed rounds (default 5)")
+    ap.add_argument("--thresholds", default="16", help="comma-separated measure-levels thresholds: a selective "
+                    "graph (relinked, nothing recompiled) for each (default 16, measure-levels' own)")
     ap.add_argument("--no-speed", action="store_true", help="costs and bytes only (no TF Lite workload)")
+    ap.add_argument("--speed-only", action="store_true",
+                    help="the TF Lite workload alone, on the copies an earlier run left in WORK (a quieter machine)")
     args = ap.parse_args()
     ch = Chroot(args.root)
     work = ch.root / "build" / args.work
     work.mkdir(parents=True, exist_ok=True)
+    if args.speed_only:
+        copies = {d.name: next(d.iterdir()) for d in sorted((work / "copies").iterdir())}
+        tflite_models.compare(ch, work / "out" / tree_name(work), work, copies, args.rounds)
+        return 0
 
     recipe = recipe_copies(args.recipe.resolve(), work)
     tree = generate(recipe, work / "out")
@@ -205,33 +245,19 @@ def main() -> int:
     print(f"== {args.recipe.name}: lib{lib} ({soname}), every TU at {', '.join(levels)} in {tree}")
     for level in levels:
         print(f"   ninja {lib}@{level}: {build(ch, tree, lib, level, args.j):.0f} s wall at -j{args.j}", flush=True)
-    copies = copy_out(tree, lib, soname, levels, work / "copies", "full")
+    full = copy_out(tree, lib, soname, levels, work / "copies", "full")
+    copies = dict(full)
+    full_run = cpu_log_lines(log.read_text().splitlines())
 
-    listing = work / "level-sensitive"
-    print(debforge("measure-levels", str(recipe), "--from-build", str(tree), "-o", str(listing)))
-    sensitive = {ln for ln in listing.read_text().splitlines() if ln and not ln.startswith("#")}
-    with open(recipe, "a") as fh:
-        fh.write(f"level-sensitive: {{file: {listing.name}}}\n")
-    shutil.copy2(listing, recipe.parent / listing.name)
-    before = len(log.read_text().splitlines())
-    tree = generate(recipe, work / "out")
-    for level in levels[1:]:
-        build(ch, tree, lib, level, args.j)
-    rerun = log.read_text().splitlines()[before:]
-    recompiled = [ln for ln in rerun if " -c " in ln]
-    if recompiled:
-        sys.exit(f"the selective graph recompiled {len(recompiled)} objects: its commands differ from the full "
-                 f"graph's, the costs would not compare (first: {recompiled[0][:300]})")
-    sel_links = {lvl: cpu_log_lines(rerun).get(f"{BUILDDIR}/{lvl}/{soname}", 0.0) for lvl in levels[1:]}
-    copies |= copy_out(tree, lib, soname, levels[1:], work / "copies", "selective")
-
-    full_run = cpu_log_lines(log.read_text().splitlines()[:before])
-    report_costs(costs(full_run, lib, soname, levels, sensitive, sel_links), len(sensitive), tree, lib)
-    report_bytes(copies, work)
+    for threshold in map(int, args.thresholds.split(",")):
+        sensitive, sel_links, sel_copies = selective(ch, recipe, work, log, lib, soname, levels, threshold, args.j)
+        report_costs(costs(full_run, lib, soname, levels, sensitive, sel_links), len(sensitive), threshold, tree,
+                     lib)
+        report_bytes(full | sel_copies, work)
+        copies |= sel_copies
     if not args.no_speed:
         tflite_models.compare(ch, tree, work, copies, args.rounds)
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

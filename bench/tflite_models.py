@@ -109,19 +109,21 @@ def compare(ch, tree: Path, work: Path, copies: dict[str, Path], rounds: int, it
                 sums.setdefault(name, {})[op] = checksum
     med = {c: {op: statistics.median(v) for op, v in ops.items()} for c, ops in times.items()}
     generic = next(c for c in copies if c.endswith("generic"))
-    print(f"\n== TF Lite ops, one thread: median of {rounds} interleaved rounds (best of {iters} invokes), ms; "
-          f"speed-up against {generic}; selective against full at its level")
-    names = list(copies)
-    print(f"   {'op':16}" + "".join(f"{c:>22}" for c in names))
+    full = [c for c in copies if c.startswith("full-") and c != generic]
+    sel_tags = sorted({c.split("-", 1)[0] for c in copies if not c.startswith("full-")}, key=lambda t: (len(t), t))
+    levels = [c.split("-", 1)[1] for c in full]
+    print(f"\n== TF Lite ops, one thread: median of {rounds} interleaved rounds (best of {iters} invokes); "
+          f"{generic} in ms, the full copies' speed-up against it, each selective copy's speed against the full "
+          f"copy of its level ({' / '.join(levels)})")
+    print(f"   {'op':16}{'generic ms':>11}" + "".join(f"{'full ' + lvl:>16}" for lvl in levels)
+          + "".join(f"{tag:>16}" for tag in sel_tags))
     for op in sorted(med[generic]):
-        cells = []
-        for c in names:
-            ms = med[c][op]
-            rel = f"x{med[generic][op] / ms:.2f}"
-            if c.startswith("selective-"):
-                rel += f" ({med['full-' + c.split('-', 1)[1]][op] / ms:.2f})"
-            cells.append(f"{ms:8.3f} {rel:>12}")
-        print(f"   {op:16}" + "".join(f"{x:>22}" for x in cells))
+        row = f"   {op:16}{med[generic][op]:11.3f}" + "".join(f"{'x%.2f' % (med[generic][op] / med[c][op]):>16}"
+                                                          for c in full)
+        for tag in sel_tags:
+            row += f"{' / '.join('%.2f' % (med['full-' + lvl][op] / med[f'{tag}-{lvl}'][op]) for lvl in levels):>16}"
+        print(row)
+    names = list(copies)
     for c in names:
         worst = max(abs(sums[c][op] - sums[generic][op]) / max(1e-30, abs(sums[generic][op])) for op in sums[c])
         print(f"   {c}: largest relative checksum difference from {generic}: {worst:.2e}")

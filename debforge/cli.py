@@ -14,6 +14,7 @@ from . import __version__, measure, pipeline, update, upstream
 from .backends import debian
 from .backends.debian import flavor as debian_flavor
 from .backends.debian import tree as debian_tree
+from .backends.debian.packages import generic_name
 from .core.errors import DebforgeError
 from .core.isa import ARCHES
 from .drivers import archive, dpkg, sbuild
@@ -164,6 +165,8 @@ def cmd_build(args) -> int:
         raise
     for deb in dpkg.debs_of(changes):
         log(f"  built {deb.name}")
+    for note in dpkg.record_symbols(tree, recipe, {generic_name(p): p for p in recipe.packages}, changes.parent):
+        log(f"debforge: {note}")
     print(changes)
     if args.no_lintian:
         return 0
@@ -185,7 +188,9 @@ def cmd_update(args) -> int:
     full.with_suffix(".graphdiff.json").write_text(diff.to_json())
     print(diff.to_json() if args.json else diff.render(), end="\n" if args.json else "")
     log(f"debforge: the whole graph diff: {full} (and {full.name}.json)")
-    log(f"next: debforge build --sbuild {args.recipe}")
+    up = pipeline.load_recipe(Path(args.recipe)).upstream   # built in the suite it now comes from
+    suite = f"{up.suite} " if up.debian and up.suite != sbuild.DEFAULT_SUITE else ""
+    log(f"next: debforge build --sbuild {suite}{args.recipe}" + (f" -o {output}" if args.output != "build" else ""))
     return 0
 
 

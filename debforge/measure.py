@@ -11,6 +11,12 @@ vfnmadd*, vfnmsub*: x86-64-v3 and up). Each instruction counts once. A TU's delt
 count there less its count at the baseline (nearly always 0: SSE2 has neither). What a level changes besides
 (VEX encodings, BMI) does not count: it buys little, which is why a copy per level is not worth compiling for it.
 
+Whatever the threshold, a TU whose object at some level defines a strong global symbol its baseline object lacks
+is sensitive: its code exists only at that level (under `#ifdef __SSSE3__`, `__AVX2__`...), and a sensitive TU
+of that level may call it, which the baseline object linked into the level's copy could not satisfy (TF Lite's
+optimized_4bit/sse_fully_connected.cc holds SSSE3 code and no ymm instruction; fully_connected.cc calls it).
+Weak symbols (inline functions, template instances) do not count: every TU using one emits its own.
+
 The threshold (default 16): a compiler-vectorised loop gives a main loop, a prologue/epilogue and reductions,
 a dozen to a few dozen wide instructions; a TU under the threshold has only stray ones (a 32- or 64-byte struct
 copy or memset becomes one or two ymm moves). So a TU is level-sensitive when its largest delta over the levels
@@ -51,6 +57,7 @@ from .recipe.schema import MEASURED_HEADER
 DEFAULT_THRESHOLD = 16
 FMA = re.compile(r"vf(n?)m(add|sub)")
 INSN = re.compile(r"^\s*[0-9a-f]+:\t(\S+)\s*(.*)$")
+STRONG = set("TDBRGSC")
 
 
 @dataclass
@@ -59,6 +66,7 @@ class Counts:
     zmm: int = 0
     fma: int = 0
     wide: int = 0      # instructions with any of the three, each once: the measure
+    strong: frozenset[str] = frozenset()   # the object's strong global definitions
 
 
 @dataclass
@@ -77,6 +85,11 @@ class Unit:
     def top_delta(self, levels: list[str]) -> tuple[int, str]:
         return max(((self.delta(lvl), lvl) for lvl in levels), default=(0, ""))
 
+    def level_only(self, level: str) -> set[str]:
+        """Strong symbols the level's object defines and the baseline's does not."""
+        base = self.counts.get(isa.GENERIC)
+        return set(self.counts[level].strong - base.strong) if base and level in self.counts else set()
+
 
 def count(objdump: str) -> Counts:
     """The wide-vector instructions of `objdump -d --no-show-raw-insn` output."""
@@ -93,10 +106,17 @@ def count(objdump: str) -> Counts:
     return c
 
 
+def strong_definitions(nm_posix: str) -> frozenset[str]:
+    """The strong global definitions in `nm -P --defined-only --extern-only` output (W/V/u: weak or unique)."""
+    return frozenset(f[0] for f in map(str.split, nm_posix.splitlines()) if len(f) >= 2 and f[1] in STRONG)
+
+
 def disassemble(obj: Path) -> Counts:
     out = subprocess.run(["objdump", "-d", "--no-show-raw-insn", str(obj)], capture_output=True, text=True,
                          check=True).stdout
-    return count(out)
+    syms = subprocess.run(["nm", "-P", "--defined-only", "--extern-only", str(obj)], capture_output=True, text=True,
+                          check=True).stdout
+    return dataclasses.replace(count(out), strong=strong_definitions(syms))
 
 
 def select(srcs: list[str], only: list[str], sample: int | None) -> list[str]:
@@ -251,7 +271,7 @@ def check_build_depends(tree: Path) -> None:
 
 
 def sensitive(unit: Unit, levels: list[str], threshold: int) -> bool:
-    return bool(unit.errors) or unit.top_delta(levels)[0] >= threshold
+    return bool(unit.errors) or unit.top_delta(levels)[0] >= threshold or any(unit.level_only(lvl) for lvl in levels)
 
 
 def sensitivity_file(recipe, todo: list[Unit], levels: list[str], threshold: int, total: int) -> str:
@@ -263,8 +283,9 @@ def sensitivity_file(recipe, todo: list[Unit], levels: list[str], threshold: int
             f"{len(hot)} sensitive; the others are compiled once.",
             "# Measure: instructions with a ymm or zmm operand or an FMA (objdump -d), each once; sensitive when "
             f"a level ({', '.join(levels)})",
-            f"# has >= {threshold} more than the baseline, or the TU failed to compile. Regenerate for a new "
-            f"upstream version."]
+            f"# has >= {threshold} more than the baseline, defines a strong symbol the baseline lacks, or the TU "
+            f"failed to compile.",
+            "# Regenerate for a new upstream version."]
     return "\n".join(head + hot) + "\n"
 
 
@@ -282,6 +303,10 @@ def report_library(lib: str, members: list[Unit], levels: list[str], threshold: 
             out.append(f"  {u.src}: " + "; ".join(parts))
     out += [f"  FAILED {u.src} at {', '.join(sorted(u.errors))}: {next(iter(u.errors.values()))}"
             for u in members if u.errors]
+    for u in members:
+        if u.top_delta(levels)[0] < threshold and (only := next(filter(None, map(u.level_only, levels)), None)):
+            out.append(f"  {u.src}: defines {len(only)} symbols at a level that its baseline object lacks (code "
+                       f"under a level's macro), e.g. {min(only)}: sensitive whatever its count")
     if broken := sum(isa.GENERIC in u.errors for u in members):
         out.append(f"  {broken} TUs failed at the baseline too: this builder lacks their headers (install the "
                    f"source's Build-Depends, or measure where it builds); counted as sensitive until measured")
@@ -295,7 +320,7 @@ def report_library(lib: str, members: list[Unit], levels: list[str], threshold: 
 def declared_neutral(recipe, plan, todo: list[Unit], levels: list[str], threshold: int) -> list[str]:
     """The measured vector-hot TUs the recipe compiles once today: in a library whose package has no ISA variants,
     or left out of the recipe's current level-sensitive list."""
-    hot = [u for u in todo if not u.errors and u.top_delta(levels)[0] >= threshold]
+    hot = [u for u in todo if not u.errors and sensitive(u, levels, threshold)]
     plain = {lib.spec.name for lib in plan.libraries if not lib.variants}
 
     def top(units: list[Unit]) -> str:

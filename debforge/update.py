@@ -140,41 +140,55 @@ def rewrite(recipe: Recipe, release: Release, dropped: list[Path]) -> str:
         text = edit.set_value(text, ("upstream", "tarball"), release.tarball, file)
     if "debian-revision" in recipe.lines and recipe.debian_revision != "1":
         text = edit.set_value(text, ("debian-revision",), "1", file)
-    for path, value in _abi_edits(recipe, text, release):
+    edits, renames = _abi_edits(recipe, text, release)
+    for path, value in edits:
         text = edit.set_value(text, path, value, file)
+    for path, key in renames:
+        text = edit.rename_key(text, path, key, file)
     if dropped:
         rel = {str(p.relative_to(recipe.path.parent)) for p in dropped}
         text = edit.drop_items(text, ("patches",), rel, file)
     return text
 
 
-def _abi_edits(recipe: Recipe, text: str, release: Release) -> list[tuple[tuple, str]]:
-    """The values of the packages that follow the version: a library's `version` holding the old release
-    (abseil's 20240722.0.0), and with --bump-abi the package names and soversions holding its first component
-    (libabsl20240722, soversion 20240722). Such names without --bump-abi or --keep-abi are an error: whether a
-    release changes the ABI is the maintainer's call (a new SONAME is a transition)."""
+Edits = list[tuple[tuple, str]]   # (path in the recipe, new value or key)
+
+
+def _abi_edits(recipe: Recipe, text: str, release: Release) -> tuple[Edits, Edits]:
+    """(values, keys to rename) of the packages that follow the version: a library's `version` holding the old
+    release (1.2.0 of a release 1.2), and with --bump-abi the package names and soversions holding its first
+    component (libabsl20240722, soversion 20240722), the library versions that start with those (20240722.0.0),
+    and the lintian-overrides of those packages (libabsl20240722-generic). Such names without --bump-abi or
+    --keep-abi are an error: whether a release changes the ABI is the maintainer's call (a new SONAME is a
+    transition)."""
     old_stem, new_stem = recipe.version.split(".")[0], release.version.split(".")[0]
     pattern = re.compile(rf"(?<![0-9]){re.escape(old_stem)}(?![0-9])")
     follows = len(old_stem) >= 4 and old_stem != new_stem   # a date or a big number: not a coincidental "1"
-    edits, holders = [], []
-    for i, pkg in enumerate(yaml.safe_load(text).get("packages") or []):
+    edits, holders, bumped = [], [], []
+    data = yaml.safe_load(text)
+    for i, pkg in enumerate(data.get("packages") or []):
         if follows and pattern.search(str(pkg.get("name", ""))):
             holders.append((("packages", i, "name"), str(pkg["name"])))
         for j, lib in enumerate(pkg.get("libraries") or []):
             at = ("packages", i, "libraries", j)
-            if "version" in lib and recipe.version in str(lib["version"]):
-                edits.append(((*at, "version"), str(lib["version"]).replace(recipe.version, release.version)))
-            if follows and pattern.search(str(lib.get("soversion", ""))):
+            held = follows and pattern.search(str(lib.get("soversion", "")))
+            if held:
                 holders.append(((*at, "soversion"), str(lib["soversion"])))
+            if "version" in lib and recipe.version in str(lib["version"]):
+                # a version starts with its soversion: where that holds the old stem, it moves with it or not at all
+                (bumped if held else edits).append(
+                    ((*at, "version"), str(lib["version"]).replace(recipe.version, release.version)))
     if holders and release.abi is None:
         raise recipe.error("packages", f"{len(holders)} package names and soversions hold {old_stem}, the first part "
                            f"of version {recipe.version} ({holders[0][1]}, ...): does {release.version} change "
                            f"the ABI?", hint="run again with --bump-abi (they become "
                            f"{pattern.sub(new_stem, holders[0][1])}, ...: a new SONAME and package, a transition) "
                            "or --keep-abi (they stay)")
-    if release.abi == "bump":
-        edits += [(path, pattern.sub(new_stem, value)) for path, value in holders]
-    return edits
+    if release.abi != "bump":
+        return edits, []
+    edits += [(path, pattern.sub(new_stem, value)) for path, value in holders] + bumped
+    return edits, [(("lintian-overrides", key), pattern.sub(new_stem, key))
+                   for key in data.get("lintian-overrides") or {} if holders and pattern.search(str(key))]
 
 
 def staged_recipe(recipe: Recipe, text: str) -> Recipe:
@@ -238,7 +252,8 @@ def _rejected(recipe: Recipe, patch: Path, tree: Path, env, retry: str) -> Debfo
     shown = rejects or forced.stdout + forced.stderr
     return DebforgeError(f"{patch.name} does not apply to {recipe.source} {recipe.version}; the recipe and the "
                          f"output are left as they were. The rejected hunks:\n{shown.strip()[-4000:]}", str(patch),
-                         hint=f"refresh the patch against {recipe.version}, then run again: {retry}")
+                         hint=f"refresh the patch against {recipe.version} (or take it out of the recipe's patches "
+                              f"if {recipe.version} holds its change in another form), then run again: {retry}")
 
 
 def run(path: Path, version: str | None, suite: str | None, tarball: str | None, abi: str | None, output: Path,
@@ -278,8 +293,11 @@ def run(path: Path, version: str | None, suite: str | None, tarball: str | None,
 def _old_plans(recipe: Recipe, out: upstream.Output, log) -> tuple[dict | None, Path | None, dict]:
     """The plans of the release the recipe is at (its tree in the output directory, or a staged unpack that is never
     committed), for the graph diff; None, with a warning, when that release cannot be had any more."""
+    tree = out.path / f"{recipe.source}-{recipe.version}"
     try:
-        old = upstream.prepare(recipe, out, None, log)
+        # the packaged release's tree as it was built: its patches may have been refreshed since for the new release
+        old = upstream.Prepared(tree, tree / "debian", tree) if (tree / upstream.STAMP).is_file() else \
+            upstream.prepare(recipe, out, None, log)
     except DebforgeError as exc:
         log(f"debforge: warning: no graph diff: {recipe.source} {recipe.version} cannot be prepared:\n{exc}")
         return None, None, {}

@@ -84,6 +84,18 @@ def configure(tree: Path, recipe) -> None:
                         *pools.script_args(recipe.config.compile_memory)], check=True, capture_output=True)
 
 
+def ninja_generic(recipe: Path, out: Path, library: str) -> subprocess.CompletedProcess:
+    """`debforge generate` of a fixture recipe into OUT, then its generated ninja file run for one library's
+    generic copy (as debian/rules would, without dpkg-buildpackage)."""
+    from debforge.recipe.schema import load_recipe
+    gen = run_cli("generate", recipe, "-o", out)
+    assert gen.returncode == 0, gen.stderr
+    tree = next(out.glob("*-1.0"))
+    configure(tree, load_recipe(recipe))
+    return subprocess.run(["ninja", "-f", "debian/debforge/build-amd64.ninja", f"{library}@generic"], cwd=tree,
+                          capture_output=True, text=True)
+
+
 def extract(deb: Path, dest: Path) -> Path:
     dest.mkdir(parents=True, exist_ok=True)
     subprocess.run(["dpkg-deb", "-x", str(deb), str(dest)], check=True)

@@ -8,6 +8,7 @@ import pytest
 
 from conftest import FIXTURES, extract, run_cli
 from debforge.core.errors import DebforgeError
+from debforge.drivers import dpkg
 from debforge.recipe.schema import load_recipe
 
 TREE = FIXTURES / "profiles"
@@ -67,7 +68,9 @@ def test_profiled_packages_and_their_files(tmp_path):
                                   f"<!{PROFILE}> obj-debforge/gen/extra_version.h usr/include/\n" \
                                   f"<!{PROFILE}> extra.h usr/include/\n" \
                                   "debian/debforge/pkgconfig/core.pc usr/lib/${DEB_HOST_MULTIARCH}/pkgconfig/\n" \
-                                  f"<!{PROFILE}> debian/debforge/pkgconfig/extra.pc usr/lib/${{DEB_HOST_MULTIARCH}}/pkgconfig/\n"
+                                  f"<!{PROFILE}> debian/debforge/pkgconfig/extra.pc usr/lib/${{DEB_HOST_MULTIARCH}}/pkgconfig/\n" \
+                                  "obj-debforge/generic/libcore.a usr/lib/${DEB_HOST_MULTIARCH}/\n" \
+                                  f"<!{PROFILE}> obj-debforge/generic/libextra.a usr/lib/${{DEB_HOST_MULTIARCH}}/\n"
     assert install.stat().st_mode & 0o111
     links = debian.joinpath("libtwolibs-dev.links").read_text().splitlines()
     assert links[2] == f"<!{PROFILE}> usr/lib/${{DEB_HOST_MULTIARCH}}/libextra.so.1 " \
@@ -145,3 +148,16 @@ def test_pkg_config_files(tmp_path):
                               "Libs: -lextra\n")
     check = subprocess.run(["pkg-config", "--validate", str(pc)], capture_output=True, text=True)
     assert check.returncode == 0, check.stderr
+
+
+def test_unmet_build_depends_are_those_of_the_profile(tmp_path):
+    """A Build-Depends restricted to builds without the profile is not needed under it (a c10-only build of PyTorch
+    needs none of libtorch_cpu's); the others still are."""
+    (tmp_path / "debian").mkdir()
+    (tmp_path / "debian/control").write_text(
+        f"Source: twolibs\nBuild-Depends: debforge-absent-full-dev <!{PROFILE}>, debforge-absent-test-dev <!nocheck>"
+        f"\n\nPackage: libtwolibs\nArchitecture: any\nDescription: x\n y\n")
+    assert "debforge-absent-full-dev" in dpkg.missing_build_depends(tmp_path)
+    under = dpkg.missing_build_depends(tmp_path, [PROFILE])
+    assert "debforge-absent-full-dev" not in under and "debforge-absent-test-dev" in under
+    assert dpkg.missing_build_depends(tmp_path, [PROFILE, "nocheck"]) == ""

@@ -88,3 +88,60 @@ def test_a_library_links_what_its_siblings_link():
     link_transitively([top, mid, low])
     assert top.siblings == ["mid", "low"] and top.external_libs == ["z", "m"]
     assert mid.siblings == ["low"] and low.siblings == []
+
+
+def test_the_autopkgtest_runs_the_generator_against_the_installed_framework(tmp_path):
+    """In the upstream-tests autopkgtest (config.ninja: host_libs = installed) a host tool links the installed
+    library and the step that runs it waits for that file: nothing of the library is built; in the build, the
+    generic copy is built first."""
+    plan = plan_of(tmp_path)
+    tree = tmp_path / "tree"
+    shutil.copytree(TREE, tree)
+    (tree / "obj-debforge").mkdir()
+    (tree / "build.ninja").write_text(ninja.render(plan))
+    config = "cc = gcc\ncxx = g++\ncppflags =\ncflags = -O2\ncxxflags = -O2\nldflags =\n"
+
+    def commands(extra: str) -> str:
+        (tree / "obj-debforge/config.ninja").write_text(config + extra)
+        return subprocess.run(["ninja", "-t", "commands", "obj-debforge/gen/tool_saw.cc"], cwd=tree,
+                              capture_output=True, text=True, check=True).stdout
+
+    build = commands("")
+    assert "obj-debforge/generic/obj/framework/registry.cc.o" in build and "libframework.so.1" in build
+    installed = commands(f"host_libs = installed\ninstalled_libdir = {tmp_path}/usr/lib\n")
+    assert "registry.cc" not in installed and "-soname" not in installed
+    assert "-lframework" in installed and "gen_tool" in installed
+    # the step waits for the installed library: ninja names it when it is missing
+    proc = subprocess.run(["ninja", "-n", "obj-debforge/gen/tool_saw.cc"], cwd=tree, capture_output=True, text=True)
+    assert proc.returncode != 0 and f"'{tmp_path}/usr/lib/libframework.so', needed by 'host-lib-framework-installed'" \
+        in proc.stdout + proc.stderr
+
+
+def test_the_generator_runs_in_a_fresh_tree_against_an_installed_framework(tmp_path):
+    """The autopkgtest's case for real: the framework built in one tree and 'installed' (its files copied to a
+    library directory), then in a fresh tree the generator is linked against that copy and run; the fresh tree
+    compiles nothing of the framework."""
+    built = tmp_path / "built"
+    shutil.copytree(TREE, built)
+    shutil.copytree(SKEL / "debforge", built / "debian/debforge")
+    (built / "obj-debforge").mkdir()
+    text = ninja.render(plan_of(tmp_path))
+    (built / "build.ninja").write_text(text)
+    config = "cc = gcc\ncxx = g++\ncppflags =\ncflags = -O2\ncxxflags = -O2\n"
+    (built / "obj-debforge/config.ninja").write_text(config + "ldflags =\n")
+    subprocess.run(["ninja", "obj-debforge/generic/libframework.so"], cwd=built, check=True, capture_output=True)
+    libdir = tmp_path / "usr/lib"
+    libdir.mkdir(parents=True)
+    for f in ("libframework.so", "libframework.so.1"):
+        shutil.copy(built / "obj-debforge/generic" / f, libdir / f, follow_symlinks=True)
+    fresh = tmp_path / "fresh"
+    shutil.copytree(TREE, fresh)
+    (fresh / "obj-debforge").mkdir()
+    (fresh / "build.ninja").write_text(text)
+    (fresh / "obj-debforge/config.ninja").write_text(
+        config + f"ldflags = -L{libdir}\nhost_libs = installed\ninstalled_libdir = {libdir}\n")
+    proc = subprocess.run(["ninja", "-v", "obj-debforge/gen/tool_saw.cc"], cwd=fresh, capture_output=True, text=True,
+                          env={**os.environ, "LD_LIBRARY_PATH": str(libdir)})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "registry.cc" not in proc.stdout and not (fresh / "obj-debforge/generic").exists()
+    assert (fresh / "obj-debforge/gen/tool_saw.cc").read_text() == 'extern "C" int tool_saw() { return 1; }\n'

@@ -22,7 +22,7 @@ def gemmlowp_build(tmp_path_factory):
     # check the library's copies and exports
     proc = run_cli("build", ROOT / "recipes/gemmlowp.yaml", "-o", out, env={"DEB_BUILD_OPTIONS": "nocheck"})
     assert proc.returncode == 0, proc.stderr[-4000:]
-    return {p.name.split("_")[0]: p for p in out.glob("*.deb")}
+    return {**{p.name.split("_")[0]: p for p in out.glob("*.deb")}, "out": out, "stderr": proc.stderr}
 
 
 def _copy(debs, package, tmp_path, level=None):
@@ -50,6 +50,47 @@ def test_exports_only_the_api(gemmlowp_build, tmp_path):
         names = [ln.split(" ", 2)[2] for ln in out.splitlines()]
         assert names and all(n.startswith("gemmlowp::eight_bit_int_gemm::") for n in names), names
         assert any(n.startswith("gemmlowp::eight_bit_int_gemm::EightBitIntGemm(") for n in names)
+
+
+def test_exports_checked_against_the_headers_in_the_build(gemmlowp_build):
+    log = next(gemmlowp_build["out"].glob("*.build")).read_text()
+    assert re.search(r"check-exports: obj-debforge/generic/libeight_bit_int_gemm\.so\.0\.0\.0: each of 1 export "
+                     r"globs matches; the \d+ strong symbols its objects define leave out none the headers declare",
+                     log), log[-3000:]
+
+
+def test_dev_package_ships_the_static_library_as_debians_and_a_program_links_it(gemmlowp_build, tmp_path):
+    """Debian's libgemmlowp-dev ships libeight_bit_int_gemm.a; the recipe's default does too: the generic objects,
+    which a program links statically (no shared copy of the library needed at run time)."""
+    dev = extract(gemmlowp_build["libeight-bit-int-gemm-dev"], tmp_path / "dev")
+    archive = dev / f"usr/lib/{TRIPLET}/libeight_bit_int_gemm.a"
+    assert subprocess.run(["ar", "t", archive], capture_output=True, text=True, check=True).stdout.split() == \
+        ["eight_bit_int_gemm.cc.o"]
+    (tmp_path / "p.cc").write_text("#include <eight_bit_int_gemm/eight_bit_int_gemm.h>\n"
+                                   "int main() { gemmlowp::eight_bit_int_gemm::SetMaxNumThreads(1);\n"
+                                   "  gemmlowp::eight_bit_int_gemm::FreePersistentResources(); return 0; }\n")
+    subprocess.run(["g++", f"-I{dev / 'usr/include'}", tmp_path / "p.cc", archive, "-pthread", "-o",
+                    tmp_path / "p"], check=True)
+    assert subprocess.run([tmp_path / "p"]).returncode == 0
+    needed = subprocess.run(["readelf", "-d", tmp_path / "p"], capture_output=True, text=True).stdout
+    assert "libeight_bit_int_gemm" not in needed
+
+
+def test_symbols_file_of_a_cxx_library_of_plain_functions(gemmlowp_build, tmp_path):
+    """Its exports are EightBitIntGemm's four functions, no weak template instantiation: the recipe keeps their
+    symbols file (recorded by debforge build), this build finds them the same, and lintian's
+    no-symbols-control-file is gone."""
+    control = tmp_path / "control"
+    subprocess.run(["dpkg-deb", "-e", gemmlowp_build["libeight-bit-int-gemm0-generic"], control], check=True)
+    lines = (control / "symbols").read_text().splitlines()
+    assert lines[:2] == ["libeight_bit_int_gemm.so.0 libeight-bit-int-gemm0-generic #MINVER#",
+                         "* Build-Depends-Package: libeight-bit-int-gemm-dev"]
+    assert any(ln.startswith(" _ZN8gemmlowp18eight_bit_int_gemm16SetMaxNumThreadsEi@Base ") for ln in lines)
+    assert "differ from" not in gemmlowp_build["stderr"] and "recorded in" not in gemmlowp_build["stderr"]
+    changes = next(gemmlowp_build["out"].glob("*.changes"))
+    lintian = subprocess.run(["lintian", "--pedantic", "--display-info", changes], capture_output=True,
+                             text=True).stdout
+    assert "no-symbols-control-file" not in lintian, lintian
 
 
 @pytest.mark.heavy   # about 20 minutes at -j2: //:test's -O3 compile and its 250 s run, at each level

@@ -5,8 +5,7 @@ import subprocess
 
 import pytest
 
-from conftest import FIXTURES, configure, fixture_recipe, run_cli
-from debforge.recipe.schema import load_recipe
+from conftest import FIXTURES, ROOT, fixture_recipe, ninja_generic
 
 TREE = FIXTURES / "generated"   # greet.c calls zlibVersion(); //third_party/zlib is the recipe's to map
 
@@ -17,12 +16,7 @@ def build(tmp_path, zlib: str) -> tuple[subprocess.CompletedProcess, int]:
     recipe = fixture_recipe(tmp_path / "greet.yaml", TREE, "greet", [("greet", "//:greet")],
                             f"externals:\n  //third_party/zlib: {zlib}\n")
     line = recipe.read_text().splitlines().index(f"  //third_party/zlib: {zlib}") + 1
-    gen = run_cli("generate", recipe, "-o", tmp_path / "out")
-    assert gen.returncode == 0, gen.stderr
-    tree = tmp_path / "out/greet-1.0"
-    configure(tree, load_recipe(recipe))
-    return subprocess.run(["ninja", "-f", "debian/debforge/build-amd64.ninja", "greet@generic"], cwd=tree,
-                          capture_output=True, text=True), line
+    return ninja_generic(recipe, tmp_path / "out", "greet"), line
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -57,3 +51,17 @@ def test_a_good_link_says_nothing_more(tmp_path):
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert "explain-link" not in proc.stdout.replace("sh debian/debforge/explain-link", "")
     assert not list((tmp_path / "out/greet-1.0/obj-debforge/generic").glob("*.ld"))
+
+
+def test_a_level_copy_missing_what_a_once_compiled_tu_defines_only_at_that_level_is_told_so(tmp_path):
+    """A selective ISA-level copy links the baseline object of each level-neutral TU: a function that TU defines
+    only under the level's macros is undefined there (TF Lite's SSSE3 4-bit kernels), which the generic copy's
+    link never shows."""
+    script = ROOT / "debforge/data/skel/debforge/explain-link"
+    log = tmp_path / "ld.log"
+    for out, told in (("obj-debforge/x86-64-v3/libk.so.1", True), ("obj-debforge/generic/libk.so.1", False)):
+        log.write_text("k.cc:(.text+0x7613): undefined reference to `k::SsePrepack(int)'\n")
+        proc = subprocess.run(["sh", script, "1", log, out], capture_output=True, text=True, cwd=tmp_path)
+        assert proc.returncode == 1 and "undefined reference to `k::SsePrepack(int)'" in proc.stderr
+        assert ("is an ISA-level copy" in proc.stderr and "debforge measure-levels" in proc.stderr) == told
+        assert not log.exists()

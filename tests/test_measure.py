@@ -27,7 +27,7 @@ def test_lists_exactly_the_vector_hot_tu(tmp_path):
     assert listed(out) == ["src/hot.c"]
     header = out.read_text().splitlines()[0]
     assert header.startswith("# Level-sensitive translation units of levels 1.0")
-    assert "liblevels: 2 of 3 TUs measured; level-sensitive 1 (50%)" in proc.stdout
+    assert "liblevels: 2 of 4 TUs measured; level-sensitive 1 (50%)" in proc.stdout
     assert "src/hot.c: x86-64-v3 +" in proc.stdout
     assert "compiled 4/4" in proc.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["levels.level-sensitive", "levels.yaml"]
@@ -48,6 +48,23 @@ def test_bad_arguments_exit_2(tmp_path):
     proc = run_cli("measure-levels", r, "-o", tmp_path / "x", "--only", "nothing/*")
     assert proc.returncode == 2 and "--only matches no source" in proc.stderr
     assert not (tmp_path / "x").exists()
+
+
+def test_code_only_a_level_defines_is_sensitive_at_any_threshold(tmp_path):
+    """ssse3.c has no wide-vector instruction, but its x86-64-v3 object defines a function its baseline one lacks:
+    compiled once, at the baseline, a v3 caller of it would not link."""
+    out = tmp_path / "list"
+    proc = run_cli("measure-levels", recipe(tmp_path), "-o", out, "--only", "src/ssse3.c", "--only", "src/cold.c",
+                   "--threshold", "100000")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert listed(out) == ["src/ssse3.c"]
+    assert "src/ssse3.c: defines 1 symbols at a level that its baseline object lacks (code under a level's " \
+           "macro), e.g. levels_ssse3_abs" in proc.stdout
+
+
+def test_strong_definitions_leave_weak_and_unique_ones_out():
+    nm = "f T 0 4\ng W 0 4\n_ZN1aE u 0 4\ntable R 0 8\nv V 0 4\nbss B 0 8\n"
+    assert measure.strong_definitions(nm) == {"f", "table", "bss"}
 
 
 def test_count_and_select():
@@ -75,8 +92,8 @@ def test_from_build_counts_a_built_tree_without_compiling(tmp_path):
     proc = run_cli("measure-levels", r, "-o", out, "--from-build", tree)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert listed(out) == ["src/hot.c"]
-    assert "liblevels: 2 of 3 TUs measured" in proc.stdout and "compiled" not in proc.stderr
-    assert "read 3/3" in proc.stderr
+    assert "liblevels: 2 of 4 TUs measured" in proc.stdout and "compiled" not in proc.stderr
+    assert "read 4/4" in proc.stderr
 
 
 def test_from_build_needs_a_built_tree(tmp_path):

@@ -68,6 +68,31 @@ def test_lintian_clean(nsync_build):
                 assert i > 0 and lines[i - 1].startswith("# "), f"{f.name}: override without reason: {ln}"
 
 
+def test_symbols_file_is_the_recipes_and_dpkg_gensymbols_reports_no_change(nsync_build, tmp_path):
+    """recipes/nsync.symbols (both libraries: C, and C++ with plain functions only) goes into the -generic
+    package's control area; dh_makeshlibs' dpkg-gensymbols finds the build's symbols the same (it prints a diff
+    and a warning otherwise), and lintian's no-symbols-control-file is gone."""
+    control = tmp_path / "control"
+    subprocess.run(["dpkg-deb", "-e", debs(nsync_build)["libnsync1-generic"], control], check=True)
+    recorded = (ROOT / "recipes/nsync.symbols").read_text()
+    symbols = (control / "symbols").read_text()
+    assert symbols.splitlines()[0] == "libnsync.so.1 libnsync1-generic #MINVER#"
+    assert sorted(ln for ln in symbols.splitlines() if ln.startswith(" ")) == \
+        sorted(ln for ln in recorded.splitlines() if ln.startswith(" "))
+    log = next(nsync_build["out"].glob("*.build")).read_text()
+    assert "dpkg-gensymbols: warning" not in log and "+++ dpkg-gensymbols" not in log
+    assert "differ from" not in nsync_build["stderr"] and "recorded in" not in nsync_build["stderr"]
+    lintian = subprocess.run(["lintian", "--pedantic", "--display-info", nsync_build["changes"]],
+                             capture_output=True, text=True).stdout
+    assert "no-symbols-control-file" not in lintian, lintian
+
+
+def test_dev_package_has_no_static_library_as_debians(nsync_build, tmp_path):
+    """recipes/nsync.yaml says static: false, as Debian's libnsync-dev ships none."""
+    dev = extract(debs(nsync_build)["libnsync-dev"], tmp_path / "dev")
+    assert not list(dev.rglob("*.a")) and (dev / f"usr/lib/{TRIPLET}/libnsync.so").is_symlink()
+
+
 def test_blhc_clean(nsync_build):
     log = next(nsync_build["out"].glob("*.build"))
     text = log.read_text()

@@ -8,7 +8,7 @@ import pytest
 
 from conftest import ROOT, run_cli
 
-NSYNC_DEBIAN = "a351b637062241906a0aa1220961fe1e779a6cce2f810fbdb1eca5659928218f"
+NSYNC_DEBIAN = "3d40d73781fbb8d1b808138d97aa6a655109d2234db7403322720575c64ef77e"
 
 
 def tree_digest(root) -> str:

@@ -191,10 +191,14 @@ add_library(t ${SRCS} ${SUB} [[x.cpp]])
 @pytest.mark.heavy
 def test_c10_debs_build_lintian_clean(tmp_path):
     """The c10 part of the recipe through dpkg-buildpackage under the profile that leaves libtorch_cpu out: 3 x 88
-    TUs (about 11 minutes at parallel=2 on 2 cores)."""
+    TUs (about 11 minutes at parallel=2 on 2 cores), then c10's own tests (c10/test: 5 programs, 835 googletest
+    cases) at each level against that level's libc10 (about 25 minutes more of compiling on a loaded machine)."""
     proc = run_cli("build", RECIPE, "-o", tmp_path, "--profiles", "pkg.pytorch.c10-only",
                    env={"DEB_BUILD_OPTIONS": "parallel=2"})
     assert proc.returncode == 0, proc.stderr[-4000:]
+    log = next(tmp_path.glob("*.build")).read_text()
+    for level in ("generic", "x86-64-v3", "x86-64-v4"):
+        assert f"debforge tests: {level} (build): 5 passed, 0 failed" in log
     debs = {p.name.split("_")[0]: p for p in tmp_path.glob("*.deb") if "-dbgsym_" not in p.name}
     assert set(debs) == {"libc10", "libc10-generic", "libc10-avx2", "libc10-avx512", "libtorch-dev", "pytorch-src"}
     triplet = subprocess.run(["dpkg-architecture", "-qDEB_HOST_MULTIARCH"], capture_output=True,

@@ -55,3 +55,15 @@ def test_refusals():
         edit.set_value(NSYNC, ("nowhere", "suite"), "sid", "nsync.yaml")
     with pytest.raises(DebforgeError, match="nsync.yaml:3: error: YAML syntax"):
         edit.set_value("a: 1\nb: [\n", ("a",), "2", "nsync.yaml")
+
+
+def test_rename_key():
+    text = "lintian-overrides:\n  libfx1-generic:   # the ABI\n    tag: why\n  'libfx1': {tag: why}\n"
+    new = edit.rename_key(text, ("lintian-overrides", "libfx1-generic"), "libfx2-generic", "r.yaml")
+    assert new == text.replace("libfx1-generic", "libfx2-generic")
+    assert edit.rename_key(text, ("lintian-overrides", "libfx1"), "libfx2", "r.yaml") == \
+        text.replace("'libfx1'", "'libfx2'")   # the key's quoting kept
+    with pytest.raises(DebforgeError, match="no key 'lintian-overrides.libfx3' to rename"):
+        edit.rename_key(text, ("lintian-overrides", "libfx3"), "libfx4", "r.yaml")
+    with pytest.raises(DebforgeError, match="'lintian-overrides' has a key 'libfx1' already"):
+        edit.rename_key(text, ("lintian-overrides", "libfx1-generic"), "libfx1", "r.yaml")

@@ -56,7 +56,7 @@ def dry_run(r, plan, tree):
     return dry.returncode, int(last.split("/")[1].split("]")[0]), dry.stdout[-2000:] + dry.stderr
 
 
-TF_NINJA = "5d57abe8df2e2892f007f1f9bd40986167235654f2b762c289c0d690fef65d7c"
+TF_NINJA = "9daefeb91965ab883a3da85b011f5491359be2900c17e1604a67b9e8f42a204f"
 
 
 @pytest.fixture(scope="module")
@@ -103,6 +103,10 @@ def test_tensorflow_cc_and_libtensorflow_plan_and_ninja_finds_every_input(tf_pla
     assert rc == 0, out
     assert edges > 3 * (len(framework.compiles) + len(cc.compiles) + len(tf.compiles)) + len(plan.steps)
     c_api_headers_stand_alone(r, tree, tmp_path / "include")
+    # the speed program of issue 17 (bench/tf_capi_levels.c) against libtensorflow-dev's headers as installed
+    done = subprocess.run(["gcc", "-std=c11", "-fsyntax-only", "-Wall", "-Wextra", "-Werror", "-I",
+                           tmp_path / "include", ROOT / "bench/tf_capi_levels.c"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
 
 
 @pytest.mark.slow
@@ -145,6 +149,77 @@ def test_libtensorflow_without_xla_keeps_no_target_that_uses_left_out_code(tf_pl
     # fft2d is Debian's (sid's libfft2d-dev), linked for the Spectrogram kernel, not dropped
     assert "tensorflow/core/kernels/spectrogram.cc" in srcs
     assert "fft2d_fftsg" in tf.external_libs and "libfft2d-dev" in tf.build_depends
+
+
+# upstream's C API tests the recipe runs (tests.select less tests.leave-out)
+C_API_TESTS = {"//tensorflow/c:c_api_experimental_test", "//tensorflow/c:c_api_function_test",
+               "//tensorflow/c:c_api_test_cpu", "//tensorflow/c:c_test", "//tensorflow/c:env_test_cpu",
+               "//tensorflow/c:kernels_test_cpu", "//tensorflow/c:ops_test", "//tensorflow/c:tf_status_helper_test",
+               "//tensorflow/c:while_loop_test", "//tensorflow/c/eager:c_api_experimental_reader_test_cpu",
+               "//tensorflow/c/eager:custom_device_test", "//tensorflow/c/eager:dlpack_test_cpu"}
+GRPC_TESTS = {"//tensorflow/c/eager:c_api_test_cpu", "//tensorflow/c/eager:c_api_remote_test_cpu",
+              "//tensorflow/c/eager:c_api_remote_function_test_cpu", "//tensorflow/c/eager:c_api_cluster_test_cpu",
+              "//tensorflow/c/eager:c_api_distributed_test_cpu"}
+
+
+@pytest.mark.slow
+def test_c_api_tests_link_libtensorflow_and_the_autopkgtest_builds_only_them(tf_plan, tmp_path):
+    """Upstream's C API tests (the recipe's tests): each links libtensorflow and libtensorflow_framework of its
+    level, never libtensorflow_cc, and compiles no shipped code; c_api_test gets its custom-op shared object and
+    SavedModel as runfiles; those that call C++ that libtensorflow's version script hides are left out, saying so;
+    the autopkgtest's graph compiles and links nothing of the libraries."""
+    r, tree, ws, plan = tf_plan
+    framework, cc, tf = plan.libraries
+    tests = {t.label: t for t in plan.tests}
+    assert set(tests) == C_API_TESTS
+    shipped = {c.src for c in framework.compiles + tf.compiles}
+    for label, t in tests.items():
+        assert t.siblings == (["tensorflow_framework"] if label.endswith(":tf_status_helper_test")
+                              else ["tensorflow", "tensorflow_framework"]), label
+        assert not {c.src for c in t.compiles} & shipped, label   # no static copy of what ships
+    # beside each test's own sources, test-only helpers; two library targets: the test's kernel (test_op.cc) and
+    # eager's dlpack, which only libtensorflow_cc holds
+    owners = {c.owner for t in tests.values() for c in t.compiles} - set(tests)
+    assert {o for o in owners if not ws.target(o).attrs.get("testonly")} == {
+        "//tensorflow/c:test_op_kernel", "//tensorflow/c/eager:dlpack"}
+    c_api = tests["//tensorflow/c:c_api_test_cpu"]
+    assert "obj-debforge/gen/tensorflow/c/test_op1.so" in c_api.data
+    assert "tensorflow/cc/saved_model/testdata/half_plus_two/00000123/saved_model.pb" in c_api.data
+    assert not [c for c in c_api.compiles if c.src.startswith("tensorflow/compiler/")]   # built without XLA's JIT
+    assert plan.workspace == "org_tensorflow"
+    op1 = {lib.label: lib for lib in plan.test_libraries}["//tensorflow/c:test_op1.so"]
+    assert [c.src for c in op1.compiles] == ["tensorflow/c/test_op1.cc"]
+    # left out with the reason, which holds: each compiles a call of GrpcServer::Create, whose code libtensorflow
+    # holds under names that upstream's version script (*TF_*, *TFE_*) hides; no test that runs calls it
+    assert set(dict(plan.tests_left_out)) == GRPC_TESTS
+    assert all("GrpcServer::Create" in why for why in dict(plan.tests_left_out).values())
+    grpc = "tensorflow/core/distributed_runtime/rpc/grpc_server_lib.cc"
+    assert grpc in {c.src for c in tf.compiles} and grpc not in shipped - {c.src for c in tf.compiles}
+    assert re.findall(r"^\s*(\S+);", (tree / "tensorflow/c/version_script.lds").read_text(), re.M)[:2] == [
+        "*TF_*", "*TFE_*"]
+    creates = re.findall(r"static Status Create\(([^)]*)\)", (tree / grpc.replace(".cc", ".h")).read_text())
+    assert len(creates) == 3 and not any("TF_" in c or "TFE_" in c for c in creates)
+
+    def calls_create(label):
+        t = ws.target(label)
+        helpers = [d for d in t.attrs.get("deps", []) if (h := ws.target(d)) is not None and h.attrs.get("testonly")]
+        files = [f for x in [label, *helpers] for f in ws.target(x).attrs.get("srcs", []) if f.endswith(".cc")]
+        return any("GrpcServer::Create" in (tree / f.lstrip("/").replace(":", "/")).read_text() for f in files)
+    assert all(calls_create(label) for label in GRPC_TESTS) and not any(map(calls_create, C_API_TESTS))
+    # the autopkgtest (config.ninja: host_libs = installed) builds the tests and runs the op generators their
+    # headers need against the installed framework: not one compile or link of a library
+    configure(tree, r)
+    (tree / "build.ninja").write_text(ninja.render(plan))
+    with open(tree / "obj-debforge/config.ninja", "a") as f:
+        f.write("host_libs = installed\ninstalled_libdir = /usr/lib/x86_64-linux-gnu\n")
+    lines = subprocess.run(["ninja", "-t", "commands", "installed-tests@x86-64-v3"], cwd=tree, capture_output=True,
+                           text=True, check=True).stdout.splitlines()
+    assert not [x for x in lines if re.search(r" -o obj-debforge/(generic|x86-64-v[34])/obj/| -soname", x)]
+    tools = [x for x in lines if " -o obj-debforge/host/bin/" in x]
+    assert tools and all(" -ltensorflow_framework " in x for x in tools)
+    assert sum(" -o obj-debforge/x86-64-v3/tests/obj/" in x for x in lines) > 12   # the tests' own objects
+    script = debian.render(r, {"amd64": plan}, tree, 1700000000)["tests/upstream-tests"][0]
+    assert '"host_libs = installed"' in script
 
 
 def included(tree, sources, wanted) -> dict[str, str]:
@@ -289,3 +364,31 @@ def test_framework_builds_links_and_loads_in_sid(tmp_path):
         subprocess.run(["chroot", root, "gcc", "-o", "/tmp/load", "/tmp/load.c"], check=True)
         load = subprocess.run(["chroot", root, "/tmp/load", f"{inside}/{library}"], capture_output=True, text=True)
     assert load.returncode == 0 and "TF_GetCode(TF_NewStatus()) = 0" in load.stdout, load.stdout + load.stderr
+
+
+def test_the_level_bench_checks_the_copy_and_compares_outputs(tmp_path):
+    """bench/tf_capi_levels.py (it needs the built packages to run): each level's run must have mapped that
+    level's copy, and a copy's output is bit-identical to the generic one's or within the tolerance."""
+    import array
+    import sys
+    sys.path.insert(0, str(ROOT / "bench"))
+    import tf_capi_levels as bench
+    assert bench.masks() == {"generic": "glibc.cpu.hwcaps=-AVX2", "x86-64-v3": "glibc.cpu.hwcaps=-AVX512F",
+                             "x86-64-v4": ""}
+    fake = tmp_path / "prog"   # prints what tf_capi_levels.c prints, having "loaded" the v3 copy
+    fake.write_text("#!/bin/sh\necho 'tanh 1.2500 00000000000000ff 4'\n"
+                    "echo 'loaded /usr/lib/x86_64-linux-gnu/glibc-hwcaps/x86-64-v3/libtensorflow.so.2.14.1' >&2\n")
+    fake.chmod(0o755)
+    assert bench.run(fake, "x86-64-v3", "glibc.cpu.hwcaps=-AVX512F", "0", 1, [], None) == {
+        "tanh": (1.25, "00000000000000ff")}
+    for level in ("generic", "x86-64-v4"):
+        with pytest.raises(SystemExit, match="not that level's copy"):
+            bench.run(fake, level, "", "0", 1, [], None)
+    outputs = {}
+    for name, values in (("g", [1.0, -2.0, 0.5]), ("same", [1.0, -2.0, 0.5]), ("fma", [1.0, -2.0 + 4e-6, 0.5]),
+                         ("off", [1.0, -2.0, 0.6])):
+        outputs[name] = tmp_path / f"{name}.f32"
+        outputs[name].write_bytes(array.array("f", values).tobytes())
+    assert bench.agreement(outputs["g"], outputs["same"]) == "identical"
+    assert bench.agreement(outputs["g"], outputs["fma"]).endswith(" ok")
+    assert bench.agreement(outputs["g"], outputs["off"]).endswith("BEYOND TOLERANCE")

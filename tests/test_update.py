@@ -2,16 +2,18 @@
 1.1, update/v2 is 1.2), its patches refreshed, dropped or refused, and the bad input the issue names."""
 
 import functools
+import hashlib
 import http.server
 import json
 import shutil
+import subprocess
 import tarfile
 import threading
 
 import pytest
 from debian.deb822 import Sources
 
-from conftest import FIXTURES, run_cli, snapshot
+from conftest import FIXTURES, ROOT, extract, run_cli, snapshot
 from debforge import cli, pipeline, update, upstream
 
 RECIPE = """\
@@ -85,6 +87,21 @@ Forwarded: not-needed
  int core_answer(void) { return helper_base() + core_util() + CORE_LEVEL; }
 """
 
+# REJECTED as the maintainer refreshes it against 1.2
+REFRESHED = """\
+Description: mark the helpers include
+Author: Test <test@example.org>
+Forwarded: not-needed
+---
+--- a/core.c
++++ b/core.c
+@@ -1,3 +1,3 @@
+ #include "core.h"
+-int core_fast(void);
++int core_fast(void); /* patched */
+ int core_answer(void) { return 40 + core_fast() + CORE_LEVEL; }
+"""
+
 
 def releases(tmp_path):
     for n in ("1", "2"):
@@ -132,6 +149,7 @@ def test_update_to_a_new_release_keeps_the_maintainers_work(tmp_path):
     assert log.startswith("fx (1.2-1) unstable; urgency=medium\n\n  * New upstream release 1.2.\n")
     assert "\nfx (1.1-1) unstable" in log
     assert "libzstd-dev" in (tree / "debian/control").read_text()
+    assert f"next: debforge build --sbuild {recipe} -o {tmp_path / 'out'}\n" in proc.stderr   # a tarball: trixie
     # again at the same release: nothing changes
     before, text = snapshot(tmp_path / "out"), recipe.read_text()
     again = run_cli("update", recipe, "--tarball", tmp_path / "fx-1.2.tar.gz", "-o", tmp_path / "out", "--json")
@@ -171,6 +189,13 @@ def test_a_patch_that_no_longer_applies_changes_nothing(tmp_path):
     assert "core.c.rej:\n--- core.c\n+++ core.c\n@@ -1,4 +1,4 @@\n" in proc.stderr   # the rejected hunk
     assert f"run again: debforge update {recipe} --version 1.2 --tarball {tmp_path}/fx-1.2.tar.gz" in proc.stderr
     assert snapshot(tmp_path) == before and recipe.read_text() == text   # fuzz.patch not refreshed either
+    # refreshed by hand as the error says: the update goes through, and the graph diff still reads 1.1's tree as
+    # it was built (with the patch as it was then, which no longer matches the file)
+    (tmp_path / "patches/rejected.patch").write_text(REFRESHED)
+    proc = run_cli("update", recipe, "--tarball", tmp_path / "fx-1.2.tar.gz", "-o", tmp_path / "out")
+    assert proc.returncode == 0, proc.stderr
+    assert "no graph diff" not in proc.stderr and proc.stdout.startswith("graph diff of fx 1.1 -> 1.2 (amd64)")
+    assert "int core_fast(void); /* patched */" in (tmp_path / "out/fx-1.2/core.c").read_text()
 
 
 def test_tarball_versions():
@@ -181,20 +206,37 @@ def test_tarball_versions():
         update._tarball_version(FIXTURES / "other.zip", "fx")
 
 
-def debian_recipe(tmp_path, monkeypatch, sha: dict[str, str]):
+def debian_recipe(tmp_path, monkeypatch, sha: dict[str, str] | None = None):
     """The fixture as `upstream: debian` at 1.1; the suite's index (monkeypatched) has 1.1 and 1.2 with the
-    given orig checksums; the download cache is under tmp_path."""
+    given orig checksums (default: the tarballs' own); the download cache is under tmp_path."""
     releases(tmp_path)
     monkeypatch.setattr(upstream, "CACHE", tmp_path / "cache")
-    index = {v: Sources(f"Package: fx\nVersion: {v}-1\nChecksums-Sha256:\n {sha[v]} 1 fx_{v}.orig.tar.gz\n")
-             for v in ("1.1", "1.2")}
-    monkeypatch.setattr(upstream, "debian_releases", lambda package, suite, log: index)
     path = tmp_path / "fx.yaml"
     path.write_text(RECIPE.replace("upstream: {tarball: fx-1.1.tar.gz}", "upstream: {debian: fx, suite: trixie}"))
     (tmp_path / "cache/orig/trixie").mkdir(parents=True)
     for v in ("1.1", "1.2"):
         shutil.copyfile(tmp_path / f"fx-{v}.tar.gz", tmp_path / f"cache/orig/trixie/fx_{v}.orig.tar.gz")
+    sha = sha or {v: hashlib.sha256((tmp_path / f"fx-{v}.tar.gz").read_bytes()).hexdigest() for v in ("1.1", "1.2")}
+    index = {v: Sources(f"Package: fx\nVersion: {v}-1\nChecksums-Sha256:\n {sha[v]} 1 fx_{v}.orig.tar.gz\n")
+             for v in ("1.1", "1.2")}
+    monkeypatch.setattr(upstream, "debian_releases", lambda package, suite, log: index)
     return path
+
+
+def test_a_rerun_at_the_same_release_changes_nothing(tmp_path, monkeypatch, capsys):
+    """Once the recipe is at the suite's newest release, update again (plain, with that --version, with the suite
+    and an ABI flag given again): nothing is fetched, rewritten or written."""
+    path, out = debian_recipe(tmp_path, monkeypatch), tmp_path / "out"
+    shutil.copytree(tmp_path / "cache/orig/trixie", tmp_path / "cache/orig/sid")   # the index says sid has them too
+    assert cli.main(["update", str(path), "--suite", "sid", "-o", str(out)]) == 0
+    assert 'version: "1.2"' in path.read_text() and (out / "fx-1.2/debian/changelog").is_file()
+    assert f"next: debforge build --sbuild sid {path} -o {out}\n" in capsys.readouterr().err   # sid's, built in sid
+    before, text = snapshot(tmp_path), path.read_text()
+    for args in ([], ["--version", "1.2"], ["--suite", "sid", "--bump-abi"]):
+        assert cli.main(["update", str(path), *args, "-o", str(out)]) == 0
+        captured = capsys.readouterr()
+        assert "is at fx 1.2 already: nothing to do" in captured.err and captured.out == "", args
+    assert snapshot(tmp_path) == before and path.read_text() == text
 
 
 def test_a_version_that_does_not_exist(tmp_path, monkeypatch, capsys):
@@ -240,14 +282,19 @@ DATED = RECIPE.replace('version: "1.1"', "version: 20240722.0").replace("""\
   - name: libfx20240722   # the ABI is the date
     libraries:
       - {name: core, target: //:core, soversion: 20240722, version: 20240722.0.0}
-      - {name: extra, target: //:extra, soversion: 1, version: 1.0.0}
-""")
+      - {name: extra, target: //:extra, soversion: 1, version: 1.20240722.0}
+""") + """\
+lintian-overrides:
+  libfx20240722-generic:   # follows the package's name
+    new-package-uses-date-based-version-number: the version is a date
+  libfx-dev: {new-package-uses-date-based-version-number: the version is a date}
+"""
 
 
 @pytest.mark.parametrize("abi", [None, "bump", "keep"])
 def test_names_that_follow_a_date_version(tmp_path, abi):
     """abseil's layout: the library version holds the release (it follows it); package names and soversions hold
-    its date, which changes the ABI only if the maintainer says so."""
+    its date, which changes the ABI only if the maintainer says so, and the lintian-overrides follow the names."""
     path = tmp_path / "fx.yaml"
     path.write_text(DATED)
     releases(tmp_path)
@@ -259,11 +306,15 @@ def test_names_that_follow_a_date_version(tmp_path, abi):
             update.rewrite(recipe, release, [])
         return
     new = update.rewrite(recipe, release, [])
-    # the version (quoted: plain, 20260107.0 reads as a float) and the library version
-    want = DATED.replace("version: 20240722.0 ", 'version: "20260107.0" ').replace("20240722.0", "20260107.0")
+    # the version (quoted: plain, 20260107.0 reads as a float) and the library versions holding it, but
+    # 20240722.0.0, which starts with its soversion: it moves with it or stays
+    want = DATED.replace("version: 20240722.0 ", 'version: "20260107.0" ').replace("1.20240722.0}", "1.20260107.0}")
     if abi == "bump":
         want = want.replace("20240722", "20260107")
-    assert new == want and "soversion: 1, version: 1.0.0}" in new
+    assert new == want and "soversion: 1, version: 1.20260107.0}" in new
+    # it loads: the lintian-overrides name packages of the recipe
+    generic = "libfx20260107-generic" if abi == "bump" else "libfx20240722-generic"
+    assert set(update.staged_recipe(recipe, new).lintian_overrides) == {generic, "libfx-dev"}
 
 
 @pytest.fixture
@@ -323,26 +374,75 @@ def test_real_update_of_brotli_from_trixie_to_sid(tmp_path):
         "brotli (1.2.0-1) unstable; urgency=medium\n\n  * New upstream release 1.2.0.\n")
 
 
-@pytest.mark.heavy   # about 9 minutes of planning two abseil releases: opt-in, as the other big upstreams' runs
+ABSEIL_2026 = FIXTURES / "update/abseil-20260526"
+# what 20260526 dropped (bad_any_cast_impl, low_level_hash, pool_urbg) or made header-only
+ABSEIL_GONE = ("bad_any_cast_impl", "low_level_hash", "pool_urbg", "absl_bad_optional_access,",
+               "absl_bad_variant_access,", "absl_string_view,")
+# what it added, as Debian's libabsl20260526 ships it: CMake's names, bazel's targets (source_location, entropy_pool,
+# tracing_internal and structured_proto are in the graph diff, compiled into the libraries that use them)
+ABSEIL_NEW = {"clock_interface": "//absl/time:clock_interface",
+              "generic_printer_internal": "//absl/strings:generic_printer",
+              "hashtable_profiler": "//absl/profiling:hashtable",
+              "log_internal_structured_proto": "//absl/log/internal:structured_proto",
+              "profile_builder": "//absl/profiling:profile_builder",
+              "random_internal_entropy_pool": "//absl/random/internal:entropy_pool",
+              "source_location": "//absl/types:source_location",
+              "status_builder": "//absl/status:status_builder",
+              "tracing_internal": "//absl/base:tracing_internal"}
+
+
+@pytest.mark.heavy   # 27 min measured: generate and four update runs (8 min), then sbuild: opt-in
 def test_real_update_of_abseil_from_trixie_to_sid(tmp_path):
-    """recipes/abseil.yaml (trixie's 20240722.0) moved to sid's 20260526.0 (planned, not built: see
-    docs/updates.md): six libraries upstream dropped or made header-only come out first, as a maintainer does."""
-    source = FIXTURES.parent.parent / "recipes/abseil.yaml"
-    if not source.is_file():
-        pytest.skip("recipes/abseil.yaml is not in this tree")
-    gone = ("bad_any_cast_impl", "low_level_hash", "pool_urbg", "absl_bad_optional_access,",
-            "absl_bad_variant_access,", "absl_string_view,")
+    """recipes/abseil.yaml (trixie's 20240722.0, generated as the packaged release) moved to sid's 20260526.0 as
+    docs/updates.md tells it: the ABI question, two patches that no longer apply (Debian's options, refreshed as
+    Debian's configure.diff; the CVE fix, which upstream's rewritten raw_hash_set holds), six libraries gone, the
+    nine new ones added; then built by sbuild in sid: sid's lintian clean, blhc clean, and the strong exported
+    symbols of sid's libabsl20260526, library by library."""
     recipe = tmp_path / "abseil.yaml"
-    recipe.write_text("".join(ln for ln in source.read_text().splitlines(keepends=True)
-                              if not any(g in ln for g in gone)))
-    refused = run_cli("update", recipe, "--suite", "sid", "--version", "20260526.0", "-o", tmp_path / "out")
+    recipe.write_text("".join(ln for ln in (ROOT / "recipes/abseil.yaml").read_text().splitlines(keepends=True)
+                              if not any(g in ln for g in ABSEIL_GONE)))
+    shutil.copytree(ROOT / "recipes/patches/abseil", tmp_path / "patches/abseil")
+    out = tmp_path / "out"
+    assert run_cli("generate", recipe, "-o", out).returncode == 0
+    update = ("update", recipe, "--suite", "sid", "--version", "20260526.0", "-o", out)
+    refused = run_cli(*update)
     assert refused.returncode == 2 and "does 20260526.0 change the ABI?" in refused.stderr, refused.stderr
-    proc = run_cli("update", recipe, "--suite", "sid", "--version", "20260526.0", "--bump-abi", "-o", tmp_path / "out")
+    for patch in ("debian-options.patch", "CVE-2025-0838.patch"):
+        rejected = run_cli(*update, "--bump-abi")
+        assert rejected.returncode == 2, rejected.stderr[-4000:]
+        assert f"{patch} does not apply to abseil 20260526.0" in rejected.stderr, rejected.stderr[-4000:]
+        if patch == "debian-options.patch":
+            shutil.copyfile(ABSEIL_2026 / patch, tmp_path / "patches/abseil" / patch)
+        else:
+            recipe.write_text(recipe.read_text().replace(", patches/abseil/CVE-2025-0838.patch", ""))
+    proc = run_cli(*update, "--bump-abi")
     assert proc.returncode == 0, proc.stderr[-4000:]
+    assert "no graph diff" not in proc.stderr
     assert "  SONAME: .so.20240722 -> .so.20260526 (84 libraries)\n" in proc.stdout
     assert "    + //absl/random/internal:entropy_pool\n    - //absl/random/internal:pool_urbg\n" in proc.stdout
     assert len(proc.stdout.splitlines()) < 80
-    assert "  - name: libabsl20260526\n" in recipe.read_text()
+    text = recipe.read_text()
+    assert "  - name: libabsl20260526\n" in text and "  libabsl20260526-generic:\n" in text
+    recipe.write_text(text.replace("  - name: libabsl20260526\n    libraries:\n", "  - name: libabsl20260526\n"
+                                   "    libraries:\n" + "".join(
+                                       f"      - {{name: absl_{n}, target: \"{t}\", soversion: 20260526, "
+                                       f"version: 20260526.0.0}}\n" for n, t in ABSEIL_NEW.items())))
+    build = run_cli("build", recipe, "-o", out, "--sbuild", "sid", "--no-check-reproducible")
+    assert build.returncode == 0, build.stderr[-4000:]
+    assert "debforge: lintian (sid's, in the chroot): 0 errors, 0 warnings" in build.stderr
+    assert "debforge: blhc: clean" in build.stderr
+    [deb] = out.glob("libabsl20260526-generic_20260526.0-1_*.deb")
+    ours = {p.name: p for p in extract(deb, tmp_path / "ours").glob("usr/lib/*/libabsl_*.so.20260526")}
+    theirs = extract(upstream.fetch_debian_binary("libabsl20260526", "sid", tmp_path / "deb"), tmp_path / "theirs")
+    libs = sorted(theirs.glob("usr/lib/*/libabsl_*.so.20260526"))
+    assert sorted(ours) == [lib.name for lib in libs] and len(libs) == 93   # Debian's 93
+    for lib in libs:   # the same ABI: strong symbols (weak template instantiations vary with the compiler)
+        assert strong_symbols(ours[lib.name]) == strong_symbols(lib), lib.name
+
+
+def strong_symbols(lib):
+    out = subprocess.run(["nm", "-D", "--defined-only", str(lib)], capture_output=True, text=True, check=True).stdout
+    return {ln.split()[-1] for ln in out.splitlines() if ln.split()[-2] not in "VvWwu"}
 
 
 def test_a_failing_regeneration_puts_the_recipe_and_patches_back(tmp_path):

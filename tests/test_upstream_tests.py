@@ -182,6 +182,16 @@ def test_a_hanging_test_is_named_and_a_wrong_copy_is_caught(tmp_path):
                     "obj-debforge/x86-64-v3/tests/build/bin/core_test"], cwd=tree, check=True)
     status = result.read_text().splitlines()[0]
     assert status.startswith("WRONG-COPY") and "obj-debforge/generic/libcalc.so.1" in status, status
+    # no copy at all is wrong too; a recipe library the program does not need (a test of header-only code,
+    # linked --as-needed: PyTorch's c10 bit_cast_test) is no copy to check
+    (tree / "obj-debforge/generic/libcalc.so.1").unlink()
+    for libs, expect in (("libcalc.so.1", "WRONG-COPY"), ("libnotneeded.so.1", "FAIL")):
+        subprocess.run(["sh", "debian/debforge/run-test", result.relative_to(tree), "x86-64-v3", "build", "60",
+                        "obj-debforge/tests/runfiles/core_test.runfiles/calc_project", "", libs, "", "--",
+                        "obj-debforge/x86-64-v3/tests/build/bin/core_test"], cwd=tree, check=True)
+        lines = result.read_text().splitlines()
+        assert lines[0].startswith(expect), lines
+    assert lines[1] == "copy libnotneeded.so.1 not-needed"
 
 
 @pytest.mark.skipif(shutil.which("ninja") is None or shutil.which("gcc") is None, reason="needs ninja and gcc")
@@ -247,3 +257,80 @@ def test_nsync_broken_v3_copy_fails_the_build_at_that_level_only(tmp_path):
     assert lines["generic"].startswith("2 passed, 0 failed") and lines["x86-64-v4"].startswith("2 passed, 0 failed")
     assert lines["x86-64-v3"].startswith("0 passed, 2 failed"), lines
     assert "counter_test.c" in log.split("debforge tests: x86-64-v3: output of")[1]   # the failing assertion
+
+
+# TensorFlow's test shapes (tests/fixtures/tftests/defs.bzl): tf_cuda_cc_test's test_suite of <name>_cpu and
+# <name>_gpu, tf_cc_test's framework shared object among srcs and data, tf_custom_op_library's shared object that a
+# test loads from its runfiles
+TF_TREE = FIXTURES / "tftests"
+
+
+def tf_shapes_plan(tmp_path, select, tree=TF_TREE):
+    return fixture_plan(fixture_recipe(tmp_path / "tf.yaml", tree, "capi", [("fw", "//:libfw.so.1"),
+                                                                             ("capi", "//:libcapi.so.1")],
+                                       f"tests:\n  select: {select}\n"))
+
+
+@pytest.mark.parametrize("select", ['["//:capi_test", "//:fw_test"]', '["//:all"]', '["//:all_tests"]'])
+def test_suites_expand_to_their_cpu_tests_which_link_the_libraries_they_name(tmp_path, select):
+    plan = tf_shapes_plan(tmp_path, select)
+    tests = {t.label: t for t in plan.tests}
+    assert sorted(tests) == ["//:capi_test_cpu", "//:fw_test"]   # capi_test_gpu needs a GPU
+    capi, fw = tests["//:capi_test_cpu"], tests["//:fw_test"]
+    # the C API from libcapi (never a static copy), the framework named among srcs from libfw; only the test's
+    # own source compiled in; the framework's shared object is linked, not staged as data
+    assert capi.siblings == ["capi", "fw"] and [c.src for c in capi.compiles] == ["capi_test.c"]
+    assert fw.siblings == ["fw"] and [c.src for c in fw.compiles] == ["fw_test.c"] and fw.data == []
+    # the library's generated header, which the test includes: its compile waits for it (in the autopkgtest's
+    # fresh tree, the library installed, nothing else makes it first)
+    assert fw.generated == capi.generated == ["obj-debforge/gen/fw_version.h"]
+    # the shared object the test loads is built for the tests (its own source only) and staged in its runfiles
+    [lib] = plan.test_libraries
+    assert lib.label == "//:test_op.so" and capi.data == [lib.path] == ["obj-debforge/gen/test_op.so"]
+    assert [c.src for c in lib.compiles] == ["test_op.c"] and lib.siblings == ["fw"]
+
+
+def test_naming_a_gpu_test_selects_it_and_a_suite_of_other_rules_is_an_error(tmp_path):
+    assert [t.label for t in tf_shapes_plan(tmp_path, '["//:capi_test_gpu"]').tests] == ["//:capi_test_gpu"]
+    tree = tmp_path / "tree"
+    shutil.copytree(TF_TREE, tree)
+    with open(tree / "BUILD.bazel", "a") as f:
+        f.write('\ntest_suite(\n    name = "odd_suite",\n    tests = [":fw_core"],\n)\n')
+    with pytest.raises(DebforgeError) as exc:
+        tf_shapes_plan(tmp_path, '["//:odd_suite"]', tree)
+    assert "test_suite '//:odd_suite' (tests.select entry '//:odd_suite') lists '//:fw_core', which is not a " \
+           "cc_test" in str(exc.value) and exc.value.file.endswith("BUILD.bazel")
+
+
+@pytest.mark.skipif(shutil.which("ninja") is None or shutil.which("gcc") is None, reason="needs ninja and gcc")
+def test_a_test_loads_its_shared_object_from_the_runfiles_at_each_level(tmp_path):
+    tree = tmp_path / "tree"
+    shutil.copytree(TF_TREE, tree)
+    plan = tf_shapes_plan(tmp_path, '["//:all"]', tree)
+    proc = _run_tests(tree, plan, "generic", "x86-64-v3")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    for level in ("generic", "x86-64-v3"):
+        assert _summary(proc.stdout, level) == ["PASS //:capi_test_cpu", "PASS //:fw_test"], proc.stdout
+    assert f"library libcapi.so.1 from {tree}/obj-debforge/x86-64-v3/libcapi.so.1" in proc.stdout
+    staged = tree / "obj-debforge/tests/runfiles/capi_test_cpu.runfiles/org_fixture/test_op.so"
+    assert staged.is_symlink() and staged.resolve() == tree / "obj-debforge/gen/test_op.so"
+
+
+def test_a_test_never_links_two_libraries_holding_the_same_code(tmp_path):
+    """libcapicc holds the C API again (as libtensorflow_cc holds libtensorflow's kernels): a test reaching code of
+    both would load two copies of it; tests.libraries names what tests link, and the rest is compiled in."""
+    libs = [("fw", "//:libfw.so.1"), ("capicc", "//:libcapicc.so.1"), ("capi", "//:libcapi.so.1")]
+    select = 'tests:\n  select: ["//:extra_test"]\n'
+    with pytest.raises(DebforgeError) as exc:
+        fixture_plan(fixture_recipe(tmp_path / "r.yaml", TF_TREE, "capi", libs, select))
+    assert "'//:extra_test' would link libcapi and libcapicc, which both hold '//:capi_lib'" in str(exc.value)
+    assert exc.value.file.endswith("BUILD.bazel") and "tests.libraries" in exc.value.hint
+    plan = fixture_plan(fixture_recipe(tmp_path / "r.yaml", TF_TREE, "capi", libs,
+                                       select + "  libraries: [fw, capi]\n"))
+    [test] = plan.tests
+    assert test.siblings == ["capi", "fw"] and sorted(c.src for c in test.compiles) == ["extra.c", "extra_test.c"]
+    bad = fixture_recipe(tmp_path / "r.yaml", TF_TREE, "capi", libs, select + "  libraries: [fw, tensorflow]\n")
+    with pytest.raises(DebforgeError) as exc:
+        load_recipe(bad)
+    assert exc.value.line == 26 and "tests.libraries entry 'tensorflow' is not a library of this recipe" in \
+        str(exc.value)

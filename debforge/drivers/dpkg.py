@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 from debian.deb822 import Deb822
 
 from ..core.errors import DebforgeError
-from ..recipe.model import Recipe
+from ..recipe.model import BinaryPackage, Recipe
 
 
 def _need(tool: str, package: str) -> None:
@@ -17,9 +18,10 @@ def _need(tool: str, package: str) -> None:
         raise DebforgeError(f"{tool} is not installed", hint=f"apt-get install {package}")
 
 
-def missing_build_depends(tree: Path) -> str:
-    """dpkg-checkbuilddeps' list of unmet build dependencies ('' when all are met)."""
-    proc = subprocess.run(["dpkg-checkbuilddeps"], cwd=tree, capture_output=True, text=True)
+def missing_build_depends(tree: Path, profiles: list[str] = ()) -> str:
+    """dpkg-checkbuilddeps' list of unmet build dependencies under the build PROFILES ('' when all are met)."""
+    proc = subprocess.run(["dpkg-checkbuilddeps", *[f"-P{','.join(profiles)}"] * bool(profiles)], cwd=tree,
+                          capture_output=True, text=True)
     if proc.returncode == 0:
         return ""
     return proc.stderr.split("Unmet build dependencies:", 1)[-1].strip()
@@ -46,10 +48,11 @@ def dpkg_buildpackage(tree: Path, log=print, profiles: list[str] = ()) -> Path:
     """Build source and binary packages (under build PROFILES); returns the .changes file. The log goes to
     <tree>/../<name>.build."""
     _need("dpkg-buildpackage", "dpkg-dev")
-    missing = missing_build_depends(tree)
+    missing = missing_build_depends(tree, profiles)
     if missing:
         raise DebforgeError(f"unmet build dependencies: {missing}", str(tree / "debian/control"),
-                            hint=f"apt-get build-dep {tree}  (or build in a clean chroot with --sbuild)")
+                            hint=f"apt-get build-dep {'-P ' + ','.join(profiles) + ' ' if profiles else ''}{tree}  "
+                                 f"(or build in a clean chroot with --sbuild)")
     changelog = (tree / "debian/changelog").read_text().splitlines()[0]
     source, version = changelog.split()[0], changelog.split()[1].strip("()")
     arch = subprocess.run(["dpkg-architecture", "-qDEB_HOST_ARCH"], capture_output=True, text=True).stdout.strip()
@@ -90,3 +93,43 @@ def lintian(changes: Path) -> tuple[int, int, str]:
 def lintian_counts(lines: list[str]) -> tuple[int, int]:
     """(errors, warnings) among lintian's output lines."""
     return sum(ln.startswith("E: ") for ln in lines), sum(ln.startswith("W: ") for ln in lines)
+
+
+def record_symbols(tree: Path, recipe: Recipe, packages: dict[str, BinaryPackage], out: Path) -> list[str]:
+    """After a build: the symbols file of each package holding libraries (`packages`: its name -> the recipe's
+    package) as dpkg-gensymbols records it from the build (the recipe's file, where it names one, as the basis; the
+    upstream version as a new symbol's minimum), written to OUT/<name>.symbols: what the recipe's `symbols` keeps.
+    A package exporting weak C++ symbols gets none: which template instantiations and inline functions a compiler
+    emits changes with its version (abseil's differ between gcc 12 and 14), so their list would break the build for
+    no ABI change. Returns a note per file that is new or differs from the recipe's."""
+    triplet = subprocess.run(["dpkg-architecture", "-qDEB_HOST_MULTIARCH"], capture_output=True,
+                             text=True).stdout.strip()
+    notes = []
+    for name, pkg in packages.items():
+        staged = tree / "debian" / name
+        libs = [staged / "usr/lib" / triplet / f"lib{lib.name}.so.{lib.version}" for lib in pkg.libraries]
+        if not all(f.is_file() for f in libs) or any(_weak_cxx(f) for f in libs):   # not built: a build profile
+            continue
+        dest = out / f"{name}.symbols"
+        proc = subprocess.run(["dpkg-gensymbols", f"-p{name}", f"-P{staged}", f"-v{recipe.version}", f"-O{dest}",
+                               *[f"-e{f}" for f in libs], *[f"-I{pkg.symbols}"] * bool(pkg.symbols)],
+                              cwd=tree, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise DebforgeError(f"dpkg-gensymbols failed for {name}: {proc.stderr.strip()[-500:]}", str(tree))
+        text = dest.read_text()
+        if not pkg.symbols:   # as Debian's: which -dev package a symbol's minimum version is for
+            text = re.sub(r"^(\S.* #MINVER#)$", rf"\1\n* Build-Depends-Package: {recipe.dev_package}", text,
+                          flags=re.M)
+            dest.write_text(text)
+            notes.append(f"{name}: its symbols, recorded in {dest}: keep them with the package's 'symbols' key "
+                         f"(a file beside the recipe; see docs/dev-packages.md)")
+        elif text != pkg.symbols.read_text():
+            notes.append(f"{name}: its symbols differ from {pkg.symbols}: this build's are in {dest}")
+    return notes
+
+
+def _weak_cxx(library: Path) -> bool:
+    """Whether a library exports weak C++ definitions (template instantiations, inline functions)."""
+    out = subprocess.run(["nm", "-D", "--defined-only", "--format=posix", str(library)], capture_output=True,
+                         text=True, check=True).stdout
+    return any(f[0].startswith("_Z") and f[1] in "WV" for f in (ln.split() for ln in out.splitlines()) if len(f) > 1)

@@ -10,7 +10,7 @@ from ..core.layout import HOST_DIR
 from ..graph import Target, split_label
 from .closure import Dependencies
 from .flags import CompileFlags, x_lang
-from .model import HostTool, TestProgram
+from .model import HostTool, TestLibrary, TestProgram
 from .rules.common import Tool
 from .scope import Scope
 from .targets import STRING_ATTRS, STRING_LIST_ATTRS, checked, where
@@ -24,8 +24,19 @@ class Sources(Protocol):
     def generated(self, t: Target) -> list[str]: ...
 
 
-def compile_program(exe: HostTool | TestProgram, closure: list[Target], flags: CompileFlags, steps: Sources,
-                    visible: list[Target] | None = None) -> None:
+def program_view(scope: Scope, t: Target) -> tuple[Target, list[str]]:
+    """A program (a host tool, a test, a shared object a test loads) as the cc_library of its closure, and the
+    recipe libraries it links by naming their shared object: among its srcs (TensorFlow's macros put
+    libtensorflow_framework.so.2 there), or imported by a cc_import dependency."""
+    attrs = {k: v for k, v in t.attrs.items() if k in STRING_LIST_ATTRS + STRING_ATTRS}
+    shared = [scope.lib_by_label[lib].name for lib in map(scope.recipe_library, attrs.get("srcs", [])) if lib]
+    shared += [n for n in map(scope.imported_library, attrs.get("deps", [])) if n and n not in shared]
+    attrs["srcs"] = [src for src in attrs.get("srcs", []) if not scope.recipe_library(src)]
+    return Target(t.label, "cc_library", t.location, attrs), shared
+
+
+def compile_program(exe: HostTool | TestProgram | TestLibrary, closure: list[Target], flags: CompileFlags,
+                    steps: Sources, visible: list[Target] | None = None) -> None:
     """A program's compiles (each source once), the generated files they wait on and its link options, from the
     targets of its closure; `visible`: the targets whose includes and defines its compiles see (default: the
     closure)."""
@@ -75,14 +86,11 @@ class HostTools:
         """The tool as a cc_library whose closure is compiled into it, and the recipe libraries it links: a
         recipe library's shared object among its srcs or imported by a cc_import dep is linked (the library's
         generic copy is built first; what the tool's closure holds of it is not compiled again)."""
-        attrs = {k: v for k, v in t.attrs.items() if k in STRING_LIST_ATTRS + STRING_ATTRS}
         scope = self.scope
-        shared = [scope.lib_by_label[lib].name for lib in map(scope.recipe_library, attrs.get("srcs", [])) if lib]
-        shared += [n for n in map(scope.imported_library, attrs.get("deps", [])) if n and n not in shared]
-        attrs["srcs"] = [src for src in attrs.get("srcs", []) if not scope.recipe_library(src)]
+        view, shared = program_view(scope, t)
         for name in shared:
             if name not in self.deps.compiled:
                 raise DebforgeError(f"tool '{t.label}' of '{user.label}' links the recipe library '{name}', "
                                     f"which is planned after the library that runs the tool",
                                     *where(user.location), hint=f"list {name} earlier in {scope.recipe.path}")
-        return Target(t.label, "cc_library", t.location, attrs), shared
+        return view, shared

@@ -108,6 +108,24 @@ class TestProgram:
         return test_name(self.label)
 
 
+@dataclass
+class TestLibrary:
+    """A shared object upstream builds for its tests to load at run time (a cc_binary with linkshared among a
+    test's data: TensorFlow's tf_custom_op_library test_op1.so), staged in the tests' runfiles. Built once, at the
+    generic level, from its own closure; the recipe libraries it calls are not linked but resolved when it is
+    loaded, from the copies the test process has loaded (the level under test, the build tree's or the installed
+    ones alike)."""
+    label: str
+    location: str
+    path: str                # where it is built: its package path under GENDIR, as a generated data file
+    compiles: list[Compile] = field(default_factory=list)
+    cxx_link: bool = False
+    linkopts: list[str] = field(default_factory=list)
+    siblings: list[str] = field(default_factory=list)     # recipe libraries whose symbols it takes from the process
+    external_libs: list[str] = field(default_factory=list)
+    generated: list[str] = field(default_factory=list)
+
+
 def test_name(label: str) -> str:
     """A test's path under a level's test directory: its package path and name, as bazel-bin has it."""
     _, _, rest = label.partition("//")
@@ -128,6 +146,7 @@ class Plan:
     host_tools: list[HostTool] = field(default_factory=list)   # built before the steps that run them
     tests: list[TestProgram] = field(default_factory=list)      # upstream's tests the recipe selects
     tests_left_out: list[tuple[str, str]] = field(default_factory=list)   # (test, the recipe's reason)
+    test_libraries: list[TestLibrary] = field(default_factory=list)   # shared objects the tests load
     test_depends: list[str] = field(default_factory=list)   # Debian packages only the tests need (<!nocheck>)
     workspace: str = "_main"   # upstream's repository name: the runfiles directory of its tests' data
 

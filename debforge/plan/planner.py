@@ -52,11 +52,12 @@ def make_plan(recipe: Recipe, ws: ScanView, arch: str, flavor: FlavorBuild | Non
         if levels:   # where there are copies to build (an x86-only source matches nothing on arm64)
             check_level_sensitive(recipe, libs)
         externals = sorted(deps.externals_used)
-        tests, left_out, test_depends = TestPrograms(scope, deps, flags, steps).plan()
+        tests, left_out, test_depends, test_libraries = TestPrograms(scope, deps, flags, steps).plan()
         generate = [steps.steps[k] for k in sorted(steps.steps)]   # with those of the tests' data
         tools = [steps.host_tools.tools[k] for k in sorted(steps.host_tools.tools)]
         return Plan(recipe, arch, levels, libs, externals, generate, host_tools=tools, tests=tests,
-                    tests_left_out=left_out, test_depends=test_depends, workspace=ws.workspace_name or "_main")
+                    tests_left_out=left_out, test_depends=test_depends, test_libraries=test_libraries,
+                    workspace=ws.workspace_name or "_main")
     fl = flavor.flavor
     return Plan(recipe, arch, [], libs, sorted(deps.externals_used), generate, fl,
                 fl.arch_flags(recipe.flavor(fl.name).archs), tools)

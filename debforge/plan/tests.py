@@ -10,17 +10,18 @@ import re
 from ..core.errors import DebforgeError
 from ..core.labels import absolute
 from ..core.layout import GENDIR
-from ..graph import Target, split_label
+from ..graph import Target, file_path, split_label
 from ..recipe.model import TestEntry, Tests
 from . import linkopts, sensitivity
 from .closure import Dependencies
 from .flags import CompileFlags
-from .hosttools import Sources, compile_program
-from .model import TestProgram
+from .hosttools import Sources, compile_program, program_view
+from .model import TestLibrary, TestProgram
 from .scope import Scope
-from .targets import STRING_ATTRS, STRING_LIST_ATTRS, checked, where
+from .targets import HEADER_EXT, checked, deps_of, where
 
 TEST_KINDS = ("cc_test",)
+SUITE_KIND = "test_suite"
 # bazel's timeout per `timeout` attribute, and the timeout each `size` implies (default medium)
 TIMEOUTS = {"short": 60, "moderate": 300, "long": 900, "eternal": 3600}
 SIZES = {"small": "short", "medium": "moderate", "large": "long", "enormous": "eternal"}
@@ -39,13 +40,16 @@ class TestPrograms:
         self.deps = deps
         self.flags = flags
         self.steps = steps
+        self.libraries: dict[str, TestLibrary] = {}   # label -> a shared object tests load, planned once
+        self.headers: dict[str, list[str]] = {}       # library target -> its generated headers
 
-    def plan(self) -> tuple[list[TestProgram], list[tuple[str, str]], list[str]]:
-        """The test programs, the selected tests the recipe leaves out (with its reasons) and the Debian packages
-        only the tests use. Planned after the libraries: what those compile is linked, not compiled again."""
+    def plan(self) -> tuple[list[TestProgram], list[tuple[str, str]], list[str], list[TestLibrary]]:
+        """The test programs, the selected tests the recipe leaves out (with its reasons), the Debian packages
+        only the tests use and the shared objects the tests load. Planned after the libraries: what those compile
+        is linked, not compiled again."""
         spec = self.scope.recipe.tests
         if spec is None:
-            return [], [], []
+            return [], [], [], []
         selected = self.selected(spec)
         left_out = {label: e.reason for label in selected for e in spec.leave_out if e.matches(label)}
         _each_matches(spec.leave_out, selected, "tests.leave-out entry")
@@ -54,7 +58,8 @@ class TestPrograms:
             _each_matches(entries, run, f"tests.known-failures.{level} entry")
         before = set(self.deps.externals_used)
         programs = [self.program(selected[label], spec) for label in run]
-        return programs, sorted(left_out.items()), sorted(self.deps.externals_used - before)
+        return programs, sorted(left_out.items()), sorted(self.deps.externals_used - before), \
+            [self.libraries[k] for k in sorted(self.libraries)]
 
     def selected(self, spec: Tests) -> dict[str, Target]:
         """The cc_test targets the recipe's patterns select, by label; a pattern matching none is an error."""
@@ -74,6 +79,8 @@ class TestPrograms:
         pkg, _, name = entry.pattern[2:].partition(":")
         if name and name != "all":
             t = ws.target(entry.pattern)
+            if t is not None and t.kind == SUITE_KIND:
+                return self.suite(t, entry, ())
             if t is not None and t.kind not in TEST_KINDS:
                 raise DebforgeError(f"tests.select entry '{entry.pattern}' is a {t.kind} ({t.location}), not a "
                                     f"cc_test", entry.file, entry.line)
@@ -84,7 +91,30 @@ class TestPrograms:
             targets = [t for p in pkgs if ws.build_file(p) is not None for t in ws.targets_in(p)]
         except DebforgeError as exc:
             raise DebforgeError(f"tests.select entry '{entry.pattern}': {exc}", entry.file, entry.line) from None
-        return [t for t in targets if t.kind in TEST_KINDS and "manual" not in _strings(t, "tags")]
+        return [t for t in targets if t.kind in TEST_KINDS and "manual" not in _strings(t, "tags")
+                and not _needs_gpu(t)]
+
+    def suite(self, suite: Target, entry: TestEntry, via: tuple[str, ...]) -> list[Target]:
+        """The tests of a test_suite (its `tests`; none listed: its package's, as bazel has it), suites among them
+        expanded, less those that need a GPU: of tf_cuda_cc_test's <name>_cpu and <name>_gpu, the CPU build runs
+        the first."""
+        ws, pkg = self.scope.ws, split_label(suite.label)[1]
+        try:
+            labels = [absolute(x, "", pkg) for x in _strings(suite, "tests")]
+        except ValueError as exc:
+            raise DebforgeError(f"test_suite '{suite.label}': {exc}", *where(suite.location)) from None
+        members = [ws.target(x) for x in labels] if labels else [
+            t for t in ws.targets_in(pkg) if t.kind in TEST_KINDS and "manual" not in _strings(t, "tags")]
+        out = []
+        for label, t in zip(labels or [t.label for t in members], members):
+            if t is not None and t.kind == SUITE_KIND and t.label not in via:
+                out += self.suite(t, entry, via + (suite.label,))
+            elif t is None or t.kind not in TEST_KINDS:
+                raise DebforgeError(f"test_suite '{suite.label}' (tests.select entry '{entry.pattern}') lists "
+                                    f"'{label}', which is not a cc_test", *where(suite.location))
+            elif not _needs_gpu(t):
+                out.append(t)
+        return out
 
     def program(self, t: Target, spec: Tests) -> TestProgram:
         checked(t)
@@ -93,19 +123,79 @@ class TestPrograms:
         test = TestProgram(t.label, t.location, timeout=spec.timeout or _timeout(t),
                            known_failures={lvl: why for lvl in spec.known_failures
                                            if (why := spec.known_failure(lvl, t.label))})
-        view = Target(t.label, "cc_library", t.location,
-                      {k: v for k, v in t.attrs.items() if k in STRING_LIST_ATTRS + STRING_ATTRS})
-        self.deps.start_library()
-        linked = {label: name for name, labels in self.deps.compiled.items() for label in labels}
-        closure, test.siblings, test.external_libs = self.deps.closure(view, linked=linked)
-        compile_program(test, closure, self.flags, self.steps, self.deps.visible(closure, test.siblings))
+        self.link(test, t)
         for c in test.compiles:
             c.level_sensitive = sensitivity.sensitive(self.scope.recipe, c.src)
-        test.linkopts = linkopts.read(test.linkopts, t.label, where(t.location)).kept
-        test.data = self.steps.paths(t, t.attrs.get("data", []))
+        test.data = self.data(t)
         test.args = [self.expand(t, a) for a in t.attrs.get("args", [])]
         test.env = _env(t)
         return test
+
+    def link(self, program: TestProgram | TestLibrary, t: Target) -> None:
+        """A test's (or test library's) compiles and what it links: a recipe library for each target one holds
+        (as cc_shared_library's dynamic_deps: never a static copy) and each shared object it names."""
+        view, shared = program_view(self.scope, t)
+        self.deps.start_library()
+        allowed = self.scope.recipe.tests.libraries
+        linked = {label: name for name, labels in self.deps.compiled.items() if allowed is None or name in allowed
+                  for label in labels}
+        closure, program.siblings, program.external_libs = self.deps.closure(view, linked=linked)
+        program.siblings += [name for name in shared if name not in program.siblings]
+        self.check_copies(program.siblings, t)
+        compile_program(program, closure, self.flags, self.steps, self.deps.visible(closure, program.siblings))
+        program.generated += sorted(set(self.linked_headers(closure, linked)) - set(program.generated))
+        program.linkopts = linkopts.read(program.linkopts, t.label, where(t.location)).kept
+
+    def linked_headers(self, closure: list[Target], linked: dict[str, str]) -> list[str]:
+        """The generated headers of the library targets a test depends on, through their dependencies (bazel's
+        transitive headers): its compiles include them, and in the autopkgtest (a fresh tree, the libraries
+        installed) nothing else generates them first."""
+        out: set[str] = set()
+        todo = [d for t in closure for d in deps_of(t) if d in linked]
+        seen: set[str] = set()
+        while todo:
+            label = todo.pop()
+            if label in seen or (t := self.scope.ws.target(label)) is None:
+                continue
+            seen.add(label)
+            if label not in self.headers:
+                self.headers[label] = [g for g in self.steps.generated(t) if g.endswith(HEADER_EXT)]
+            out.update(self.headers[label])
+            todo += [d for d in deps_of(t) if d in linked]
+        return sorted(out)
+
+    def check_copies(self, siblings: list[str], t: Target) -> None:
+        """No two libraries a test links hold the same target: the process would run two copies of its code and
+        its static registrations (TensorFlow's ops and kernels: libtensorflow and libtensorflow_cc)."""
+        holder: dict[str, str] = {}
+        for name in siblings:
+            for label in self.deps.compiled.get(name, ()):
+                if holder.setdefault(label, name) != name:
+                    raise DebforgeError(f"'{t.label}' would link lib{holder[label]} and lib{name}, which both hold "
+                                        f"'{label}': two copies of its code in one process", *where(t.location),
+                                        hint=f"name the libraries the tests link in {self.scope.recipe.path} "
+                                             f"(tests.libraries); what the others hold is compiled into the test")
+
+    def data(self, t: Target) -> list[str]:
+        """A test's data files: a recipe library's shared object is linked, not staged (ld.so finds the level's
+        copy); a shared object upstream builds for the test is planned and staged; the rest are files."""
+        out = []
+        for label in t.attrs.get("data", []):
+            rule = self.scope.ws.target(label) if not label.startswith("@") else None
+            if self.scope.recipe_library(label):
+                continue
+            if rule is not None and rule.kind == "cc_binary" and rule.attrs.get("linkshared"):
+                out.append(self.library(rule).path)
+            else:
+                out += self.steps.paths(t, [label])
+        return out
+
+    def library(self, t: Target) -> TestLibrary:
+        if t.label not in self.libraries:
+            checked(t)
+            lib = self.libraries[t.label] = TestLibrary(t.label, t.location, f"{GENDIR}/{file_path(t.label)}")
+            self.link(lib, t)
+        return self.libraries[t.label]
 
     def expand(self, t: Target, arg: str) -> str:
         """An argument with each $(location x) replaced by the runfiles path of x, a file among its data."""
@@ -130,6 +220,11 @@ def _each_matches(entries: tuple[TestEntry, ...], labels, what: str) -> None:
     for e in entries:
         if not any(e.matches(label) for label in labels):
             raise DebforgeError(f"{what} '{e.pattern}' matches no test that tests.select runs", e.file, e.line)
+
+
+def _needs_gpu(t: Target) -> bool:
+    """Whether a test is tagged as needing a GPU (TensorFlow's tf_gpu_tests_tags: gpu, requires-gpu...)."""
+    return any(tag == "gpu" or tag.startswith("requires-gpu") for tag in _strings(t, "tags"))
 
 
 def _strings(t: Target, attr: str) -> list[str]:

@@ -78,6 +78,19 @@ def set_value(text: str, path: tuple, value: str, file: str) -> str:
     return new
 
 
+def rename_key(text: str, path: tuple, new_key: str, file: str) -> str:
+    """text with the mapping key at path (its last element the key) renamed, its value and layout as they were."""
+    _, node = _find(_compose(text, file), path[:-1])
+    keys = {k.value: k for k, _ in node.value} if isinstance(node, MappingNode) else {}
+    key = keys.get(path[-1])
+    if key is None or new_key in keys:
+        raise DebforgeError(f"the recipe has no key '{_name(path)}' to rename" if key is None else
+                            f"'{_name(path[:-1])}' has a key '{new_key}' already", file)
+    new = text[:key.start_mark.index] + _scalar(new_key, key.style) + text[key.end_mark.index:]
+    _check(new, (*path[:-1], new_key), _lookup(yaml.safe_load(text), path), file)
+    return new
+
+
 def drop_items(text: str, path: tuple, values: set[str], file: str) -> str:
     """text without the items of the list at path whose value is in values; the key goes when none is left."""
     parent, node = _find(_compose(text, file), path)
@@ -100,19 +113,24 @@ def drop_items(text: str, path: tuple, values: set[str], file: str) -> str:
     return new
 
 
-def _check(text: str, path: tuple, value: str | None, file: str, dropped: set[str] = frozenset()) -> None:
+def _check(text: str, path: tuple, value: object, file: str, dropped: set[str] = frozenset()) -> None:
     """The edited text reads back with the value set (or the items dropped): a layout this module cannot edit
     is an error, never a silently wrong recipe."""
     try:
-        data = yaml.safe_load(text)
+        data = _lookup(yaml.safe_load(text), path)
     except yaml.YAMLError:
         data = None
-    for key in path:
-        data = data.get(key) if isinstance(data, dict) else \
-            data[key] if isinstance(data, list) and isinstance(key, int) and key < len(data) else None
-    if type(data) is int:   # the schema reads a plain integer as its digits
+    if type(data) is int and type(value) is str:   # the schema reads a plain integer as its digits
         data = str(data)
     ok = data == value if value is not None else not (set(data or []) & dropped)
     if not ok:
         raise DebforgeError(f"could not rewrite '{_name(path)}' keeping the recipe's layout", file,
                             hint="edit the recipe by hand")
+
+
+def _lookup(data, path: tuple):
+    """The value at path in loaded YAML data; None where there is none."""
+    for key in path:
+        data = data.get(key) if isinstance(data, dict) else \
+            data[key] if isinstance(data, list) and isinstance(key, int) and key < len(data) else None
+    return data

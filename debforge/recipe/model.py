@@ -24,6 +24,7 @@ class Library:
     version: str       # full version of the real file: lib<name>.so.<version>
     line: int
     exports: tuple[str, ...] = ()  # symbol globs it exports (C++ ones demangled, with ::); empty: all
+    export_lines: tuple[int, ...] = ()   # the recipe line of each export glob, for the build-time check's errors
     version_script: str = ""   # label of upstream's ld version script (symbol map) for a cc_library target
 
 
@@ -35,6 +36,9 @@ class BinaryPackage:
     summary: str
     line: int
     build_profiles: str = ""   # restriction formula (<!pkg.src.x>): the packages are built only when it holds
+    # debian/<name>-generic.symbols (dpkg-gensymbols format), kept beside the recipe as a maintainer keeps it in
+    # debian/; None: none
+    symbols: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -134,6 +138,8 @@ class Tests:
     leave_out: tuple[TestEntry, ...] = ()               # selected tests not run, each with its reason
     known_failures: dict[str, tuple[TestEntry, ...]] = field(default_factory=dict)   # level -> failing tests
     timeout: int | None = None                          # seconds per test, instead of bazel's per size
+    # the recipe libraries tests link (None: every one); what only the others hold is compiled into the test
+    libraries: tuple[str, ...] | None = None
 
     def known_failure(self, level: str, label: str) -> str:
         """The reason `label` is known to fail at `level`; "" if it is not."""
@@ -236,6 +242,7 @@ class Recipe:
     lintian_overrides: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
     cmake: str = ""   # find_package() name of the -dev package's CMake configuration; empty: none
     cmake_prefix: str = ""   # left out of a library's name in its target's: absl_base is absl::base
+    static: bool = True   # the -dev package ships lib<name>.a of each library (Policy 8.3: usually provided)
 
     @property
     def full_version(self) -> str:

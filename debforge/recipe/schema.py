@@ -37,7 +37,7 @@ SECTION = re.compile(r"(?:(?:contrib|non-free|non-free-firmware)/)?[a-z0-9][a-z0
 HOMEPAGE = re.compile(r"https?://[A-Za-z0-9._~:/?#@!&+,;=%-]+")   # no quote, $, space: it lands in debian/watch
 LICENSE = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+_-]*")   # a DEP-5 short name: also a file of common-licenses
 VERSION = re.compile(r"(?:[0-9]+:)?[0-9][A-Za-z0-9.+~-]*")   # a Debian version in a dependency relation
-CMAKE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")   # find_package(NAME), NAMEConfig.cmake, NAME:: targets
+CMAKE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")   # find_package(NAME), NAMEConfig.cmake, NAME:: targets
 PC_MODULE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]*")
 REVISION = re.compile(r"[0-9][A-Za-z0-9.+~]*")
 LABEL_OR_NAME = re.compile(r"[A-Za-z0-9_@/:.+=,~-]+")   # a build setting (label) or a --define name
@@ -148,13 +148,13 @@ def _upstream(node: Node, recipe_dir: Path) -> Upstream:
     return Upstream(**{key: path if path.is_absolute() else (recipe_dir / path)})
 
 
-def _packages(node: Node, version: str) -> tuple[BinaryPackage, ...]:
+def _packages(node: Node, version: str, recipe_dir: Path) -> tuple[BinaryPackage, ...]:
     out: list[BinaryPackage] = []
     seen_pkgs: set[str] = set()
     seen_libs: set[str] = set()
     for item in _list(node, "packages"):
         m = _mapping(item, "packages entry", {"name": True, "libraries": True, "variants": False, "summary": False,
-                                              "build-profiles": False})
+                                              "build-profiles": False, "symbols": False})
         name = _str(m["name"], "package name", PKG_NAME, "Debian package names use a-z, 0-9, + - .")
         if name in seen_pkgs:
             raise m["name"].error(f"package '{name}' is listed twice")
@@ -181,8 +181,8 @@ def _packages(node: Node, version: str) -> tuple[BinaryPackage, ...]:
                 soversion=_str(lm["soversion"], "soversion", SOVERSION, "expected digits such as 1 or 2.14"),
                 version=_str(lm["version"], "library version", SOVERSION) if "version" in lm else version,
                 line=lib_node.line,
-                exports=tuple(_export(n) for n in _list(lm["exports"], "exports"))
-                if "exports" in lm else (),
+                exports=tuple(_export(n) for n in _list(lm["exports"], "exports")) if "exports" in lm else (),
+                export_lines=tuple(n.line for n in lm["exports"].value) if "exports" in lm else (),
                 version_script=_label(lm["version-script"], "version-script") if "version-script" in lm else ""))
             if "exports" in lm and "version-script" in lm:
                 raise lm["version-script"].error(f"library '{lname}' has both exports and version-script: one "
@@ -196,7 +196,8 @@ def _packages(node: Node, version: str) -> tuple[BinaryPackage, ...]:
             name=name, libraries=tuple(libs),
             variants=_bool(m["variants"], "variants") if "variants" in m else True,
             summary=_str(m["summary"], "summary") if "summary" in m else "",
-            line=item.line, build_profiles=_profiles(m)))
+            line=item.line, build_profiles=_profiles(m),
+            symbols=_symbols(m["symbols"], name, libs, recipe_dir) if "symbols" in m else None))
     if not out:
         raise node.error("packages is empty: list at least one library package")
     return tuple(out)
@@ -220,6 +221,30 @@ def _license(node: Node) -> str:
                                              "MPL-2.0", "ISC", "Zlib"], n=1)
     raise node.error(f"license '{name}' is neither an SPDX identifier nor a license of /usr/share/common-licenses",
                      f"did you mean '{close[0]}'?" if close else "see https://spdx.org/licenses/")
+
+
+SYMBOLS_ENTRY = re.compile(r"(\S+) (\S+)(?: .*)?")   # dpkg-gensymbols: "SONAME PACKAGE #MINVER#" opens a library
+
+
+def _symbols(node: Node, package: str, libs: list[Library], recipe_dir: Path) -> Path:
+    """A dpkg-gensymbols file beside the recipe for the package's -generic build: an entry for each of its libraries
+    (dpkg-gensymbols reports a library the file lacks as a change) naming <package>-generic, and no other."""
+    rel, lines = _recipe_file(node, "symbols", recipe_dir)
+    sonames = {f"lib{lib.name}.so.{lib.soversion}" for lib in libs}
+    seen = set()
+    for n, line in enumerate(lines, 1):
+        if line[:1] in ("", " ", "*", "|", "#"):   # a symbol, a field, an alternative dependency, a comment
+            continue
+        m = SYMBOLS_ENTRY.fullmatch(line)
+        if not m or m[1] not in sonames or m[2] != f"{package}-generic":
+            raise DebforgeError(f"'{line[:80]}' is not the entry of a library of {package}: expected "
+                                f"'SONAME {package}-generic #MINVER#' with a SONAME of {', '.join(sorted(sonames))}",
+                                str(recipe_dir / rel), n)
+        seen.add(m[1])
+    if sonames - seen:
+        raise node.error(f"symbols file {rel} has no entry for {', '.join(sorted(sonames - seen))}",
+                         "record it again from a build (see docs/dev-packages.md)")
+    return recipe_dir / rel
 
 
 def _export(node: Node) -> str:
@@ -295,7 +320,8 @@ def _cmake(dev: dict[str, Node]) -> dict[str, str]:
         return {}
     node = dev["cmake"]
     m = _mapping(node, "dev.cmake", {"name": True, "prefix": False}) if isinstance(node.value, dict) else {"name": node}
-    return {"cmake": _str(m["name"], "dev.cmake name", CMAKE_NAME, "a CMake package name such as absl"),
+    return {"cmake": _str(m["name"], "dev.cmake name", CMAKE_NAME,
+                          "a CMake package name: a letter, then letters, digits, _ and -, as absl or double-conversion"),
             "cmake_prefix": _str(m["prefix"], "dev.cmake prefix", LIB_NAME) if "prefix" in m else ""}
 
 
@@ -434,7 +460,7 @@ def _flavors(node: Node, version: str, recipe_dir: Path) -> dict[str, FlavorSpec
         out[name] = FlavorSpec(
             name=name, archs=tuple(dict.fromkeys(a for a, _ in archs)),
             config=_config(m["config"]) if "config" in m else Config(),
-            packages=tuple(replace(p, variants=False) for p in _packages(m["packages"], version)),
+            packages=tuple(replace(p, variants=False) for p in _packages(m["packages"], version, recipe_dir)),
             externals=_externals(m["externals"]) if "externals" in m else {},
             patches=_patches(m["patches"], f"flavors.{name}.patches", recipe_dir) if "patches" in m else (),
             line=fnode.line)
@@ -474,9 +500,9 @@ def load_recipe(path: str | Path) -> Recipe:
 
     frontend = _str(top["frontend"], "frontend", FRONTEND, "a frontend's name")   # which exist: the pipeline's to say
 
-    dev = _mapping(top["dev"], "dev", {"package": True, "headers": False, "cmake": False})
+    dev = _mapping(top["dev"], "dev", {"package": True, "headers": False, "cmake": False, "static": False})
     dev_package = _str(dev["package"], "dev.package", PKG_NAME)
-    packages = _packages(top["packages"], version)
+    packages = _packages(top["packages"], version, path.parent)
     if dev_package in {p.name for p in packages}:
         raise dev["package"].error(f"dev package '{dev_package}' has the name of a library package")
     maintainer = _str(top["maintainer"], "maintainer", MAINTAINER, "expected 'Full Name <address@domain>'")
@@ -510,8 +536,10 @@ def load_recipe(path: str | Path) -> Recipe:
         known_cuts=_known_cuts(top["known-cuts"], path.parent) if "known-cuts" in top else (),
         rule_outputs=_rule_outputs(top["rule-outputs"], path.parent) if "rule-outputs" in top else {},
         level_sensitive=sensitive, level_sensitive_for=measured_for,
-        tests=_tests(top["tests"], levels) if "tests" in top else None,
+        tests=_tests(top["tests"], levels, [lib.name for p in packages for lib in p.libraries])
+        if "tests" in top else None,
         **_cmake(dev),
+        static=_bool(dev["static"], "dev.static") if "static" in dev else True,
         lintian_overrides=_lintian_overrides(top["lintian-overrides"], packages, dev_package,
                                              _str(top["source"], "source", PKG_NAME), levels)
         if "lintian-overrides" in top else {},
@@ -648,10 +676,12 @@ def _leave_out(node: Node) -> tuple[LeaveOut, ...]:
 MAX_TEST_SECONDS = 24 * 3600
 
 
-def _tests(node: Node, levels: list[str]) -> Tests:
+def _tests(node: Node, levels: list[str], libraries: list[str]) -> Tests:
     """Which of upstream's cc_test targets run (label patterns), which selected ones do not and why, which fail at
-    which ISA level and why, and an optional timeout per test (default: bazel's for the test's size)."""
-    m = _mapping(node, "tests", {"select": True, "leave-out": False, "known-failures": False, "timeout": False})
+    which ISA level and why, an optional timeout per test (default: bazel's for the test's size) and which recipe
+    libraries the tests link (default: every one)."""
+    m = _mapping(node, "tests", {"select": True, "leave-out": False, "known-failures": False, "timeout": False,
+                                 "libraries": False})
     select = tuple(TestEntry(_test_pattern(n, "tests.select entry"), "", n.line, n.file)
                    for n in _list(m["select"], "tests.select"))
     if not select:
@@ -667,8 +697,15 @@ def _tests(node: Node, levels: list[str]) -> Tests:
     if timeout is not None and (not isinstance(timeout.value, int) or isinstance(timeout.value, bool)
                                 or not 0 < timeout.value <= MAX_TEST_SECONDS):
         raise timeout.error(f"tests.timeout must be a number of seconds from 1 to {MAX_TEST_SECONDS}")
+    linked = None
+    if "libraries" in m:
+        linked = tuple(_str(n, "tests.libraries entry") for n in _list(m["libraries"], "tests.libraries"))
+        for n in m["libraries"].value:
+            if n.value not in libraries:
+                raise n.error(f"tests.libraries entry '{n.value}' is not a library of this recipe",
+                              f"libraries: {', '.join(libraries)}")
     return Tests(select, _test_reasons(m["leave-out"], "tests.leave-out") if "leave-out" in m else (), known,
-                 timeout.value if timeout is not None else None)
+                 timeout.value if timeout is not None else None, linked)
 
 
 def _test_mapping(node: Node, what: str, shape: str) -> dict[str, Node]:

@@ -57,6 +57,22 @@ def _build_depends(recipe: Recipe, plans: dict[str, Plan]) -> list[str]:
     return out + [f"{dep} <!nocheck>" for dep in sorted({d for p in plans.values() for d in p.test_depends} - used)]
 
 
+def _abi_files(recipe: Recipe, headers: list[str]) -> dict[str, tuple[str, int]]:
+    """What decides and checks the libraries' ABI: the version script of a library's exports and what
+    check-exports reads (the installed `headers` among it), and the maintainer's symbols files."""
+    files = {}
+    for _, lib in recipe.libraries():
+        if lib.exports:
+            files[ninja.version_script_path(lib.name).removeprefix("debian/")] = (ninja.version_script(lib.exports),
+                                                                                 REGULAR)
+            files[ninja.exports_spec_path(lib.name).removeprefix("debian/")] = (ninja.exports_spec(lib, headers),
+                                                                               REGULAR)
+    for pkg in recipe.packages:   # kept beside the recipe, as a maintainer keeps it in debian/
+        if pkg.symbols:
+            files[f"{generic_name(pkg)}.symbols"] = (pkg.symbols.read_text(), REGULAR)
+    return files
+
+
 def render(recipe: Recipe, plans: dict[str, Plan], root: Path, timestamp: int,
            contents: dict[str, DevPackage] | None = None) -> dict[str, tuple[str, int]]:
     """All files of debian/, as relative path -> (text, mode). `contents`: what the externals' Debian packages
@@ -98,8 +114,9 @@ def render(recipe: Recipe, plans: dict[str, Plan], root: Path, timestamp: int,
                 if (dirs := recipe.libdirs(lib.external_libs))}
     for name, text in install.render(recipe, headers, runpaths, copied).items():
         files[name] = (text, EXECUTABLE if text.startswith("#!") else REGULAR)   # dh-exec filters it
+    installed = [src for src, _, _ in headers]
     for arch, plan in plans.items():
-        files[f"debforge/build-{arch}.ninja"] = (ninja.render(plan, groups), REGULAR)
+        files[f"debforge/build-{arch}.ninja"] = (ninja.render(plan, groups, installed), REGULAR)
     files[ninja.RECIPE.removeprefix("debian/")] = (recipe.path.read_text(), REGULAR)
     for name, text in [*pkgconfig.render(recipe, next(iter(plans.values())), needs, contents or {}).items(),
                        *cmake.render(recipe, next(iter(plans.values()))).items()]:
@@ -108,10 +125,7 @@ def render(recipe: Recipe, plans: dict[str, Plan], root: Path, timestamp: int,
         files["patches/series"] = ("".join(f"{p.name}\n" for p in recipe.patches), REGULAR)
         for p in recipe.patches:
             files[f"patches/{p.name}"] = (p.read_text(), REGULAR)
-    for _, lib in recipe.libraries():
-        if lib.exports:
-            files[ninja.version_script_path(lib.name).removeprefix("debian/")] = (ninja.version_script(lib.exports),
-                                                                                 REGULAR)
+    files.update(_abi_files(recipe, installed))
     with_tests = any(p.tests for p in plans.values())
     files["tests/control"] = (tests.control(recipe, with_tests), REGULAR)
     files[f"tests/{tests.TEST}"] = (tests.script(recipe, SCRIPTS, copied), EXECUTABLE)

@@ -8,11 +8,13 @@ import textwrap
 from debian.deb822 import Deb822
 
 from ...core import escape
+from ...core.errors import DebforgeError
 from ...recipe.model import BinaryPackage, Recipe
 from .packages import all_variants, generic_name, safe, src_name, variants
 
 STANDARDS_VERSION = "4.6.2"
 STANDARDS_DATE = 1671244904   # its release (2022-12-17 02:41:44 UTC): packaging that follows it cannot be older
+SYNOPSIS_MAX = 80   # lintian's synopsis-too-long
 
 
 def _long(text: str) -> str:
@@ -38,7 +40,24 @@ def render(recipe: Recipe, build_depends: list[str], dev_depends: list[str] = ()
     for pkg in recipe.packages:
         paragraphs += _library_packages(recipe, pkg)
     paragraphs += [_dev(recipe, dev_depends), _src(recipe)]
+    _check_synopses(recipe, paragraphs)
     return dump(paragraphs, recipe)
+
+
+def _check_synopses(recipe: Recipe, paragraphs: list[Deb822]) -> None:
+    """Each package's synopsis (the recipe's summary, or its package's, with what debforge appends) within lintian's
+    limit: an error at the summary's line, before any build."""
+    for synopsis, p in sorted(((p["Description"].split("\n", 1)[0], p) for p in paragraphs[1:]),
+                              key=lambda x: -len(x[0])):   # the longest first: its bound fits every package
+        if len(synopsis) > SYNOPSIS_MAX:
+            own = next((x for x in recipe.packages if x.summary and synopsis.startswith(x.summary + " (")), None)
+            summary = own.summary if own else recipe.summary
+            raise DebforgeError(
+                f"the summary makes {p['Package']}'s synopsis '{synopsis}' {len(synopsis)} characters long: lintian "
+                f"warns above {SYNOPSIS_MAX} (synopsis-too-long)", str(recipe.path),
+                own.line if own else recipe.lines.get("summary"),
+                f"keep it within {SYNOPSIS_MAX - len(synopsis) + len(summary)} characters: debforge appends "
+                f"'{synopsis[len(summary):]}'")
 
 
 def _source(recipe: Recipe, build_depends: list[str]) -> Deb822:
@@ -113,7 +132,9 @@ def _dev(recipe: Recipe, dev_depends: list[str]) -> Deb822:
         "Multi-Arch": "same",
         "Depends": f"{meta_deps}, ${{misc:Depends}}",
         "Description": description(f"{recipe.summary} (development files)", recipe.description,
-                                   "This package holds the headers and the link-time symlinks."),
+                                   "This package holds the headers, the link-time symlinks"
+                                   + (", the static libraries" if recipe.static else "")
+                                   + " and the pkg-config files."),
     })
 
 

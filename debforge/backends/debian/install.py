@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ...core import isa
 from ...recipe.model import Recipe
-from ..ninja import level_dir
+from ..ninja import level_dir, static_path
 from . import cmake, pkgconfig
 from .packages import generic_name, src_name, variants
 
@@ -52,6 +52,8 @@ def render(recipe: Recipe, headers: list[tuple[str, str, str]], runpaths: dict[s
         [(f"{src} {dest}/", profiles) for src, dest, profiles in headers] +
         [(f"debian/{pkgconfig.DIR}/{lib.name}.pc {LIBDIR}/pkgconfig/", pkg.build_profiles)
          for pkg, lib in recipe.libraries()] +
+        [(f"{static_path(lib.name)} {LIBDIR}/", pkg.build_profiles) for pkg, lib in recipe.libraries()
+         if recipe.static] +
         [(f"debian/{cmake.DIR}/{recipe.cmake}{kind}.cmake {LIBDIR}/cmake/{recipe.cmake}/", "")
          for kind in ("Config", "ConfigVersion") if recipe.cmake])
     files[f"{recipe.dev_package}.links"] = _profiled(

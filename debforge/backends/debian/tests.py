@@ -11,7 +11,7 @@ from debian.deb822 import Deb822
 from ...core import isa
 from ...plan import Plan, pools
 from ...recipe.model import Recipe
-from ..ninja import RECIPE
+from ..ninja import HOST_LIBS, INSTALLED_LIBDIR, RECIPE, host_libraries
 from .control import dump
 from .packages import all_variants, variants
 
@@ -45,4 +45,6 @@ def upstream_script(recipe: Recipe, plans: dict[str, Plan], env: jinja2.Environm
         levels_by_arch={arch: [isa.GENERIC, *(lvl.name for lvl in plan.levels)] for arch, plan in plans.items()
                         if plan.tests},
         pools=pools.script_args(recipe.config.compile_memory),
+        host_libraries=any(host_libraries(plan) for plan in plans.values() if plan.tests),
+        host_libs=HOST_LIBS, installed_libdir=INSTALLED_LIBDIR,
     )
