@@ -56,7 +56,7 @@ def dry_run(r, plan, tree):
     return dry.returncode, int(last.split("/")[1].split("]")[0]), dry.stdout[-2000:] + dry.stderr
 
 
-TF_NINJA = "9daefeb91965ab883a3da85b011f5491359be2900c17e1604a67b9e8f42a204f"
+TF_NINJA = "8a57620feaf71cc75dddeaec4953f1e4dc8845a5ab4a199dbc4e1306ba782643"
 
 
 @pytest.fixture(scope="module")
