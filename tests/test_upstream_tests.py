@@ -247,6 +247,7 @@ def test_nsync_broken_v3_copy_fails_the_build_at_that_level_only(tmp_path):
     """A test-only DEP-3 patch breaks nsync_counter_value in the x86-64-v3 copy alone: upstream's counter tests
     fail there, pass at the generic and x86-64-v4 levels, and the build fails."""
     shutil.copy(FIXTURES / "nsync-broken-v3/break-counter-v3.patch", tmp_path)
+    shutil.copy(NSYNC.parent / "nsync.symbols", tmp_path)   # the recipe's symbols file, beside it
     text = NSYNC.read_text().replace('select: ["//:all"]', 'select: ["//:counter_test", "//:counter_cpp_test"]')
     recipe = tmp_path / "nsync.yaml"
     recipe.write_text(text + "patches: [break-counter-v3.patch]\n")
