@@ -92,6 +92,11 @@ def debforge(*args: str) -> str:
 
 def generate(recipe: Path, out: Path) -> Path:
     debforge("generate", str(recipe), "-o", str(out))
+    return tree_in(out)
+
+
+def tree_in(out: Path) -> Path:
+    """The tree `debforge generate` wrote in OUT."""
     return next(p for p in out.iterdir() if p.is_dir() and (p / "debian/debforge").is_dir())
 
 
@@ -192,7 +197,7 @@ def selective(ch: Chroot, recipe: Path, work: Path, log: Path, lib: str, soname:
     """The list at THRESHOLD from the built tree, the tree generated again with it and the level copies relinked
     (nothing recompiled: checked): (sensitive sources, link CPU-seconds per level, the copies)."""
     listing = work / "level-sensitive"
-    print(debforge("measure-levels", str(recipe), "--from-build", str(work / "out" / tree_name(work)), "-o",
+    print(debforge("measure-levels", str(recipe), "--from-build", str(tree_in(work / "out")), "-o",
                    str(listing), "--threshold", str(threshold)))
     sensitive = {ln for ln in listing.read_text().splitlines() if ln and not ln.startswith("#")}
     if not (recipe.parent / listing.name).exists():
@@ -210,10 +215,6 @@ def selective(ch: Chroot, recipe: Path, work: Path, log: Path, lib: str, soname:
                  f"graph's, the costs would not compare (first: {recompiled[0][:300]})")
     sel_links = {lvl: cpu_log_lines(rerun).get(f"{BUILDDIR}/{lvl}/{soname}", 0.0) for lvl in levels[1:]}
     return sensitive, sel_links, copy_out(tree, lib, soname, levels[1:], work / "copies", f"selective{threshold}")
-
-
-def tree_name(work: Path) -> str:
-    return next(p.name for p in (work / "out").iterdir() if p.is_dir() and (p / "debian/debforge").is_dir())
 
 
 def main() -> int:
@@ -234,7 +235,7 @@ def main() -> int:
     work.mkdir(parents=True, exist_ok=True)
     if args.speed_only:
         copies = {d.name: next(d.iterdir()) for d in sorted((work / "copies").iterdir())}
-        tflite_models.compare(ch, work / "out" / tree_name(work), work, copies, args.rounds)
+        tflite_models.compare(ch, tree_in(work / "out"), work, copies, args.rounds)
         return 0
 
     recipe = recipe_copies(args.recipe.resolve(), work)
