@@ -12,6 +12,8 @@ from ..flavors import Flavor
 from ..recipe.model import BinaryPackage, Library, Recipe
 from .rules.common import Generate
 
+THREADS = ("-pthread", "-lpthread")   # link options that ask the consumer's compiles for -pthread too
+
 
 @dataclass
 class Compile:
@@ -65,6 +67,19 @@ class SharedLibrary:
         """Whether it gets ISA-level copies: its package has variants and some of its code is level-sensitive
         (a copy of only level-neutral objects would be the generic file, byte for byte)."""
         return self.package.variants and any(c.level_sensitive for c in self.compiles)
+
+
+@dataclass
+class InterfaceLibrary:
+    """A header-only target of the -dev package (the recipe's dev.header-only): a pkg-config module and a CMake
+    INTERFACE target that compile with its defines and link what it depends on, as upstream's CMake build makes
+    absl::optional."""
+    label: str
+    name: str                # the .pc module's; the CMake target's without the recipe's prefix
+    requires: list[str] = field(default_factory=list)   # the recipe libraries and interface libraries it uses
+    external_labels: list[str] = field(default_factory=list)   # the targets of external repositories it uses
+    defines: list[str] = field(default_factory=list)
+    threads: bool = False    # its linkopts ask for -pthread
 
 
 @dataclass
@@ -149,6 +164,9 @@ class Plan:
     test_libraries: list[TestLibrary] = field(default_factory=list)   # shared objects the tests load
     test_depends: list[str] = field(default_factory=list)   # Debian packages only the tests need (<!nocheck>)
     workspace: str = "_main"   # upstream's repository name: the runfiles directory of its tests' data
+    interfaces: list[InterfaceLibrary] = field(default_factory=list)   # header-only targets (dev.header-only)
+    interfaces_left_out: dict[str, str] = field(default_factory=dict)   # header-only target -> why it has none
+    interfaces_used: dict[str, list[str]] = field(default_factory=dict)   # library -> the interfaces it uses
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,8 @@ from ..graph import ScanView
 from ..recipe.model import Recipe
 from .closure import Dependencies
 from .flags import CompileFlags
+from .headers import header_files
+from .interfaces import Interfaces
 from .libraries import Libraries, link_transitively
 from .model import FlavorBuild, Plan
 from .scope import Scope
@@ -55,9 +57,14 @@ def make_plan(recipe: Recipe, ws: ScanView, arch: str, flavor: FlavorBuild | Non
         tests, left_out, test_depends, test_libraries = TestPrograms(scope, deps, flags, steps).plan()
         generate = [steps.steps[k] for k in sorted(steps.steps)]   # with those of the tests' data
         tools = [steps.host_tools.tools[k] for k in sorted(steps.host_tools.tools)]
-        return Plan(recipe, arch, levels, libs, externals, generate, host_tools=tools, tests=tests,
+        plan = Plan(recipe, arch, levels, libs, externals, generate, host_tools=tools, tests=tests,
                     tests_left_out=left_out, test_depends=test_depends, test_libraries=test_libraries,
                     workspace=ws.workspace_name or "_main")
+        if recipe.header_only:
+            headers = header_files(recipe, str(ws.root), sorted({o for step in generate for o in step.outputs}))
+            plan.interfaces, plan.interfaces_left_out, plan.interfaces_used = Interfaces(scope, deps.compiled).plan(
+                [src for src, _, _ in headers])
+        return plan
     fl = flavor.flavor
     return Plan(recipe, arch, [], libs, sorted(deps.externals_used), generate, fl,
                 fl.arch_flags(recipe.flavor(fl.name).archs), tools)

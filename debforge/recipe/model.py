@@ -51,6 +51,13 @@ class HeaderSet:
 
 
 @dataclass(frozen=True)
+class HeaderOnly:
+    """dev.header-only: the -dev package's header-only targets as pkg-config modules and CMake INTERFACE targets."""
+    line: int
+    names: dict[str, tuple[str, int]] = field(default_factory=dict)   # label -> (its name, the entry's line)
+
+
+@dataclass(frozen=True)
 class External:
     repo: str          # bazel repository name, without @
     package: str       # Debian -dev package (Build-Depends); empty when dropped
@@ -243,6 +250,7 @@ class Recipe:
     cmake: str = ""   # find_package() name of the -dev package's CMake configuration; empty: none
     cmake_prefix: str = ""   # left out of a library's name in its target's: absl_base is absl::base
     static: bool = True   # the -dev package ships lib<name>.a of each library (Policy 8.3: usually provided)
+    header_only: HeaderOnly | None = None   # dev.header-only; None: the header-only targets get no module
 
     @property
     def full_version(self) -> str:

@@ -19,8 +19,8 @@ from ..core.escape import CONTROL
 from ..core.globs import compile_pattern
 from ..flavors import FLAVORS
 from .load import Node, load_yaml
-from .model import (BinaryPackage, Config, External, FlavorSpec, HeaderSet, KnownCut, LeaveOut, LevelGlob, Library,
-                    Recipe, RepoFile, TestEntry, Tests, Tool, Upstream)
+from .model import (BinaryPackage, Config, External, FlavorSpec, HeaderOnly, HeaderSet, KnownCut, LeaveOut, LevelGlob,
+                    Library, Recipe, RepoFile, TestEntry, Tests, Tool, Upstream)
 
 COMMON_LICENSES = frozenset(p.name for p in Path("/usr/share/common-licenses").iterdir()) \
     if Path("/usr/share/common-licenses").is_dir() else frozenset()
@@ -325,6 +325,28 @@ def _cmake(dev: dict[str, Node]) -> dict[str, str]:
             "cmake_prefix": _str(m["prefix"], "dev.cmake prefix", LIB_NAME) if "prefix" in m else ""}
 
 
+def _header_only(node: Node) -> HeaderOnly | None:
+    """dev.header-only: true, or {names: {//pkg:name: NAME}} for the targets upstream's CMake names otherwise than
+    <prefix><target name> (abseil's //absl/algorithm:container is absl_algorithm_container)."""
+    if isinstance(node.value, bool):
+        return HeaderOnly(node.line) if node.value else None
+    m = _mapping(node, "dev.header-only", {"names": False})
+    names: dict[str, tuple[str, int]] = {}
+    if "names" not in m:
+        return HeaderOnly(node.line)
+    if not isinstance(m["names"].value, dict):
+        raise m["names"].error("dev.header-only.names must be a mapping of //pkg:name -> the module's name")
+    for label, value in m["names"].value.items():
+        if not isinstance(label, str) or not label.startswith("//") or ":" not in label or not LABEL.fullmatch(label):
+            raise value.error(f"dev.header-only.names: '{label}' is not a target of the tree (//pkg:name)")
+        name = _str(value, f"dev.header-only.names.{label}", LIB_NAME)
+        other = next((lb for lb, (n, _) in names.items() if n == name), None)
+        if other:
+            raise value.error(f"dev.header-only.names: '{label}' and '{other}' are both named '{name}'")
+        names[label] = (name, value.line)
+    return HeaderOnly(node.line, names)
+
+
 def _modules(node: Node, repo: str) -> dict[str, str]:
     """//pkg:name (a target of the repository) -> the pkg-config module that links it."""
     if not isinstance(node.value, dict):
@@ -500,7 +522,8 @@ def load_recipe(path: str | Path) -> Recipe:
 
     frontend = _str(top["frontend"], "frontend", FRONTEND, "a frontend's name")   # which exist: the pipeline's to say
 
-    dev = _mapping(top["dev"], "dev", {"package": True, "headers": False, "cmake": False, "static": False})
+    dev = _mapping(top["dev"], "dev", {"package": True, "headers": False, "cmake": False, "static": False,
+                                       "header-only": False})
     dev_package = _str(dev["package"], "dev.package", PKG_NAME)
     packages = _packages(top["packages"], version, path.parent)
     if dev_package in {p.name for p in packages}:
@@ -540,6 +563,7 @@ def load_recipe(path: str | Path) -> Recipe:
         if "tests" in top else None,
         **_cmake(dev),
         static=_bool(dev["static"], "dev.static") if "static" in dev else True,
+        header_only=_header_only(dev["header-only"]) if "header-only" in dev else None,
         lintian_overrides=_lintian_overrides(top["lintian-overrides"], packages, dev_package,
                                              _str(top["source"], "source", PKG_NAME), levels)
         if "lintian-overrides" in top else {},

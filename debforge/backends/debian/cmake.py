@@ -1,15 +1,15 @@
 """CMake package configuration of the -dev package (the recipe's dev.cmake): NAMEConfig.cmake with one imported
 target NAME::<library> per recipe library (without the recipe's prefix: abseil's CMake build names absl_base
-absl::base), linking the recipe libraries it links, and NAMEConfigVersion.cmake."""
+absl::base), linking the recipe libraries it links, an INTERFACE target per interface library (a header-only
+target: absl::optional), and NAMEConfigVersion.cmake."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ...plan import Plan
+from ...plan import THREADS, Plan
 from ...recipe.model import Recipe
 from .common import CMAKE
-from .pkgconfig import THREADS
 
 DIR = "debforge/cmake"   # under debian/
 
@@ -17,8 +17,9 @@ DIR = "debforge/cmake"   # under debian/
 @dataclass(frozen=True)
 class Imported:
     target: str
-    soname: str
+    soname: str              # empty: an INTERFACE target
     links: tuple[str, ...]   # INTERFACE_LINK_LIBRARIES
+    defines: tuple[str, ...] = ()   # INTERFACE_COMPILE_DEFINITIONS
 
 
 def target_name(recipe: Recipe, library: str) -> str:
@@ -31,12 +32,19 @@ def render(recipe: Recipe, plan: Plan) -> dict[str, str]:
     if not name:
         return {}
     ours = {lib.name for _, lib in recipe.libraries()}
-    threads = any(o in THREADS for lib in plan.libraries for o in lib.linkopts)
+    ours |= {iface.name for iface in plan.interfaces}
+    threads = any(o in THREADS for lib in plan.libraries for o in lib.linkopts) or any(
+        iface.threads for iface in plan.interfaces)
     targets = []
     for lib in plan.libraries:
         links = [f"{name}::{target_name(recipe, s)}" for s in lib.siblings if s in ours]
+        links += [f"{name}::{target_name(recipe, i)}" for i in plan.interfaces_used.get(lib.spec.name, [])]
         links += ["Threads::Threads"] * any(o in THREADS for o in lib.linkopts)
         targets.append(Imported(target_name(recipe, lib.spec.name), lib.soname, tuple(links)))
+    for iface in plan.interfaces:   # an external's headers are found through the -dev package's Depends
+        links = [f"{name}::{target_name(recipe, r)}" for r in iface.requires if r in ours]
+        targets.append(Imported(target_name(recipe, iface.name), "",
+                                tuple(links + ["Threads::Threads"] * iface.threads), tuple(iface.defines)))
     config = CMAKE.get_template("cmake-config.cmake.j2").render(source=recipe.source, name=name, threads=threads,
                                                                 targets=targets)
     version = CMAKE.get_template("cmake-version.cmake.j2").render(source=recipe.source, name=name,
