@@ -1,12 +1,14 @@
 """A program built against the -dev package in a clean root (issue 19): through pkg-config and through CMake's
-find_package(), with only the packages the -dev package Depends on (and the build tools) installed."""
+find_package(), with only the packages the -dev package Depends on (and the build tools) installed: nsync's
+library, and the header-only fixture's header-only target (tests/fixtures/headeronly: a pkg-config module and a CMake
+INTERFACE target requiring the shared library and another header-only target, whose define the program needs)."""
 
 import shutil
 
 import pytest
 
 import testbed
-from conftest import ROOT
+from conftest import ROOT, run_cli
 from debforge.drivers import dpkg
 from debforge.recipe.schema import load_recipe
 
@@ -27,6 +29,16 @@ project(consumer C)
 find_package(nsync 1.29 REQUIRED)
 add_executable(prog prog.c)
 target_link_libraries(prog nsync::nsync)
+"""
+HEADER_ONLY = """#include <opt/optional.h>
+#include <cstdio>
+int main() { std::printf("%d\\n", ho::ScaledOr(true, 7, 0)); }
+"""
+HEADER_ONLY_CMAKE = """cmake_minimum_required(VERSION 3.16)
+project(consumer CXX)
+find_package(ho 1.0 REQUIRED)
+add_executable(prog prog.cc)
+target_link_libraries(prog ho::optional)
 """
 
 
@@ -58,3 +70,28 @@ def test_a_consumer_builds_through_pkg_config_and_cmake(nsync_build, base, tmp_p
         (root.path / "tmp/c/CMakeLists.txt").write_text(CMAKELISTS.replace("nsync 1.29", "nsync 9.0"))
         failed = root.run("cmake", "-S", "/tmp/c", "-B", "/tmp/b2", check=False)
         assert failed.returncode != 0 and "1.29.2" in failed.stderr
+
+
+def test_a_header_only_target_is_used_through_pkg_config_and_cmake(base, tmp_path):
+    """ho::optional (//opt:optional) has no library of its own: its inline code calls libho_core and needs the
+    define of ho::config (//base:config), which it reaches through another header-only target."""
+    build = run_cli("build", ROOT / "tests/fixtures/headeronly/recipe.yaml", "-o", tmp_path / "out")
+    assert build.returncode == 0, build.stderr[-3000:]
+    debs = [d for d in dpkg.debs_of(tmp_path / "out/headeronly_1.0-1_amd64.changes")
+            if d.name.split("_")[0] in ("libho-core1", "libho-core1-generic", "libho-dev")]
+    assert len(debs) == 3
+    with testbed.Root(base, tmp_path / "root") as root:
+        (root.path / "tmp/c").mkdir()
+        (root.path / "tmp/c/prog.cc").write_text(HEADER_ONLY)
+        (root.path / "tmp/c/CMakeLists.txt").write_text(HEADER_ONLY_CMAKE)
+        paths = root.copy_in(*debs)
+        root.run("apt-get", "update")
+        root.run("apt-get", "install", "-y", "--no-install-recommends", "cmake", "pkgconf", "g++", *paths)
+        # without the module's flags the header refuses to compile: the define comes only from //base:config's
+        bare = root.run("g++", "-o", "/tmp/p0", "/tmp/c/prog.cc", check=False)
+        assert bare.returncode != 0 and "compiled without the define of //base:config" in bare.stderr
+        out = root.run("sh", "-c", "g++ -o /tmp/p /tmp/c/prog.cc $(pkg-config --cflags --libs ho_optional) && /tmp/p")
+        assert out.stdout == "42\n"   # Scale(Twice(7)): 7 * 2 * HO_SCALE
+        out = root.run("sh", "-c", "cmake -S /tmp/c -B /tmp/b >/dev/null && cmake --build /tmp/b >/dev/null "
+                                   "&& /tmp/b/prog")
+        assert out.stdout == "42\n"
