@@ -78,8 +78,8 @@ def test_cmake_reads_the_interface_targets(tmp_path):
         "cmake_minimum_required(VERSION 3.16)\nproject(c CXX)\nfind_package(ho 1.0 REQUIRED)\n"
         "get_target_property(d ho::config INTERFACE_COMPILE_DEFINITIONS)\n"
         "get_target_property(l ho::optional INTERFACE_LINK_LIBRARIES)\nmessage(STATUS \"defines=${d} links=${l}\")\n")
-    proc = subprocess.run(["cmake", "-S", tmp_path / "c", "-B", tmp_path / "b", f"-DCMAKE_PREFIX_PATH={tmp_path}/prefix"],
-                          capture_output=True, text=True)
+    proc = subprocess.run(["cmake", "-S", tmp_path / "c", "-B", tmp_path / "b",
+                           f"-DCMAKE_PREFIX_PATH={tmp_path}/prefix"], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert "defines=HO_CONFIG=1 links=ho::core;ho::config;ho::opt_internal_helper;Threads::Threads" in proc.stdout
 
