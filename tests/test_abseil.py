@@ -3,6 +3,7 @@ bazel BUILD files. It plans (slow: the orig tarball); heavy: built in a clean tr
 exported symbols are trixie's libabsl20240722's library by library, and a program builds against it in a clean sid
 root through pkg-config and CMake."""
 
+import re
 import shutil
 import subprocess
 
@@ -11,6 +12,7 @@ import pytest
 import testbed
 from conftest import ROOT, extract, run_cli
 from debforge import frontends, upstream
+from debforge.drivers import archive
 from debforge.plan import make_plan
 from debforge.recipe.schema import load_recipe
 
@@ -42,6 +44,48 @@ def test_abseil_plans_as_debians_libraries(tmp_path):
     assert len(owners) == len({(c.owner, c.src) for lib in plan.libraries for c in lib.compiles})
     malloc = next(lib for lib in plan.libraries if lib.spec.name == "absl_malloc_internal")
     assert "absl_spinlock_wait" in malloc.siblings   # through base's call_once.h: linked transitively
+
+# Debian's libabsl-dev (trixie, upstream's CMake build) against this recipe's -dev package: what differs, and why
+# (docs/recipe-topics.md). CMake-only groupings with no bazel target: absl::debugging (stacktrace, leak_check),
+# absl::meta (type_traits), absl::numeric (int128, bits)
+CMAKE_ONLY = {"debugging", "meta", "numeric"}
+# testonly in bazel (googletest helpers): Debian's CMake build writes their .pc files, but installs no target
+TESTONLY_PC = {
+    "atomic_hook_test_helper", "btree_test_common", "cord_rep_test_util", "cord_test_helpers", "cordz_test_helpers",
+    "exception_safety_testing", "exception_testing", "hash_generator_testing", "hash_policy_testing", "hash_testing",
+    "log_internal_test_actions", "log_internal_test_helpers", "log_internal_test_matchers",
+    "per_thread_sem_test_common", "pow10_helper", "random_internal_explicit_seed_seq",
+    "random_internal_mock_overload_set", "random_internal_sequence_urbg", "random_mocking_bit_gen", "scoped_mock_log",
+    "spinlock_test_common", "spy_hash_state", "stack_consumption", "status_matchers", "test_allocator",
+    "test_instance_tracker", "thread_pool", "time_internal_test_util", "tracked",
+    *(f"unordered_{kind}_{what}_test" for kind in ("map", "set")
+      for what in ("constructor", "lookup", "members", "modifiers"))}
+
+
+@pytest.mark.slow
+def test_abseil_modules_and_cmake_targets_as_debians(tmp_path):
+    """Every pkg-config module and CMake target of Debian's libabsl-dev that this recipe's -dev package lacks, or
+    has beside it, is one the docs explain: the 90 libraries and 97 of Debian's 100 INTERFACE targets are common."""
+    r = load_recipe(RECIPE)
+    tree = upstream.unpacked(r, tmp_path, log=lambda m: None)
+    plan = make_plan(r, frontends.get("bazel").scan(tree, r, "amd64", everything=False), "amd64")
+    libraries = {lib.spec.name.removeprefix("absl_") for lib in plan.libraries}
+    interfaces = {i.name.removeprefix("absl_") for i in plan.interfaces}
+    dev = archive.dev_package("libabsl-dev", "trixie", log=lambda m: None)
+    pcs = {f.rsplit("/", 1)[1].removeprefix("absl_").removesuffix(".pc") for f in dev.files
+           if "/pkgconfig/" in f and f.endswith(".pc")}
+    [deb] = sorted((archive.CACHE / "debs/trixie").glob("libabsl-dev_*.deb"))[-1:]
+    [targets] = extract(deb, tmp_path / "deb").glob("usr/lib/*/cmake/absl/abslTargets.cmake")
+    cmake = dict(re.findall(r"add_library\(absl::(\w+) (SHARED|INTERFACE) IMPORTED\)", targets.read_text()))
+    assert {t for t, kind in cmake.items() if kind == "SHARED"} == libraries
+    debian = {t for t, kind in cmake.items() if kind == "INTERFACE"}
+    assert len(debian & interfaces) == 97
+    assert debian - interfaces == CMAKE_ONLY
+    # its headers are absl::base's in CMake; CMake's target is TESTONLY, bazel's is not
+    assert interfaces - debian == {"cycleclock_internal", "random_internal_mock_validators"}
+    assert pcs - libraries - interfaces == CMAKE_ONLY | TESTONLY_PC
+    assert (libraries | interfaces) - pcs == {"cycleclock_internal"}
+    assert {"optional", "any", "config", "span", "flat_hash_map"} <= interfaces
 
 
 def dynamic_symbols(lib):
