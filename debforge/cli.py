@@ -153,8 +153,9 @@ def cmd_build(args) -> int:
     if not args.sbuild:   # here, not in a chroot of the suite: the installed -dev packages are what the build uses
         dpkg.check_versions(pipeline.load_recipe(args.recipe))
     tree, recipe = generate(args.recipe, args.output, args.source, args.force, flavor=args.flavor)
+    libraries = {generic_name(p): p for p in recipe.packages}   # the packages whose symbols files are recorded
     if args.sbuild:
-        return sbuild.build_and_check(tree, recipe.distribution, args.sbuild, args.refresh_chroot,
+        return sbuild.build_and_check(tree, recipe, libraries, args.sbuild, args.refresh_chroot,
                                       not args.no_lintian, args.check_reproducible is not False, log, profiles)
     try:
         changes = dpkg.dpkg_buildpackage(tree, log, profiles)
@@ -165,7 +166,7 @@ def cmd_build(args) -> int:
         raise
     for deb in dpkg.debs_of(changes):
         log(f"  built {deb.name}")
-    for note in dpkg.record_symbols(tree, recipe, {generic_name(p): p for p in recipe.packages}, changes.parent):
+    for note in dpkg.record_symbols(changes, recipe, libraries):
         log(f"debforge: {note}")
     print(changes)
     if args.no_lintian:

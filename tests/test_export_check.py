@@ -135,19 +135,28 @@ def test_a_summary_too_long_for_lintian_is_refused_at_its_line(tmp_path):
 @pytest.mark.parametrize("exports, recorded", [(["api::Open*", "api::Close*", "api_version"], True),
                                                (["api::*", "api_version"], False)])
 def test_debforge_build_records_symbols_unless_weak_cxx_ones_are_exported(tmp_path, exports, recorded):
-    """What `debforge build` does after dpkg-buildpackage, on the library as dh_install stages it: dpkg-gensymbols'
-    file for the package, with Debian's Build-Depends-Package field; none where `api::*` exports the weak
-    instantiation Parse<int>, whose presence depends on the compiler."""
+    """What `debforge build` does after dpkg-buildpackage or sbuild, on the library in the -generic package's .deb
+    that the .changes lists: dpkg-gensymbols' file for the package, with Debian's Build-Depends-Package field; none
+    where `api::*` exports the weak instantiation Parse<int>, whose presence depends on the compiler."""
     recipe, _ = recipe_with(tmp_path, exports)
     assert ninja_generic(recipe, tmp_path / "out", "api").returncode == 0
     tree = tmp_path / "out/api-1.0"
     triplet = subprocess.run(["dpkg-architecture", "-qDEB_HOST_MULTIARCH"], capture_output=True, text=True).stdout
-    staged = tree / "debian/libapi1-generic/usr/lib" / triplet.strip()
+    staged = tmp_path / "deb/usr/lib" / triplet.strip()
     staged.mkdir(parents=True)
     shutil.copy(tree / "obj-debforge/generic/libapi.so.1.0", staged)
+    (tmp_path / "deb/DEBIAN").mkdir()
+    (tmp_path / "deb/DEBIAN/control").write_text("Package: libapi1-generic\nVersion: 1.0-1\nArchitecture: amd64\n"
+                                                 "Maintainer: T <t@example.org>\nDescription: test\n")
+    builds = tmp_path / "builds"
+    builds.mkdir()
+    subprocess.run(["dpkg-deb", "--root-owner-group", "-b", tmp_path / "deb",
+                    builds / "libapi1-generic_1.0-1_amd64.deb"], check=True, capture_output=True)
+    changes = builds / "api_1.0-1_amd64.changes"
+    changes.write_text("Source: api\nFiles:\n 0 0 libs optional libapi1-generic_1.0-1_amd64.deb\n")
     r = load_recipe(recipe)
-    notes = dpkg.record_symbols(tree, r, {"libapi1-generic": r.packages[0]}, tmp_path)
-    path = tmp_path / "libapi1-generic.symbols"
+    notes = dpkg.record_symbols(changes, r, {"libapi1-generic": r.packages[0]})
+    path = builds / "libapi1-generic.symbols"
     assert path.exists() is recorded
     if recorded:
         assert notes == [f"libapi1-generic: its symbols, recorded in {path}: keep them with the package's 'symbols' "
@@ -159,7 +168,11 @@ def test_debforge_build_records_symbols_unless_weak_cxx_ones_are_exported(tmp_pa
         recipe.write_text(recipe.read_text().replace("  - name: libapi1\n",
                                                      "  - name: libapi1\n    symbols: api.symbols\n"))
         r = load_recipe(recipe)
-        assert dpkg.record_symbols(tree, r, {"libapi1-generic": r.packages[0]}, tmp_path) == []
+        assert dpkg.record_symbols(changes, r, {"libapi1-generic": r.packages[0]}) == []
+        # a symbol gone from the library: the build's file differs, and says so
+        (tmp_path / "api.symbols").write_text(path.read_text() + " api_gone@Base 1.0\n")
+        assert dpkg.record_symbols(changes, r, {"libapi1-generic": r.packages[0]}) == [
+            f"libapi1-generic: its symbols differ from {tmp_path / 'api.symbols'}: this build's are in {path}"]
     else:
         assert notes == []
 

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, run_cli
+from conftest import ROOT, fixture_recipe, run_cli
 from debforge.core.errors import DebforgeError
 from debforge.drivers import checks, sbuild
+from debforge.recipe.schema import load_recipe
 
 RECIPE = ROOT / "recipes/nsync.yaml"
 
@@ -68,6 +69,50 @@ def test_build_depends_came_from_control(sbuilt):
     log = sbuilt["log"].read_text()
     deps = log.split("Install package build dependencies", 1)[1].split("Check architectures", 1)[0]
     assert re.search(r"^Setting up ninja-build ", deps, re.M) and re.search(r"^Setting up debhelper ", deps, re.M)
+
+
+@pytest.mark.sbuild
+def test_symbols_files_are_recorded_from_the_chroot_build(sbuilt):
+    """nsync's and gemmlowp's recipes keep symbols files: the chroot build's .debs give the same ones, written
+    beside the .changes, and no note says they differ."""
+    recipe = load_recipe(ROOT / f"recipes/{sbuilt['changes'].name.split('_')[0]}.yaml")
+    kept = [p for p in recipe.packages if p.symbols]
+    assert kept
+    for pkg in kept:
+        assert (sbuilt["out"] / f"{pkg.name}-generic.symbols").read_text() == pkg.symbols.read_text()
+    assert "its symbols differ" not in sbuilt["stderr"]
+
+
+def test_build_and_check_records_symbols_from_the_debs_sbuild_left(tmp_path, monkeypatch):
+    """What build_and_check does after sbuild (the chroot build itself is the sbuild tests'): dpkg-gensymbols on
+    the -generic .deb the .changes lists, as after dpkg-buildpackage."""
+    (tmp_path / "tree").mkdir()
+    recipe = load_recipe(fixture_recipe(tmp_path / "hi.yaml", tmp_path / "tree", "hi", [("hi", "//:hi")]))
+    root = tmp_path / "deb"
+    triplet = subprocess.run(["dpkg-architecture", "-qDEB_HOST_MULTIARCH"], capture_output=True,
+                             text=True).stdout.strip()
+    (root / "usr/lib" / triplet).mkdir(parents=True)
+    (tmp_path / "hi.c").write_text("int hi_version(void) { return 1; }\n")
+    subprocess.run(["gcc", "-shared", "-fPIC", "-Wl,-soname,libhi.so.1", "-o", root / "usr/lib" / triplet /
+                    "libhi.so.1.0", tmp_path / "hi.c"], check=True)
+    (root / "DEBIAN").mkdir()
+    (root / "DEBIAN/control").write_text("Package: libhi1-generic\nVersion: 1.0-1\nArchitecture: amd64\n"
+                                         "Maintainer: T <t@example.org>\nDescription: test\n")
+    subprocess.run(["dpkg-deb", "--root-owner-group", "-b", root, tmp_path / "libhi1-generic_1.0-1_amd64.deb"],
+                   check=True, capture_output=True)
+    changes = tmp_path / "hi_1.0-1_amd64.changes"
+    changes.write_text("Source: hi\nFiles:\n 0 0 libs optional libhi1-generic_1.0-1_amd64.deb\n")
+    monkeypatch.setattr(sbuild, "source_package", lambda tree, log: tmp_path / "hi_1.0-1.dsc")
+    monkeypatch.setattr(sbuild, "chroot", lambda *a: tmp_path / "chroot.tar")
+    monkeypatch.setattr(sbuild, "build", lambda *a: sbuild.Result(changes, tmp_path / "hi.build", []))
+    monkeypatch.setattr(checks, "blhc", lambda log: "")
+    logged = []
+    assert sbuild.build_and_check(tmp_path / "tree", recipe, {"libhi1-generic": recipe.packages[0]}, "trixie",
+                                  False, True, False, logged.append) == 0
+    assert (tmp_path / "libhi1-generic.symbols").read_text() == (
+        "libhi.so.1 libhi1-generic #MINVER#\n* Build-Depends-Package: libhi-dev\n hi_version@Base 1.0\n")
+    assert f"debforge: libhi1-generic: its symbols, recorded in {tmp_path / 'libhi1-generic.symbols'}: keep them " \
+           f"with the package's 'symbols' key (a file beside the recipe; see docs/dev-packages.md)" in logged
 
 
 @pytest.mark.sbuild

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 from debian.deb822 import Deb822
@@ -95,37 +96,49 @@ def lintian_counts(lines: list[str]) -> tuple[int, int]:
     return sum(ln.startswith("E: ") for ln in lines), sum(ln.startswith("W: ") for ln in lines)
 
 
-def record_symbols(tree: Path, recipe: Recipe, packages: dict[str, BinaryPackage], out: Path) -> list[str]:
+def record_symbols(changes: Path, recipe: Recipe, packages: dict[str, BinaryPackage]) -> list[str]:
     """After a build: the symbols file of each package holding libraries (`packages`: its name -> the recipe's
-    package) as dpkg-gensymbols records it from the build (the recipe's file, where it names one, as the basis; the
-    upstream version as a new symbol's minimum), written to OUT/<name>.symbols: what the recipe's `symbols` keeps.
+    package) as dpkg-gensymbols records it from the package's .deb among those of `changes` (the recipe's file, where
+    it names one, as the basis; the upstream version as a new symbol's minimum), written beside the .changes as
+    <name>.symbols: what the recipe's `symbols` keeps. The .debs are what dpkg-buildpackage and sbuild both leave.
     A package exporting weak C++ symbols gets none: which template instantiations and inline functions a compiler
     emits changes with its version (abseil's differ between gcc 12 and 14), so their list would break the build for
     no ABI change. Returns a note per file that is new or differs from the recipe's."""
     triplet = subprocess.run(["dpkg-architecture", "-qDEB_HOST_MULTIARCH"], capture_output=True,
                              text=True).stdout.strip()
+    debs = {deb.name.split("_")[0]: deb for deb in debs_of(changes)}
     notes = []
     for name, pkg in packages.items():
-        staged = tree / "debian" / name
-        libs = [staged / "usr/lib" / triplet / f"lib{lib.name}.so.{lib.version}" for lib in pkg.libraries]
-        if not all(f.is_file() for f in libs) or any(_weak_cxx(f) for f in libs):   # not built: a build profile
+        if name not in debs:   # not built: a build profile
             continue
-        dest = out / f"{name}.symbols"
-        proc = subprocess.run(["dpkg-gensymbols", f"-p{name}", f"-P{staged}", f"-v{recipe.version}", f"-O{dest}",
-                               *[f"-e{f}" for f in libs], *[f"-I{pkg.symbols}"] * bool(pkg.symbols)],
-                              cwd=tree, capture_output=True, text=True)
-        if proc.returncode != 0:
-            raise DebforgeError(f"dpkg-gensymbols failed for {name}: {proc.stderr.strip()[-500:]}", str(tree))
-        text = dest.read_text()
-        if not pkg.symbols:   # as Debian's: which -dev package a symbol's minimum version is for
-            text = re.sub(r"^(\S.* #MINVER#)$", rf"\1\n* Build-Depends-Package: {recipe.dev_package}", text,
-                          flags=re.M)
-            dest.write_text(text)
-            notes.append(f"{name}: its symbols, recorded in {dest}: keep them with the package's 'symbols' key "
-                         f"(a file beside the recipe; see docs/dev-packages.md)")
-        elif text != pkg.symbols.read_text():
-            notes.append(f"{name}: its symbols differ from {pkg.symbols}: this build's are in {dest}")
+        with tempfile.TemporaryDirectory(prefix="debforge-symbols-") as tmp:
+            staged = Path(tmp, "root")
+            subprocess.run(["dpkg-deb", "-x", str(debs[name]), str(staged)], check=True)
+            libs = [staged / "usr/lib" / triplet / f"lib{lib.name}.so.{lib.version}" for lib in pkg.libraries]
+            if not all(f.is_file() for f in libs) or any(_weak_cxx(f) for f in libs):
+                continue
+            note = _gensymbols(name, pkg, recipe, staged, libs, changes.parent / f"{name}.symbols")
+        notes += [note] if note else []
     return notes
+
+
+def _gensymbols(name: str, pkg: BinaryPackage, recipe: Recipe, staged: Path, libs: list[Path], dest: Path) -> str:
+    """dpkg-gensymbols' file of the package unpacked in `staged`, written to `dest`; a note when it is new or
+    differs from the recipe's."""
+    proc = subprocess.run(["dpkg-gensymbols", f"-p{name}", f"-P{staged}", f"-v{recipe.version}", f"-O{dest}",
+                           *[f"-e{f}" for f in libs], *[f"-I{pkg.symbols}"] * bool(pkg.symbols)],
+                          cwd=staged.parent, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise DebforgeError(f"dpkg-gensymbols failed for {name}: {proc.stderr.strip()[-500:]}", str(dest.parent))
+    text = dest.read_text()
+    if not pkg.symbols:   # as Debian's: which -dev package a symbol's minimum version is for
+        text = re.sub(r"^(\S.* #MINVER#)$", rf"\1\n* Build-Depends-Package: {recipe.dev_package}", text, flags=re.M)
+        dest.write_text(text)
+        return (f"{name}: its symbols, recorded in {dest}: keep them with the package's 'symbols' key "
+                f"(a file beside the recipe; see docs/dev-packages.md)")
+    if text != pkg.symbols.read_text():
+        return f"{name}: its symbols differ from {pkg.symbols}: this build's are in {dest}"
+    return ""
 
 
 def _weak_cxx(library: Path) -> bool:

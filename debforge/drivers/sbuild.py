@@ -19,6 +19,7 @@ from debian.changelog import Changelog
 from debian.deb822 import Release
 
 from ..core.errors import DebforgeError
+from ..recipe.model import BinaryPackage, Recipe
 from ..upstream import CACHE, debian_mirror
 from . import checks, dpkg
 
@@ -223,16 +224,20 @@ def build(dsc: Path, dist: str, tarball: Path, outdir: Path, run_lintian: bool =
 
 
 
-def build_and_check(tree: Path, dist: str, suite: str, refresh: bool, run_lintian: bool, reproducible: bool,
-                    log=print, profiles: list[str] = ()) -> int:
+def build_and_check(tree: Path, recipe: Recipe, libraries: dict[str, BinaryPackage], suite: str, refresh: bool,
+                    run_lintian: bool, reproducible: bool, log=print, profiles: list[str] = ()) -> int:
     """`debforge build --sbuild`: source package, chroot, sbuild, then the checks. Returns 0 when lintian (no error
     or warning), blhc and, if asked, a second build (identical .debs) all pass, else 1; a build that cannot run or
-    fails raises DebforgeError."""
+    fails raises DebforgeError. The symbols files of `libraries` (package name -> the recipe's package) are recorded
+    from the first build's .debs, as after dpkg-buildpackage."""
     dsc = source_package(tree, log)
     tarball = chroot(suite, host_arch(), refresh, log)
+    dist = recipe.distribution
     first = build(dsc, dist, tarball, tree.parent, run_lintian, log, profiles)
     for deb in dpkg.debs_of(first.changes):
         log(f"  built {deb.name}")
+    for note in dpkg.record_symbols(first.changes, recipe, libraries):
+        log(f"debforge: {note}")
     failed = []
     if run_lintian:
         if first.lintian is None:
