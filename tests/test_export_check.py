@@ -105,6 +105,22 @@ def test_a_symbols_file_that_does_not_fit_the_package_is_refused(tmp_path, text,
                                                   (str(recipe), key))
 
 
+def test_a_symbols_file_of_a_gpu_flavour_package_is_refused_at_its_line(tmp_path):
+    """A flavour's package replaces the CPU package's SONAMEs: its consumers' dependencies come from the CPU
+    package's symbols file, so the key there is an error that says where the file belongs."""
+    shutil.copytree(ROOT / "tests/fixtures/gpu", tmp_path / "gpu")
+    recipe = tmp_path / "gpu/recipe.yaml"
+    recipe.write_text(recipe.read_text().replace("      - name: libgpuscale1-cuda\n",
+                                                 "      - name: libgpuscale1-cuda\n        symbols: cuda.symbols\n"))
+    (tmp_path / "gpu/cuda.symbols").write_text("libgpuscale.so.1 libgpuscale1-cuda #MINVER#\n")
+    line = recipe.read_text().splitlines().index("        symbols: cuda.symbols") + 1
+    proc = run_cli("check", recipe)
+    assert proc.returncode == 2
+    assert (f"recipe.yaml:{line}: error: a cuda flavour package takes no symbols file: libgpuscale1-cuda's "
+            f"libraries have the SONAMEs and ABI of the CPU package they replace") in proc.stderr
+    assert "with a line '| libgpuscale1-cuda #MINVER#' after each SONAME line" in proc.stderr
+
+
 def test_a_cmake_package_name_may_hold_a_dash(tmp_path):
     """double-conversion's CMake package is double-conversion (find_package(double-conversion)), as Debian's."""
     recipe, _ = recipe_with(tmp_path, ["api::*"], "  cmake: api-x\n")

@@ -148,7 +148,8 @@ def _upstream(node: Node, recipe_dir: Path) -> Upstream:
     return Upstream(**{key: path if path.is_absolute() else (recipe_dir / path)})
 
 
-def _packages(node: Node, version: str, recipe_dir: Path) -> tuple[BinaryPackage, ...]:
+def _packages(node: Node, version: str, recipe_dir: Path, flavor: str = "") -> tuple[BinaryPackage, ...]:
+    """`flavor`: a GPU flavour's packages, which take no symbols file."""
     out: list[BinaryPackage] = []
     seen_pkgs: set[str] = set()
     seen_libs: set[str] = set()
@@ -156,6 +157,8 @@ def _packages(node: Node, version: str, recipe_dir: Path) -> tuple[BinaryPackage
         m = _mapping(item, "packages entry", {"name": True, "libraries": True, "variants": False, "summary": False,
                                               "build-profiles": False, "symbols": False})
         name = _str(m["name"], "package name", PKG_NAME, "Debian package names use a-z, 0-9, + - .")
+        if flavor and "symbols" in m:
+            raise _flavor_symbols(m["symbols"], flavor, name)
         if name in seen_pkgs:
             raise m["name"].error(f"package '{name}' is listed twice")
         seen_pkgs.add(name)
@@ -221,6 +224,15 @@ def _license(node: Node) -> str:
                                              "MPL-2.0", "ISC", "Zlib"], n=1)
     raise node.error(f"license '{name}' is neither an SPDX identifier nor a license of /usr/share/common-licenses",
                      f"did you mean '{close[0]}'?" if close else "see https://spdx.org/licenses/")
+
+
+def _flavor_symbols(node: Node, flavor: str, name: str) -> DebforgeError:
+    return node.error(
+        f"a {flavor} flavour package takes no symbols file: {name}'s libraries have the SONAMEs and ABI of the CPU "
+        f"package they replace, and consumers' dependencies come from that package's symbols file",
+        f"name the file in the CPU package's 'symbols', with a line '| {name} #MINVER#' after each SONAME line so "
+        f"a program built against either package may use {name}; {name} keeps the shlibs file naming both "
+        f"(docs/dev-packages.md#symbols-files)")
 
 
 SYMBOLS_ENTRY = re.compile(r"(\S+) (\S+)(?: .*)?")   # dpkg-gensymbols: "SONAME PACKAGE #MINVER#" opens a library
@@ -482,7 +494,7 @@ def _flavors(node: Node, version: str, recipe_dir: Path) -> dict[str, FlavorSpec
         out[name] = FlavorSpec(
             name=name, archs=tuple(dict.fromkeys(a for a, _ in archs)),
             config=_config(m["config"]) if "config" in m else Config(),
-            packages=tuple(replace(p, variants=False) for p in _packages(m["packages"], version, recipe_dir)),
+            packages=tuple(replace(p, variants=False) for p in _packages(m["packages"], version, recipe_dir, name)),
             externals=_externals(m["externals"]) if "externals" in m else {},
             patches=_patches(m["patches"], f"flavors.{name}.patches", recipe_dir) if "patches" in m else (),
             line=fnode.line)
