@@ -132,7 +132,10 @@ def test_two_header_only_targets_of_one_name_must_be_named(recipe):
     ("header-only: {names: [a]}", "dev.header-only.names must be a mapping of //pkg:name -> the module's name"),
     ('header-only: {names: {"opt:x": a}}', "dev.header-only.names: 'opt:x' is not a target of the tree (//pkg:name)"),
     ('header-only: {names: {"//a:x": n, "//a:y": n}}', "dev.header-only.names: '//a:y' and '//a:x' are both named 'n'"),
-    ('header-only: {names: {"//a:x": "a/b"}}', "dev.header-only.names.//a:x 'a/b' is not valid")])
+    ('header-only: {names: {"//a:x": "a/b"}}', "dev.header-only.names.//a:x 'a/b' is not valid"),
+    ("header-only: {groups: {a: []}}", "dev.header-only.groups.a is empty: list the modules it requires"),
+    ("header-only: {groups: {a: b}}", "dev.header-only.groups.a must be a list"),
+    ('header-only: {groups: {"a/b": [c]}}', "dev.header-only.groups name 'a/b' is not valid")])
 def test_a_bad_header_only_key_is_refused_at_its_line(recipe, value, message):
     text = recipe.read_text().split("  header-only:")[0] + f"  {value}\n"
     recipe.write_text(text)
@@ -140,6 +143,30 @@ def test_a_bad_header_only_key_is_refused_at_its_line(recipe, value, message):
         load_recipe(recipe)
     assert message in info.value.message
     assert info.value.line == len(text.splitlines())
+
+
+def test_a_group_requires_modules_and_has_no_target(recipe, tmp_path):
+    """A module of no target of its own, as upstream's CMake declares absl::numeric: it requires what it lists."""
+    edit(recipe, '      "//opt/internal:helper": ho_opt_internal_helper',
+         '      "//opt/internal:helper": ho_opt_internal_helper\n    groups:\n      ho_all: [ho_core, ho_optional]')
+    [group] = [i for i in fixture_plan(recipe).interfaces if not i.label]
+    assert (group.name, group.requires) == ("ho_all", ["ho_core", "ho_optional"])
+    assert run_cli("generate", recipe, "-o", tmp_path / "out").returncode == 0
+    debian = tmp_path / "out/headeronly-1.0/debian"
+    assert "Requires: ho_core, ho_optional\n" in (debian / "debforge/pkgconfig/ho_all.pc").read_text()
+    assert "add_library(ho::all INTERFACE IMPORTED)" in (debian / "debforge/cmake/hoConfig.cmake").read_text()
+
+
+@pytest.mark.parametrize("group, message", [
+    ("ho_all: [ho_core, ho_testing]",
+     "dev.header-only.groups.ho_all: 'ho_testing' is neither a library of the recipe nor a header-only module"),
+    ("ho_config: [ho_core]", "dev.header-only.groups: 'ho_config' is already a library or header-only module")])
+def test_a_group_of_unknown_modules_or_a_taken_name_is_refused(recipe, group, message):
+    edit(recipe, '      "//opt/internal:helper": ho_opt_internal_helper',
+         f'      "//opt/internal:helper": ho_opt_internal_helper\n    groups:\n      {group}')
+    with pytest.raises(DebforgeError, match=message) as info:
+        fixture_plan(recipe)
+    assert info.value.line == len(recipe.read_text().splitlines())
 
 
 def test_header_only_false_is_none(recipe):

@@ -53,7 +53,7 @@ class Interfaces:
                     changed = True
         names = self.names([label for label in edges if label not in why], why)
         out = [self.interface(candidates[label], names, edges[label]) for label in sorted(names, key=names.get)]
-        return out, dict(sorted(why.items())), self.used_by_libraries(names)
+        return out + self.groups(names), dict(sorted(why.items())), self.used_by_libraries(names)
 
     def used_by_libraries(self, names: dict[str, str]) -> dict[str, list[str]]:
         out = {}
@@ -130,6 +130,22 @@ class Interfaces:
                                     hint=f"name it under dev.header-only.names: {{\"{label}\": NAME}}, as upstream's "
                                          f"CMake build does")
             taken[name] = label
+        return out
+
+    def groups(self, names: dict[str, str]) -> list[InterfaceLibrary]:
+        """The recipe's groups: modules of no target that require recipe libraries and header-only modules."""
+        recipe = self.scope.recipe
+        known = {lib.name for _, lib in recipe.libraries()} | set(names.values())
+        out = []
+        for name, (members, line) in recipe.header_only.groups.items():
+            if name in known:
+                raise DebforgeError(f"dev.header-only.groups: '{name}' is already a library or header-only module",
+                                    str(recipe.path), line)
+            unknown = [m for m in members if m not in known]
+            if unknown:
+                raise DebforgeError(f"dev.header-only.groups.{name}: '{unknown[0]}' is neither a library of the "
+                                    f"recipe nor a header-only module the -dev package ships", str(recipe.path), line)
+            out.append(InterfaceLibrary("", name, list(members)))
         return out
 
     def interface(self, t: Target, names: dict[str, str], deps: list[tuple[str, str]]) -> InterfaceLibrary:

@@ -74,7 +74,7 @@ class InterfaceLibrary:
     """A header-only target of the -dev package (the recipe's dev.header-only): a pkg-config module and a CMake
     INTERFACE target that compile with its defines and link what it depends on, as upstream's CMake build makes
     absl::optional."""
-    label: str
+    label: str               # empty for a group of the recipe (dev.header-only.groups)
     name: str                # the .pc module's; the CMake target's without the recipe's prefix
     requires: list[str] = field(default_factory=list)   # the recipe libraries and interface libraries it uses
     external_labels: list[str] = field(default_factory=list)   # the targets of external repositories it uses

@@ -55,6 +55,8 @@ class HeaderOnly:
     """dev.header-only: the -dev package's header-only targets as pkg-config modules and CMake INTERFACE targets."""
     line: int
     names: dict[str, tuple[str, int]] = field(default_factory=dict)   # label -> (its name, the entry's line)
+    # a module of no target of its own (upstream CMake's absl::numeric) -> (the modules it requires, its line)
+    groups: dict[str, tuple[tuple[str, ...], int]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

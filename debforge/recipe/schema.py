@@ -338,17 +338,14 @@ def _cmake(dev: dict[str, Node]) -> dict[str, str]:
 
 
 def _header_only(node: Node) -> HeaderOnly | None:
-    """dev.header-only: true, or {names: {//pkg:name: NAME}} for the targets upstream's CMake names otherwise than
-    <prefix><target name> (abseil's //absl/algorithm:container is absl_algorithm_container)."""
+    """dev.header-only: true, or {names: {//pkg:name: NAME}, groups: {NAME: [MODULE, ...]}}: names for the targets
+    upstream's CMake names otherwise than <prefix><target name> (abseil's //absl/algorithm:container is
+    absl_algorithm_container), and modules of no target of their own that require others (absl_numeric)."""
     if isinstance(node.value, bool):
         return HeaderOnly(node.line) if node.value else None
-    m = _mapping(node, "dev.header-only", {"names": False})
+    m = _mapping(node, "dev.header-only", {"names": False, "groups": False})
     names: dict[str, tuple[str, int]] = {}
-    if "names" not in m:
-        return HeaderOnly(node.line)
-    if not isinstance(m["names"].value, dict):
-        raise m["names"].error("dev.header-only.names must be a mapping of //pkg:name -> the module's name")
-    for label, value in m["names"].value.items():
+    for label, value in _name_map(m, "names").items():
         if not isinstance(label, str) or not label.startswith("//") or ":" not in label or not LABEL.fullmatch(label):
             raise value.error(f"dev.header-only.names: '{label}' is not a target of the tree (//pkg:name)")
         name = _str(value, f"dev.header-only.names.{label}", LIB_NAME)
@@ -356,7 +353,24 @@ def _header_only(node: Node) -> HeaderOnly | None:
         if other:
             raise value.error(f"dev.header-only.names: '{label}' and '{other}' are both named '{name}'")
         names[label] = (name, value.line)
-    return HeaderOnly(node.line, names)
+    groups = {}
+    for name, value in _name_map(m, "groups").items():
+        _str(Node(name, value.line, value.file), "dev.header-only.groups name", LIB_NAME)
+        members = tuple(_str(n, f"dev.header-only.groups.{name} entry", LIB_NAME)
+                        for n in _list(value, f"dev.header-only.groups.{name}"))
+        if not members:
+            raise value.error(f"dev.header-only.groups.{name} is empty: list the modules it requires")
+        groups[name] = (members, value.line)
+    return HeaderOnly(node.line, names, groups)
+
+
+def _name_map(m: dict[str, Node], key: str) -> dict:
+    if key not in m:
+        return {}
+    if not isinstance(m[key].value, dict):
+        what = "//pkg:name -> the module's name" if key == "names" else "a name -> the modules it requires"
+        raise m[key].error(f"dev.header-only.{key} must be a mapping of {what}")
+    return m[key].value
 
 
 def _modules(node: Node, repo: str) -> dict[str, str]:

@@ -55,7 +55,8 @@ def render(recipe: Recipe, plan: Plan, needs: DevDeps, contents: dict[str, DevPa
     for iface in plan.interfaces:   # the headers include the externals' headers: every one is public
         public = [m for both in _externals(recipe, iface.external_labels, needs, contents) for m in both]
         out[f"{DIR}/{iface.name}.pc"] = _text(recipe, {
-            "Name": iface.name, "Description": f"{recipe.summary}: {iface.label}", "Version": recipe.version,
+            "Name": iface.name, "Description": f"{recipe.summary}: {iface.label or ', '.join(iface.requires)}",
+            "Version": recipe.version,
             "Requires": ", ".join(iface.requires + public),
             "Cflags": " ".join([f"-D{d}" for d in iface.defines] + ["-pthread"] * iface.threads),
             "Libs": "-pthread" * iface.threads}, where)
