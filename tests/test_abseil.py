@@ -1,7 +1,7 @@
 """abseil 20240722.0 from trixie's orig tarball (issue 19): Debian's 90 libraries in one package from upstream's
 bazel BUILD files. It plans (slow: the orig tarball); heavy: built in a clean trixie chroot, lintian-clean there, its
 exported symbols are trixie's libabsl20240722's library by library, and a program builds against it in a clean sid
-root through pkg-config and CMake."""
+root through pkg-config and CMake (absl_strings and the header-only absl_optional)."""
 
 import re
 import shutil
@@ -20,14 +20,15 @@ RECIPE = ROOT / "recipes/abseil.yaml"
 SENSITIVE = {"absl_crc32c": 2, "absl_crc_internal": 1, "absl_random_internal_randen_hwaes_impl": 1}
 PROGRAM = """#include <iostream>
 #include "absl/strings/str_cat.h"
-int main() { std::cout << absl::StrCat("abseil ", 20240722) << std::endl; }
+#include "absl/types/optional.h"
+int main() { absl::optional<int> v = 20240722; std::cout << absl::StrCat("abseil ", *v) << std::endl; }
 """
 CMAKELISTS = """cmake_minimum_required(VERSION 3.16)
 project(consumer CXX)
 set(CMAKE_CXX_STANDARD 17)
 find_package(absl 20240722 REQUIRED)
 add_executable(prog prog.cc)
-target_link_libraries(prog absl::strings)
+target_link_libraries(prog absl::strings absl::optional)
 """
 
 
@@ -114,7 +115,8 @@ def test_abseil_sbuild_lintian_symbols_and_a_consumer(tmp_path):
         paths = root.copy_in(*(debs[p] for p in ("libabsl20240722", "libabsl20240722-generic", "libabsl-dev")))
         root.run("apt-get", "update")
         root.run("apt-get", "install", "-y", "--no-install-recommends", "cmake", "pkgconf", "g++", *paths)
-        out = root.run("sh", "-c", "g++ -o /tmp/p /tmp/c/prog.cc $(pkg-config --cflags --libs absl_strings) && /tmp/p")
+        out = root.run("sh", "-c", "g++ -o /tmp/p /tmp/c/prog.cc "
+                                   "$(pkg-config --cflags --libs absl_strings absl_optional) && /tmp/p")
         assert out.stdout == "abseil 20240722\n"
         out = root.run("sh", "-c", "cmake -S /tmp/c -B /tmp/b >/dev/null && cmake --build /tmp/b >/dev/null "
                                    "&& /tmp/b/prog")
