@@ -3,6 +3,7 @@ find_package(), with only the packages the -dev package Depends on (and the buil
 library, and the header-only fixture's header-only target (tests/fixtures/headeronly: a pkg-config module and a CMake
 INTERFACE target requiring the shared library and another header-only target, whose define the program needs)."""
 
+import contextlib
 import shutil
 
 import pytest
@@ -49,18 +50,26 @@ def base(tmp_path_factory):
     shutil.rmtree(path)
 
 
-def test_a_consumer_builds_through_pkg_config_and_cmake(nsync_build, base, tmp_path):
-    assert load_recipe(ROOT / "recipes/nsync.yaml").cmake == "nsync"
-    debs = [d for d in dpkg.debs_of(nsync_build["changes"])
-            if d.name.split("_")[0] in ("libnsync1", "libnsync1-generic", "libnsync-dev")]
-    assert len(debs) == 3
-    with testbed.Root(base, tmp_path / "root") as root:
+@contextlib.contextmanager
+def consumer(base, dest, changes, packages, files, tools):
+    """A clean root with the build's .debs of `packages` and the `tools` installed, and `files` (name -> text) in
+    /tmp/c."""
+    debs = [d for d in dpkg.debs_of(changes) if d.name.split("_")[0] in packages]
+    assert len(debs) == len(packages)
+    with testbed.Root(base, dest) as root:
         (root.path / "tmp/c").mkdir()
-        (root.path / "tmp/c/prog.c").write_text(PROGRAM)
-        (root.path / "tmp/c/CMakeLists.txt").write_text(CMAKELISTS)
+        for name, text in files.items():
+            (root.path / "tmp/c" / name).write_text(text)
         paths = root.copy_in(*debs)
         root.run("apt-get", "update")
-        root.run("apt-get", "install", "-y", "--no-install-recommends", "cmake", "pkgconf", *paths)
+        root.run("apt-get", "install", "-y", "--no-install-recommends", *tools, *paths)
+        yield root
+
+
+def test_a_consumer_builds_through_pkg_config_and_cmake(nsync_build, base, tmp_path):
+    assert load_recipe(ROOT / "recipes/nsync.yaml").cmake == "nsync"
+    with consumer(base, tmp_path / "root", nsync_build["changes"], ("libnsync1", "libnsync1-generic", "libnsync-dev"),
+                  {"prog.c": PROGRAM, "CMakeLists.txt": CMAKELISTS}, ("cmake", "pkgconf")) as root:
         out = root.run("sh", "-c", "cc -o /tmp/p /tmp/c/prog.c $(pkg-config --cflags --libs nsync) && /tmp/p")
         assert out.stdout == "locked and unlocked\n"
         out = root.run("sh", "-c", "cmake -S /tmp/c -B /tmp/b >/dev/null && cmake --build /tmp/b >/dev/null "
@@ -77,16 +86,9 @@ def test_a_header_only_target_is_used_through_pkg_config_and_cmake(base, tmp_pat
     define of ho::config (//base:config), which it reaches through another header-only target."""
     build = run_cli("build", ROOT / "tests/fixtures/headeronly/recipe.yaml", "-o", tmp_path / "out")
     assert build.returncode == 0, build.stderr[-3000:]
-    debs = [d for d in dpkg.debs_of(tmp_path / "out/headeronly_1.0-1_amd64.changes")
-            if d.name.split("_")[0] in ("libho-core1", "libho-core1-generic", "libho-dev")]
-    assert len(debs) == 3
-    with testbed.Root(base, tmp_path / "root") as root:
-        (root.path / "tmp/c").mkdir()
-        (root.path / "tmp/c/prog.cc").write_text(HEADER_ONLY)
-        (root.path / "tmp/c/CMakeLists.txt").write_text(HEADER_ONLY_CMAKE)
-        paths = root.copy_in(*debs)
-        root.run("apt-get", "update")
-        root.run("apt-get", "install", "-y", "--no-install-recommends", "cmake", "pkgconf", "g++", *paths)
+    with consumer(base, tmp_path / "root", tmp_path / "out/headeronly_1.0-1_amd64.changes",
+                  ("libho-core1", "libho-core1-generic", "libho-dev"),
+                  {"prog.cc": HEADER_ONLY, "CMakeLists.txt": HEADER_ONLY_CMAKE}, ("cmake", "pkgconf", "g++")) as root:
         # without the module's flags the header refuses to compile: the define comes only from //base:config's
         bare = root.run("g++", "-o", "/tmp/p0", "/tmp/c/prog.cc", check=False)
         assert bare.returncode != 0 and "compiled without the define of //base:config" in bare.stderr
