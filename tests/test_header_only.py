@@ -67,6 +67,19 @@ def test_pkg_config_and_cmake_files_of_the_header_only_targets(tmp_path):
     assert 'IMPORTED_SONAME "libho_core.so.1"\n    INTERFACE_LINK_LIBRARIES "ho::config")' in config
 
 
+def test_a_header_only_module_is_installed_under_its_headers_build_profiles(recipe, tmp_path):
+    """Headers installed only without a profile: so are the .pc files of the header-only targets they make."""
+    edit(recipe, '    - {files: "opt/**/*.h", to: opt, strip: opt}',
+         '    - {files: "opt/**/*.h", to: opt, strip: opt, build-profiles: "<!pkg.headeronly.noopt>"}')
+    assert {i.name: i.build_profiles for i in fixture_plan(recipe).interfaces} == {
+        "ho_config": "", "ho_opt_internal_helper": "<!pkg.headeronly.noopt>", "ho_optional": "<!pkg.headeronly.noopt>"}
+    assert run_cli("generate", recipe, "-o", tmp_path / "out").returncode == 0
+    install = (tmp_path / "out/headeronly-1.0/debian/libho-dev.install").read_text()
+    assert install.startswith("#!/usr/bin/dh-exec\n")
+    assert "\n<!pkg.headeronly.noopt> debian/debforge/pkgconfig/ho_optional.pc usr/lib/" in install
+    assert "\ndebian/debforge/pkgconfig/ho_config.pc usr/lib/" in install
+
+
 def test_cmake_reads_the_interface_targets(tmp_path):
     """CMake itself: the INTERFACE targets carry their defines and links to a consumer (the files generated here,
     found through CMAKE_PREFIX_PATH; the clean-root test builds against the installed package)."""

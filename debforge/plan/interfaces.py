@@ -27,11 +27,12 @@ class Interfaces:
             for label in labels:
                 self.holder.setdefault(label, name)
 
-    def plan(self, headers: list[str]) -> tuple[list[InterfaceLibrary], dict[str, str], dict[str, list[str]]]:
+    def plan(self, headers: dict[str, str]) -> tuple[list[InterfaceLibrary], dict[str, str], dict[str, list[str]]]:
         """The interface libraries, each header-only target left out -> why, and each recipe library -> the
         interface libraries its target depends on directly (its .pc requires them, as upstream's CMake build's
-        absl_strings does absl_config). `headers`: the installed headers' paths in the tree (or under GENDIR)."""
-        installed = {os.path.relpath(h, GENDIR) if h.startswith(GENDIR + "/") else h for h in headers}
+        absl_strings does absl_config). `headers`: each installed header's path in the tree (or under GENDIR) -> the
+        build profiles it is installed under."""
+        installed = {os.path.relpath(h, GENDIR) if h.startswith(GENDIR + "/") else h: p for h, p in headers.items()}
         ws = self.scope.ws
         packages = sorted({p for p in map(self.package_of, installed) if p is not None})
         candidates = {t.label: t for p in packages for t in ws.targets_in(p) if self.compiles_nothing(t)}
@@ -42,6 +43,8 @@ class Interfaces:
                 why[label] = "is testonly"
             elif missing:
                 why[label] = f"has headers the -dev package does not install ({', '.join(missing[:3])})"
+            elif len({installed[f] for f in self.header_paths(t)} - {""}) > 1:
+                why[label] = "has headers installed under different build profiles"
         edges = {label: self.edges(t, why) for label, t in candidates.items() if label not in why}
         changed = True
         while changed:   # a target depending on one left out is left out
@@ -52,7 +55,8 @@ class Interfaces:
                     why[label] = f"depends on {bad}, which {why.get(bad, 'is not a library the -dev package ships')}"
                     changed = True
         names = self.names([label for label in edges if label not in why], why)
-        out = [self.interface(candidates[label], names, edges[label]) for label in sorted(names, key=names.get)]
+        out = [self.interface(candidates[label], names, edges[label], installed)
+               for label in sorted(names, key=names.get)]
         return out + self.groups(names), dict(sorted(why.items())), self.used_by_libraries(names)
 
     def used_by_libraries(self, names: dict[str, str]) -> dict[str, list[str]]:
@@ -148,8 +152,10 @@ class Interfaces:
             out.append(InterfaceLibrary("", name, list(members)))
         return out
 
-    def interface(self, t: Target, names: dict[str, str], deps: list[tuple[str, str]]) -> InterfaceLibrary:
+    def interface(self, t: Target, names: dict[str, str], deps: list[tuple[str, str]],
+                  installed: dict[str, str]) -> InterfaceLibrary:
         requires = [names[d] if kind == "target" else d for kind, d in deps if kind != "external"]
+        profiles = sorted({installed[f] for f in self.header_paths(t)} - {""})
         return InterfaceLibrary(t.label, names[t.label], list(dict.fromkeys(requires)),
                                 [d for kind, d in deps if kind == "external"], list(t.attrs.get("defines", [])),
-                                any(o in THREADS for o in t.attrs.get("linkopts", [])))
+                                any(o in THREADS for o in t.attrs.get("linkopts", [])), "".join(profiles))

@@ -80,6 +80,7 @@ class InterfaceLibrary:
     external_labels: list[str] = field(default_factory=list)   # the targets of external repositories it uses
     defines: list[str] = field(default_factory=list)
     threads: bool = False    # its linkopts ask for -pthread
+    build_profiles: str = ""   # those of its headers: its .pc is installed when they are
 
 
 @dataclass

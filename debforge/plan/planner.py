@@ -63,7 +63,7 @@ def make_plan(recipe: Recipe, ws: ScanView, arch: str, flavor: FlavorBuild | Non
         if recipe.header_only:
             headers = header_files(recipe, str(ws.root), sorted({o for step in generate for o in step.outputs}))
             plan.interfaces, plan.interfaces_left_out, plan.interfaces_used = Interfaces(scope, deps.compiled).plan(
-                [src for src, _, _ in headers])
+                {src: profiles for src, _, profiles in headers})
         return plan
     fl = flavor.flavor
     return Plan(recipe, arch, [], libs, sorted(deps.externals_used), generate, fl,

@@ -112,7 +112,7 @@ def render(recipe: Recipe, plans: dict[str, Plan], root: Path, timestamp: int,
                           REGULAR)
     runpaths = {lib.package.name: dirs for plan in plans.values() for lib in plan.libraries
                 if (dirs := recipe.libdirs(lib.external_libs))}
-    interfaces = [iface.name for iface in next(iter(plans.values())).interfaces]
+    interfaces = [(iface.name, iface.build_profiles) for iface in next(iter(plans.values())).interfaces]
     for name, text in install.render(recipe, headers, runpaths, copied, interfaces).items():
         files[name] = (text, EXECUTABLE if text.startswith("#!") else REGULAR)   # dh-exec filters it
     installed = [src for src, _, _ in headers]

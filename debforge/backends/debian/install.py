@@ -18,9 +18,10 @@ def override(overrides: dict[str, list[str]], package: str, tag: str, reason: st
 
 
 def render(recipe: Recipe, headers: list[tuple[str, str, str]], runpaths: dict[str, list[str]],
-           copied: set[str], interfaces: list[str] = ()) -> dict[str, str]:
+           copied: set[str], interfaces: list[tuple[str, str]] = ()) -> dict[str, str]:
     """`runpaths`: binary package -> the externals' library directories its libraries' RUNPATH names; `copied`:
-    the libraries with ISA-level copies; `interfaces`: the names of the interface libraries' .pc files."""
+    the libraries with ISA-level copies; `interfaces`: (name, build profiles) of the interface libraries' .pc
+    files."""
     files: dict[str, str] = {}
     overrides: dict[str, list[str]] = {}
     packages = [p for pkg in recipe.packages for p in
@@ -52,7 +53,7 @@ def render(recipe: Recipe, headers: list[tuple[str, str, str]], runpaths: dict[s
         [(f"{src} {dest}/", profiles) for src, dest, profiles in headers] +
         [(f"debian/{pkgconfig.DIR}/{lib.name}.pc {LIBDIR}/pkgconfig/", pkg.build_profiles)
          for pkg, lib in recipe.libraries()] +
-        [(f"debian/{pkgconfig.DIR}/{name}.pc {LIBDIR}/pkgconfig/", "") for name in interfaces] +
+        [(f"debian/{pkgconfig.DIR}/{name}.pc {LIBDIR}/pkgconfig/", profiles) for name, profiles in interfaces] +
         [(f"{static_path(lib.name)} {LIBDIR}/", pkg.build_profiles) for pkg, lib in recipe.libraries()
          if recipe.static] +
         [(f"debian/{cmake.DIR}/{recipe.cmake}{kind}.cmake {LIBDIR}/cmake/{recipe.cmake}/", "")
