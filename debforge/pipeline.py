@@ -105,6 +105,12 @@ def _summary(plan, log) -> None:
     for lib in plan.libraries:   # what the recipe's leave-out and dropped externals took away
         if lib.left_out:
             _cuts(plan.recipe, lib, log)
+    if plan.recipe.header_only:   # what gets no module, and why (testonly helpers only counted: they are many)
+        testonly = sum(why == "is testonly" for why in plan.interfaces_left_out.values())
+        log(f"debforge:   {len(plan.interfaces)} header-only modules; {testonly} testonly targets have none")
+        for label, why in plan.interfaces_left_out.items():
+            if why != "is testonly":
+                log(f"debforge:     no module for {label}: it {why}")
 
 
 def _cuts(recipe, lib, log) -> None:

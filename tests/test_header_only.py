@@ -47,7 +47,13 @@ def test_without_the_key_no_header_only_module_is_written(recipe, tmp_path):
 
 
 def test_pkg_config_and_cmake_files_of_the_header_only_targets(tmp_path):
-    assert run_cli("generate", FIXTURE / "recipe.yaml", "-o", tmp_path / "out").returncode == 0
+    gen = run_cli("generate", FIXTURE / "recipe.yaml", "-o", tmp_path / "out")
+    assert gen.returncode == 0
+    assert ("debforge:   3 header-only modules; 1 testonly targets have none\n"
+            "debforge:     no module for //opt:private: it has headers the -dev package does not install "
+            "(opt/private.hpp)\n"
+            "debforge:     no module for //opt:with_testing: it depends on //opt:testing, which is testonly\n"
+            ) in gen.stderr
     debian = tmp_path / "out/headeronly-1.0/debian"
     pc = debian / "debforge/pkgconfig"
     assert (pc / "ho_optional.pc").read_text() == (
