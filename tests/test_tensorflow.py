@@ -284,7 +284,7 @@ def framework_in_sid(tmp_path):
     (recipes / "patches").symlink_to(ROOT / "recipes/patches")
     text = (ROOT / "recipes/tensorflow.yaml").read_text()
     for name in ("libtensorflow-cc2", "libtensorflow2"):   # the framework alone
-        text, n = re.subn(rf"  - name: {name}\n    libraries:\n      - {{[^\n]*}}\n", "", text)
+        text, n = re.subn(rf"  - name: {name}\n(?:    [^\n]*\n)*?    libraries:\n      - {{[^\n]*}}\n", "", text)
         assert n == 1, name
     (recipes / "tensorflow.yaml").write_text(text)
     subprocess.run([ROOT / ".venv/bin/debforge", "generate", recipes / "tensorflow.yaml", "-o", tmp_path / "out"],
