@@ -56,7 +56,7 @@ def dry_run(r, plan, tree):
     return dry.returncode, int(last.split("/")[1].split("]")[0]), dry.stdout[-2000:] + dry.stderr
 
 
-TF_NINJA = "8a57620feaf71cc75dddeaec4953f1e4dc8845a5ab4a199dbc4e1306ba782643"
+TF_NINJA = "bd3c9c5cf1f520db9f6f3ff95d2c66fd2f9c3d1c06a34093c5c5e0cf2c1c2902"
 
 
 @pytest.fixture(scope="module")
