@@ -132,12 +132,17 @@ lintian-overrides:
     new-package-uses-date-based-version-number: upstream numbers its releases by date
   libcore1-generic:
     "hardening-no-fortify-functions *": no string functions
+  libcore-dev:
+    "no-code-sections [usr/lib/*/libcore.a]": data only
 """)
     files = render(recipe, cache)
     assert files["source/lintian-overrides"][0] == (
         "# upstream numbers its releases by date\nnew-package-uses-date-based-version-number\n")
     assert "# no string functions\nlibcore1-generic: hardening-no-fortify-functions *\n" in \
         files["libcore1-generic.lintian-overrides"][0]
+    # a file lintian points to, in brackets, as its hints give it
+    assert "# data only\nlibcore-dev: no-code-sections [usr/lib/*/libcore.a]\n" in \
+        files["libcore-dev.lintian-overrides"][0]
 
 
 @pytest.mark.parametrize("yaml, why, line", [

@@ -130,7 +130,8 @@ TOP_KEYS = {
     "flavors": False, "tools": False, "python-requirements": False, "patches": False, "leave-out": False,
     "rule-outputs": False, "level-sensitive": False, "tests": False, "lintian-overrides": False, "known-cuts": False,
 }
-LINTIAN_TAG = re.compile(r"[a-z0-9][a-z0-9+.-]*(?: [^\s\[\]][^\n]*)?")   # a tag, then its context (or a glob)
+# a tag, then its context: words, a glob, or a file in brackets as lintian points it out ([usr/lib/*/libfoo.a])
+LINTIAN_TAG = re.compile(r"[a-z0-9][a-z0-9+.-]*(?: \S[^\n]*)?")
 
 
 def _upstream(node: Node, recipe_dir: Path) -> Upstream:
