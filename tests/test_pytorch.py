@@ -2,6 +2,7 @@
 
 import importlib.machinery
 import importlib.util
+import re
 import subprocess
 from collections import Counter
 
@@ -28,9 +29,10 @@ def test_every_package_evaluates(tree):
     r = load_recipe(RECIPE)
     g = frontends.get("bazel").scan(tree, r, "amd64").graph
     assert g.skipped == {}
-    assert len(g.packages) == 18 and len(g.targets) == 385   # 318 + the AVX512 copies' 66 genrules and library
+    # 318 + the AVX512 copies' 66 genrules and library + ATen's tests' package (45 cc_test, a test helper)
+    assert len(g.packages) == 19 and len(g.targets) == 385 + 46
     kinds = g.kinds()
-    assert kinds["cc_library"] == 43 and kinds["cmake_configure_file"] == 3 and kinds["generate_aten"] == 1
+    assert kinds["cc_library"] == 43 + 1 and kinds["cmake_configure_file"] == 3 and kinds["generate_aten"] == 1
 
 
 @pytest.fixture(scope="module")
@@ -111,6 +113,44 @@ def test_torch_cpu_plan(tree, plan):
     assert done["generate"] == 204   # torch_cpu's steps and c10's header: c10 headers are included too
     assert sum(1 for line in lines if " -c " in line and "/obj/torch_cpu/" in line) == 3 * 1165
     assert len(lines) == 3801        # + c10@generic (linked), 3 links, 6 symlinks, 2 variant checks
+
+
+@pytest.mark.slow
+def test_cpp_tests_link_each_levels_libtorch_cpu_and_libc10(tree, plan):
+    """Upstream's C++ tests at every level: c10's; ATen's CPU tests, which only CMake declares (the recipe's
+    aten-cpu-tests.patch declares the same list for bazel); the C++ API's (//:api_tests). Each compiles only its own
+    sources and test helpers, and links that level's libtorch_cpu and libc10 (ATen's tests depend on //:torch
+    alone and call c10 through its headers)."""
+    tests = {t.label: t for t in plan.tests}
+    text = (tree / "aten/src/ATen/test/CMakeLists.txt").read_text()
+    listed = text.split("list(APPEND ATen_CPU_TEST_SRCS", 1)[1].split(")", 1)[0]
+    cmake = re.findall(r"^ *\$\{CMAKE_CURRENT_SOURCE_DIR\}/(\w+)\.cpp", listed, re.M)   # not the "# ..." ones
+    assert len(cmake) == 45 and "xnnpack_test" not in cmake
+    aten = {label.split(":")[1] for label in tests if label.startswith("//aten/src/ATen/test:")}
+    assert aten == set(cmake) - {"mobile_memory_cleanup"}
+    assert [label for label, _ in plan.tests_left_out] == ["//:integration_test",
+                                                          "//aten/src/ATen/test:mobile_memory_cleanup"]
+    for name in aten:
+        t = tests[f"//aten/src/ATen/test:{name}"]
+        assert t.siblings == ["torch_cpu", "c10"] and [c.src for c in t.compiles] == [f"aten/src/ATen/test/{name}.cpp"]
+        assert t.external_libs[:3] == ["gtest_main", "gmock", "gtest"]
+    api = {label: t for label, t in tests.items() if label.startswith("//:")}
+    assert len(api) == 23 and all(t.siblings == ["torch_cpu", "c10"] for t in api.values())
+    # CMake's main(), which filters the *_CUDA cases out without a GPU (torch-api-tests-main.patch), and support.cpp
+    assert sorted(c.src for c in api["//:autograd_test"].compiles) == [
+        "test/cpp/api/autograd.cpp", "test/cpp/api/support.cpp", "test/cpp/common/main.cpp"]
+    assert all(t.siblings == ["c10"] or t.label == "//c10/test:util/bit_cast_test"
+               for t in tests.values() if t.label.startswith("//c10/"))
+    assert len(tests) == 5 + 44 + 23
+    # each level's program links that level's copies, and its run checks both were the ones ld.so mapped
+    text = ninja.render(plan)
+    for level in LEVELS:
+        link = text.split(f"build obj-debforge/{level}/tests/build/bin/aten/src/ATen/test/basic: ", 1)[1]
+        libs = link.split("libs = ", 1)[1].split(" -lgtest_main", 1)[0].replace("$\n", "").split()
+        assert libs == [f"-Lobj-debforge/{level}"] * (level != "generic") + ["-Lobj-debforge/generic",
+                                                                              "-ltorch_cpu", "-lc10"]
+        run = text.split(f"build obj-debforge/{level}/tests/build/results/aten/src/ATen/test/basic.result: ", 1)[1]
+        assert "'libtorch_cpu.so.2.6 libc10.so.2.6'" in run.split("label = ", 1)[0].replace("$\n      ", "")
 
 
 def compare_tool():
