@@ -255,3 +255,24 @@ def test_c10_debs_build_lintian_clean(tmp_path):
     pcs = {p.name: p.read_text() for p in (dev / f"usr/lib/{triplet}/pkgconfig").iterdir()}
     assert set(pcs) == {"c10.pc"} and "Libs: -lc10\n" in pcs["c10.pc"]
     assert "debforge: lintian: 0 errors, 0 warnings" in proc.stderr
+
+
+def test_the_level_bench_checks_both_copies_and_reads_atens_capability(tmp_path):
+    """bench/torch_levels.py (it needs the built packages to run): a run must have mapped its level's libtorch_cpu
+    and libc10 (one from another directory is a wrong copy), and it reports the kernel capability ATen chose."""
+    import sys
+    sys.path.insert(0, str(ROOT / "bench"))
+    import torch_levels as bench
+    v3 = "/usr/lib/x86_64-linux-gnu/glibc-hwcaps/x86-64-v3"
+    fake = tmp_path / "prog"   # prints what torch_levels.cpp prints, having loaded the v3 copies
+    fake.write_text(f"#!/bin/sh\necho 'matmul 2.5000 00000000000000ff 262144'\n"
+                    f"echo 'loaded {v3}/libtorch_cpu.so.2.6.0' >&2\necho \"loaded ${{C10:-{v3}}}/libc10.so.2.6.0\" >&2\n"
+                    f"echo \"capability ${{ATEN_CPU_CAPABILITY:-AVX512}}\" >&2\n")
+    fake.chmod(0o755)
+    assert bench.run(fake, "x86-64-v3", "glibc.cpu.hwcaps=-AVX512F", {}, 1, 1, [], None) == (
+        {"matmul": (2.5, "00000000000000ff")}, "AVX512")
+    assert bench.run(fake, "x86-64-v3", "", {"ATEN_CPU_CAPABILITY": "default"}, 1, 1, [], None)[1] == "default"
+    with pytest.raises(SystemExit, match="not that level's copy"):
+        bench.run(fake, "x86-64-v3", "", {"C10": "/usr/lib/x86_64-linux-gnu"}, 1, 1, [], None)
+    with pytest.raises(SystemExit, match="not that level's copy"):
+        bench.run(fake, "generic", "glibc.cpu.hwcaps=-AVX2", {}, 1, 1, [], None)
