@@ -21,7 +21,7 @@ from debian.debian_support import Version
 
 from .core import settings, staging
 from .core.errors import DebforgeError
-from .core.layout import MANIFEST
+from .core.layout import BUILDDIR, MANIFEST
 from .recipe.model import Recipe
 
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "debforge"
@@ -440,7 +440,10 @@ def prepare(recipe: Recipe, out: Output, source: Path | None = None, log=print) 
         pending = pending_patches(recipe, tree)
         if not pending:
             return Prepared(tree, tree / "debian", tree)
-        log(f"debforge: {tree} lacks {', '.join(p.name for p in pending)}: unpacking it anew to apply the patches")
+        built = " (its build directory goes with it: the next build compiles everything again)" \
+            if (tree / BUILDDIR).exists() else ""
+        log(f"debforge: {tree} lacks {', '.join(p.name for p in pending)}: unpacking it anew to apply the patches"
+            f"{built}")
     elif tree.exists():
         log(f"debforge: {tree} is not a complete unpack of {orig.name} (it has no completion stamp for it): "
             f"unpacking it anew")

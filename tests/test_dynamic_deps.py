@@ -7,7 +7,7 @@ import os
 import shutil
 import subprocess
 
-from conftest import FIXTURES, fixture_plan, fixture_recipe
+from conftest import FIXTURES, configure, fixture_plan, fixture_recipe
 from debforge.backends import ninja
 from debforge.data import SKEL
 
@@ -50,11 +50,9 @@ def test_a_linked_librarys_includes_and_defines_still_apply(tmp_path):
 def test_the_registration_runs_once(tmp_path):
     tree = tmp_path / "tree"
     shutil.copytree(TREE, tree)
-    shutil.copytree(SKEL / "debforge", tree / "debian/debforge")
-    (tree / "build.ninja").write_text(ninja.render(plan_of(tmp_path, tree)))
-    (tree / "obj-debforge").mkdir()
-    (tree / "obj-debforge/config.ninja").write_text(
-        "cc = gcc\ncxx = g++\ncppflags =\ncflags = -O2\ncxxflags = -O2\nldflags =\n")
+    plan = plan_of(tmp_path, tree)
+    configure(tree, plan.recipe)
+    (tree / "build.ninja").write_text(ninja.render(plan))
     proc = subprocess.run(["ninja", "generic"], cwd=tree, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     generic = tree / "obj-debforge/generic"

@@ -7,10 +7,9 @@ import subprocess
 
 import pytest
 
-from conftest import FIXTURES, fixture_plan, fixture_recipe
+from conftest import FIXTURES, configure, fixture_plan, fixture_recipe
 from debforge.backends import ninja
 from debforge.core.errors import DebforgeError
-from debforge.data import SKEL
 
 TREE = FIXTURES / "hosttool"
 EXE = "obj-debforge/host/bin/tools/gen_table"
@@ -46,11 +45,9 @@ def test_tools_and_generated_files_are_built_once_whatever_the_levels(tmp_path):
 def test_ninja_builds_the_tool_then_runs_it(tmp_path):
     tree = tmp_path / "tree"
     shutil.copytree(TREE, tree)
-    shutil.copytree(SKEL / "debforge", tree / "debian/debforge")
-    (tree / "build.ninja").write_text(ninja.render(plan_of(tmp_path, tree)))
-    (tree / "obj-debforge").mkdir()
-    (tree / "obj-debforge/config.ninja").write_text(
-        "cc = gcc\ncxx = g++\ncppflags =\ncflags = -O2\ncxxflags = -O2\nldflags =\n")
+    plan = plan_of(tmp_path, tree)
+    configure(tree, plan.recipe)
+    (tree / "build.ninja").write_text(ninja.render(plan))
     proc = subprocess.run(["ninja", "generic"], cwd=tree, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert (tree / "obj-debforge/gen/table.h").read_text() == "static const int kTable[] = {0, 1, 4, 9, 16, };\n"

@@ -73,3 +73,17 @@ def test_a_patch_edited_after_it_was_applied(tmp_path):
     assert proc.returncode == 2
     assert f"{patch}: error: no-zlib.patch changed since it was applied to {tmp_path}/out/twolibs-1.0" in proc.stderr
     assert "QUILT_PATCHES=debian/patches quilt pop -a" in proc.stderr
+
+
+def test_a_patch_added_later_unpacks_anew_and_says_the_build_goes(tmp_path):
+    """The new tree is unpacked without the old build directory (its objects may come from sources the new patch
+    changes): generate says so, since it means a full rebuild."""
+    path = write_recipe(tmp_path)
+    assert run_cli("generate", path, "-o", tmp_path / "out").returncode == 0
+    tree = tmp_path / "out/twolibs-1.0"
+    (tree / "obj-debforge").mkdir()
+    path = recipe_with_patch(tmp_path)
+    proc = run_cli("generate", path, "-o", tmp_path / "out")
+    assert proc.returncode == 0, proc.stderr
+    assert "lacks no-zlib.patch: unpacking it anew to apply the patches (its build directory goes with it" in proc.stderr
+    assert not (tree / "obj-debforge").exists()
