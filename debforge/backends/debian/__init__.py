@@ -104,6 +104,7 @@ def render(recipe: Recipe, plans: dict[str, Plan], root: Path, timestamp: int,
         shlibs={pkg: shlibs_dependency(alts) for pkg, alts in shlibs_alternatives(recipe).items()},
         test_levels={arch: [isa.GENERIC, *(lvl.name for lvl in plan.levels)] for arch, plan in plans.items()
                      if plan.tests},
+        test_groups={g: pkgs for plan in plans.values() for g, pkgs in ninja.test_groups(plan).items()},
     ), EXECUTABLE)
     github = re.match(r"https?://github\.com/([^/]+/[^/#?]+)", recipe.homepage)
     if github:

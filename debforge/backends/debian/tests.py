@@ -13,7 +13,7 @@ from ...core import isa
 from ...core.layout import HWCAPS_TEST, UPSTREAM_TEST
 from ...plan import Plan, pools
 from ...recipe.model import Recipe
-from ..ninja import HOST_LIBS, INSTALLED_LIBDIR, RECIPE, host_libraries
+from ..ninja import HOST_LIBS, INSTALLED_LIBDIR, RECIPE, host_libraries, test_groups
 from .control import dump
 from .packages import all_variants, variants
 
@@ -65,4 +65,5 @@ def upstream_script(recipe: Recipe, plans: dict[str, Plan], env: jinja2.Environm
         pools=pools.script_args(recipe.config.compile_memory),
         host_libraries=any(host_libraries(plan) for plan in plans.values() if plan.tests),
         host_libs=HOST_LIBS, installed_libdir=INSTALLED_LIBDIR,
+        test_groups=sorted({g for plan in plans.values() for g in test_groups(plan)}),
     )
