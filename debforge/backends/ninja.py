@@ -345,9 +345,9 @@ def test_dir(level: str) -> str:
     return f"{level_dir(level)}/tests"
 
 
-def tests_target(mode: str, level: str, group: str = "") -> str:
-    """The phony target that runs the tests of a group at one level, against the build tree's copies or the
-    installed ones."""
+def tests_target(mode: str, level: str, group: str) -> str:
+    """The phony target that runs the tests of a group ('' for those every build runs) at one level, against the
+    build tree's copies or the installed ones."""
     return f"{TEST_MODES[mode]}{group}@{level}"
 
 
