@@ -53,3 +53,17 @@ def agreement(generic: Path, other: Path, tolerance: float) -> str:
     scale = max(abs(x) for x in a) or 1.0
     worst = max(abs(x - y) for x, y in zip(a, b)) / scale
     return f"{worst:.1e} {'ok' if len(a) == len(b) and worst <= tolerance else 'BEYOND TOLERANCE'}"
+
+
+def header(names: list[str]) -> str:
+    """The columns of a table row below: each copy's milliseconds, each level's speed against generic."""
+    return " ".join(f"{n + ' ms':>14}" for n in names) + " " + \
+        " ".join(f"{n + '/generic':>18}" for n in names[1:]) + "  output against generic"
+
+
+def columns(names: list[str], ms: list[float], outputs: dict[str, Path], tolerance: float) -> str:
+    """One op's row: the best milliseconds of each copy (in `names`' order, generic first), the speed of the
+    others against generic, and their outputs against generic's."""
+    agree = [f"{n}: {agreement(outputs[isa.GENERIC], outputs[n], tolerance)}" for n in names[1:]]
+    return " ".join(f"{m:>14.3f}" for m in ms) + " " + " ".join(f"{ms[0] / m:>17.2f}x" for m in ms[1:]) + \
+        "  " + "; ".join(agree)

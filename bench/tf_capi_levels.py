@@ -23,9 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from levels import ROOT, agreement, masks, run_at, supported  # noqa: E402
-
-from debforge.core import isa  # noqa: E402
+from levels import ROOT, columns, header, masks, run_at, supported  # noqa: E402
 
 # |copy - generic| <= TOLERANCE * max|generic| where not bit-identical: float32's epsilon is 1.2e-7; a sum of K
 # products reordered (K = 512 for MatMul, 576 for Conv2D, 1024 for Sum) moves by about sqrt(K) eps of its scale
@@ -70,14 +68,11 @@ def main() -> int:
                 for kernel, (ms, _) in run(exe, level, mask, onednn, args.iters, kernels, dump).items():
                     best[kernel, onednn, level] = min(ms, best.get((kernel, onednn, level), ms))
     names = list(levels)
-    print(f"{'kernel':<10} {'oneDNN':<6} " + " ".join(f"{n + ' ms':>14}" for n in names) +
-          " " + " ".join(f"{n + '/generic':>18}" for n in names[1:]) + "  output against generic")
+    print(f"{'kernel':<10} {'oneDNN':<6} " + header(names))
     for kernel, onednn in sorted({(k, o) for k, o, _ in best}):
-        ms = [best[kernel, onednn, n] for n in names]
-        out = {n: work / f"out-{onednn}-{n}/{kernel}.f32" for n in names}
-        agree = [f"{n}: {agreement(out[isa.GENERIC], out[n], TOLERANCE)}" for n in names[1:]]
-        print(f"{kernel:<10} {'on' if onednn == '1' else 'off':<6} " + " ".join(f"{m:>14.3f}" for m in ms) + " " +
-              " ".join(f"{ms[0] / m:>17.2f}x" for m in ms[1:]) + "  " + "; ".join(agree))
+        print(f"{kernel:<10} {'on' if onednn == '1' else 'off':<6} " + columns(
+            names, [best[kernel, onednn, n] for n in names],
+            {n: work / f"out-{onednn}-{n}/{kernel}.f32" for n in names}, TOLERANCE))
     return 0
 
 

@@ -26,9 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from levels import ROOT, agreement, masks, run_at, supported  # noqa: E402
-
-from debforge.core import isa  # noqa: E402
+from levels import ROOT, columns, header, masks, run_at, supported  # noqa: E402
 
 # |copy - generic| <= TOLERANCE * max|generic| where not bit-identical: float32's epsilon is 1.2e-7; FMA contraction
 # and the vector width reorder sums of up to K = 576 products (conv2d: 64 channels x 3 x 3; matmul 512, sum 1024),
@@ -85,14 +83,10 @@ def main() -> int:
     work = args.work or Path(tempfile.mkdtemp(prefix="torch_levels."))
     best, capability, names = measure(build(work), work, args)
     print("ATen's kernels: " + ", ".join(f"{n} copy {capability[n]}" for n in names))
-    print(f"{'op':<10} " + " ".join(f"{n + ' ms':>14}" for n in names) + " " +
-          " ".join(f"{n + '/generic':>18}" for n in names[1:]) + "  output against generic")
+    print(f"{'op':<10} " + header(names))
     for op in sorted({o for o, _ in best}):
-        ms = [best[op, n] for n in names]
-        out = {n: work / f"out-{n}/{op}.f32" for n in names}
-        agree = [f"{n}: {agreement(out[isa.GENERIC], out[n], TOLERANCE)}" for n in names[1:]]
-        print(f"{op:<10} " + " ".join(f"{m:>14.3f}" for m in ms) + " " +
-              " ".join(f"{ms[0] / m:>17.2f}x" for m in ms[1:]) + "  " + "; ".join(agree))
+        print(f"{op:<10} " + columns(names, [best[op, n] for n in names],
+                                     {n: work / f"out-{n}/{op}.f32" for n in names}, TOLERANCE))
     return 0
 
 

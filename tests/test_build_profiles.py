@@ -89,21 +89,26 @@ def test_profiled_packages_and_their_files(tmp_path):
         assert f"build {target}: phony " in graph
 
 
-def test_rules_build_only_the_listed_packages(tmp_path):
-    """debian/rules' own make logic, without compiling: dh_listpackages under the profile, the ninja targets."""
-    debian = generated(tmp_path)
-    probe = "print-targets:\n\t@echo $(foreach p,$(BUILT),$(NINJA_$(p)))\n"
-    (debian / "probe.mk").write_text(probe)
-    targets = {}
+def probe(debian, expression):
+    """What debian/rules' own make logic gives EXPRESSION (echoed by sh), without compiling: without a profile and
+    under PROFILE (dh_listpackages names the packages)."""
+    (debian / "probe.mk").write_text(f"print:\n\t@echo {expression}\n")
+    out = {}
     for profiles in ("", PROFILE):
-        proc = subprocess.run(["make", "-s", "-f", "debian/rules", "-f", "debian/probe.mk", "print-targets"],
+        proc = subprocess.run(["make", "-s", "-f", "debian/rules", "-f", "debian/probe.mk", "print"],
                               cwd=debian.parent, capture_output=True, text=True,
                               env={"PATH": "/usr/bin:/bin", "DEB_BUILD_PROFILES": profiles})
         assert proc.returncode == 0, proc.stderr
-        targets[profiles] = proc.stdout.split()
-    assert targets[""] == ["core@generic", "core@x86-64-v3", "core@x86-64-v4", "extra@generic",
-                           "headers-libextra1-generic", "extra@x86-64-v3", "extra@x86-64-v4"]
-    assert targets[PROFILE] == ["core@generic", "core@x86-64-v3", "core@x86-64-v4"]
+        out[profiles] = proc.stdout.strip()
+    return out
+
+
+def test_rules_build_only_the_listed_packages(tmp_path):
+    """debian/rules asks ninja only for what the packages dh_listpackages names need."""
+    targets = probe(generated(tmp_path), "$(foreach p,$(BUILT),$(NINJA_$(p)))")
+    assert targets[""].split() == ["core@generic", "core@x86-64-v3", "core@x86-64-v4", "extra@generic",
+                                   "headers-libextra1-generic", "extra@x86-64-v3", "extra@x86-64-v4"]
+    assert targets[PROFILE].split() == ["core@generic", "core@x86-64-v3", "core@x86-64-v4"]
 
 
 def test_tests_of_a_profiled_package_run_only_where_it_is_built(tmp_path):
@@ -123,15 +128,7 @@ def test_tests_of_a_profiled_package_run_only_where_it_is_built(tmp_path):
     graph = debian.joinpath("debforge/build-amd64.ninja").read_text()
     assert "build tests@generic: phony obj-debforge/generic/tests/build/results/core_test.result\n" in graph
     assert "build tests_libextra1@generic: phony obj-debforge/generic/tests/build/results/extra_test.result\n" in graph
-    (debian / "probe.mk").write_text("print-groups:\n\t@echo '[$(strip $(TEST_GROUPS))]'\n")
-    groups = {}
-    for profiles in ("", PROFILE):
-        proc = subprocess.run(["make", "-s", "-f", "debian/rules", "-f", "debian/probe.mk", "print-groups"],
-                              cwd=debian.parent, capture_output=True, text=True,
-                              env={"PATH": "/usr/bin:/bin", "DEB_BUILD_PROFILES": profiles})
-        assert proc.returncode == 0, proc.stderr
-        groups[profiles] = proc.stdout.strip()
-    assert groups == {"": "[_libextra1]", PROFILE: "[]"}
+    assert probe(debian, "'[$(strip $(TEST_GROUPS))]'") == {"": "[_libextra1]", PROFILE: "[]"}
     assert 'export TEST_GROUPS="_libextra1"\n' in debian.joinpath("tests/upstream-tests").read_text()
     # run-tests with the groups debian/rules passes: under the profile libextra is not even built
     configure(debian.parent, load_recipe(tmp_path / "twolibs.yaml"))

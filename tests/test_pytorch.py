@@ -1,9 +1,11 @@
 """PyTorch 2.6 from its own Starlark metadata (issue 7), on the orig tarball of Debian's pytorch (trixie)."""
 
+import array
 import importlib.machinery
 import importlib.util
 import re
 import subprocess
+import sys
 from collections import Counter
 
 import pytest
@@ -260,8 +262,8 @@ def test_c10_debs_build_lintian_clean(tmp_path):
 def test_the_level_bench_checks_both_copies_and_reads_atens_capability(tmp_path):
     """bench/torch_levels.py (it needs the built packages to run): a run must have mapped its level's libtorch_cpu
     and libc10 (one from another directory is a wrong copy), and it reports the kernel capability ATen chose."""
-    import sys
     sys.path.insert(0, str(ROOT / "bench"))
+    import levels
     import torch_levels as bench
     v3 = "/usr/lib/x86_64-linux-gnu/glibc-hwcaps/x86-64-v3"
     fake = tmp_path / "prog"   # prints what torch_levels.cpp prints, having loaded the v3 copies
@@ -276,3 +278,11 @@ def test_the_level_bench_checks_both_copies_and_reads_atens_capability(tmp_path)
         bench.run(fake, "x86-64-v3", "", {"C10": "/usr/lib/x86_64-linux-gnu"}, 1, 1, [], None)
     with pytest.raises(SystemExit, match="not that level's copy"):
         bench.run(fake, "generic", "glibc.cpu.hwcaps=-AVX2", {}, 1, 1, [], None)
+    # a row of the side-by-side table: each copy's ms, the speed against generic, the outputs against generic's
+    outputs = {}
+    for name, values in (("generic", [1.0, -2.0]), ("x86-64-v3", [1.0, -2.0]), ("x86-64-v4", [1.0, -2.5])):
+        outputs[name] = tmp_path / f"{name}.f32"
+        outputs[name].write_bytes(array.array("f", values).tobytes())
+    row = levels.columns(list(outputs), [3.0, 2.0, 1.5], outputs, bench.TOLERANCE).split()
+    assert row[:5] == ["3.000", "2.000", "1.500", "1.50x", "2.00x"]
+    assert " ".join(row[5:]) == "x86-64-v3: identical; x86-64-v4: 2.5e-01 BEYOND TOLERANCE"
