@@ -198,3 +198,17 @@ def test_unmet_build_depends_are_those_of_the_profile(tmp_path):
     under = dpkg.missing_build_depends(tmp_path, [PROFILE])
     assert "debforge-absent-full-dev" not in under and "debforge-absent-test-dev" in under
     assert dpkg.missing_build_depends(tmp_path, [PROFILE, "nocheck"]) == ""
+
+
+@pytest.mark.parametrize("formula, installed", [(f"<!{PROFILE}>", True), ("<pkg.twolibs.extra>", False),
+                                                ("<pkg.twolibs.extra> <!nocheck>", True)])
+def test_autopkgtests_install_what_a_default_build_makes(tmp_path, formula, installed):
+    """The autopkgtests test the packages of a build with no profile: a package only a profile makes
+    (<pkg.twolibs.extra>) is neither in their Depends nor checked by the hwcaps test."""
+    proc = run_cli("generate", write_recipe(tmp_path, formula), "-o", tmp_path / "out")
+    assert proc.returncode == 0, proc.stderr
+    debian = tmp_path / "out/twolibs-1.0/debian"
+    control = debian.joinpath("tests/control").read_text()
+    assert "libcore1-avx2 [amd64]" in control
+    assert ("libextra1-avx2 [amd64]" in control) == installed
+    assert ("libextra.so.1" in debian.joinpath("tests/hwcaps").read_text()) == installed

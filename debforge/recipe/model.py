@@ -40,6 +40,13 @@ class BinaryPackage:
     # debian/; None: none
     symbols: Path | None = None
 
+    @property
+    def built_by_default(self) -> bool:
+        """Whether a build with no profile active makes it (Policy 7.1: some <...> group holds when each of its
+        terms is a negation): what the autopkgtests may install."""
+        return not self.build_profiles or any(all(t.startswith("!") for t in group.split())
+                                              for group in self.build_profiles.strip("<>").split("> <"))
+
 
 @dataclass(frozen=True)
 class HeaderSet:

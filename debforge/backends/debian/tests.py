@@ -19,7 +19,9 @@ from .packages import all_variants, variants
 
 
 def control(recipe: Recipe, upstream_tests: bool) -> str:
-    depends = [recipe.dev_package] + [f"{v.name} [{' '.join(v.arches)}]" for v in all_variants(recipe)]
+    # not a package only a build profile makes (libtensorflow-cc2): a default build does not have it to install
+    depends = [recipe.dev_package] + [f"{v.name} [{' '.join(v.arches)}]" for v in all_variants(recipe)
+                                      if v.meta.built_by_default]
     out = [Deb822({"Tests": HWCAPS_TEST, "Depends": ",\n ".join(depends + ["build-essential"])})]
     if upstream_tests:   # built in the source tree (obj-debforge/) with the Build-Depends: googletest, ninja
         out.append(Deb822({"Tests": UPSTREAM_TEST, "Depends": ",\n ".join(depends + ["@builddeps@"]),
@@ -54,7 +56,8 @@ def _levels(recipe: Recipe, copied: set[str], linked: tuple[str, ...] | None) ->
                       for arch in recipe.architectures}
     return dict(recipe_name=RECIPE, levels_by_arch={a: levels for a, levels in levels_by_arch.items() if levels},
                 libraries=[(lib, bool(variants(recipe, pkg)) and lib.name in copied)
-                           for pkg, lib in recipe.libraries() if linked is None or lib.name in linked])
+                           for pkg, lib in recipe.libraries()
+                           if pkg.built_by_default and (linked is None or lib.name in linked)])
 
 
 def upstream_script(recipe: Recipe, plans: dict[str, Plan], env: jinja2.Environment) -> str:
