@@ -2,11 +2,13 @@
 of a build under that profile: its packages carry Build-Profiles, debian/rules asks ninja only for what the
 packages dh_listpackages names need, the -dev package's files and Depends follow (dh-exec, a substvar)."""
 
+import re
+import shutil
 import subprocess
 
 import pytest
 
-from conftest import FIXTURES, extract, run_cli
+from conftest import FIXTURES, configure, extract, run_cli
 from debforge.core.errors import DebforgeError
 from debforge.drivers import dpkg
 from debforge.recipe.schema import load_recipe
@@ -15,12 +17,12 @@ TREE = FIXTURES / "profiles"
 PROFILE = "pkg.twolibs.core-only"
 
 
-def write_recipe(tmp_path, formula=f"<!{PROFILE}>"):
+def write_recipe(tmp_path, formula=f"<!{PROFILE}>", tree=TREE, tail=""):
     path = tmp_path / "twolibs.yaml"
     path.write_text(f"""\
 source: twolibs
 version: "1.0"
-upstream: {{dir: {TREE}}}
+upstream: {{dir: {tree}}}
 homepage: https://example.org/
 maintainer: Test <test@example.org>
 license: Apache-2.0
@@ -44,7 +46,7 @@ dev:
     - {{files: "extra*.h", build-profiles: "{formula}"}}
 externals:
   zlib: {{package: zlib1g-dev, libs: [z]}}
-""")
+{tail}""")
     return path
 
 
@@ -87,21 +89,56 @@ def test_profiled_packages_and_their_files(tmp_path):
         assert f"build {target}: phony " in graph
 
 
-def test_rules_build_only_the_listed_packages(tmp_path):
-    """debian/rules' own make logic, without compiling: dh_listpackages under the profile, the ninja targets."""
-    debian = generated(tmp_path)
-    probe = "print-targets:\n\t@echo $(foreach p,$(BUILT),$(NINJA_$(p)))\n"
-    (debian / "probe.mk").write_text(probe)
-    targets = {}
+def probe(debian, expression):
+    """What debian/rules' own make logic gives EXPRESSION (echoed by sh), without compiling: without a profile and
+    under PROFILE (dh_listpackages names the packages)."""
+    (debian / "probe.mk").write_text(f"print:\n\t@echo {expression}\n")
+    out = {}
     for profiles in ("", PROFILE):
-        proc = subprocess.run(["make", "-s", "-f", "debian/rules", "-f", "debian/probe.mk", "print-targets"],
+        proc = subprocess.run(["make", "-s", "-f", "debian/rules", "-f", "debian/probe.mk", "print"],
                               cwd=debian.parent, capture_output=True, text=True,
                               env={"PATH": "/usr/bin:/bin", "DEB_BUILD_PROFILES": profiles})
         assert proc.returncode == 0, proc.stderr
-        targets[profiles] = proc.stdout.split()
-    assert targets[""] == ["core@generic", "core@x86-64-v3", "core@x86-64-v4", "extra@generic",
-                           "headers-libextra1-generic", "extra@x86-64-v3", "extra@x86-64-v4"]
-    assert targets[PROFILE] == ["core@generic", "core@x86-64-v3", "core@x86-64-v4"]
+        out[profiles] = proc.stdout.strip()
+    return out
+
+
+def test_rules_build_only_the_listed_packages(tmp_path):
+    """debian/rules asks ninja only for what the packages dh_listpackages names need."""
+    targets = probe(generated(tmp_path), "$(foreach p,$(BUILT),$(NINJA_$(p)))")
+    assert targets[""].split() == ["core@generic", "core@x86-64-v3", "core@x86-64-v4", "extra@generic",
+                                   "headers-libextra1-generic", "extra@x86-64-v3", "extra@x86-64-v4"]
+    assert targets[PROFILE].split() == ["core@generic", "core@x86-64-v3", "core@x86-64-v4"]
+
+
+def test_tests_of_a_profiled_package_run_only_where_it_is_built(tmp_path):
+    """A test linking libextra (profiled) is in its own group of ninja targets; debian/rules runs that group only
+    where the build makes libextra1 (a c10-only PyTorch build must not build libtorch_cpu for ATen's tests), the
+    autopkgtest, with every package installed, runs all."""
+    tree = tmp_path / "tree"
+    shutil.copytree(TREE, tree)
+    for name, lib in (("core_test", "core"), ("extra_test", "extra")):
+        (tree / f"{name}.c").write_text(f'#include "{lib}.h"\nint main(void) {{ return 0; }}\n')
+        with open(tree / "BUILD.bazel", "a") as f:
+            f.write(f'\ncc_test(\n    name = "{name}",\n    srcs = ["{name}.c"],\n    deps = [":{lib}"],\n)\n')
+    proc = run_cli("generate", write_recipe(tmp_path, tree=tree, tail='tests:\n  select: ["//:all"]\n'),
+                   "-o", tmp_path / "out")
+    assert proc.returncode == 0, proc.stderr
+    debian = tmp_path / "out/twolibs-1.0/debian"
+    graph = debian.joinpath("debforge/build-amd64.ninja").read_text()
+    assert "build tests@generic: phony obj-debforge/generic/tests/build/results/core_test.result\n" in graph
+    assert "build tests_libextra1@generic: phony obj-debforge/generic/tests/build/results/extra_test.result\n" in graph
+    assert probe(debian, "'[$(strip $(TEST_GROUPS))]'") == {"": "[_libextra1]", PROFILE: "[]"}
+    assert 'export TEST_GROUPS="_libextra1"\n' in debian.joinpath("tests/upstream-tests").read_text()
+    # run-tests with the groups debian/rules passes: under the profile libextra is not even built
+    configure(debian.parent, load_recipe(tmp_path / "twolibs.yaml"))
+    for groups, ran in (("", ["core_test"]), ("_libextra1", ["core_test", "extra_test"])):
+        proc = subprocess.run(["sh", "debian/debforge/run-tests", "build", "debian/debforge/build-amd64.ninja", "2",
+                               "generic"], cwd=debian.parent, capture_output=True, text=True,
+                              env={"PATH": "/usr/bin:/bin", "TEST_GROUPS": groups})
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+        assert re.findall(r"^  PASS +//:(\w+)", proc.stdout, re.M) == ran, proc.stdout
+        assert (debian.parent / "obj-debforge/generic/libextra.so.1").exists() == bool(groups)
 
 
 @pytest.mark.parametrize("formula", ["!pkg.x.y", "<pkg.x.y", "<Pkg.x>", "<a>,<b>", "<>"])
@@ -161,3 +198,17 @@ def test_unmet_build_depends_are_those_of_the_profile(tmp_path):
     under = dpkg.missing_build_depends(tmp_path, [PROFILE])
     assert "debforge-absent-full-dev" not in under and "debforge-absent-test-dev" in under
     assert dpkg.missing_build_depends(tmp_path, [PROFILE, "nocheck"]) == ""
+
+
+@pytest.mark.parametrize("formula, installed", [(f"<!{PROFILE}>", True), ("<pkg.twolibs.extra>", False),
+                                                ("<pkg.twolibs.extra> <!nocheck>", True)])
+def test_autopkgtests_install_what_a_default_build_makes(tmp_path, formula, installed):
+    """The autopkgtests test the packages of a build with no profile: a package only a profile makes
+    (<pkg.twolibs.extra>) is neither in their Depends nor checked by the hwcaps test."""
+    proc = run_cli("generate", write_recipe(tmp_path, formula), "-o", tmp_path / "out")
+    assert proc.returncode == 0, proc.stderr
+    debian = tmp_path / "out/twolibs-1.0/debian"
+    control = debian.joinpath("tests/control").read_text()
+    assert "libcore1-avx2 [amd64]" in control
+    assert ("libextra1-avx2 [amd64]" in control) == installed
+    assert ("libextra.so.1" in debian.joinpath("tests/hwcaps").read_text()) == installed

@@ -8,7 +8,7 @@ import pytest
 
 from conftest import ROOT, run_cli
 
-NSYNC_DEBIAN = "3d40d73781fbb8d1b808138d97aa6a655109d2234db7403322720575c64ef77e"
+NSYNC_DEBIAN = "e3285cba2a336010ebe809855dbbf401ac44761e02fd43a7b2b366c2cab541cf"
 
 
 def tree_digest(root) -> str:

@@ -1,8 +1,11 @@
 """PyTorch 2.6 from its own Starlark metadata (issue 7), on the orig tarball of Debian's pytorch (trixie)."""
 
+import array
 import importlib.machinery
 import importlib.util
+import re
 import subprocess
+import sys
 from collections import Counter
 
 import pytest
@@ -28,9 +31,10 @@ def test_every_package_evaluates(tree):
     r = load_recipe(RECIPE)
     g = frontends.get("bazel").scan(tree, r, "amd64").graph
     assert g.skipped == {}
-    assert len(g.packages) == 18 and len(g.targets) == 385   # 318 + the AVX512 copies' 66 genrules and library
+    # 318 + the AVX512 copies' 66 genrules and library + ATen's tests' package (45 cc_test, a test helper)
+    assert len(g.packages) == 19 and len(g.targets) == 385 + 46
     kinds = g.kinds()
-    assert kinds["cc_library"] == 43 and kinds["cmake_configure_file"] == 3 and kinds["generate_aten"] == 1
+    assert kinds["cc_library"] == 43 + 1 and kinds["cmake_configure_file"] == 3 and kinds["generate_aten"] == 1
 
 
 @pytest.fixture(scope="module")
@@ -111,6 +115,44 @@ def test_torch_cpu_plan(tree, plan):
     assert done["generate"] == 204   # torch_cpu's steps and c10's header: c10 headers are included too
     assert sum(1 for line in lines if " -c " in line and "/obj/torch_cpu/" in line) == 3 * 1165
     assert len(lines) == 3801        # + c10@generic (linked), 3 links, 6 symlinks, 2 variant checks
+
+
+@pytest.mark.slow
+def test_cpp_tests_link_each_levels_libtorch_cpu_and_libc10(tree, plan):
+    """Upstream's C++ tests at every level: c10's; ATen's CPU tests, which only CMake declares (the recipe's
+    aten-cpu-tests.patch declares the same list for bazel); the C++ API's (//:api_tests). Each compiles only its own
+    sources and test helpers, and links that level's libtorch_cpu and libc10 (ATen's tests depend on //:torch
+    alone and call c10 through its headers)."""
+    tests = {t.label: t for t in plan.tests}
+    text = (tree / "aten/src/ATen/test/CMakeLists.txt").read_text()
+    listed = text.split("list(APPEND ATen_CPU_TEST_SRCS", 1)[1].split(")", 1)[0]
+    cmake = re.findall(r"^ *\$\{CMAKE_CURRENT_SOURCE_DIR\}/(\w+)\.cpp", listed, re.M)   # not the "# ..." ones
+    assert len(cmake) == 45 and "xnnpack_test" not in cmake
+    aten = {label.split(":")[1] for label in tests if label.startswith("//aten/src/ATen/test:")}
+    assert aten == set(cmake) - {"mobile_memory_cleanup"}
+    assert [label for label, _ in plan.tests_left_out] == ["//:integration_test",
+                                                          "//aten/src/ATen/test:mobile_memory_cleanup"]
+    for name in aten:
+        t = tests[f"//aten/src/ATen/test:{name}"]
+        assert t.siblings == ["torch_cpu", "c10"] and [c.src for c in t.compiles] == [f"aten/src/ATen/test/{name}.cpp"]
+        assert t.external_libs[:3] == ["gtest_main", "gmock", "gtest"]
+    api = {label: t for label, t in tests.items() if label.startswith("//:")}
+    assert len(api) == 23 and all(t.siblings == ["torch_cpu", "c10"] for t in api.values())
+    # CMake's main(), which filters the *_CUDA cases out without a GPU (torch-api-tests-main.patch), and support.cpp
+    assert sorted(c.src for c in api["//:autograd_test"].compiles) == [
+        "test/cpp/api/autograd.cpp", "test/cpp/api/support.cpp", "test/cpp/common/main.cpp"]
+    assert all(t.siblings == ["c10"] or t.label == "//c10/test:util/bit_cast_test"
+               for t in tests.values() if t.label.startswith("//c10/"))
+    assert len(tests) == 5 + 44 + 23
+    # each level's program links that level's copies, and its run checks both were the ones ld.so mapped
+    text = ninja.render(plan)
+    for level in LEVELS:
+        link = text.split(f"build obj-debforge/{level}/tests/build/bin/aten/src/ATen/test/basic: ", 1)[1]
+        libs = link.split("libs = ", 1)[1].split(" -lgtest_main", 1)[0].replace("$\n", "").split()
+        assert libs == [f"-Lobj-debforge/{level}"] * (level != "generic") + ["-Lobj-debforge/generic",
+                                                                              "-ltorch_cpu", "-lc10"]
+        run = text.split(f"build obj-debforge/{level}/tests/build/results/aten/src/ATen/test/basic.result: ", 1)[1]
+        assert "'libtorch_cpu.so.2.6 libc10.so.2.6'" in run.split("label = ", 1)[0].replace("$\n      ", "")
 
 
 def compare_tool():
@@ -215,3 +257,32 @@ def test_c10_debs_build_lintian_clean(tmp_path):
     pcs = {p.name: p.read_text() for p in (dev / f"usr/lib/{triplet}/pkgconfig").iterdir()}
     assert set(pcs) == {"c10.pc"} and "Libs: -lc10\n" in pcs["c10.pc"]
     assert "debforge: lintian: 0 errors, 0 warnings" in proc.stderr
+
+
+def test_the_level_bench_checks_both_copies_and_reads_atens_capability(tmp_path):
+    """bench/torch_levels.py (it needs the built packages to run): a run must have mapped its level's libtorch_cpu
+    and libc10 (one from another directory is a wrong copy), and it reports the kernel capability ATen chose."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    import levels
+    import torch_levels as bench
+    v3 = "/usr/lib/x86_64-linux-gnu/glibc-hwcaps/x86-64-v3"
+    fake = tmp_path / "prog"   # prints what torch_levels.cpp prints, having loaded the v3 copies
+    fake.write_text(f"#!/bin/sh\necho 'matmul 2.5000 00000000000000ff 262144'\n"
+                    f"echo 'loaded {v3}/libtorch_cpu.so.2.6.0' >&2\necho \"loaded ${{C10:-{v3}}}/libc10.so.2.6.0\" >&2\n"
+                    f"echo \"capability ${{ATEN_CPU_CAPABILITY:-AVX512}}\" >&2\n")
+    fake.chmod(0o755)
+    assert bench.run(fake, "x86-64-v3", "glibc.cpu.hwcaps=-AVX512F", {}, 1, 1, [], None) == (
+        {"matmul": (2.5, "00000000000000ff")}, "AVX512")
+    assert bench.run(fake, "x86-64-v3", "", {"ATEN_CPU_CAPABILITY": "default"}, 1, 1, [], None)[1] == "default"
+    with pytest.raises(SystemExit, match="not that level's copy"):
+        bench.run(fake, "x86-64-v3", "", {"C10": "/usr/lib/x86_64-linux-gnu"}, 1, 1, [], None)
+    with pytest.raises(SystemExit, match="not that level's copy"):
+        bench.run(fake, "generic", "glibc.cpu.hwcaps=-AVX2", {}, 1, 1, [], None)
+    # a row of the side-by-side table: each copy's ms, the speed against generic, the outputs against generic's
+    outputs = {}
+    for name, values in (("generic", [1.0, -2.0]), ("x86-64-v3", [1.0, -2.0]), ("x86-64-v4", [1.0, -2.5])):
+        outputs[name] = tmp_path / f"{name}.f32"
+        outputs[name].write_bytes(array.array("f", values).tobytes())
+    row = levels.columns(list(outputs), [3.0, 2.0, 1.5], outputs, bench.TOLERANCE).split()
+    assert row[:5] == ["3.000", "2.000", "1.500", "1.50x", "2.00x"]
+    assert " ".join(row[5:]) == "x86-64-v3: identical; x86-64-v4: 2.5e-01 BEYOND TOLERANCE"

@@ -397,6 +397,7 @@ def test_the_level_bench_checks_the_copy_and_compares_outputs(tmp_path):
     import array
     import sys
     sys.path.insert(0, str(ROOT / "bench"))
+    import levels
     import tf_capi_levels as bench
     assert bench.masks() == {"generic": "glibc.cpu.hwcaps=-AVX2", "x86-64-v3": "glibc.cpu.hwcaps=-AVX512F",
                              "x86-64-v4": ""}
@@ -414,6 +415,6 @@ def test_the_level_bench_checks_the_copy_and_compares_outputs(tmp_path):
                          ("off", [1.0, -2.0, 0.6])):
         outputs[name] = tmp_path / f"{name}.f32"
         outputs[name].write_bytes(array.array("f", values).tobytes())
-    assert bench.agreement(outputs["g"], outputs["same"]) == "identical"
-    assert bench.agreement(outputs["g"], outputs["fma"]).endswith(" ok")
-    assert bench.agreement(outputs["g"], outputs["off"]).endswith("BEYOND TOLERANCE")
+    assert levels.agreement(outputs["g"], outputs["same"], bench.TOLERANCE) == "identical"
+    assert levels.agreement(outputs["g"], outputs["fma"], bench.TOLERANCE).endswith(" ok")
+    assert levels.agreement(outputs["g"], outputs["off"], bench.TOLERANCE).endswith("BEYOND TOLERANCE")

@@ -291,6 +291,18 @@ def test_suites_expand_to_their_cpu_tests_which_link_the_libraries_they_name(tmp
     assert [c.src for c in lib.compiles] == ["test_op.c"] and lib.siblings == ["fw"]
 
 
+def test_a_test_links_what_its_libraries_link(tmp_path):
+    """A plain cc_test on the C API alone (as ATen's tests depend on //:torch only) links libfw too, which libcapi
+    links: ld links no executable against a shared object that only another one NEEDs, and the test's inline code
+    of the C API's headers may call the framework (ATen's call c10)."""
+    tree = tmp_path / "tree"
+    shutil.copytree(TF_TREE, tree)
+    with open(tree / "BUILD.bazel", "a") as f:
+        f.write('\ncc_test(\n    name = "capi_only_test",\n    srcs = ["capi_test.c"],\n    deps = [":capi_lib"],\n)\n')
+    [test] = tf_shapes_plan(tmp_path, '["//:capi_only_test"]', tree).tests
+    assert test.siblings == ["capi", "fw"] and [c.src for c in test.compiles] == ["capi_test.c"]
+
+
 def test_naming_a_gpu_test_selects_it_and_a_suite_of_other_rules_is_an_error(tmp_path):
     assert [t.label for t in tf_shapes_plan(tmp_path, '["//:capi_test_gpu"]').tests] == ["//:capi_test_gpu"]
     tree = tmp_path / "tree"

@@ -345,9 +345,28 @@ def test_dir(level: str) -> str:
     return f"{level_dir(level)}/tests"
 
 
-def tests_target(mode: str, level: str) -> str:
-    """The phony target that runs every test at one level, against the build tree's copies or the installed ones."""
-    return f"{TEST_MODES[mode]}@{level}"
+def tests_target(mode: str, level: str, group: str) -> str:
+    """The phony target that runs the tests of a group ('' for those every build runs) at one level, against the
+    build tree's copies or the installed ones."""
+    return f"{TEST_MODES[mode]}{group}@{level}"
+
+
+def test_group(test: TestProgram, by_name: dict[str, SharedLibrary]) -> tuple[str, ...]:
+    """The build-profiled packages a test links (none for most): a build under the profile leaves them out and
+    runs the other tests (a c10-only PyTorch build runs c10's tests, not ATen's, whose libtorch_cpu it lacks)."""
+    return tuple(sorted({by_name[s].package.name for s in test.siblings
+                         if s in by_name and by_name[s].package.build_profiles}))
+
+
+def group_name(packages: tuple[str, ...]) -> str:
+    """What a test group adds to its phony targets' names: '_PKG' per package (no package name has a '_')."""
+    return "".join(f"_{p}" for p in packages)
+
+
+def test_groups(plan: Plan) -> dict[str, tuple[str, ...]]:
+    """The test groups beyond the one every build runs, by name: the packages they need."""
+    by_name = {lib.spec.name: lib for lib in plan.libraries}
+    return {group_name(g): g for g in sorted({test_group(t, by_name) for t in plan.tests}) if g}
 
 
 def _tests(w: Writer, plan: Plan, levels: list[str], marches: dict[str, str]) -> None:
@@ -357,7 +376,7 @@ def _tests(w: Writer, plan: Plan, levels: list[str], marches: dict[str, str]) ->
              zip([isa.GENERIC, *[x.name for x in plan.levels]], plan.levels)}
     masks.update({lvl: "" for lvl in levels if lvl not in masks})
     compiled: set[str] = set()
-    results: dict[tuple[str, str], list[str]] = {}
+    results: dict[tuple[str, str, str], list[str]] = {}
     for lib in plan.test_libraries:   # staged as data; no recipe library linked (plan.TestLibrary says why)
         waits = [f"generated-{lib.path}"] if lib.generated else []
         if lib.generated:
@@ -369,6 +388,7 @@ def _tests(w: Writer, plan: Plan, levels: list[str], marches: dict[str, str]) ->
                 variables={"libs": _shell(flags)})
     for test in plan.tests:
         runfiles = _runfiles(w, plan, test)
+        group = group_name(test_group(test, by_name))
         waits = [f"generated-test-{test.name}"] if test.generated else []
         if test.generated:
             w.build(waits[0], "phony", test.generated)
@@ -384,15 +404,15 @@ def _tests(w: Writer, plan: Plan, levels: list[str], marches: dict[str, str]) ->
                         " ".join(varied), masks[level], "--", *[f"{k}={v}" for k, v in sorted(test.env.items())], exe, *test.args]
                 w.build(result, "run_test", exe, implicit=[RUN_TEST], order_only=[f"{runfiles}.staged"],
                         variables={"cmd": _shell(args), "label": test.label, "level": level})
-                results.setdefault((mode, level), []).append(result)
+                results.setdefault((mode, level, group), []).append(result)
     for label, reason in plan.tests_left_out:   # a result saying why, for each level's summary
         for level in levels:
             for mode in TEST_MODES:
                 result = f"{test_dir(level)}/{mode}/results/{test_name(label)}.result"
                 w.build(result, "skip_test", variables={"reason": escape.shell(reason)})
-                results.setdefault((mode, level), []).append(result)
-    for (mode, level), outs in results.items():
-        w.build(tests_target(mode, level), "phony", outs)
+                results.setdefault((mode, level, ""), []).append(result)
+    for (mode, level, group), outs in results.items():
+        w.build(tests_target(mode, level, group), "phony", outs)
     w.newline()
 
 

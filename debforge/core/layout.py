@@ -6,3 +6,5 @@ GENDIR = f"{BUILDDIR}/gen"        # bazel's bin directory: outputs keep their pa
 HOST_DIR = f"{BUILDDIR}/host"     # host tools the build runs, linked against the generic copies
 SCRIPTS = "debian/debforge"       # the helper scripts every generated debian/ carries (data/skel/debforge/)
 MANIFEST = "debforge/generated.sha256"   # under debian/: the checksum of every file debforge generated
+HWCAPS_TEST = "hwcaps"            # debian/tests names of debforge's own autopkgtests: which copy ld.so loads,
+UPSTREAM_TEST = "upstream-tests"  # and upstream's tests (a recipe's consumer-tests take other names)

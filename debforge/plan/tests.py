@@ -35,11 +35,13 @@ def runfiles_path(path: str) -> str:
 
 
 class TestPrograms:
-    def __init__(self, scope: Scope, deps: Dependencies, flags: CompileFlags, steps: Sources):
+    def __init__(self, scope: Scope, deps: Dependencies, flags: CompileFlags, steps: Sources,
+                 linked_below: dict[str, list[str]]):
         self.scope = scope
         self.deps = deps
         self.flags = flags
         self.steps = steps
+        self.linked_below = linked_below   # recipe library -> the recipe libraries it links, transitively
         self.libraries: dict[str, TestLibrary] = {}   # label -> a shared object tests load, planned once
         self.headers: dict[str, list[str]] = {}       # library target -> its generated headers
 
@@ -139,7 +141,11 @@ class TestPrograms:
         allowed = self.scope.recipe.tests.libraries
         linked = {label: name for name, labels in self.deps.compiled.items() if allowed is None or name in allowed
                   for label in labels}
-        closure, program.siblings, program.external_libs = self.deps.closure(view, linked=linked)
+        closure, siblings, program.external_libs = self.deps.closure(view, linked=linked)
+        # and what those link, as a library links its siblings' (link_transitively): an ATen test calls c10 through
+        # libtorch_cpu's inline code, and ld links no executable against a shared object only another one NEEDs
+        program.siblings = list(dict.fromkeys(siblings + [b for name in siblings
+                                                          for b in self.linked_below.get(name, ())]))
         program.siblings += [name for name in shared if name not in program.siblings]
         self.check_copies(program.siblings, t)
         compile_program(program, closure, self.flags, self.steps, self.deps.visible(closure, program.siblings))

@@ -40,6 +40,13 @@ class BinaryPackage:
     # debian/; None: none
     symbols: Path | None = None
 
+    @property
+    def built_by_default(self) -> bool:
+        """Whether a build with no profile active makes it (Policy 7.1: some <...> group holds when each of its
+        terms is a negation): what the autopkgtests may install."""
+        return not self.build_profiles or any(all(t.startswith("!") for t in group.split())
+                                              for group in self.build_profiles.strip("<>").split("> <"))
+
 
 @dataclass(frozen=True)
 class HeaderSet:
@@ -156,6 +163,16 @@ class Tests:
 
 
 @dataclass(frozen=True)
+class ConsumerTest:
+    """A program beside the recipe that an autopkgtest builds against the installed -dev package, as a user's
+    program is built, and runs with each installed ISA level's copies (the recipe's `consumer-tests`)."""
+    name: str                       # its debian/tests name
+    source: Path                    # a C or C++ file beside the recipe
+    libraries: tuple[str, ...]      # the recipe libraries it links
+    line: int
+
+
+@dataclass(frozen=True)
 class RepoFile:
     """A file of an external repository that upstream's WORKSPACE would create from the tree: a copy of
     `path`, or (with substitutions) a template rendered like bazel's repository_ctx.template."""
@@ -247,6 +264,7 @@ class Recipe:
     # (list file, line, upstream version) when the list says which version measure-levels measured
     level_sensitive_for: tuple[str, int, str] | None = None
     tests: Tests | None = None   # upstream's tests run at build time and as an autopkgtest
+    consumer_tests: tuple[ConsumerTest, ...] = ()   # the recipe's own programs, run as autopkgtests
     # binary package (or "source") -> (lintian tag with its context, the reason): debian/<pkg>.lintian-overrides
     lintian_overrides: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
     cmake: str = ""   # find_package() name of the -dev package's CMake configuration; empty: none

@@ -17,10 +17,11 @@ from ..core import confine, exports, isa
 from ..core.errors import DebforgeError
 from ..core.escape import CONTROL
 from ..core.globs import compile_pattern
+from ..core.layout import HWCAPS_TEST, UPSTREAM_TEST
 from ..flavors import FLAVORS
 from .load import Node, load_yaml
-from .model import (BinaryPackage, Config, External, FlavorSpec, HeaderOnly, HeaderSet, KnownCut, LeaveOut, LevelGlob,
-                    Library, Recipe, RepoFile, TestEntry, Tests, Tool, Upstream)
+from .model import (BinaryPackage, Config, ConsumerTest, External, FlavorSpec, HeaderOnly, HeaderSet, KnownCut, LeaveOut,
+                    LevelGlob, Library, Recipe, RepoFile, TestEntry, Tests, Tool, Upstream)
 
 COMMON_LICENSES = frozenset(p.name for p in Path("/usr/share/common-licenses").iterdir()) \
     if Path("/usr/share/common-licenses").is_dir() else frozenset()
@@ -128,7 +129,7 @@ TOP_KEYS = {
     "description": True, "frontend": True, "architectures": False, "isa-levels": False, "packages": True,
     "dev": True, "externals": False, "config": False, "distribution": False, "closes": False, "bazel": False,
     "flavors": False, "tools": False, "python-requirements": False, "patches": False, "leave-out": False,
-    "rule-outputs": False, "level-sensitive": False, "tests": False, "lintian-overrides": False, "known-cuts": False,
+    "rule-outputs": False, "level-sensitive": False, "tests": False, "consumer-tests": False, "lintian-overrides": False, "known-cuts": False,
 }
 # a tag, then its context: words, a glob, or a file in brackets as lintian points it out ([usr/lib/*/libfoo.a])
 LINTIAN_TAG = re.compile(r"[a-z0-9][a-z0-9+.-]*(?: \S[^\n]*)?")
@@ -588,6 +589,9 @@ def load_recipe(path: str | Path) -> Recipe:
         level_sensitive=sensitive, level_sensitive_for=measured_for,
         tests=_tests(top["tests"], levels, [lib.name for p in packages for lib in p.libraries])
         if "tests" in top else None,
+        consumer_tests=_consumer_tests(top["consumer-tests"], path.parent,
+                                       [lib.name for p in packages for lib in p.libraries])
+        if "consumer-tests" in top else (),
         **_cmake(dev),
         static=_bool(dev["static"], "dev.static") if "static" in dev else True,
         header_only=_header_only(dev["header-only"]) if "header-only" in dev else None,
@@ -757,6 +761,35 @@ def _tests(node: Node, levels: list[str], libraries: list[str]) -> Tests:
                               f"libraries: {', '.join(libraries)}")
     return Tests(select, _test_reasons(m["leave-out"], "tests.leave-out") if "leave-out" in m else (), known,
                  timeout.value if timeout is not None else None, linked)
+
+
+RESERVED_TESTS = (HWCAPS_TEST, UPSTREAM_TEST)
+PROGRAM_SUFFIXES = (".c", ".cc", ".cpp", ".cxx")
+
+
+def _consumer_tests(node: Node, recipe_dir: Path, libraries: list[str]) -> tuple[ConsumerTest, ...]:
+    """Programs beside the recipe, each an autopkgtest built against the installed -dev package: its name (in
+    debian/tests), its source file and the recipe libraries it links (default: every one)."""
+    out: list[ConsumerTest] = []
+    for item in _list(node, "consumer-tests"):
+        m = _mapping(item, "consumer-tests entry", {"name": True, "source": True, "libraries": False})
+        name = _str(m["name"], "consumer-tests name", PKG_NAME, "a debian/tests name: a-z, 0-9, +, -, .")
+        if name in RESERVED_TESTS or name in {t.name for t in out}:
+            raise m["name"].error(f"consumer-tests name '{name}' is taken (debforge's own tests: "
+                                  f"{', '.join(RESERVED_TESTS)})")
+        rel = _relpath(m["source"], "consumer-tests source")
+        if not rel.endswith(PROGRAM_SUFFIXES) or not confine.in_tree(recipe_dir, rel) \
+                or not (recipe_dir / rel).is_file():
+            raise m["source"].error(f"consumer-tests source {rel} is not a C or C++ file in the recipe's directory",
+                                    f"a file ending in {', '.join(PROGRAM_SUFFIXES)} beside the recipe")
+        linked = tuple(_str(n, "consumer-tests libraries entry") for n in _list(m["libraries"], "libraries")) \
+            if "libraries" in m else tuple(libraries)
+        for n in m["libraries"].value if "libraries" in m else ():
+            if n.value not in libraries:
+                raise n.error(f"consumer-tests libraries entry '{n.value}' is not a library of this recipe",
+                              f"libraries: {', '.join(libraries)}")
+        out.append(ConsumerTest(name, recipe_dir / rel, linked, item.line))
+    return tuple(out)
 
 
 def _test_mapping(node: Node, what: str, shape: str) -> dict[str, Node]:

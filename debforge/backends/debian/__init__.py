@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ...core import escape, isa
 from ...core.devpackage import DevPackage
-from ...core.layout import GENDIR
+from ...core.layout import GENDIR, HWCAPS_TEST, UPSTREAM_TEST
 from ...plan import Plan, header_files, pools
 from ...recipe.model import Recipe
 from .. import ninja
@@ -104,6 +104,7 @@ def render(recipe: Recipe, plans: dict[str, Plan], root: Path, timestamp: int,
         shlibs={pkg: shlibs_dependency(alts) for pkg, alts in shlibs_alternatives(recipe).items()},
         test_levels={arch: [isa.GENERIC, *(lvl.name for lvl in plan.levels)] for arch, plan in plans.items()
                      if plan.tests},
+        test_groups={g: pkgs for plan in plans.values() for g, pkgs in ninja.test_groups(plan).items()},
     ), EXECUTABLE)
     github = re.match(r"https?://github\.com/([^/]+/[^/#?]+)", recipe.homepage)
     if github:
@@ -129,7 +130,9 @@ def render(recipe: Recipe, plans: dict[str, Plan], root: Path, timestamp: int,
     files.update(_abi_files(recipe, installed))
     with_tests = any(p.tests for p in plans.values())
     files["tests/control"] = (tests.control(recipe, with_tests), REGULAR)
-    files[f"tests/{tests.TEST}"] = (tests.script(recipe, SCRIPTS, copied), EXECUTABLE)
+    files[f"tests/{HWCAPS_TEST}"] = (tests.script(recipe, SCRIPTS, copied), EXECUTABLE)
     if with_tests:
-        files[f"tests/{tests.UPSTREAM}"] = (tests.upstream_script(recipe, plans, SCRIPTS), EXECUTABLE)
+        files[f"tests/{UPSTREAM_TEST}"] = (tests.upstream_script(recipe, plans, SCRIPTS), EXECUTABLE)
+    for name, (text, runs) in tests.consumer_files(recipe, SCRIPTS, copied).items():
+        files[f"tests/{name}"] = (text, EXECUTABLE if runs else REGULAR)
     return dict(sorted(files.items()))

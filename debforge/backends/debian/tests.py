@@ -1,7 +1,8 @@
 """debian/tests/: an autopkgtest that proves, on the installed packages, that ld.so maps the best ISA-level copy of
-each library the CPU supports and falls back to the next one when that level is masked with GLIBC_TUNABLES; and,
-where the recipe selects upstream's tests, one that builds them from this source against the installed packages
-and runs them at each ISA level (no -tests binary package: see docs/upstream-tests.md)."""
+each library the CPU supports and falls back to the next one when that level is masked with GLIBC_TUNABLES; where
+the recipe selects upstream's tests, one that builds them from this source against the installed packages and runs
+them at each ISA level (no -tests binary package: see docs/upstream-tests.md); and one per program of the recipe's
+consumer-tests, built as a user's program against the installed packages and run with each level's copies."""
 
 from __future__ import annotations
 
@@ -9,34 +10,54 @@ import jinja2
 from debian.deb822 import Deb822
 
 from ...core import isa
+from ...core.layout import HWCAPS_TEST, UPSTREAM_TEST
 from ...plan import Plan, pools
 from ...recipe.model import Recipe
-from ..ninja import HOST_LIBS, INSTALLED_LIBDIR, RECIPE, host_libraries
+from ..ninja import HOST_LIBS, INSTALLED_LIBDIR, RECIPE, host_libraries, test_groups
 from .control import dump
 from .packages import all_variants, variants
 
-TEST = "hwcaps"
-UPSTREAM = "upstream-tests"
-
 
 def control(recipe: Recipe, upstream_tests: bool) -> str:
-    depends = [recipe.dev_package] + [f"{v.name} [{' '.join(v.arches)}]" for v in all_variants(recipe)]
-    out = [Deb822({"Tests": TEST, "Depends": ",\n ".join(depends + ["build-essential"])})]
+    # not a package only a build profile makes (libtensorflow-cc2): a default build does not have it to install
+    depends = [recipe.dev_package] + [f"{v.name} [{' '.join(v.arches)}]" for v in all_variants(recipe)
+                                      if v.meta.built_by_default]
+    out = [Deb822({"Tests": HWCAPS_TEST, "Depends": ",\n ".join(depends + ["build-essential"])})]
     if upstream_tests:   # built in the source tree (obj-debforge/) with the Build-Depends: googletest, ninja
-        out.append(Deb822({"Tests": UPSTREAM, "Depends": ",\n ".join(depends + ["@builddeps@"]),
+        out.append(Deb822({"Tests": UPSTREAM_TEST, "Depends": ",\n ".join(depends + ["@builddeps@"]),
                            "Restrictions": "allow-stderr, rw-build-tree, skippable"}))
+    for t in recipe.consumer_tests:   # a compiler's warnings go to stderr
+        out.append(Deb822({"Tests": t.name, "Depends": ",\n ".join(depends + ["build-essential"]),
+                           "Restrictions": "allow-stderr"}))
     return dump(out, recipe)
 
 
 def script(recipe: Recipe, env: jinja2.Environment, copied: set[str]) -> str:
     """`copied`: the libraries with ISA-level copies, whose best copy the test expects ld.so to load."""
+    return env.get_template("hwcaps-test.sh.j2").render(**_levels(recipe, copied, None))
+
+
+def consumer_files(recipe: Recipe, env: jinja2.Environment, copied: set[str]) -> dict[str, tuple[str, bool]]:
+    """debian/tests/<name> (a script) and its program's source, for each of the recipe's consumer-tests."""
+    out = {}
+    for t in recipe.consumer_tests:
+        source = t.name + t.source.suffix
+        out[t.name] = (env.get_template("consumer-test.sh.j2").render(
+            name=t.name, source=source, compiler="cc" if t.source.suffix == ".c" else "c++",
+            **_levels(recipe, copied, t.libraries)), True)
+        out[source] = (t.source.read_text(), False)
+    return out
+
+
+def _levels(recipe: Recipe, copied: set[str], linked: tuple[str, ...] | None) -> dict:
+    """hwcaps-levels.sh.j2's context: each architecture's levels, the libraries (those `linked`, or all) and
+    whether the test expects the best level's copy of each."""
     levels_by_arch = {arch: [lvl for lvl in isa.ARCHES[arch].levels if lvl.name in recipe.isa_levels]
                       for arch in recipe.architectures}
-    return env.get_template("hwcaps-test.sh.j2").render(
-        recipe_name=RECIPE,
-        levels_by_arch={a: levels for a, levels in levels_by_arch.items() if levels},
-        libraries=[(lib, bool(variants(recipe, pkg)) and lib.name in copied) for pkg, lib in recipe.libraries()],
-    )
+    return dict(recipe_name=RECIPE, levels_by_arch={a: levels for a, levels in levels_by_arch.items() if levels},
+                libraries=[(lib, bool(variants(recipe, pkg)) and lib.name in copied)
+                           for pkg, lib in recipe.libraries()
+                           if pkg.built_by_default and (linked is None or lib.name in linked)])
 
 
 def upstream_script(recipe: Recipe, plans: dict[str, Plan], env: jinja2.Environment) -> str:
@@ -47,4 +68,5 @@ def upstream_script(recipe: Recipe, plans: dict[str, Plan], env: jinja2.Environm
         pools=pools.script_args(recipe.config.compile_memory),
         host_libraries=any(host_libraries(plan) for plan in plans.values() if plan.tests),
         host_libs=HOST_LIBS, installed_libdir=INSTALLED_LIBDIR,
+        test_groups=sorted({g for plan in plans.values() for g in test_groups(plan)}),
     )
