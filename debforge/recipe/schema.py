@@ -20,8 +20,8 @@ from ..core.globs import compile_pattern
 from ..core.layout import HWCAPS_TEST, UPSTREAM_TEST
 from ..flavors import FLAVORS
 from .load import Node, load_yaml
-from .model import (BinaryPackage, Config, ConsumerTest, External, FlavorSpec, HeaderOnly, HeaderSet, KnownCut, LeaveOut,
-                    LevelGlob, Library, Recipe, RepoFile, TestEntry, Tests, Tool, Upstream)
+from .model import (BinaryPackage, Config, ConsumerTest, External, FlavorSpec, HeaderOnly, HeaderSet, KnownCut,
+                    LeaveOut, LevelGlob, Library, Recipe, RepoFile, TestEntry, Tests, Tool, Upstream)
 
 COMMON_LICENSES = frozenset(p.name for p in Path("/usr/share/common-licenses").iterdir()) \
     if Path("/usr/share/common-licenses").is_dir() else frozenset()
