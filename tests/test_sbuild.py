@@ -13,7 +13,7 @@ import pytest
 
 from conftest import ROOT, fixture_recipe, run_cli
 from debforge.core.errors import DebforgeError
-from debforge.drivers import checks, sbuild
+from debforge.drivers import checks, dpkg, sbuild
 from debforge.recipe.schema import load_recipe
 
 RECIPE = ROOT / "recipes/nsync.yaml"
@@ -237,3 +237,11 @@ def test_expired_release(tmp_path, until, expired):
                                                 + (f"Valid-Until: {until}\n" if until else ""))
     assert sbuild._expired(f"file://{tmp_path}", "sid") == (until if expired else None)
     assert sbuild._expired(f"file://{tmp_path}", "trixie") is None   # no Release: mmdebstrap says what is wrong
+
+
+@pytest.mark.parametrize("options, want", [("", "auto"), ("nocheck parallel=3", "3"), ("parallel=1,nocheck", "1"),
+                                           ("noparallel=4", "auto")])
+def test_builds_take_the_users_parallel_option(monkeypatch, options, want):
+    """dpkg-buildpackage's -j and sbuild's --jobs override DEB_BUILD_OPTIONS: debforge passes the user's value."""
+    monkeypatch.setenv("DEB_BUILD_OPTIONS", options)
+    assert dpkg.jobs() == want

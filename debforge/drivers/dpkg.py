@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -12,6 +13,13 @@ from debian.deb822 import Deb822
 
 from ..core.errors import DebforgeError
 from ..recipe.model import BinaryPackage, Recipe
+
+
+def jobs(default: str = "auto") -> str:
+    """The build's parallel jobs: DEB_BUILD_OPTIONS' parallel=N where the user set it (dpkg-buildpackage's -j and
+    sbuild's --jobs would override it), else `default`."""
+    m = re.search(r"(?:^|[\s,])parallel=(\d+)(?:$|[\s,])", os.environ.get("DEB_BUILD_OPTIONS", ""))
+    return m.group(1) if m else default
 
 
 def _need(tool: str, package: str) -> None:
@@ -60,7 +68,7 @@ def dpkg_buildpackage(tree: Path, log=print, profiles: list[str] = ()) -> Path:
     build_log = tree.parent / f"{source}_{version}_{arch}.build"
     log(f"debforge: dpkg-buildpackage in {tree} (log: {build_log})")
     with open(build_log, "w") as fh:
-        proc = subprocess.Popen(["dpkg-buildpackage", "-us", "-uc", "-jauto",
+        proc = subprocess.Popen(["dpkg-buildpackage", "-us", "-uc", f"-j{jobs()}",
                                  *[f"--build-profiles={','.join(profiles)}"] * bool(profiles)], cwd=tree, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True)
         for line in proc.stdout:
