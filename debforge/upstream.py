@@ -294,18 +294,24 @@ def pending_patches(recipe: Recipe, tree: Path) -> list[Path]:
     return pending
 
 
+# quilt's .pc/ state files (with what they start with) and debforge's record of each patch's checksum
+QUILT_STATE = {".version": "2\n", ".quilt_patches": "debian/patches\n", ".quilt_series": "series\n",
+               "applied-patches": "", "debforge-applied.sha256": ""}
+
+
 def apply_patches(recipe: Recipe, tree: Path, log=print) -> None:
     """Apply the recipe's patches not yet applied, as dpkg-source --before-build does (same patch options, quilt's
     .pc/ state), so that the scan reads the tree the build compiles, and dpkg-source finds them applied.
 
-    tree is debforge's own (a new unpack, or a copy): a failure leaves a tree the caller discards."""
+    tree is a new unpack or a copy, which a failure discards, or an output tree whose patches a failure pops
+    (Output.on_abort)."""
     pc = tree / ".pc"
     for patch in pending_patches(recipe, tree):
         applied, recorded = _applied(tree)
         log(f"debforge: applying {patch.name}")
         pc.mkdir(exist_ok=True)
-        for name, text in ((".version", "2\n"), (".quilt_patches", "debian/patches\n"), (".quilt_series", "series\n")):
-            if not (pc / name).exists():
+        for name, text in QUILT_STATE.items():
+            if not (pc / name).exists() and text:
                 (pc / name).write_text(text)
         cmd = ["patch", "-t", "-F", "0", "-N", "-p1", "-u", "-V", "never", "-E", "-b", "-B", f".pc/{patch.name}/",
                "--reject-file=-", "-i", str(patch.resolve())]
@@ -319,6 +325,25 @@ def apply_patches(recipe: Recipe, tree: Path, log=print) -> None:
         (pc / "applied-patches").write_text("".join(f"{n}\n" for n in [*applied, patch.name]))
         recorded[patch.name] = _sha256(patch)
         (pc / "debforge-applied.sha256").write_text("".join(f"{h}  {n}\n" for n, h in recorded.items()))
+
+
+def unapply_patches(patches: list[Path], tree: Path, log=print) -> None:
+    """Reverse those of `patches` the tree has applied, last first (quilt pop): what a failed command had pushed."""
+    pc = tree / ".pc"
+    for patch in reversed(patches):
+        applied, recorded = _applied(tree)
+        if not applied or applied[-1] != patch.name:
+            continue
+        log(f"debforge: unapplying {patch.name}")
+        subprocess.run(["patch", "-R", "-t", "-F", "0", "-p1", "-u", "-E", "--no-backup-if-mismatch",
+                        "--reject-file=-", "-i", str(patch.resolve())], cwd=tree, capture_output=True, check=True)
+        shutil.rmtree(pc / patch.name, ignore_errors=True)
+        recorded.pop(patch.name, None)
+        (pc / "applied-patches").write_text("".join(f"{n}\n" for n in applied[:-1]))
+        (pc / "debforge-applied.sha256").write_text("".join(f"{h}  {n}\n" for n, h in recorded.items()))
+    if not _applied(tree)[0]:   # none left: quilt's state as it was before the first push
+        for name in QUILT_STATE:
+            (pc / name).unlink(missing_ok=True)
 
 
 def _sha256(path: Path) -> str:
@@ -349,6 +374,7 @@ class Output:
         self._created: Path | None = None   # the outermost directory of path that this run created
         self._moves: list[tuple[Path, Path]] = []
         self._scratch: list[Path] = []
+        self._undo: list = []   # what restores the output directory if the command ends before commit()
 
     def stage(self, final: Path) -> Path:
         """Where to make what commit() moves to final (a new name in the output directory)."""
@@ -374,8 +400,13 @@ class Output:
         self._scratch.append(path)
         return path
 
+    def on_abort(self, undo) -> None:
+        """undo() runs if the command ends before commit(): for what is changed in place in the output directory."""
+        self._undo.append(undo)
+
     def commit(self) -> None:
         """Move what was staged into place; what it replaces is removed."""
+        self._undo.clear()
         for staged, final in self._moves:
             if final.is_dir() and not final.is_symlink():   # a directory cannot be renamed over
                 final.rename(self._staging / f"replaced-{final.name}")
@@ -387,6 +418,8 @@ class Output:
         return self
 
     def __exit__(self, *exc) -> None:
+        for undo in reversed(self._undo):
+            undo()
         for path in self._scratch:
             shutil.rmtree(path, ignore_errors=True)
         if self._staging:
@@ -405,9 +438,10 @@ def prepare(recipe: Recipe, out: Output, source: Path | None = None, log=print) 
     """The upstream tree with the recipe's patches applied: --source's (patched on a copy: the user's tree is
     never changed) or <out>/<source>-<version>/ unpacked from <out>/<source>_<version>.orig.tar.*.
 
-    A tree in out is reused only if its completion stamp names the orig's checksum and it has every patch applied;
-    otherwise a new one is unpacked, which carries over the debian/ of the tree it replaces, or of the newest
-    earlier version in out."""
+    A tree in out is reused if its completion stamp names the orig's checksum and its applied patches are the first
+    of the recipe's series: the others are applied in place (and popped if the command fails), so that its build
+    directory stays. Otherwise a new one is unpacked, which carries over the debian/ of the tree it replaces, or of
+    the newest earlier version in out."""
     if source is not None:
         if not source.is_dir():
             raise DebforgeError(f"--source {source} is not a directory")
@@ -440,10 +474,18 @@ def prepare(recipe: Recipe, out: Output, source: Path | None = None, log=print) 
         pending = pending_patches(recipe, tree)
         if not pending:
             return Prepared(tree, tree / "debian", tree)
+        if _applied(tree)[0] == [p.name for p in recipe.patches[:len(recipe.patches) - len(pending)]]:
+            # new patches at the end of the series: pushed onto the tree as quilt would, so that its build
+            # directory stays (ninja rebuilds what they change), and popped again if the command fails
+            log(f"debforge: {tree}: applying {', '.join(p.name for p in pending)} in place (the build directory "
+                f"stays: the next build recompiles what they change)")
+            out.on_abort(lambda: unapply_patches(pending, tree, log))
+            apply_patches(recipe, tree, log)
+            return Prepared(tree, tree / "debian", tree)
         built = " (its build directory goes with it: the next build compiles everything again)" \
             if (tree / BUILDDIR).exists() else ""
-        log(f"debforge: {tree} lacks {', '.join(p.name for p in pending)}: unpacking it anew to apply the patches"
-            f"{built}")
+        log(f"debforge: {tree} lacks {', '.join(p.name for p in pending)}, and its applied patches are not the first "
+            f"of the recipe's series: unpacking it anew to apply them{built}")
     elif tree.exists():
         log(f"debforge: {tree} is not a complete unpack of {orig.name} (it has no completion stamp for it): "
             f"unpacking it anew")

@@ -5,7 +5,7 @@ import subprocess
 
 from test_build_profiles import write_recipe
 
-from conftest import FIXTURES, run_cli
+from conftest import FIXTURES, run_cli, snapshot
 
 PATCH = """\
 Description: extra.c is built without zlib
@@ -75,15 +75,53 @@ def test_a_patch_edited_after_it_was_applied(tmp_path):
     assert "QUILT_PATCHES=debian/patches quilt pop -a" in proc.stderr
 
 
-def test_a_patch_added_later_unpacks_anew_and_says_the_build_goes(tmp_path):
-    """The new tree is unpacked without the old build directory (its objects may come from sources the new patch
-    changes): generate says so, since it means a full rebuild."""
+def test_a_patch_added_later_is_applied_in_place_and_the_build_stays(tmp_path):
+    """A maintainer adds a patch to fix a failed compile of a long build: it is pushed onto the tree as quilt would,
+    and the build directory (hours of objects) stays; ninja recompiles what the patch changed."""
     path = write_recipe(tmp_path)
     assert run_cli("generate", path, "-o", tmp_path / "out").returncode == 0
     tree = tmp_path / "out/twolibs-1.0"
     (tree / "obj-debforge").mkdir()
+    (tree / "obj-debforge/extra.o").write_text("object\n")
     path = recipe_with_patch(tmp_path)
     proc = run_cli("generate", path, "-o", tmp_path / "out")
     assert proc.returncode == 0, proc.stderr
-    assert "lacks no-zlib.patch: unpacking it anew to apply the patches (its build directory goes with it" in proc.stderr
-    assert not (tree / "obj-debforge").exists()
+    assert f"{tree}: applying no-zlib.patch in place (the build directory stays" in proc.stderr
+    assert (tree / "obj-debforge/extra.o").read_text() == "object\n"
+    assert '"@zlib"' not in (tree / "BUILD.bazel").read_text()
+    assert (tree / ".pc/applied-patches").read_text() == "no-zlib.patch\n"
+    assert (tree / "debian/patches/series").read_text() == "no-zlib.patch\n"
+    assert "zlib1g-dev" not in (tree / "debian/control").read_text()
+
+
+BROKEN = PATCH.replace('-    deps = ["@zlib"],\n',
+                       '-    deps = ["@zlib"],\n+    deps = [":no_such_target"],\n').replace("@@ -14,7 +14,6 @@",
+                                                                                     "@@ -14,7 +14,7 @@")
+
+
+def test_a_command_failing_after_the_push_pops_the_patch(tmp_path):
+    """The output directory is left as it was: a later error (a target the patched BUILD file names but lacks)
+    pops what this run pushed."""
+    path = write_recipe(tmp_path)
+    assert run_cli("generate", path, "-o", tmp_path / "out").returncode == 0
+    tree = tmp_path / "out/twolibs-1.0"
+    before = snapshot(tree)
+    proc = run_cli("generate", recipe_with_patch(tmp_path, BROKEN), "-o", tmp_path / "out")
+    assert proc.returncode == 2, proc.stderr
+    assert "applying no-zlib.patch in place" in proc.stderr and "unapplying no-zlib.patch" in proc.stderr
+    assert snapshot(tree) == before
+
+
+def test_a_patch_inserted_before_applied_ones_unpacks_anew(tmp_path):
+    path = recipe_with_patch(tmp_path)
+    assert run_cli("generate", path, "-o", tmp_path / "out").returncode == 0
+    (tmp_path / "out/twolibs-1.0/obj-debforge").mkdir()
+    (tmp_path / "patches/first.patch").write_text(PATCH.replace("without zlib", "first").replace(
+        "-    deps = [\"@zlib\"],\n", " \n").replace("@@ -14,7 +14,6 @@", "@@ -14,6 +14,6 @@")
+        .replace('         ":extra_version_h",\n     ],\n',
+                 '-        ":extra_version_h",\n+        ":extra_version_h",  # first\n     ],\n'))
+    path.write_text(path.read_text().replace("patches: [patches/no-zlib.patch]",
+                                             "patches: [patches/first.patch, patches/no-zlib.patch]"))
+    proc = run_cli("generate", path, "-o", tmp_path / "out")
+    assert "its applied patches are not the first of the recipe's series: unpacking it anew" in proc.stderr
+    assert "(its build directory goes with it" in proc.stderr
