@@ -57,7 +57,7 @@ def dry_run(r, plan, tree):
     return dry.returncode, int(last.split("/")[1].split("]")[0]), dry.stdout[-2000:] + dry.stderr
 
 
-TF_NINJA = "bd3c9c5cf1f520db9f6f3ff95d2c66fd2f9c3d1c06a34093c5c5e0cf2c1c2902"
+TF_NINJA = "f1d8f8cf7e0ac72a759c546e2db6cf26d6066dcab329dff2105b23c96f96ab47"
 
 
 @pytest.fixture(scope="module")
