@@ -149,8 +149,15 @@ def _gensymbols(name: str, pkg: BinaryPackage, recipe: Recipe, staged: Path, lib
     return ""
 
 
-def _weak_cxx(library: Path) -> bool:
-    """Whether a library exports weak C++ definitions (template instantiations, inline functions)."""
+def dynamic_symbols(library: Path) -> dict[str, str]:
+    """The symbols a shared library exports -> nm's type letter (W, V: weak): names without the version nm appends
+    (name@@VERS_1.0), and without the version nodes themselves (absolute symbols)."""
     out = subprocess.run(["nm", "-D", "--defined-only", "--format=posix", str(library)], capture_output=True,
                          text=True, check=True).stdout
-    return any(f[0].startswith("_Z") and f[1] in "WV" for f in (ln.split() for ln in out.splitlines()) if len(f) > 1)
+    rows = [ln.split() for ln in out.splitlines() if len(ln.split()) > 1]
+    return {r[0].split("@")[0]: r[1] for r in rows if r[1] != "A"}
+
+
+def _weak_cxx(library: Path) -> bool:
+    """Whether a library exports weak C++ definitions (template instantiations, inline functions)."""
+    return any(name.startswith("_Z") and kind in "WV" for name, kind in dynamic_symbols(library).items())
