@@ -196,8 +196,8 @@ def build(dsc: Path, dist: str, tarball: Path, outdir: Path, run_lintian: bool =
     build_log = outdir / f"{name}_{version}_{arch}.build"
     changes = outdir / f"{name}_{version}_{arch}.changes"
     cmd = ["sbuild", "--verbose", "--chroot-mode=unshare", f"--chroot={tarball}", f"--dist={dist}", "--arch-all",
-           f"--build-dir={outdir}", f"--build-path={BUILD_PATH}", f"--jobs={dpkg.jobs(str(os.cpu_count() or 1))}", "--no-run-piuparts",
-           "--no-run-autopkgtest", *[f"--profiles={','.join(profiles)}"] * bool(profiles)]
+           f"--build-dir={outdir}", f"--build-path={BUILD_PATH}", f"--jobs={dpkg.jobs(str(os.cpu_count() or 1))}",
+           "--no-run-piuparts", "--no-run-autopkgtest", *[f"--profiles={','.join(profiles)}"] * bool(profiles)]
     cmd += ["--run-lintian", *(f"--lintian-opt={o}" for o in LINTIAN_OPTS)] if run_lintian else ["--no-run-lintian"]
     for stale in (build_log, changes):  # of an earlier build: never mistake them for this one's
         stale.unlink(missing_ok=True)
