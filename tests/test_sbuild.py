@@ -104,7 +104,8 @@ def test_build_and_check_records_symbols_from_the_debs_sbuild_left(tmp_path, mon
     changes.write_text("Source: hi\nFiles:\n 0 0 libs optional libhi1-generic_1.0-1_amd64.deb\n")
     monkeypatch.setattr(sbuild, "source_package", lambda tree, log: tmp_path / "hi_1.0-1.dsc")
     monkeypatch.setattr(sbuild, "chroot", lambda *a: tmp_path / "chroot.tar")
-    monkeypatch.setattr(sbuild, "build", lambda *a: sbuild.Result(changes, tmp_path / "hi.build", []))
+    monkeypatch.chdir(tmp_path)   # the .changes named relatively, as `debforge build -o build` gives it
+    monkeypatch.setattr(sbuild, "build", lambda *a: sbuild.Result(Path(changes.name), tmp_path / "hi.build", []))
     monkeypatch.setattr(checks, "blhc", lambda log: "")
     logged = []
     assert sbuild.build_and_check(tmp_path / "tree", recipe, {"libhi1-generic": recipe.packages[0]}, "trixie",

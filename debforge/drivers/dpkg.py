@@ -112,6 +112,7 @@ def record_symbols(changes: Path, recipe: Recipe, packages: dict[str, BinaryPack
     A package exporting weak C++ symbols gets none: which template instantiations and inline functions a compiler
     emits changes with its version (abseil's differ between gcc 12 and 14), so their list would break the build for
     no ABI change. Returns a note per file that is new or differs from the recipe's."""
+    changes = changes.resolve()   # dpkg-gensymbols runs elsewhere: `-o build` gives a relative path
     triplet = subprocess.run(["dpkg-architecture", "-qDEB_HOST_MULTIARCH"], capture_output=True,
                              text=True).stdout.strip()
     debs = {deb.name.split("_")[0]: deb for deb in debs_of(changes)}
@@ -134,7 +135,7 @@ def _gensymbols(name: str, pkg: BinaryPackage, recipe: Recipe, staged: Path, lib
     """dpkg-gensymbols' file of the package unpacked in `staged`, written to `dest`; a note when it is new or
     differs from the recipe's."""
     proc = subprocess.run(["dpkg-gensymbols", f"-p{name}", f"-P{staged}", f"-v{recipe.version}", f"-O{dest}",
-                           *[f"-e{f}" for f in libs], *[f"-I{pkg.symbols}"] * bool(pkg.symbols)],
+                           *[f"-e{f}" for f in libs], *([f"-I{pkg.symbols.resolve()}"] if pkg.symbols else [])],
                           cwd=staged.parent, capture_output=True, text=True)
     if proc.returncode != 0:
         raise DebforgeError(f"dpkg-gensymbols failed for {name}: {proc.stderr.strip()[-500:]}", str(dest.parent))
