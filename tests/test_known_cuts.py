@@ -68,6 +68,40 @@ def test_the_plan_keeps_the_chain_to_each_kept_target_that_lost_a_dependency(tmp
     assert "known cut: the patch no-pjrt.patch cuts //:plugins -> //:pjrt\n" in out
 
 
+NO_PJRT_CALL = """\
+Description: plugins without PJRT
+---
+--- a/plugins.cc
++++ b/plugins.cc
+@@ -1 +1 @@
+-int pjrt_client(); int load_plugins() { return pjrt_client(); }
++int load_plugins() { return 0; }
+"""
+
+
+def test_a_leave_out_whose_uses_a_patch_takes_out_is_no_warning(tmp_path):
+    path = recipe(tmp_path, "patches: [no-pjrt.patch]\nleave-out:\n  //:pjrt:\n"
+                            "    reason: \"tf_runtime: PJRT's client\"\n    patch: no-pjrt.patch\n")
+    (tmp_path / "no-pjrt.patch").write_text(NO_PJRT_CALL)
+    [lib] = fixture_plan(path).libraries
+    assert lib.left_out == [("//:pjrt", "//:plugins", "tf_runtime: PJRT's client")]
+    assert lib.left_out_used == []
+    proc = run_cli("generate", path, "-o", tmp_path / "out")
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout + proc.stderr
+    assert "//:plugins -> //:pjrt: tf_runtime: PJRT's client (the patch no-pjrt.patch takes its uses out)" in out
+    assert "include or call what was left out" not in out
+
+
+def test_a_leave_out_patch_must_be_one_of_the_recipes_patches(tmp_path):
+    path = recipe(tmp_path, "leave-out:\n  //:pjrt:\n    reason: PJRT\n    patch: no-pjrt.patch\n")
+    with pytest.raises(DebforgeError) as exc:
+        load_recipe(path)
+    assert "no-pjrt.patch is not one of the recipe's patches" in exc.value.message
+    assert exc.value.line == len(path.read_text().splitlines())
+    assert "patches:" in exc.value.hint
+
+
 @pytest.mark.parametrize("entry,error", [
     ('"//:api": {define: with_jit=false}', "is not a dependency such as"),
     ('"//:api -> //:jit": {define: with_jit}', "is not NAME=VALUE"),

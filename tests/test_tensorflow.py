@@ -57,7 +57,7 @@ def dry_run(r, plan, tree):
     return dry.returncode, int(last.split("/")[1].split("]")[0]), dry.stdout[-2000:] + dry.stderr
 
 
-TF_NINJA = "f1d8f8cf7e0ac72a759c546e2db6cf26d6066dcab329dff2105b23c96f96ab47"
+TF_NINJA = "b4dd68c91213dc57c9aa42817c5219789c7439bc4c5964fb78431b44ac0c754f"
 
 
 @pytest.fixture(scope="module")

@@ -21,6 +21,7 @@ class Dependencies:
         self.cut: list[tuple[str, str, str]] = []   # ... and what leave-out cut from the one being planned
         self.chains: dict[str, list[str]] = {}      # ... a kept target that lost one -> the targets that reached it
         self.registrations: set[str] = set()        # targets left out that are alwayslink registrations
+        self.patched: set[str] = set()              # ... whose uses in kept code a recipe patch takes out
 
     def start_library(self) -> None:
         """What the library about to be planned uses and cuts starts empty."""
@@ -70,6 +71,8 @@ class Dependencies:
                     rule = ws.target(rule.attrs["actual"])
                 if rule is not None and rule.attrs.get("alwayslink"):   # a registration: nothing calls into it
                     self.registrations.add(label)
+                if entry.patch:
+                    self.patched.add(label)
                 if (label, user.label, entry.reason) not in self.cut:
                     self.cut.append((label, user.label, entry.reason))
                 self.chains.setdefault(user.label, via)

@@ -8,6 +8,7 @@ from typing import Protocol
 from ..core.errors import DebforgeError
 from ..core.layout import HOST_DIR
 from ..graph import Target, split_label
+from . import linkopts
 from .closure import Dependencies
 from .flags import CompileFlags, x_lang
 from .model import HostTool, TestLibrary, TestProgram
@@ -52,6 +53,7 @@ def compile_program(exe: HostTool | TestProgram | TestLibrary, closure: list[Tar
                 exe.cxx_link |= c.lang == "c++" or "c++" in x_lang(opts)
         # upstream's -rpath options point into bazel's output tree: the backend gives the RUNPATH
         exe.linkopts += [o for o in d.attrs.get("linkopts", []) if o not in exe.linkopts and "-rpath" not in o]
+    exe.linkopts += [o for o in linkopts.runtimes(exe.compiles) if o not in exe.linkopts]
 
 
 class HostTools:

@@ -60,7 +60,8 @@ class Libraries:
         lib = SharedLibrary(spec, pkg, siblings=siblings, external_libs=ext_libs, linkopts=list(link.kept),
                             left_out=sorted(deps.cut), left_out_chains=dict(deps.chains),
                             left_out_used=sorted({(cut, kept) for cut, kept, _ in deps.cut
-                                                  if cut not in deps.registrations and not cut.startswith("@")}))
+                                                  if cut not in deps.registrations | deps.patched
+                                                  and not cut.startswith("@")}))
         if spec.version_script:   # upstream's symbol map, named in the recipe for a cc_library
             lib.version_script, = self.steps.paths(root, [spec.version_script])
         elif link.version_script and not spec.exports:   # the recipe's exports, where given, are the maintainer's
@@ -100,6 +101,7 @@ class Libraries:
                 if c.lang == "gpu":
                     lib.external_libs += [x for x in self.scope.flavor.runtime_libs if x not in lib.external_libs]
             lib.linkopts += [o for o in t.attrs.get("linkopts", []) if o not in lib.linkopts]
+        lib.linkopts += [o for o in linkopts.runtimes(lib.compiles) if o not in lib.linkopts]
 
     def linked_from_cpu(self, lib: SharedLibrary, name: str) -> None:
         if name not in lib.external_libs:

@@ -17,6 +17,10 @@ _LOCATION = re.compile(r"^\$\((?:location|execpath|rootpath) ([^)]+)\)$")
 _DROPPED_WITH_VALUE = ("-soname", "-h", "-rpath", "-R")
 _DROPPED = ("-s", "--strip-all", "-S", "--strip-debug")
 _VERSION_SCRIPT = "--version-script"
+# compile options whose code needs the compiler's runtime, which the driver links when given them at the link too
+# (GCC's -fopenmp: libgomp). bazel passes copts to compiles only, and upstream links a runtime of its own as a
+# dependency (TF's --config=mkl: LLVM's libiomp5), which a Debian build leaves out for the compiler's
+_RUNTIME_COPTS = ("-fopenmp",)
 
 
 @dataclass
@@ -24,6 +28,11 @@ class LinkOptions:
     kept: list[str] = field(default_factory=list)       # passed to the link as written
     version_script: str | None = None                   # label of the version script
     dropped: list[str] = field(default_factory=list)    # what Debian decides instead
+
+
+def runtimes(compiles) -> list[str]:
+    """The link options that the flags of `compiles` (plan Compiles) need: their compiler runtimes."""
+    return [o for o in _RUNTIME_COPTS if any(o in c.flags for c in compiles)]
 
 
 def read(linkopts: list[str], label: str, where: tuple[str | None, int | None]) -> LinkOptions:

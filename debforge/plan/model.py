@@ -43,7 +43,8 @@ class SharedLibrary:
     # dependencies the recipe cut from the closure (leave-out, or a dropped external): (what was left out, the
     # kept target that named it, the recipe's reason)
     left_out: list[tuple[str, str, str]] = field(default_factory=list)
-    # ... those of them in the tree (leave-out) that are not alwayslink registrations: kept code includes or calls
+    # ... those of them in the tree (leave-out) that are not alwayslink registrations, nor taken out of kept code by
+    # a patch the leave-out entry names: kept code includes or calls
     # what was left out, so the library does not compile or link as planned until the recipe or upstream's tree
     # changes. A dropped external is not among them: its reason is the recipe's decision (and its `undefine`)
     left_out_used: list[tuple[str, str]] = field(default_factory=list)

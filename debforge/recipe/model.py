@@ -114,6 +114,7 @@ class LeaveOut:
     pattern: str       # //pkg:name, or //pkg/... for the package and those below it
     reason: str        # the feature this removes, and why
     line: int
+    patch: Path | None = None   # one of the recipe's patches, which takes kept code's uses of it out
 
     def matches(self, label: str) -> bool:
         if self.pattern.endswith("/..."):

@@ -559,6 +559,7 @@ def load_recipe(path: str | Path) -> Recipe:
     maintainer = _str(top["maintainer"], "maintainer", MAINTAINER, "expected 'Full Name <address@domain>'")
     revision = _str(top["debian-revision"], "debian-revision", REVISION) \
         if "debian-revision" in top else "1"
+    patches = _patches(top["patches"], "patches", path.parent) if "patches" in top else ()
     sensitive, measured_for = _level_sensitive(top["level-sensitive"], path.parent) \
         if "level-sensitive" in top else (None, None)
     return Recipe(
@@ -582,8 +583,8 @@ def load_recipe(path: str | Path) -> Recipe:
         flavors=_flavors(top["flavors"], version, path.parent) if "flavors" in top else {},
         tools=_tools(top["tools"]) if "tools" in top else {},
         python_requirements=_python_requirements(top["python-requirements"]) if "python-requirements" in top else {},
-        patches=_patches(top["patches"], "patches", path.parent) if "patches" in top else (),
-        leave_out=_leave_out(top["leave-out"]) if "leave-out" in top else (),
+        patches=patches,
+        leave_out=_leave_out(top["leave-out"], path.parent, patches) if "leave-out" in top else (),
         known_cuts=_known_cuts(top["known-cuts"], path.parent) if "known-cuts" in top else (),
         rule_outputs=_rule_outputs(top["rule-outputs"], path.parent) if "rule-outputs" in top else {},
         level_sensitive=sensitive, level_sensitive_for=measured_for,
@@ -714,8 +715,9 @@ def _isa_levels(top: dict[str, Node], arches: tuple[str, ...]) -> list[str]:
 LEAVE_OUT = re.compile(r"//(?:[A-Za-z0-9_./+-]*:[A-Za-z0-9_./+=,@~-]+|(?:[A-Za-z0-9_.+-]+/)*\.\.\.)")
 
 
-def _leave_out(node: Node) -> tuple[LeaveOut, ...]:
-    """label or //pkg/... -> the reason (what the libraries lose, and why)."""
+def _leave_out(node: Node, recipe_dir: Path, patches: tuple[Path, ...]) -> tuple[LeaveOut, ...]:
+    """label or //pkg/... -> the reason (what the libraries lose, and why), or {reason: ..., patch: FILE} where one
+    of the recipe's patches takes out what kept code includes or calls of it."""
     if not isinstance(node.value, dict):
         raise node.error(f"leave-out must be a mapping of in-tree label (or //pkg/...) -> reason, "
                          f"not {_type(node.value)}")
@@ -724,7 +726,15 @@ def _leave_out(node: Node) -> tuple[LeaveOut, ...]:
         if not isinstance(pattern, str) or not LEAVE_OUT.fullmatch(pattern) or ".." in re.split(r"[/:]", pattern):
             raise value.error(f"leave-out key '{pattern}' is not an in-tree label such as //pkg:name or a package "
                               f"pattern such as //pkg/...")
-        out.append(LeaveOut(pattern, _str(value, f"leave-out.{pattern}"), value.line))
+        if not isinstance(value.value, dict):
+            out.append(LeaveOut(pattern, _str(value, f"leave-out.{pattern}"), value.line))
+            continue
+        entry = _mapping(value, f"leave-out.{pattern}", {"reason": True, "patch": True})
+        patch = _patch(entry["patch"], recipe_dir)
+        if patch not in patches:
+            raise entry["patch"].error(f"leave-out.{pattern}.patch {patch.name} is not one of the recipe's patches",
+                                       hint="add it to patches: (it takes the kept code's uses out)")
+        out.append(LeaveOut(pattern, _str(entry["reason"], f"leave-out.{pattern}.reason"), value.line, patch))
     return tuple(out)
 
 
