@@ -10,6 +10,10 @@ ymm or zmm register (256- and 512-bit vectors, which the baseline cannot emit) o
 vfnmadd*, vfnmsub*: x86-64-v3 and up). Each instruction counts once. A TU's delta at a level is its wide-vector
 count there less its count at the baseline (nearly always 0: SSE2 has neither). What a level changes besides
 (VEX encodings, BMI) does not count: it buys little, which is why a copy per level is not worth compiling for it.
+The report also says how many of a TU's wide instructions are plain moves (vmovdqu, vmovups...): the compiler
+widens struct copies and zeroing at every level, so a TU sensitive through moves alone (TF's runtime and protobuf
+code: hundreds of 32-byte copies, no vector arithmetic) gains copy width, not vectorised loops; the report names
+them so that a maintainer lists them only where copying is the hot path (a data-movement kernel).
 
 Whatever the threshold, a TU whose object at some level defines a strong global symbol its baseline object lacks
 is sensitive: its code exists only at that level (under `#ifdef __SSSE3__`, `__AVX2__`...), and a sensitive TU
@@ -56,6 +60,8 @@ from .recipe.schema import MEASURED_HEADER
 
 DEFAULT_THRESHOLD = 16
 FMA = re.compile(r"vf(n?)m(add|sub)")
+MOVES_RATIO = 8
+MOVE = re.compile(r"vmov(dq[au](8|16|32|64)?|[au]p[sd]|ntdq|ntp[sd])$")   # whole-register loads, stores, copies
 INSN = re.compile(r"^\s*[0-9a-f]+:\t(\S+)\s*(.*)$")
 STRONG = set("TDBRGSC")
 
@@ -66,6 +72,7 @@ class Counts:
     zmm: int = 0
     fma: int = 0
     wide: int = 0      # instructions with any of the three, each once: the measure
+    moves: int = 0     # ... of which plain vector moves (copies, zeroing stores)
     strong: frozenset[str] = frozenset()   # the object's strong global definitions
 
 
@@ -85,6 +92,15 @@ class Unit:
     def top_delta(self, levels: list[str]) -> tuple[int, str]:
         return max(((self.delta(lvl), lvl) for lvl in levels), default=(0, ""))
 
+    def mostly_moves(self, levels: list[str]) -> bool:
+        """Whether fewer than one in MOVES_RATIO of the wide instructions the levels add is other than a plain
+        move: struct copies and zeroing, where a vectorised loop has an arithmetic one for every few loads and
+        stores."""
+        base = self.counts.get(isa.GENERIC)
+        added = [(self.counts[lvl].wide - base.wide, self.counts[lvl].moves - base.moves)
+                 for lvl in levels if base and lvl in self.counts]
+        return bool(added) and all((wide - moves) * MOVES_RATIO < wide for wide, moves in added)
+
     def level_only(self, level: str) -> set[str]:
         """Strong symbols the level's object defines and the baseline's does not."""
         base = self.counts.get(isa.GENERIC)
@@ -103,6 +119,7 @@ def count(objdump: str) -> Counts:
         c.zmm += zmm
         c.fma += fma
         c.wide += ymm or zmm or fma
+        c.moves += (ymm or zmm) and bool(MOVE.match(m[1]))
     return c
 
 
@@ -299,8 +316,14 @@ def report_library(lib: str, members: list[Unit], levels: list[str], threshold: 
     for u in sorted(members, key=lambda u: -u.top_delta(levels)[0])[:5]:
         if u.top_delta(levels)[0] > 0:
             parts = [f"{lvl} +{u.delta(lvl)} (ymm {u.counts[lvl].ymm}, zmm {u.counts[lvl].zmm}, "
-                     f"fma {u.counts[lvl].fma})" for lvl in levels if lvl in u.counts]
+                     f"fma {u.counts[lvl].fma}; moves {u.counts[lvl].moves})" for lvl in levels if lvl in u.counts]
             out.append(f"  {u.src}: " + "; ".join(parts))
+    movers = [u for u in hot if not u.errors and u.mostly_moves(levels) and not any(map(u.level_only, levels))]
+    if movers:
+        out.append(f"  {len(movers)} of the {len(hot)} sensitive TUs are so through wide moves (fewer than one in "
+                   f"{MOVES_RATIO} of what a level adds is not a plain move: copies and zeroing): their copies buy "
+                   f"copy width, not vectorised arithmetic; keep them in the list only where copying is their hot "
+                   f"path, e.g. {', '.join(u.src for u in movers[:3])}")
     out += [f"  FAILED {u.src} at {', '.join(sorted(u.errors))}: {next(iter(u.errors.values()))}"
             for u in members if u.errors]
     for u in members:

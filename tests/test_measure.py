@@ -27,7 +27,7 @@ def test_lists_exactly_the_vector_hot_tu(tmp_path):
     assert listed(out) == ["src/hot.c"]
     header = out.read_text().splitlines()[0]
     assert header.startswith("# Level-sensitive translation units of levels 1.0")
-    assert "liblevels: 2 of 4 TUs measured; level-sensitive 1 (50%)" in proc.stdout
+    assert "liblevels: 2 of 5 TUs measured; level-sensitive 1 (50%)" in proc.stdout
     assert "src/hot.c: x86-64-v3 +" in proc.stdout
     assert "compiled 4/4" in proc.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["levels.level-sensitive", "levels.yaml"]
@@ -62,6 +62,18 @@ def test_code_only_a_level_defines_is_sensitive_at_any_threshold(tmp_path):
            "macro), e.g. levels_ssse3_abs" in proc.stdout
 
 
+def test_a_tu_sensitive_through_copies_alone_is_named(tmp_path):
+    """copy.c's loops only copy: x86-64-v3 widens its moves to ymm (18 of them), no arithmetic. It is listed at the
+    threshold (the measure counts every wide instruction), and the report says its copies buy copy width only."""
+    out = tmp_path / "list"
+    proc = run_cli("measure-levels", recipe(tmp_path), "-o", out, "--only", "src/copy.c", "--only", "src/hot.c")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert listed(out) == ["src/copy.c", "src/hot.c"]
+    line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("  src/copy.c: x86-64-v3 +"))
+    assert line.endswith("fma 0; moves 18)"), line
+    assert "1 of the 2 sensitive TUs are so through wide moves" in proc.stdout and "e.g. src/copy.c\n" in proc.stdout
+
+
 def test_strong_definitions_leave_weak_and_unique_ones_out():
     nm = "f T 0 4\ng W 0 4\n_ZN1aE u 0 4\ntable R 0 8\nv V 0 4\nbss B 0 8\n"
     assert measure.strong_definitions(nm) == {"f", "table", "bss"}
@@ -69,9 +81,10 @@ def test_strong_definitions_leave_weak_and_unique_ones_out():
 
 def test_count_and_select():
     dump = ("   0:\tvmovups (%rdi),%ymm0\n   4:\tvfmadd213ps %ymm2,%ymm1,%ymm0\n   9:\tvaddps %zmm1,%zmm2,%zmm3\n"
-            "   f:\tvfnmsub231ss %xmm1,%xmm2,%xmm3\n  13:\tret\n")
+            "   f:\tvfnmsub231ss %xmm1,%xmm2,%xmm3\n  13:\tvmovdqu64 %zmm0,(%rdi)\n  19:\tvmovups %xmm0,(%rdi)\n"
+            "  1d:\tret\n")
     c = measure.count(dump)
-    assert (c.ymm, c.zmm, c.fma, c.wide) == (2, 1, 2, 4)
+    assert (c.ymm, c.zmm, c.fma, c.wide, c.moves) == (2, 2, 2, 5, 2)   # an xmm move is the baseline's width
     srcs = [f"s{i}" for i in range(10)]
     assert measure.select(srcs, [], None) == srcs
     assert measure.select(srcs, [], 2) == ["s0", "s5"]
@@ -92,8 +105,8 @@ def test_from_build_counts_a_built_tree_without_compiling(tmp_path):
     proc = run_cli("measure-levels", r, "-o", out, "--from-build", tree)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert listed(out) == ["src/hot.c"]
-    assert "liblevels: 2 of 4 TUs measured" in proc.stdout and "compiled" not in proc.stderr
-    assert "read 4/4" in proc.stderr
+    assert "liblevels: 2 of 5 TUs measured" in proc.stdout and "compiled" not in proc.stderr
+    assert "read 5/5" in proc.stderr
 
 
 def test_from_build_needs_a_built_tree(tmp_path):
