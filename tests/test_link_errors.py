@@ -5,7 +5,8 @@ import subprocess
 
 import pytest
 
-from conftest import FIXTURES, ROOT, fixture_recipe, ninja_generic
+from conftest import FIXTURES, ROOT, fixture_plan, fixture_recipe, ninja_generic
+from debforge.backends import ninja
 
 TREE = FIXTURES / "generated"   # greet.c calls zlibVersion(); //third_party/zlib is the recipe's to map
 
@@ -65,3 +66,16 @@ def test_a_level_copy_missing_what_a_once_compiled_tu_defines_only_at_that_level
         assert proc.returncode == 1 and "undefined reference to `k::SsePrepack(int)'" in proc.stderr
         assert ("is an ISA-level copy" in proc.stderr and "debforge measure-levels" in proc.stderr) == told
         assert not log.exists()
+
+
+def test_a_recipe_edit_elsewhere_leaves_the_link_commands_as_they_were(tmp_path):
+    """The externals' recipe lines are looked up by explain-link when a link fails, not written into the link
+    commands: a comment added to the recipe would otherwise move them, and ninja would link every library (and
+    each test) again, which for TensorFlow's 600 MB framework costs minutes."""
+    texts = []
+    for head in ("", "# a maintainer's comment\n# and another\n"):
+        recipe = fixture_recipe(tmp_path / f"greet{len(texts)}.yaml", TREE, "greet", [("greet", "//:greet")],
+                                "externals:\n  //third_party/zlib: {package: zlib1g-dev, libs: [z]}\n")
+        recipe.write_text(head + recipe.read_text())
+        texts.append(ninja.render(fixture_plan(recipe)))
+    assert "zlib1g-dev" in texts[0] and texts[0] == texts[1]

@@ -8,7 +8,7 @@ import pytest
 
 from conftest import ROOT, run_cli
 
-NSYNC_DEBIAN = "e3285cba2a336010ebe809855dbbf401ac44761e02fd43a7b2b366c2cab541cf"
+NSYNC_DEBIAN = "e52b1fdfd3e57c1bea9b38358b1e1de2733783a679c1ef412fb0df3d217557b7"
 
 
 def tree_digest(root) -> str:

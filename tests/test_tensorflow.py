@@ -62,7 +62,7 @@ def dry_run(r, plan, tree):
     return dry.returncode, int(last.split("/")[1].split("]")[0]), dry.stdout[-2000:] + dry.stderr
 
 
-TF_NINJA = "25e22231bb362894d5390e7e2892b4fbae040f7b3d893baf47614d1020ff34cc"
+TF_NINJA = "fc5728c17ba7178b8f131a3e3636af9f09c56738c4290199f7b74ae5044f51c8"
 
 
 @pytest.fixture(scope="module")

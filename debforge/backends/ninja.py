@@ -264,9 +264,10 @@ def _host_tool(w: Writer, tool: HostTool, memory: dict[str, int], libdirs: list[
 
 
 def _reached_externals(plan: Plan, lib: SharedLibrary) -> str:
-    """The externals lib reaches, for LINK_SCRIPT: repository, recipe line, -dev packages, libs ("-": none)."""
+    """The externals lib reaches, for LINK_SCRIPT: repository, -dev packages, libs ("-": none). Not their recipe
+    lines, which the script looks up: a line moved by an edit elsewhere would change every link command."""
     return _shell([x for e in plan.recipe.externals.values() if set(e.packages) & set(lib.build_depends)
-                   for x in (e.repo, str(e.line), ",".join(e.packages), ",".join(e.libs) or "-")])
+                   for x in (e.repo, ",".join(e.packages), ",".join(e.libs) or "-")])
 
 
 def _library(w: Writer, lib: SharedLibrary, level: str, march: str, waits: list[str], plan: Plan,
