@@ -119,11 +119,10 @@ def _cuts(recipe, lib, log) -> None:
     log(f"debforge:   lib{lib.spec.name}: {len(lib.left_out)} dependencies cut by the recipe "
         f"({len({x for x, _, _ in lib.left_out})} targets or repositories left out, "
         f"{len({k for _, k, _ in lib.left_out})} kept targets lost one):")
-    patches = {label: next((e.patch for e in recipe.leave_out if e.matches(label)), None)
-               for label, _, _ in lib.left_out}
     for cut, kept, why in lib.left_out:
+        entry = recipe.leave_out_entry(cut)
         log(f"debforge:     {kept} -> {cut}: {why}"
-            + (f" (the patch {patches[cut].name} takes its uses out)" if patches.get(cut) else ""))
+            + (f" (the patch {entry.patch.name} takes its uses out)" if entry and entry.patch else ""))
     if lib.left_out_used:
         users = sorted({k for _, k in lib.left_out_used})
         log(f"debforge:   warning: lib{lib.spec.name}: {len(lib.left_out_used)} of these cut no "

@@ -63,21 +63,21 @@ class Dependencies:
     def leave_out(self, label: str, user: Target, via: list[str]) -> bool:
         """Whether the recipe's leave-out cuts the dependency of `user` (reached through `via`) on `label`
         (noted for the plan)."""
+        entry = self.scope.recipe.leave_out_entry(label)
+        if entry is None:
+            return False
         ws = self.scope.ws
-        for entry in self.scope.recipe.leave_out:
-            if entry.matches(label):
-                rule = ws.target(label)
-                if rule is not None and rule.kind == "alias" and isinstance(rule.attrs.get("actual"), str):
-                    rule = ws.target(rule.attrs["actual"])
-                if rule is not None and rule.attrs.get("alwayslink"):   # a registration: nothing calls into it
-                    self.registrations.add(label)
-                if entry.patch:
-                    self.patched.add(label)
-                if (label, user.label, entry.reason) not in self.cut:
-                    self.cut.append((label, user.label, entry.reason))
-                self.chains.setdefault(user.label, via)
-                return True
-        return False
+        rule = ws.target(label)
+        if rule is not None and rule.kind == "alias" and isinstance(rule.attrs.get("actual"), str):
+            rule = ws.target(rule.attrs["actual"])
+        if rule is not None and rule.attrs.get("alwayslink"):   # a registration: nothing calls into it
+            self.registrations.add(label)
+        if entry.patch:
+            self.patched.add(label)
+        if (label, user.label, entry.reason) not in self.cut:
+            self.cut.append((label, user.label, entry.reason))
+        self.chains.setdefault(user.label, via)
+        return True
 
     def visible(self, closure: list[Target], siblings: list[str]) -> list[Target]:
         """The targets whose includes and defines the compiles of a closure see: its own, and those compiled into

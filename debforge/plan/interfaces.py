@@ -99,7 +99,7 @@ class Interfaces:
                 elif not ext.drop:
                     out.append(("external", dep))
                 continue
-            if any(e.matches(dep) for e in scope.recipe.leave_out):
+            if scope.recipe.leave_out_entry(dep):
                 continue
             try:
                 d = scope.resolve(dep, t.location)

@@ -300,6 +300,10 @@ class Recipe:
         """The restriction formulas of packages and header sets."""
         return [x.build_profiles for x in (*self.packages, *self.headers) if x.build_profiles]
 
+    def leave_out_entry(self, label: str) -> LeaveOut | None:
+        """The first leave-out entry that matches `label`, if any."""
+        return next((e for e in self.leave_out if e.matches(label)), None)
+
     def cuts_on(self, chain: list[str]) -> list[str]:
         """What would cut a dependency of `chain` (a closure's targets, each depending on the next), as known cuts
         this recipe does not apply yet (its define value or patch is not in the recipe)."""
