@@ -10,6 +10,15 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
+def cpu_runs(level: str, rtld: str = "/lib64/ld-linux-x86-64.so.2") -> bool:
+    """Whether this CPU runs LEVEL's copies, as ld.so --help says ("supported, searched"); tests expect upstream's
+    tests and the copies' loading at the levels the CPU runs and a skip at the others, never a hard-coded CPU."""
+    if level == "generic":
+        return True
+    return f"  {level} (supported, searched)" in subprocess.run([rtld, "--help"], capture_output=True, text=True,
+                                                                 check=True).stdout
+
+
 def run_cli(*args, cwd=None, env=None):
     """Run the debforge CLI as a user would; returns CompletedProcess."""
     return subprocess.run([sys.executable, "-m", "debforge.cli", *map(str, args)], cwd=cwd or ROOT,

@@ -116,14 +116,16 @@ def chroot(suite: str, arch: str, refresh: bool = False, log=print) -> Path:
     return path
 
 
-def mmdebstrap(suite: str, arch: str, dest: Path, build_log: Path, include: tuple[str, ...] = (), log=print) -> None:
+def mmdebstrap(suite: str, arch: str, dest: Path, build_log: Path, include: tuple[str, ...] = (), log=print,
+               mode: str = "unshare") -> None:
     """A --variant=buildd root of SUITE/ARCH (plus INCLUDE) from this machine's Debian mirror, into DEST (a tarball
-    whose name gives the format); mmdebstrap's output goes to BUILD_LOG."""
+    whose name gives the format, or a directory); mmdebstrap's output goes to BUILD_LOG. MODE "root" makes a
+    directory root to chroot into as root (tools/chroot-build)."""
     if shutil.which("mmdebstrap") is None:
         raise DebforgeError("mmdebstrap is not installed", hint="apt-get install mmdebstrap")
     mirror = debian_mirror()
-    log(f"debforge: creating the {suite} {arch} root with mmdebstrap from {mirror} (once, about a minute; "
-        f"log: {build_log})")
+    size = f"{len(include)} packages beyond build-essential" if include else "about a minute"
+    log(f"debforge: creating the {suite} {arch} root with mmdebstrap from {mirror} (once, {size}; log: {build_log})")
     aptopts = []
     expired = _expired(mirror, suite)
     if expired:   # a snapshot mirror: its Release stays signed but outlives Valid-Until; apt refuses it by default
@@ -131,7 +133,7 @@ def mmdebstrap(suite: str, arch: str, dest: Path, build_log: Path, include: tupl
             "apt accepts it (Acquire::Check-Valid-Until false)")
         aptopts = ['--aptopt=Acquire::Check-Valid-Until "false"']
     with open(build_log, "w") as fh:
-        proc = subprocess.run(["mmdebstrap", "--variant=buildd", "--mode=unshare", f"--architectures={arch}",
+        proc = subprocess.run(["mmdebstrap", "--variant=buildd", f"--mode={mode}", f"--architectures={arch}",
                                *(f"--include={p}" for p in include), *aptopts, suite, str(dest), mirror],
                               stdout=fh, stderr=subprocess.STDOUT, text=True)
     if proc.returncode != 0:
