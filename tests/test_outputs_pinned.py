@@ -8,7 +8,7 @@ import pytest
 
 from conftest import ROOT, run_cli
 
-NSYNC_DEBIAN = "e52b1fdfd3e57c1bea9b38358b1e1de2733783a679c1ef412fb0df3d217557b7"
+NSYNC_DEBIAN = "20c93bc59025dce5d9b172c7b0fce5fcb07c4fe3c92aef0edf616c61d3f22c9f"
 
 
 def tree_digest(root) -> str:

@@ -64,7 +64,7 @@ def dry_run(r, plan, tree):
     return dry.returncode, int(last.split("/")[1].split("]")[0]), dry.stdout[-2000:] + dry.stderr
 
 
-TF_NINJA = "fc5728c17ba7178b8f131a3e3636af9f09c56738c4290199f7b74ae5044f51c8"
+TF_NINJA = "d549e76f2381378960d0411abb940773486e66f9ac428b53ebc2a3af6f8d3abb"
 
 
 @pytest.fixture(scope="module")

@@ -67,6 +67,8 @@ def test_patterns_explicit_labels_and_googletest_from_debian(tmp_path):
      "tests.leave-out entry '//:nothing_test' matches no test"),
     ('tests:\n  select: ["//:all"]\n  leave-out:\n    "//:core_test": slow\n  known-failures:\n    x86-64-v3:\n'
      '      "//:core_test": FMA\n', 26, "known-failures.x86-64-v3 entry '//:core_test' matches no test"),
+    ('tests:\n  select: ["//:all"]\n  flaky:\n    "//:hang_test": timed waits\n', 23,
+     "tests.flaky entry '//:hang_test' matches no test"),   # manual: //:all does not select it
 ])
 def test_a_selection_matching_nothing_is_an_error_at_its_line(tmp_path, tests, line, message):
     err = error_of(tmp_path, tests)
@@ -177,7 +179,7 @@ def test_a_hanging_test_is_named_and_a_wrong_copy_is_caught(tmp_path):
     # without the level's copy, ld.so takes the generic one from the library path: a test of the wrong code
     (tree / "obj-debforge/x86-64-v3/libcalc.so.1").unlink()
     result = tree / "obj-debforge/x86-64-v3/tests/build/results/core_test.result"
-    subprocess.run(["sh", "debian/debforge/run-test", result.relative_to(tree), "x86-64-v3", "build", "60",
+    subprocess.run(["sh", "debian/debforge/run-test", result.relative_to(tree), "x86-64-v3", "build", "60", "1",
                     "obj-debforge/tests/runfiles/core_test.runfiles/calc_project", "", "libcalc.so.1", "", "--",
                     "obj-debforge/x86-64-v3/tests/build/bin/core_test"], cwd=tree, check=True)
     status = result.read_text().splitlines()[0]
@@ -186,12 +188,48 @@ def test_a_hanging_test_is_named_and_a_wrong_copy_is_caught(tmp_path):
     # linked --as-needed: PyTorch's c10 bit_cast_test) is no copy to check
     (tree / "obj-debforge/generic/libcalc.so.1").unlink()
     for libs, expect in (("libcalc.so.1", "WRONG-COPY"), ("libnotneeded.so.1", "FAIL")):
-        subprocess.run(["sh", "debian/debforge/run-test", result.relative_to(tree), "x86-64-v3", "build", "60",
+        subprocess.run(["sh", "debian/debforge/run-test", result.relative_to(tree), "x86-64-v3", "build", "60", "1",
                         "obj-debforge/tests/runfiles/core_test.runfiles/calc_project", "", libs, "", "--",
                         "obj-debforge/x86-64-v3/tests/build/bin/core_test"], cwd=tree, check=True)
         lines = result.read_text().splitlines()
         assert lines[0].startswith(expect), lines
     assert lines[1] == "copy libnotneeded.so.1 not-needed"
+
+
+@pytest.mark.skipif(shutil.which("ninja") is None or shutil.which("gcc") is None, reason="needs ninja and gcc")
+def test_a_flaky_test_runs_again_and_one_failing_every_attempt_still_fails(tmp_path):
+    """bazel's flaky = True, or the recipe's tests.flaky: up to 3 runs; a pass at a later one is FLAKY (counted as
+    passed, the failed attempt's output shown and kept); failing all 3 is a FAIL; other tests run once."""
+    tree = tmp_path / "tree"
+    shutil.copytree(TREE, tree)
+    plan = fixture_plan(recipe_path(tmp_path, 'tests:\n  select: ["//:flaky_test", "//:unmarked_flaky_test", '
+                                    '"//:core_test"]\n  flaky:\n    "//:unmarked_flaky_test": "timed waits"\n', tree))
+    assert {t.label: t.attempts for t in plan.tests} == {"//:core_test": 1, "//:flaky_test": 3,
+                                                         "//:unmarked_flaky_test": 3}
+    proc = _run_tests(tree, plan, "generic")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "debforge tests: generic (build): 3 passed, 0 failed" in proc.stdout
+    assert _summary(proc.stdout, "generic") == ["PASS //:core_test", "FLAKY //:flaky_test",
+                                                "FLAKY //:unmarked_flaky_test"]
+    assert re.search(r"^  FLAKY +//:flaky_test \([0-9.]+ s\): passed at attempt 2 of 3", proc.stdout, re.M)
+    assert "output of flaky_test.attempt1.log (a failed attempt" in proc.stdout
+    assert "    woken too late 26 times" in proc.stdout
+    results = tree / "obj-debforge/generic/tests/build/results"
+    assert (results / "flaky_test.attempt1.log").is_file() and not (results / "flaky_test.attempt2.log").exists()
+
+    def run_test(attempts: str) -> str:
+        subprocess.run(["sh", "debian/debforge/run-test", results.relative_to(tree) / "flaky_test.result", "generic",
+                        "build", "60", attempts, "obj-debforge/tests/runfiles/flaky_test.runfiles/calc_project", "",
+                        "", "", "--", "FLAKY_ALWAYS=1", "obj-debforge/generic/tests/build/bin/flaky_test"],
+                       cwd=tree, check=True)
+        return (results / "flaky_test.result").read_text().splitlines()[0]
+    status = run_test("3")
+    assert status.startswith("FAIL ") and status.endswith("exit status 1 (attempt 3 of 3)"), status
+    assert sorted(p.name for p in results.glob("flaky_test.attempt*.log")) == ["flaky_test.attempt1.log",
+                                                                                 "flaky_test.attempt2.log"]
+    status = run_test("1")   # not flaky: one run, no attempts named, the earlier attempts' logs gone
+    assert status.startswith("FAIL ") and status.endswith("exit status 1"), status
+    assert not list(results.glob("flaky_test.attempt*.log"))
 
 
 @pytest.mark.skipif(shutil.which("ninja") is None or shutil.which("gcc") is None, reason="needs ninja and gcc")
@@ -254,6 +292,7 @@ def test_nsync_broken_v3_copy_fails_the_build_at_that_level_only(tmp_path):
     shutil.copy(FIXTURES / "nsync-broken-v3/break-counter-v3.patch", tmp_path)
     shutil.copy(NSYNC.parent / "nsync.symbols", tmp_path)   # the recipe's symbols file, beside it
     text = NSYNC.read_text().replace('select: ["//:all"]', 'select: ["//:counter_test", "//:counter_cpp_test"]')
+    text = re.sub(r"^  flaky:.*\n(?:    .*\n)*", "", text, flags=re.M)   # they name tests not run here
     recipe = tmp_path / "nsync.yaml"
     recipe.write_text(text + "patches: [break-counter-v3.patch]\n")
     proc = run_cli("build", recipe, "-o", tmp_path / "out")

@@ -401,8 +401,9 @@ def _tests(w: Writer, plan: Plan, levels: list[str], marches: dict[str, str]) ->
                 result = f"{test_dir(level)}/{mode}/results/{test.name}.result"
                 varied = [f"lib{s}.so.{by_name[s].spec.soversion}" for s in test.siblings
                           if s in by_name and (level == isa.GENERIC or by_name[s].variants)]
-                args = [result, level, mode, str(test.timeout), runfiles, test.known_failures.get(level, ""),
-                        " ".join(varied), masks[level], "--", *[f"{k}={v}" for k, v in sorted(test.env.items())], exe, *test.args]
+                args = [result, level, mode, str(test.timeout), str(test.attempts), runfiles,
+                        test.known_failures.get(level, ""), " ".join(varied), masks[level], "--",
+                        *[f"{k}={v}" for k, v in sorted(test.env.items())], exe, *test.args]
                 w.build(result, "run_test", exe, implicit=[RUN_TEST], order_only=[f"{runfiles}.staged"],
                         variables={"cmd": _shell(args), "label": test.label, "level": level})
                 results.setdefault((mode, level, group), []).append(result)

@@ -118,6 +118,7 @@ class TestProgram:
     args: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
     timeout: int = 300                                     # seconds
+    attempts: int = 1                                      # runs before a failure counts (flaky tests: 3)
     known_failures: dict[str, str] = field(default_factory=dict)   # level -> why it fails there
 
     @property

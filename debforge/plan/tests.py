@@ -25,6 +25,8 @@ SUITE_KIND = "test_suite"
 # bazel's timeout per `timeout` attribute, and the timeout each `size` implies (default medium)
 TIMEOUTS = {"short": 60, "moderate": 300, "long": 900, "eternal": 3600}
 SIZES = {"small": "short", "medium": "moderate", "large": "long", "enormous": "eternal"}
+# bazel runs a test marked flaky = True up to 3 times (--flaky_test_attempts' default) before it counts as failed
+FLAKY_ATTEMPTS = 3
 # $(location x) and its kin in args: the runfiles path of one data file (the test runs in the runfiles root)
 _LOCATION = re.compile(r"\$\((?:location|rootpath|execpath|rlocationpath) ([^)]+)\)")
 
@@ -58,6 +60,7 @@ class TestPrograms:
         run = [label for label in selected if label not in left_out]
         for level, entries in spec.known_failures.items():
             _each_matches(entries, run, f"tests.known-failures.{level} entry")
+        _each_matches(spec.flaky, run, "tests.flaky entry")
         before = set(self.deps.externals_used)
         programs = [self.program(selected[label], spec) for label in run]
         return programs, sorted(left_out.items()), sorted(self.deps.externals_used - before), \
@@ -122,7 +125,9 @@ class TestPrograms:
         checked(t)
         for attr in ("data", "args", "tags"):
             _strings(t, attr)
+        flaky = t.attrs.get("flaky") is True or bool(spec.flaky_reason(t.label))
         test = TestProgram(t.label, t.location, timeout=spec.timeout or _timeout(t),
+                           attempts=FLAKY_ATTEMPTS if flaky else 1,
                            known_failures={lvl: why for lvl in spec.known_failures
                                            if (why := spec.known_failure(lvl, t.label))})
         self.link(test, t)

@@ -157,10 +157,15 @@ class Tests:
     timeout: int | None = None                          # seconds per test, instead of bazel's per size
     # the recipe libraries tests link (None: every one); what only the others hold is compiled into the test
     libraries: tuple[str, ...] | None = None
+    flaky: tuple[TestEntry, ...] = ()                   # tests run again when they fail, as bazel's flaky = True
 
     def known_failure(self, level: str, label: str) -> str:
         """The reason `label` is known to fail at `level`; "" if it is not."""
         return next((e.reason for e in self.known_failures.get(level, ()) if e.matches(label)), "")
+
+    def flaky_reason(self, label: str) -> str:
+        """Why the recipe runs `label` again when it fails; "" if it does not."""
+        return next((e.reason for e in self.flaky if e.matches(label)), "")
 
 
 @dataclass(frozen=True)

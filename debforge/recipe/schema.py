@@ -743,10 +743,10 @@ MAX_TEST_SECONDS = 24 * 3600
 
 def _tests(node: Node, levels: list[str], libraries: list[str]) -> Tests:
     """Which of upstream's cc_test targets run (label patterns), which selected ones do not and why, which fail at
-    which ISA level and why, an optional timeout per test (default: bazel's for the test's size) and which recipe
-    libraries the tests link (default: every one)."""
+    which ISA level and why, an optional timeout per test (default: bazel's for the test's size), which recipe
+    libraries the tests link (default: every one) and which are flaky (run again when they fail) and why."""
     m = _mapping(node, "tests", {"select": True, "leave-out": False, "known-failures": False, "timeout": False,
-                                 "libraries": False})
+                                 "libraries": False, "flaky": False})
     select = tuple(TestEntry(_test_pattern(n, "tests.select entry"), "", n.line, n.file)
                    for n in _list(m["select"], "tests.select"))
     if not select:
@@ -770,7 +770,8 @@ def _tests(node: Node, levels: list[str], libraries: list[str]) -> Tests:
                 raise n.error(f"tests.libraries entry '{n.value}' is not a library of this recipe",
                               f"libraries: {', '.join(libraries)}")
     return Tests(select, _test_reasons(m["leave-out"], "tests.leave-out") if "leave-out" in m else (), known,
-                 timeout.value if timeout is not None else None, linked)
+                 timeout.value if timeout is not None else None, linked,
+                 _test_reasons(m["flaky"], "tests.flaky") if "flaky" in m else ())
 
 
 RESERVED_TESTS = (HWCAPS_TEST, UPSTREAM_TEST)
