@@ -203,8 +203,13 @@ def cmd_measure_levels(args) -> int:
     if built and not (built / "debian/debforge").is_dir():
         log(f"debforge measure-levels: {args.from_build} is not a tree written by debforge generate")
         return EXIT_INPUT
+    root = args.build_in and Path(args.build_in).resolve()
+    if root and not (built and (root / "usr/bin/ninja").is_file() and (root / str(built).lstrip("/")).is_dir()):
+        log("debforge measure-levels: --build-in ROOT needs --from-build TREE and a root with ninja where TREE is "
+            "mounted at its own path (tools/chroot-build setup DIR TREE SUITE makes one: ROOT is DIR/root)")
+        return EXIT_INPUT
     output, lines = measure.run(args.recipe, args.output and Path(args.output), args.sample, args.only,
-                                args.threshold, args.jobs, log, built)
+                                args.threshold, args.jobs, log, built, root)
     print("\n".join(lines))
     print(f"wrote {output}")
     return 0
@@ -352,6 +357,12 @@ def _measure_levels(sub) -> None:
     sp.add_argument("--from-build", metavar="TREE",
                     help="compile nothing: count the objects a build of every level left in TREE (a tree written "
                          "by generate without the recipe's level-sensitive key and built, e.g. by dpkg-buildpackage)")
+    sp.add_argument("--build-in", metavar="ROOT",
+                    help="with --from-build: first build, in the chroot ROOT (tools/chroot-build setup's DIR/root: "
+                         "the Build-Depends, TREE mounted at its own path), the measured TUs' objects TREE lacks at "
+                         "each level; one that fails to build counts as sensitive. For an upstream this machine "
+                         "cannot compile (e.g. PyTorch's trixie Build-Depends): --from-build TREE --build-in ROOT "
+                         "--sample N")
     sp.set_defaults(func=cmd_measure_levels)
 
 

@@ -259,16 +259,39 @@ def generated_first(tree: Path, plan, todo: list[Unit], jobs: int, log) -> None:
                 f"(counted as sensitive):\n{out[-2000:]}")
 
 
-def from_build(tree: Path, plan, todo: list[Unit]) -> list[Unit]:
+def build_in(root: Path, tree: Path, plan, todo: list[Unit], jobs: int, log) -> set[str]:
+    """Build the measured units' objects that TREE lacks, at every level, through its own ninja file in ROOT (a
+    root with the Build-Depends and TREE mounted at its own path: tools/chroot-build setup); their generate steps
+    run first, as ninja orders them. The objects that did not build."""
+    nf = ninjatree.ninja_file(plan.arch)
+    names = [isa.GENERIC, *(lvl.name for lvl in plan.levels)]
+    missing = [obj for u in todo for name in names
+               if not (tree / (obj := ninjatree.object_of(name, u.lib, u.src))).is_file()]
+    if missing:
+        log(f"debforge: building {len(missing)} objects of the {len(todo)} measured TUs in {root} "
+            f"(ninja -j{jobs}, their generate steps first)")
+        rc, out, seconds = ninjatree.ninja(tree, nf, ["chroot", str(root)], jobs, missing,
+                                           lambda done, total: progress(done, total, "ninja edges", verb="built"))
+        failed = [ln for ln in out.splitlines() if ln.startswith("FAILED: ")]
+        log(f"debforge: built in {seconds / 60:.0f} min" + (f"; {len(failed)} edges failed:\n  " + "\n  ".join(
+            failed[:20]) if rc else ""))
+    return {obj for obj in missing if not (tree / obj).is_file()}
+
+
+def from_build(tree: Path, plan, todo: list[Unit], unbuilt: set[str] | None = None) -> list[Unit]:
     """Fill the units' counts from the objects a build of every level left in TREE; the units measured (those
-    whose object exists at every level)."""
+    whose object exists at every level, and those UNBUILT names at some level: they failed to compile, and count
+    as sensitive)."""
     names = [isa.GENERIC, *(lvl.name for lvl in plan.levels)]
     done = []
     for n, unit in enumerate(todo, 1):
         objs = {name: tree / ninjatree.object_of(name, unit.lib, unit.src) for name in names}
-        if all(o.is_file() for o in objs.values()):
-            unit.counts = {name: disassemble(o) for name, o in objs.items()}
-            unit.size = objs[isa.GENERIC].stat().st_size
+        failed = {name for name in names if ninjatree.object_of(name, unit.lib, unit.src) in (unbuilt or ())}
+        if failed:
+            unit.errors = {name: "did not build (ninja's FAILED lines above)" for name in failed}
+        if failed or all(o.is_file() for o in objs.values()):
+            unit.counts = {name: disassemble(o) for name, o in objs.items() if o.is_file()}
+            unit.size = objs[isa.GENERIC].stat().st_size if objs[isa.GENERIC].is_file() else 0
             done.append(unit)
         progress(n, len(todo), f"{unit.src} (counted)", verb="read")
     if not done:
@@ -362,15 +385,16 @@ def declared_neutral(recipe, plan, todo: list[Unit], levels: list[str], threshol
 
 
 def run(recipe_path: str, output: Path | None, sample: int | None, only: list[str], threshold: int, jobs: int,
-        log, built: Path | None = None) -> tuple[Path, list[str]]:
-    """Measure the recipe (or count the objects of BUILT, a tree built with every level) and write its
-    level-sensitive file: (the file, the report's lines)."""
+        log, built: Path | None = None, root: Path | None = None) -> tuple[Path, list[str]]:
+    """Measure the recipe (or count the objects of BUILT, a tree built with every level, building in ROOT those
+    the measured units lack) and write its level-sensitive file: (the file, the report's lines)."""
     recipe = pipeline.load_recipe(recipe_path)
     output = output or Path(recipe.path).parent / f"{recipe.source}.level-sensitive"
     if built:
         plan = measured_plan(pipeline.plan_arches(dataclasses.replace(recipe, level_sensitive=None), built, log,
                                                   contents=archive.externals_contents(recipe, log)))
-        todo = from_build(built, plan, units(plan, only, sample))
+        todo = units(plan, only, sample)
+        todo = from_build(built, plan, todo, build_in(root, built, plan, todo, jobs, log) if root else None)
     else:
         with tempfile.TemporaryDirectory(prefix="debforge-measure-") as tmp, \
                 upstream.Output(Path(tmp) / "out") as out:

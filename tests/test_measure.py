@@ -2,6 +2,8 @@
 listed as level-sensitive; a scalar TU is not; a TU that fails to compile at a level is named and counted as
 sensitive; bad arguments exit 2."""
 
+import os
+
 import pytest
 
 from conftest import FIXTURES, fixture_recipe, run_cli
@@ -107,6 +109,40 @@ def test_from_build_counts_a_built_tree_without_compiling(tmp_path):
     assert listed(out) == ["src/hot.c"]
     assert "liblevels: 2 of 5 TUs measured" in proc.stdout and "compiled" not in proc.stderr
     assert "read 5/5" in proc.stderr
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="chroot needs root")
+def test_build_in_a_root_builds_the_sample_first_and_counts_a_failure_as_sensitive(tmp_path):
+    """--from-build TREE --build-in ROOT: the measured TUs' objects the tree lacks are built by its own ninja file in
+    the root (here /, which has ninja and the tree at its own path), then counted; broken.c, which does not build
+    at x86-64-v3, is sensitive and named. The objects built before are not built again."""
+    r = recipe(tmp_path)
+    assert run_cli("generate", r, "-o", tmp_path / "out").returncode == 0
+    tree = next((tmp_path / "out").glob("levels-*"))
+    ninjatree.configure(tree, 2)
+    before = ninjatree.object_of("generic", "levels", "src/hot.c")
+    assert ninjatree.ninja(tree, ninjatree.ninja_file("amd64"), [], 2, [before])[0] == 0
+    mtime = (tree / before).stat().st_mtime_ns
+    out = tmp_path / "list"
+    proc = run_cli("measure-levels", r, "-o", out, "--from-build", tree, "--build-in", "/", "--only", "src/hot.c",
+                   "--only", "src/cold.c", "--only", "src/broken.c", "-j", "2")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "building 5 objects of the 3 measured TUs in /" in proc.stderr   # 6 less the one built before
+    assert "1 edges failed" in proc.stderr and "FAILED: obj-debforge/x86-64-v3/obj/levels/src/broken.c.o" \
+        in proc.stderr
+    assert (tree / before).stat().st_mtime_ns == mtime
+    assert listed(out) == ["src/broken.c", "src/hot.c"]
+    assert "liblevels: 3 of 5 TUs measured" in proc.stdout and "FAILED src/broken.c at x86-64-v3" in proc.stdout
+
+
+def test_build_in_needs_a_root_with_the_tree(tmp_path):
+    r = recipe(tmp_path)
+    assert run_cli("generate", r, "-o", tmp_path / "out").returncode == 0
+    tree = next((tmp_path / "out").glob("levels-*"))
+    for args in (["--build-in", "/"], ["--from-build", tree, "--build-in", tmp_path]):
+        proc = run_cli("measure-levels", r, "-o", tmp_path / "list", *args)
+        assert proc.returncode == 2 and "--build-in ROOT needs --from-build TREE" in proc.stderr, proc.stderr
+    assert not (tmp_path / "list").exists()
 
 
 def test_from_build_needs_a_built_tree(tmp_path):

@@ -5,11 +5,14 @@ and dpkg-buildflags in obj-debforge/config.ninja). Shared by `debforge measure-l
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import time
 from pathlib import Path
 
 from ..core.layout import BUILDDIR
+
+EDGE = re.compile(r"\[(\d+)/(\d+)\] ")   # ninja's status line as an edge ends
 
 
 def ninja_file(arch: str) -> str:
@@ -60,9 +63,17 @@ def command(tree: Path, ninja_file: str, target: str, wrap: list[str] | None = N
                            target], capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
 
 
-def ninja(tree: Path, ninja_file: str, wrap: list[str], jobs: int, targets: list[str]) -> tuple[int, str, float]:
-    """Run ninja on targets, keeping going past failures: (exit status, its output, wall seconds)."""
+def ninja(tree: Path, ninja_file: str, wrap: list[str], jobs: int, targets: list[str],
+          on_edge=None) -> tuple[int, str, float]:
+    """Run ninja on targets, keeping going past failures: (exit status, its output, wall seconds). ON_EDGE(done,
+    total), if given, is called as each edge ends (ninja's [done/total] lines), for a long build's progress."""
     started = time.monotonic()
-    proc = subprocess.run(["nice", "-n", "10", *wrap, "ninja", "-C", str(tree), "-f", ninja_file, "-k", "0",
-                           f"-j{jobs}", *targets], capture_output=True, text=True)
-    return proc.returncode, proc.stdout, time.monotonic() - started
+    with subprocess.Popen(["nice", "-n", "10", *wrap, "ninja", "-C", str(tree), "-f", ninja_file, "-k", "0",
+                           f"-j{jobs}", *targets], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True) as proc:
+        lines = []
+        for line in proc.stdout:
+            lines.append(line)
+            if on_edge and (m := EDGE.match(line)):
+                on_edge(int(m[1]), int(m[2]))
+    return proc.returncode, "".join(lines), time.monotonic() - started
