@@ -5,10 +5,14 @@ directly or through in-tree deps, and no others; they must be absolute directori
 (libMLIR.so.19.1 is only in /usr/lib/llvm-19/lib) reach the link lines of the libraries that link its libs, as -L
 and RUNPATH, and their packages override lintian's custom-library-search-path with the reason."""
 
+import os
+import subprocess
+
 import pytest
 
+from conftest import ROOT
 from debforge import frontends
-from debforge.backends import ninja
+from debforge.backends import debian, ninja
 from debforge.backends.debian import install
 from debforge.core.errors import DebforgeError
 from debforge.plan import make_plan
@@ -114,6 +118,46 @@ def test_libdirs_reach_the_link_as_search_path_and_runpath(tmp_path):
     assert "libtoy1-generic: custom-library-search-path *" in overrides["libtoy1-generic.lintian-overrides"]
     assert "/usr/lib/llvm-19/lib" in overrides["libtoy1-avx2.lintian-overrides"]
     assert "custom-library-search-path" not in install.render(r, [], {}, {"toy"})["libtoy1-generic.lintian-overrides"]
+    # dpkg-shlibdeps resolves libMLIR's NEEDED libLLVM.so.19.1 through the RUNPATH too: rules write shlibs.local first
+    rules = debian.render(r, {"amd64": plan}, tree, 1700000000)["rules"][0]
+    assert "override_dh_shlibdeps:\n\tsh debian/debforge/runpath-shlibs debian/shlibs.local /usr/lib/llvm-19/lib\n" \
+        "\tdh_shlibdeps\n" in rules
+    assert "rm -rf $(B) debian/shlibs.local\n" in rules
+
+
+def test_runpath_shlibs_names_the_package_of_the_file_a_symlink_points_to(tmp_path):
+    """/usr/lib/llvm-19/lib/libLLVM.so.19.1 is llvm-19-dev's symlink to libllvm19's file: dpkg-shlibdeps, finding it
+    through the RUNPATH, has no dependency information for it. shlibs.local gets libllvm19's shlibs line; a library
+    that is a file, or a symlink within one package, gets none. (dpkg-query answers as dpkg would here.)"""
+    private, system = tmp_path / "llvm/lib", tmp_path / "multiarch"
+    private.mkdir(parents=True)
+    system.mkdir()
+    for name in ("libLLVM.so.19.1", "libsame.so.1"):
+        (system / name).write_text("")
+        (private / name).symlink_to(system / name)
+    (private / "libMLIR.so.19.1").write_text("")
+    owners = {private / "libLLVM.so.19.1": "llvm-19-dev", system / "libLLVM.so.19.1": "libllvm19:amd64",
+              private / "libsame.so.1": "libsame1:amd64", system / "libsame.so.1": "libsame1:amd64",
+              private / "libMLIR.so.19.1": "libmlir-19"}
+    shlibs = tmp_path / "libllvm19.shlibs"
+    shlibs.write_text("libLLVM-19 1 libllvm19 (>= 1:19.1.0)\nlibLLVM 19.1 libllvm19 (>= 1:19.1.0)\n")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    stub = bin_dir / "dpkg-query"
+    stub.write_text(
+        "#!/bin/sh\n"
+        "if [ \"$1\" = -S ]; then\n" +
+        "".join(f"  [ \"$2\" = {p} ] && echo '{o}: {p}' && exit 0\n" for p, o in owners.items()) +
+        "  exit 1\nfi\n"
+        f"[ \"$1 $2 $3\" = '--control-path libllvm19:amd64 shlibs' ] && echo {shlibs} && exit 0\nexit 1\n")
+    stub.chmod(0o755)
+    out = tmp_path / "shlibs.local"
+    proc = subprocess.run(["sh", ROOT / "debforge/data/skel/debforge/runpath-shlibs", out, private],
+                          capture_output=True, text=True, env={**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"})
+    assert proc.returncode == 0, proc.stderr
+    assert out.read_text() == "libLLVM 19.1 libllvm19 (>= 1:19.1.0)\n"
+    assert f"{private}/libLLVM.so.19.1 (llvm-19-dev) points to {system}/libLLVM.so.19.1 (libllvm19:amd64)" \
+        in proc.stdout
 
 
 @pytest.mark.parametrize("bad, message", [("{package: libmlir-19-dev, libs: [MLIR], libdirs: [lib]}", "libdirs"),

@@ -8,7 +8,7 @@ import pytest
 
 from conftest import ROOT, run_cli
 
-NSYNC_DEBIAN = "20c93bc59025dce5d9b172c7b0fce5fcb07c4fe3c92aef0edf616c61d3f22c9f"
+NSYNC_DEBIAN = "6e67df927b6600c174d8a87e778007142dc2a0eb33f76bc4ba8a9151a37fcfe2"
 
 
 def tree_digest(root) -> str:

@@ -92,6 +92,8 @@ def render(recipe: Recipe, plans: dict[str, Plan], root: Path, timestamp: int,
         for arch in v.arches:
             recommends.setdefault(safe(v.meta.name), {}).setdefault(arch, []).append(v.name)
     copied = {lib.spec.name for plan in plans.values() for lib in plan.libraries if lib.copies}
+    runpaths = {lib.package.name: dirs for plan in plans.values() for lib in plan.libraries
+                if (dirs := recipe.libdirs(lib.external_libs))}
     files["rules"] = (RULES.get_template("rules.j2").render(
         recipe_name=ninja.RECIPE,
         ninja_targets=_ninja_targets(recipe, groups, copied),
@@ -105,14 +107,13 @@ def render(recipe: Recipe, plans: dict[str, Plan], root: Path, timestamp: int,
         test_levels={arch: [isa.GENERIC, *(lvl.name for lvl in plan.levels)] for arch, plan in plans.items()
                      if plan.tests},
         test_groups={g: pkgs for plan in plans.values() for g, pkgs in ninja.test_groups(plan).items()},
+        runpath_dirs=sorted({d for dirs in runpaths.values() for d in dirs}),
     ), EXECUTABLE)
     github = re.match(r"https?://github\.com/([^/]+/[^/#?]+)", recipe.homepage)
     if github:
         files["watch"] = (SCRIPTS.get_template("watch.j2").render(source=recipe.source,
                                                                 github=github.group(1).removesuffix(".git")),
                           REGULAR)
-    runpaths = {lib.package.name: dirs for plan in plans.values() for lib in plan.libraries
-                if (dirs := recipe.libdirs(lib.external_libs))}
     interfaces = [(iface.name, iface.build_profiles) for iface in next(iter(plans.values())).interfaces]
     for name, text in install.render(recipe, headers, runpaths, copied, interfaces).items():
         files[name] = (text, EXECUTABLE if text.startswith("#!") else REGULAR)   # dh-exec filters it
