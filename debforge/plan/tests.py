@@ -125,7 +125,7 @@ class TestPrograms:
         checked(t)
         for attr in ("data", "args", "tags"):
             _strings(t, attr)
-        flaky = t.attrs.get("flaky") is True or bool(spec.flaky_reason(t.label))
+        flaky = bool(t.attrs.get("flaky")) or bool(spec.flaky_reason(t.label))   # bazel: True or 1
         test = TestProgram(t.label, t.location, timeout=spec.timeout or _timeout(t),
                            attempts=FLAKY_ATTEMPTS if flaky else 1,
                            known_failures={lvl: why for lvl in spec.known_failures
