@@ -127,10 +127,14 @@ def _cuts(recipe, lib, log) -> None:
         users = sorted({k for _, k in lib.left_out_used})
         log(f"debforge:   warning: lib{lib.spec.name}: {len(lib.left_out_used)} of these cut no "
             f"alwayslink registration: {len(users)} kept targets include or call what was left out, so "
-            f"lib{lib.spec.name} does not compile or link as planned; the chains of targets that reach them:")
+            f"lib{lib.spec.name} does not compile or link as planned; the chains of targets that reach them, "
+            f"and what each lost:")
+        reasons = {(cut, kept): why for cut, kept, why in lib.left_out}
         for kept in users:
             chain = lib.left_out_chains.get(kept, []) + [kept]
             log(f"debforge:     {' -> '.join(chain)}")
+            for lost in sorted(cut for cut, k in lib.left_out_used if k == kept):
+                log(f"debforge:       lost {lost}: {reasons[lost, kept]}")
             for cut in dict.fromkeys(h for lost, k in lib.left_out_used if k == kept
                                      for h in recipe.cuts_on(chain + [lost])):
                 log(f"debforge:       known cut: {cut}")

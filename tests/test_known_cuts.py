@@ -65,6 +65,7 @@ def test_the_plan_keeps_the_chain_to_each_kept_target_that_lost_a_dependency(tmp
     out = proc.stdout + proc.stderr
     assert "1 kept targets include or call what was left out" in out
     assert "debforge:     //:api -> //:runtime -> //:plugins\n" in out
+    assert "debforge:       lost //:pjrt: tf_runtime: PJRT's client\n" in out
     assert "known cut: the patch no-pjrt.patch cuts //:plugins -> //:pjrt\n" in out
 
 
