@@ -209,7 +209,7 @@ def cmd_measure_levels(args) -> int:
             "mounted at its own path (tools/chroot-build setup DIR TREE SUITE makes one: ROOT is DIR/root)")
         return EXIT_INPUT
     output, lines = measure.run(args.recipe, args.output and Path(args.output), args.sample, args.only,
-                                args.threshold, args.jobs, log, built, root)
+                                args.threshold, args.jobs, log, built, root, args.within)
     print("\n".join(lines))
     print(f"wrote {output}")
     return 0
@@ -349,6 +349,9 @@ def _measure_levels(sub) -> None:
     sp.add_argument("--only", action="append", default=[], metavar="GLOB",
                     help="also (or, without --sample, only) measure the sources matching GLOB (fnmatch, from the "
                          "tree root; repeatable)")
+    sp.add_argument("--within", action="append", default=[], metavar="GLOB",
+                    help="measure only among the sources matching GLOB (repeatable): --sample then spreads over "
+                         "them, e.g. a sample of a big library's kernels alone")
     sp.add_argument("--threshold", type=int, default=measure.DEFAULT_THRESHOLD, metavar="T",
                     help=f"wide-vector instructions a level must add for a TU to be sensitive (default "
                          f"{measure.DEFAULT_THRESHOLD}: fewer are stray 32-byte copies, not vectorised loops)")

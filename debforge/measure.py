@@ -136,9 +136,11 @@ def disassemble(obj: Path) -> Counts:
     return dataclasses.replace(count(out), strong=strong_definitions(syms))
 
 
-def select(srcs: list[str], only: list[str], sample: int | None) -> list[str]:
-    """The sources to measure: those matching an --only glob plus `sample` spread evenly over all in path order;
-    every source when neither is given."""
+def select(srcs: list[str], only: list[str], sample: int | None, within: list[str] = ()) -> list[str]:
+    """The sources to measure, among those matching a `within` glob where any is given: those matching an --only
+    glob plus `sample` spread evenly over them in path order; every one when neither is given."""
+    if within:
+        srcs = [s for s in srcs if any(fnmatch.fnmatchcase(s, g) for g in within)]
     if not only and sample is None:
         return list(srcs)
     chosen = {s for s in srcs if any(fnmatch.fnmatchcase(s, g) for g in only)}
@@ -170,13 +172,15 @@ def measured_plan(plans: dict):
     return plan
 
 
-def units(plan, only: list[str], sample: int | None) -> list[Unit]:
+def units(plan, only: list[str], sample: int | None, within: list[str]) -> list[Unit]:
     """The units to measure, library by library (a source two libraries compile is measured in each: their flags
     may differ; it is sensitive if it is in either)."""
     out = []
     for lib in plan.libraries:
         srcs = sorted({c.src for c in lib.compiles if c.lang != "gpu"})
-        out += [Unit(lib.spec.name, src) for src in select(srcs, only, sample)]
+        out += [Unit(lib.spec.name, src) for src in select(srcs, only, sample, within)]
+    if not out:
+        raise DebforgeError("no translation unit to measure: --only and --within match no source the plan compiles")
     return out
 
 
@@ -385,7 +389,7 @@ def declared_neutral(recipe, plan, todo: list[Unit], levels: list[str], threshol
 
 
 def run(recipe_path: str, output: Path | None, sample: int | None, only: list[str], threshold: int, jobs: int,
-        log, built: Path | None = None, root: Path | None = None) -> tuple[Path, list[str]]:
+        log, built: Path | None = None, root: Path | None = None, within: list[str] = ()) -> tuple[Path, list[str]]:
     """Measure the recipe (or count the objects of BUILT, a tree built with every level, building in ROOT those
     the measured units lack) and write its level-sensitive file: (the file, the report's lines)."""
     recipe = pipeline.load_recipe(recipe_path)
@@ -393,7 +397,7 @@ def run(recipe_path: str, output: Path | None, sample: int | None, only: list[st
     if built:
         plan = measured_plan(pipeline.plan_arches(dataclasses.replace(recipe, level_sensitive=None), built, log,
                                                   contents=archive.externals_contents(recipe, log)))
-        todo = units(plan, only, sample)
+        todo = units(plan, only, sample, within)
         todo = from_build(built, plan, todo, build_in(root, built, plan, todo, jobs, log) if root else None)
     else:
         with tempfile.TemporaryDirectory(prefix="debforge-measure-") as tmp, \
@@ -402,9 +406,7 @@ def run(recipe_path: str, output: Path | None, sample: int | None, only: list[st
             check_build_depends(tree)
             plan = measured_plan(plans)
             ninjatree.configure(tree, jobs)
-            todo = units(plan, only, sample)
-            if not todo:
-                raise DebforgeError("no translation unit to measure: --only matches no source the plan compiles")
+            todo = units(plan, only, sample, within)
             generated_first(tree, plan, todo, jobs, log)
             measure(tree, plan, todo, jobs, Path(tmp) / "objects")
     levels = [lvl.name for lvl in plan.levels]

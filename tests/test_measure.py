@@ -48,8 +48,10 @@ def test_bad_arguments_exit_2(tmp_path):
     assert run_cli("measure-levels", r, "--sample", "0").returncode == 2
     assert run_cli("measure-levels", r, "--threshold", "x").returncode == 2
     proc = run_cli("measure-levels", r, "-o", tmp_path / "x", "--only", "nothing/*")
-    assert proc.returncode == 2 and "--only matches no source" in proc.stderr
+    assert proc.returncode == 2 and "--only and --within match no source" in proc.stderr
     assert not (tmp_path / "x").exists()
+    proc = run_cli("measure-levels", r, "-o", tmp_path / "x", "--within", "nothing/*", "--sample", "2")
+    assert proc.returncode == 2 and "--only and --within match no source" in proc.stderr
 
 
 def test_code_only_a_level_defines_is_sensitive_at_any_threshold(tmp_path):
@@ -91,6 +93,9 @@ def test_count_and_select():
     assert measure.select(srcs, [], None) == srcs
     assert measure.select(srcs, [], 2) == ["s0", "s5"]
     assert measure.select(srcs, ["s9"], 1) == ["s0", "s9"]
+    kernels = [f"k/{s}" for s in srcs]   # a sample of one directory only, spread over it
+    assert measure.select(srcs + kernels, [], 2, within=["k/*"]) == ["k/s0", "k/s5"]
+    assert measure.select(srcs + kernels, [], None, within=["k/s[12]"]) == ["k/s1", "k/s2"]
 
 
 def test_from_build_counts_a_built_tree_without_compiling(tmp_path):
