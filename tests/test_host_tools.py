@@ -52,6 +52,19 @@ def test_ninja_builds_the_tool_then_runs_it(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert (tree / "obj-debforge/gen/table.h").read_text() == "static const int kTable[] = {0, 1, 4, 9, 16, };\n"
     assert ctypes.CDLL(str(tree / "obj-debforge/generic/liblookup.so.1")).lookup(3) == 9
+    # a change of the tool's link command that makes the same program relinks it and no more: restat keeps the
+    # step that runs it, and the library compiled from the step's output, as they are
+    rendered = (tree / "build.ninja").read_text()
+    assert "-fPIE -pie" in rendered   # blhc wants PIE spelt out in every program's link
+    (tree / "build.ninja").write_text(rendered.replace("-fPIE -pie", "-pie -fPIE"))
+    proc = subprocess.run(["ninja", "-v", "generic"], cwd=tree, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    ran = [ln for ln in proc.stdout.splitlines() if ln.startswith("[")]
+    assert len(ran) == 1 and f"-o {EXE}.new" in ran[0], proc.stdout
+    # a link that makes another program replaces it, and what depends on it runs again
+    (tree / "build.ninja").write_text(rendered.replace("-fPIE -pie", "-fPIE -pie -Wl,--build-id=md5"))
+    proc = subprocess.run(["ninja", "-v", "generic"], cwd=tree, capture_output=True, text=True)
+    assert proc.returncode == 0 and "gen/table.h" in proc.stdout and "liblookup.so.1" in proc.stdout, proc.stdout
 
 
 def test_a_shared_object_is_no_tool(tmp_path):

@@ -8,7 +8,7 @@ import pytest
 
 from conftest import ROOT, run_cli
 
-NSYNC_DEBIAN = "6e67df927b6600c174d8a87e778007142dc2a0eb33f76bc4ba8a9151a37fcfe2"
+NSYNC_DEBIAN = "2de477501805008a20c50934dd77e6c689109bb6f8ae0d5fa228e56912ae7769"
 
 
 def tree_digest(root) -> str:

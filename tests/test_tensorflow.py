@@ -64,7 +64,7 @@ def dry_run(r, plan, tree):
     return dry.returncode, int(last.split("/")[1].split("]")[0]), dry.stdout[-2000:] + dry.stderr
 
 
-TF_NINJA = "d549e76f2381378960d0411abb940773486e66f9ac428b53ebc2a3af6f8d3abb"
+TF_NINJA = "04e2cd08a3bc322bd84654e11efb2cb41f14b534e7ee66688fa7cf00b7b30888"
 
 
 @pytest.fixture(scope="module")

@@ -43,9 +43,6 @@ RULES = {
               f"$rpath -o $out $in $libs {LIBC} 2> $out.ld; sh $link_script $$? $out.ld $out $externals",
     "link_cxx": "$cxx -shared -Wl,-soname,$soname $cxxflags $march $ldflags -Wl,-z,defs -Wl,--as-needed "
                 f"$rpath -o $out $in $libs {LIBC} 2> $out.ld; sh $link_script $$? $out.ld $out $externals",
-    # host tools: programs build steps run, at the generic level
-    "link_exe_c": "$cc $cflags $ldflags -Wl,--as-needed -o $out $in $libs",
-    "link_exe_cxx": "$cxx $cxxflags $ldflags -Wl,--as-needed -o $out $in $libs",
     # upstream's tests, once per ISA level; PIE as gcc makes them by default, spelt out for blhc
     "link_test_c": "$cc $cflags $march $ldflags -fPIE -pie -Wl,--as-needed -o $out $in $libs",
     "link_test_cxx": "$cxx $cxxflags $march $ldflags -fPIE -pie -Wl,--as-needed -o $out $in $libs",
@@ -144,6 +141,13 @@ def render(plan: Plan, groups: dict[str, list[str]] | None = None, headers: list
     for name, command in rules.items():
         depfile = name in COMPILE_RULE.values()
         w.rule(name, command, depfile="$out.d" if depfile else None, deps="gcc" if depfile else None)
+    # host tools: programs build steps run, at the generic level; PIE as gcc makes them by default, spelt out for
+    # blhc. A relink that makes the same program (a change of flags only) leaves the file as it was, and restat
+    # spares the steps that run it, and all that is compiled from their outputs (TF: most of the tree)
+    for lang, compiler in (("c", "cc"), ("cxx", "cxx")):
+        w.rule(f"link_exe_{lang}", f"${compiler} ${lang}flags $ldflags -fPIE -pie -Wl,--as-needed -o $out.new $in "
+                                   "$libs && if cmp -s $out.new $out; then rm $out.new; else mv $out.new $out; fi",
+               restat=True)
     w.rule("symlink", "ln -sfn $target $out")
     # a step whose command checks what it wrote gets its outputs in a file (the list may be thousands of paths long)
     w.rule("generate", "$cmd", description="generate $out ($kind $label)", rspfile="$outputs_list",
