@@ -81,6 +81,7 @@ class Unit:
     """One translation unit measured: its library, source, and per level its counts (or the compile error)."""
     lib: str
     src: str
+    also: tuple[str, ...] = ()   # the other libraries that compile it with the same command line
     counts: dict[str, Counts] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
     size: int = 0       # bytes of its baseline object
@@ -91,6 +92,9 @@ class Unit:
 
     def top_delta(self, levels: list[str]) -> tuple[int, str]:
         return max(((self.delta(lvl), lvl) for lvl in levels), default=(0, ""))
+
+    def libs(self) -> tuple[str, ...]:
+        return (self.lib, *self.also)
 
     def mostly_moves(self, levels: list[str]) -> bool:
         """Whether fewer than one in MOVES_RATIO of the wide instructions the levels add is other than a plain
@@ -172,15 +176,28 @@ def measured_plan(plans: dict):
     return plan
 
 
-def units(plan, only: list[str], sample: int | None, within: list[str]) -> list[Unit]:
-    """The units to measure, library by library (a source two libraries compile is measured in each: their flags
-    may differ; it is sensitive if it is in either)."""
-    out = []
+def units(plan, only: list[str], sample: int | None, within: list[str], built: Path | None = None) -> list[Unit]:
+    """The units to measure, library by library. A source that several libraries compile with the same command
+    line (libtensorflow's kernels are libtensorflow_cc's too) gives the same objects: it is measured once, in the
+    library whose objects BUILT already holds at the most levels, else the smallest (the cheapest built whole);
+    with other flags it is measured in each, and is sensitive if it is in either."""
+    chosen: dict[tuple, list[str]] = {}
     for lib in plan.libraries:
-        srcs = sorted({c.src for c in lib.compiles if c.lang != "gpu"})
-        out += [Unit(lib.spec.name, src) for src in select(srcs, only, sample, within)]
-    if not out:
+        flags = {c.src: (c.lang, tuple(c.flags)) for c in lib.compiles if c.lang != "gpu"}
+        for src in select(sorted(flags), only, sample, within):
+            chosen.setdefault((src, flags[src]), []).append(lib.spec.name)
+    if not chosen:
         raise DebforgeError("no translation unit to measure: --only and --within match no source the plan compiles")
+    size = {lib.spec.name: len(lib.compiles) for lib in plan.libraries}
+    names = [isa.GENERIC, *(lvl.name for lvl in plan.levels)]
+
+    def cost(lib: str, src: str) -> tuple[int, int]:
+        held = sum((built / ninjatree.object_of(n, lib, src)).is_file() for n in names) if built else 0
+        return -held, size[lib]
+    out = []
+    for (src, _), libs in chosen.items():
+        best = min(libs, key=lambda lib: cost(lib, src))
+        out.append(Unit(best, src, tuple(lib for lib in libs if lib != best)))
     return out
 
 
@@ -378,11 +395,11 @@ def declared_neutral(recipe, plan, todo: list[Unit], levels: list[str], threshol
                          sorted(units, key=lambda u: -u.top_delta(levels)[0])[:3])
     out = []
     for lib in sorted(plain):
-        if units := [u for u in hot if u.lib == lib]:
+        if units := [u for u in hot if lib in u.libs()]:
             out.append(f"warning: lib{lib}'s package has variants: false, yet {len(units)} of its TUs gain "
                        f">= {threshold} wide-vector instructions at a level ({top(units)}): ISA copies would pay")
     if recipe.level_sensitive is not None:
-        if units := [u for u in hot if u.lib not in plain and not sensitivity.sensitive(recipe, u.src)]:
+        if units := [u for u in hot if set(u.libs()) - plain and not sensitivity.sensitive(recipe, u.src)]:
             out.append(f"warning: the recipe's current level-sensitive list compiles {len(units)} vector-hot TUs "
                        f"once ({top(units)}): the list written now includes them")
     return out
@@ -397,7 +414,7 @@ def run(recipe_path: str, output: Path | None, sample: int | None, only: list[st
     if built:
         plan = measured_plan(pipeline.plan_arches(dataclasses.replace(recipe, level_sensitive=None), built, log,
                                                   contents=archive.externals_contents(recipe, log)))
-        todo = units(plan, only, sample, within)
+        todo = units(plan, only, sample, within, built)
         todo = from_build(built, plan, todo, build_in(root, built, plan, todo, jobs, log) if root else None)
     else:
         with tempfile.TemporaryDirectory(prefix="debforge-measure-") as tmp, \
@@ -413,5 +430,6 @@ def run(recipe_path: str, output: Path | None, sample: int | None, only: list[st
     totals = {lib.spec.name: len({c.src for c in lib.compiles}) for lib in plan.libraries}
     output.write_text(sensitivity_file(recipe, todo, levels, threshold, sum(totals.values())))
     lines = [ln for lib in totals for ln in report_library(
-        lib, [u for u in todo if u.lib == lib], levels, threshold, totals[lib]) if any(u.lib == lib for u in todo)]
+        lib, [u for u in todo if lib in u.libs()], levels, threshold, totals[lib])
+        if any(lib in u.libs() for u in todo)]
     return output, lines + declared_neutral(recipe, plan, todo, levels, threshold)

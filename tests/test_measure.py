@@ -3,13 +3,16 @@ listed as level-sensitive; a scalar TU is not; a TU that fails to compile at a l
 sensitive; bad arguments exit 2."""
 
 import os
+from types import SimpleNamespace
 
 import pytest
 
 from conftest import FIXTURES, fixture_recipe, run_cli
 from debforge import measure
+from debforge.core import isa
 from debforge.core.errors import DebforgeError
 from debforge.drivers import dpkg, ninjatree
+from debforge.plan.model import Compile
 
 
 def recipe(tmp_path):
@@ -96,6 +99,29 @@ def test_count_and_select():
     kernels = [f"k/{s}" for s in srcs]   # a sample of one directory only, spread over it
     assert measure.select(srcs + kernels, [], 2, within=["k/*"]) == ["k/s0", "k/s5"]
     assert measure.select(srcs + kernels, [], None, within=["k/s[12]"]) == ["k/s1", "k/s2"]
+
+
+def test_a_source_two_libraries_compile_alike_is_measured_once(tmp_path):
+    """libtensorflow's kernels are libtensorflow_cc's too, with the same command line: one measure, in the library
+    whose objects the built tree holds (else the smaller library), reported under both; other flags: one each."""
+    def lib(name, srcs, flags=("-DX",)):
+        return SimpleNamespace(spec=SimpleNamespace(name=name),
+                               compiles=[Compile(s, "c++", list(flags), "//:x") for s in srcs])
+    big = lib("big", ["k/a.cc", "k/b.cc", "k/c.cc", "util.cc"])
+    small = lib("small", ["k/a.cc", "k/b.cc", "k/c.cc"])
+    other = lib("other", ["k/a.cc"], flags=("-DY",))
+    plan = SimpleNamespace(libraries=[big, small, other], levels=[isa.X86_64_V3])
+    todo = measure.units(plan, [], None, ["k/*"])
+    assert sorted((u.lib, u.src, u.also) for u in todo) == [
+        ("other", "k/a.cc", ()), ("small", "k/a.cc", ("big",)), ("small", "k/b.cc", ("big",)),
+        ("small", "k/c.cc", ("big",))]
+    held = tmp_path / ninjatree.object_of("generic", "big", "k/b.cc")
+    held.parent.mkdir(parents=True)
+    held.write_bytes(b"")
+    moved = {u.src: u.lib for u in measure.units(plan, [], None, ["k/*"], built=tmp_path) if u.lib != "other"}
+    assert moved == {"k/a.cc": "small", "k/b.cc": "big", "k/c.cc": "small"}
+    report = measure.report_library("big", [u for u in todo if "big" in u.libs()], ["x86-64-v3"], 16, 4)
+    assert report[0].startswith("libbig: 3 of 4 TUs measured")
 
 
 def test_from_build_counts_a_built_tree_without_compiling(tmp_path):
