@@ -327,23 +327,67 @@ def apply_patches(recipe: Recipe, tree: Path, log=print) -> None:
         (pc / "debforge-applied.sha256").write_text("".join(f"{h}  {n}\n" for n, h in recorded.items()))
 
 
-def unapply_patches(patches: list[Path], tree: Path, log=print) -> None:
-    """Reverse those of `patches` the tree has applied, last first (quilt pop): what a failed command had pushed."""
+def _kept_prefix(recipe: Recipe, tree: Path) -> int:
+    """How many of the tree's applied patches are the recipe's first ones, unchanged since they were applied."""
+    applied, recorded = _applied(tree)
+    keep = 0
+    for name, patch in zip(applied, recipe.patches):
+        if name != patch.name or recorded.get(name) != _sha256(patch):
+            break
+        keep += 1
+    return keep
+
+
+def _patched_files(tree: Path, names: list[str]) -> list[Path]:
+    """The files (relative to tree) that the applied patches `names` changed: quilt's copies under .pc/<name>/."""
+    return sorted({f.relative_to(tree / ".pc" / name) for name in names
+                   for f in (tree / ".pc" / name).rglob("*") if f.is_file() and not f.is_symlink()})
+
+
+def pop_patches(tree: Path, names: list[str], log=print) -> None:
+    """Pop the applied patches `names` (the last ones of .pc/applied-patches), last first, as quilt pop does: each
+    file is put back from the copy .pc/<name>/ holds of it (an empty copy: the patch created the file). The patch
+    files are not read: an edited or removed patch pops as it was applied."""
     pc = tree / ".pc"
-    for patch in reversed(patches):
+    for name in reversed(names):
         applied, recorded = _applied(tree)
-        if not applied or applied[-1] != patch.name:
+        if not applied or applied[-1] != name:
             continue
-        log(f"debforge: unapplying {patch.name}")
-        subprocess.run(["patch", "-R", "-t", "-F", "0", "-p1", "-u", "-E", "--no-backup-if-mismatch",
-                        "--reject-file=-", "-i", str(patch.resolve())], cwd=tree, capture_output=True, check=True)
-        shutil.rmtree(pc / patch.name, ignore_errors=True)
-        recorded.pop(patch.name, None)
+        log(f"debforge: unapplying {name}")
+        for rel in _patched_files(tree, [name]):
+            copy, target = pc / name / rel, tree / rel
+            target.unlink(missing_ok=True)
+            if copy.stat().st_size:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(copy, target)
+        shutil.rmtree(pc / name)
+        recorded.pop(name, None)
         (pc / "applied-patches").write_text("".join(f"{n}\n" for n in applied[:-1]))
         (pc / "debforge-applied.sha256").write_text("".join(f"{h}  {n}\n" for n, h in recorded.items()))
     if not _applied(tree)[0]:   # none left: quilt's state as it was before the first push
         for name in QUILT_STATE:
             (pc / name).unlink(missing_ok=True)
+
+
+def _snapshot_patched(tree: Path, names: list[str], keep: Path):
+    """Copies (with their mtimes) of .pc/ and of the files the applied patches `names` changed, into keep; the
+    function that puts them back."""
+    files = _patched_files(tree, names)
+    shutil.copytree(tree / ".pc", keep / ".pc", symlinks=True)
+    for rel in files:
+        if (tree / rel).is_file():
+            (keep / "files" / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(tree / rel, keep / "files" / rel)
+
+    def restore() -> None:
+        for rel in files:
+            (tree / rel).unlink(missing_ok=True)
+            if (keep / "files" / rel).is_file():
+                (tree / rel).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(keep / "files" / rel, tree / rel)
+        shutil.rmtree(tree / ".pc")
+        shutil.copytree(keep / ".pc", tree / ".pc", symlinks=True)
+    return restore
 
 
 def _sha256(path: Path) -> str:
@@ -438,10 +482,10 @@ def prepare(recipe: Recipe, out: Output, source: Path | None = None, log=print) 
     """The upstream tree with the recipe's patches applied: --source's (patched on a copy: the user's tree is
     never changed) or <out>/<source>-<version>/ unpacked from <out>/<source>_<version>.orig.tar.*.
 
-    A tree in out is reused if its completion stamp names the orig's checksum and its applied patches are the first
-    of the recipe's series: the others are applied in place (and popped if the command fails), so that its build
-    directory stays. Otherwise a new one is unpacked, which carries over the debian/ of the tree it replaces, or of
-    the newest earlier version in out."""
+    A tree in out is reused if its completion stamp names the orig's checksum: the applied patches after the first
+    that is no longer the recipe's (another name, or edited since) are popped from quilt's copies and the recipe's
+    pushed, in place (all put back if the command fails), so that its build directory stays. Otherwise a new one is
+    unpacked, which carries over the debian/ of the tree it replaces, or of the newest earlier version in out."""
     if source is not None:
         if not source.is_dir():
             raise DebforgeError(f"--source {source} is not a directory")
@@ -471,21 +515,28 @@ def prepare(recipe: Recipe, out: Output, source: Path | None = None, log=print) 
         sha = _sha256(tarball)
     stamp = f"{sha}  {orig.name}\n"
     if (tree / STAMP).is_file() and (tree / STAMP).read_text() == stamp:
-        pending = pending_patches(recipe, tree)
-        if not pending:
+        keep = _kept_prefix(recipe, tree)
+        applied = _applied(tree)[0]
+        if keep == len(applied) == len(recipe.patches):
             return Prepared(tree, tree / "debian", tree)
-        if _applied(tree)[0] == [p.name for p in recipe.patches[:len(recipe.patches) - len(pending)]]:
-            # new patches at the end of the series: pushed onto the tree as quilt would, so that its build
-            # directory stays (ninja rebuilds what they change), and popped again if the command fails
-            log(f"debforge: {tree}: applying {', '.join(p.name for p in pending)} in place (the build directory "
-                f"stays: the next build recompiles what they change)")
-            out.on_abort(lambda: unapply_patches(pending, tree, log))
+        if all((tree / ".pc" / name).is_dir() for name in applied[keep:]):
+            # a changed series: the patches after the unchanged prefix popped from quilt's .pc/ copies and the
+            # recipe's pushed, in place, so that the build directory stays: every file they touch gets a new
+            # mtime and ninja rebuilds what it feeds; a failing command puts the tree back as it was
+            popped, pushed = applied[keep:], [p.name for p in recipe.patches[keep:]]
+            log(f"debforge: {tree}: " + (f"popping {', '.join(popped)} (quilt's copies in .pc/) and " if popped
+                                         else "") +
+                f"applying {', '.join(pushed)} in place (the build directory stays: the next build recompiles "
+                f"what they change)")
+            undo = _snapshot_patched(tree, popped, out.scratch(tree.parent))
+            out.on_abort(lambda: (pop_patches(tree, _applied(tree)[0][keep:], log), undo()))
+            pop_patches(tree, popped, log)
             apply_patches(recipe, tree, log)
             return Prepared(tree, tree / "debian", tree)
         built = " (its build directory goes with it: the next build compiles everything again)" \
             if (tree / BUILDDIR).exists() else ""
-        log(f"debforge: {tree} lacks {', '.join(p.name for p in pending)}, and its applied patches are not the first "
-            f"of the recipe's series: unpacking it anew to apply them{built}")
+        log(f"debforge: {tree} has applied patches without quilt's copies of the files they changed (.pc/): "
+            f"unpacking it anew to apply the recipe's{built}")
     elif tree.exists():
         log(f"debforge: {tree} is not a complete unpack of {orig.name} (it has no completion stamp for it): "
             f"unpacking it anew")

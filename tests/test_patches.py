@@ -62,17 +62,21 @@ def test_patch_that_does_not_apply(tmp_path):
     assert not (tmp_path / "out").exists()   # nothing written: not even the output directory
 
 
-def test_a_patch_edited_after_it_was_applied(tmp_path):
-    """The tree holds the version applied first: regenerating with an edited patch says so instead of scanning a
-    tree that is not what the build will compile."""
+def test_a_patch_edited_after_it_was_applied_is_popped_and_applied_again(tmp_path):
+    """The tree holds the version applied first: it is popped from quilt's copy of what it changed (the patch file
+    now says something else) and the edited one applied; the build directory stays."""
     path = recipe_with_patch(tmp_path)
     assert run_cli("generate", path, "-o", tmp_path / "out").returncode == 0
+    tree = tmp_path / "out/twolibs-1.0"
+    (tree / "obj-debforge").mkdir()
     patch = tmp_path / "patches/no-zlib.patch"
-    patch.write_text(patch.read_text().replace("without zlib", "without zlib, at last"))
+    patch.write_text(BROKEN.replace('deps = [":no_such_target"],', "# built without zlib"))
     proc = run_cli("generate", path, "-o", tmp_path / "out")
-    assert proc.returncode == 2
-    assert f"{patch}: error: no-zlib.patch changed since it was applied to {tmp_path}/out/twolibs-1.0" in proc.stderr
-    assert "QUILT_PATCHES=debian/patches quilt pop -a" in proc.stderr
+    assert proc.returncode == 0, proc.stderr
+    assert f"{tree}: popping no-zlib.patch (quilt's copies in .pc/) and applying no-zlib.patch in place" in proc.stderr
+    assert "# built without zlib" in (tree / "BUILD.bazel").read_text()
+    assert (tree / "obj-debforge").is_dir()
+    assert (tree / ".pc/no-zlib.patch/BUILD.bazel").read_text() == (FIXTURES / "profiles/BUILD.bazel").read_text()
 
 
 def test_a_patch_added_later_is_applied_in_place_and_the_build_stays(tmp_path):
@@ -112,16 +116,74 @@ def test_a_command_failing_after_the_push_pops_the_patch(tmp_path):
     assert snapshot(tree) == before
 
 
-def test_a_patch_inserted_before_applied_ones_unpacks_anew(tmp_path):
+FIRST = """\
+Description: extra's version is 8
+Author: Test <test@example.org>
+Forwarded: not-needed
+---
+--- a/BUILD.bazel
++++ b/BUILD.bazel
+@@ -19,4 +19,4 @@
+     name = "extra_version_h",
+     outs = ["extra_version.h"],
+-    cmd = "echo '#define EXTRA_VERSION 7' > $@",
++    cmd = "echo '#define EXTRA_VERSION 8' > $@",
+ )
+"""
+NEW_FILE = """\
+Description: a file of the packaging's own
+Author: Test <test@example.org>
+Forwarded: not-needed
+---
+--- /dev/null
++++ b/added.txt
+@@ -0,0 +1 @@
++added
+"""
+
+
+def test_a_patch_inserted_before_applied_ones_pops_them_and_the_build_stays(tmp_path):
+    """A fix inserted early in the series (hours of objects in obj-debforge/): the applied patches after it are
+    popped from quilt's copies, a file one of them created is removed, and the series pushed again in place;
+    every file they touch is newer than before, so ninja recompiles what they change."""
+    path = recipe_with_patch(tmp_path)
+    (tmp_path / "patches/new-file.patch").write_text(NEW_FILE)
+    path.write_text(path.read_text().replace("patches: [patches/no-zlib.patch]",
+                                             "patches: [patches/no-zlib.patch, patches/new-file.patch]"))
+    assert run_cli("generate", path, "-o", tmp_path / "out").returncode == 0
+    tree = tmp_path / "out/twolibs-1.0"
+    (tree / "obj-debforge").mkdir()
+    (tree / "obj-debforge/extra.o").write_text("object\n")
+    built = (tree / "BUILD.bazel").stat().st_mtime_ns
+    (tmp_path / "patches/first.patch").write_text(FIRST)
+    path.write_text(path.read_text().replace("patches: [patches/no-zlib.patch, patches/new-file.patch]",
+                                             "patches: [patches/first.patch, patches/no-zlib.patch]"))
+    proc = run_cli("generate", path, "-o", tmp_path / "out")
+    assert proc.returncode == 0, proc.stderr
+    assert (f"{tree}: popping no-zlib.patch, new-file.patch (quilt's copies in .pc/) and applying first.patch, "
+            f"no-zlib.patch in place") in proc.stderr
+    assert "unapplying new-file.patch" in proc.stderr and "unpacking" not in proc.stderr
+    assert not (tree / "added.txt").exists()
+    assert (tree / "obj-debforge/extra.o").read_text() == "object\n"
+    text = (tree / "BUILD.bazel").read_text()
+    assert "EXTRA_VERSION 8" in text and '"@zlib"' not in text
+    assert (tree / "BUILD.bazel").stat().st_mtime_ns > built
+    assert (tree / ".pc/applied-patches").read_text() == "first.patch\nno-zlib.patch\n"
+    assert (tree / "debian/patches/series").read_text() == "first.patch\nno-zlib.patch\n"
+
+
+def test_a_failing_command_after_a_pop_puts_the_tree_back(tmp_path):
+    """The output directory is left as it was: the patches this run pushed are popped, and the ones it popped are
+    back with their files as they were."""
     path = recipe_with_patch(tmp_path)
     assert run_cli("generate", path, "-o", tmp_path / "out").returncode == 0
-    (tmp_path / "out/twolibs-1.0/obj-debforge").mkdir()
-    (tmp_path / "patches/first.patch").write_text(PATCH.replace("without zlib", "first").replace(
-        "-    deps = [\"@zlib\"],\n", " \n").replace("@@ -14,7 +14,6 @@", "@@ -14,6 +14,6 @@")
-        .replace('         ":extra_version_h",\n     ],\n',
-                 '-        ":extra_version_h",\n+        ":extra_version_h",  # first\n     ],\n'))
+    tree = tmp_path / "out/twolibs-1.0"
+    before = snapshot(tree)
+    (tmp_path / "patches/first.patch").write_text(FIRST)
+    (tmp_path / "patches/no-zlib.patch").write_text(BROKEN)   # names a target the BUILD file lacks
     path.write_text(path.read_text().replace("patches: [patches/no-zlib.patch]",
                                              "patches: [patches/first.patch, patches/no-zlib.patch]"))
     proc = run_cli("generate", path, "-o", tmp_path / "out")
-    assert "its applied patches are not the first of the recipe's series: unpacking it anew" in proc.stderr
-    assert "(its build directory goes with it" in proc.stderr
+    assert proc.returncode == 2, proc.stderr
+    assert "applying first.patch, no-zlib.patch in place" in proc.stderr
+    assert snapshot(tree) == before
