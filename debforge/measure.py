@@ -280,10 +280,25 @@ def generated_first(tree: Path, plan, todo: list[Unit], jobs: int, log) -> None:
                 f"(counted as sensitive):\n{out[-2000:]}")
 
 
-def build_in(root: Path, tree: Path, plan, todo: list[Unit], jobs: int, log) -> set[str]:
+def failures(ninja_output: str) -> dict[str, str]:
+    """The outputs of ninja's FAILED edges, each with the first error line the compiler printed for it."""
+    out: dict[str, str] = {}
+    current: list[str] = []
+    for line in ninja_output.splitlines():
+        if line.startswith("FAILED: "):
+            current = re.sub(r"^\[code=\d+\] ", "", line.removeprefix("FAILED: ")).split()
+            out.update((obj, "") for obj in current)
+        elif re.match(r"\[\d+/\d+\] ", line):
+            current = []
+        elif current and not out[current[0]] and re.search(r"\berror: ", line):   # not the command's -Werror=...
+            out.update((obj, line.strip()) for obj in current)
+    return out
+
+
+def build_in(root: Path, tree: Path, plan, todo: list[Unit], jobs: int, log) -> dict[str, str]:
     """Build the measured units' objects that TREE lacks, at every level, through its own ninja file in ROOT (a
     root with the Build-Depends and TREE mounted at its own path: tools/chroot-build setup); their generate steps
-    run first, as ninja orders them. The objects that did not build."""
+    run first, as ninja orders them. The objects that did not build, each with its first error line."""
     nf = ninjatree.ninja_file(plan.arch)
     names = [isa.GENERIC, *(lvl.name for lvl in plan.levels)]
     missing = [obj for u in todo for name in names
@@ -296,10 +311,13 @@ def build_in(root: Path, tree: Path, plan, todo: list[Unit], jobs: int, log) -> 
         failed = [ln for ln in out.splitlines() if ln.startswith("FAILED: ")]
         log(f"debforge: built in {seconds / 60:.0f} min" + (f"; {len(failed)} edges failed:\n  " + "\n  ".join(
             failed[:20]) if rc else ""))
-    return {obj for obj in missing if not (tree / obj).is_file()}
+        errors = failures(out)
+        return {obj: errors.get(obj) or "did not build (ninja's FAILED lines above)" for obj in missing
+                if not (tree / obj).is_file()}
+    return {}
 
 
-def from_build(tree: Path, plan, todo: list[Unit], unbuilt: set[str] | None = None) -> list[Unit]:
+def from_build(tree: Path, plan, todo: list[Unit], unbuilt: dict[str, str] | None = None) -> list[Unit]:
     """Fill the units' counts from the objects a build of every level left in TREE; the units measured (those
     whose object exists at every level, and those UNBUILT names at some level: they failed to compile, and count
     as sensitive)."""
@@ -307,9 +325,10 @@ def from_build(tree: Path, plan, todo: list[Unit], unbuilt: set[str] | None = No
     done = []
     for n, unit in enumerate(todo, 1):
         objs = {name: tree / ninjatree.object_of(name, unit.lib, unit.src) for name in names}
-        failed = {name for name in names if ninjatree.object_of(name, unit.lib, unit.src) in (unbuilt or ())}
+        failed = {name: unbuilt[obj] for name in names if (obj := ninjatree.object_of(name, unit.lib, unit.src))
+                  in (unbuilt or {})}
         if failed:
-            unit.errors = {name: "did not build (ninja's FAILED lines above)" for name in failed}
+            unit.errors = failed
         if failed or all(o.is_file() for o in objs.values()):
             unit.counts = {name: disassemble(o) for name, o in objs.items() if o.is_file()}
             unit.size = objs[isa.GENERIC].stat().st_size if objs[isa.GENERIC].is_file() else 0
@@ -375,8 +394,9 @@ def report_library(lib: str, members: list[Unit], levels: list[str], threshold: 
             out.append(f"  {u.src}: defines {len(only)} symbols at a level that its baseline object lacks (code "
                        f"under a level's macro), e.g. {min(only)}: sensitive whatever its count")
     if broken := sum(isa.GENERIC in u.errors for u in members):
-        out.append(f"  {broken} TUs failed at the baseline too: this builder lacks their headers (install the "
-                   f"source's Build-Depends, or measure where it builds); counted as sensitive until measured")
+        out.append(f"  {broken} TUs failed at the baseline too: they do not compile here (missing Build-Depends, "
+                   f"or source this toolchain rejects: their errors above; a patch fixes the latter); counted as "
+                   f"sensitive until measured")
     if not hot:
         best = max((u.top_delta(levels) for u in members), default=(0, ""))
         out.append(f"  no TU gains >= {threshold} wide-vector instructions at any level (largest delta "

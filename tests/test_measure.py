@@ -3,6 +3,7 @@ listed as level-sensitive; a scalar TU is not; a TU that fails to compile at a l
 sensitive; bad arguments exit 2."""
 
 import os
+import re
 from types import SimpleNamespace
 
 import pytest
@@ -101,6 +102,14 @@ def test_count_and_select():
     assert measure.select(srcs + kernels, [], None, within=["k/s[12]"]) == ["k/s1", "k/s2"]
 
 
+def test_each_failed_edge_is_named_with_its_first_error_line():
+    out = ("[1/3] g++ -c a.cc -o a.o\nFAILED: [code=1] a.o \ng++ -Werror=format -c a.cc -o a.o\nIn file included from a.cc:1:\n"
+           "x.h:254:5: error: static assertion failed\nx.h:260:5: error: another\n[2/3] g++ -c b.cc -o b.o\n"
+           "FAILED: c.o\ng++ -c c.cc -o c.o\nc.cc:1:2: error: #error no AVX2\n")
+    assert measure.failures(out) == {"a.o": "x.h:254:5: error: static assertion failed",
+                                     "c.o": "c.cc:1:2: error: #error no AVX2"}
+
+
 def test_a_source_two_libraries_compile_alike_is_measured_once(tmp_path):
     """libtensorflow's kernels are libtensorflow_cc's too, with the same command line: one measure, in the library
     whose objects the built tree holds (else the smaller library), reported under both; other flags: one each."""
@@ -163,7 +172,8 @@ def test_build_in_a_root_builds_the_sample_first_and_counts_a_failure_as_sensiti
         in proc.stderr
     assert (tree / before).stat().st_mtime_ns == mtime
     assert listed(out) == ["src/broken.c", "src/hot.c"]
-    assert "liblevels: 3 of 5 TUs measured" in proc.stdout and "FAILED src/broken.c at x86-64-v3" in proc.stdout
+    assert "liblevels: 3 of 5 TUs measured" in proc.stdout
+    assert re.search(r"FAILED src/broken.c at x86-64-v3: .*broken.c:\d+:\d+: error: ", proc.stdout), proc.stdout
 
 
 def test_build_in_needs_a_root_with_the_tree(tmp_path):
