@@ -339,9 +339,11 @@ def _kept_prefix(recipe: Recipe, tree: Path) -> int:
 
 
 def _patched_files(tree: Path, names: list[str]) -> list[Path]:
-    """The files (relative to tree) that the applied patches `names` changed: quilt's copies under .pc/<name>/."""
-    return sorted({f.relative_to(tree / ".pc" / name) for name in names
-                   for f in (tree / ".pc" / name).rglob("*") if f.is_file() and not f.is_symlink()})
+    """The files (relative to tree) that the applied patches `names` changed: quilt's copies under .pc/<name>/
+    (quilt and dpkg-source also leave a .timestamp there)."""
+    return sorted({rel for name in names for f in (tree / ".pc" / name).rglob("*")
+                   if f.is_file() and not f.is_symlink() and (rel := f.relative_to(tree / ".pc" / name)) != Path(
+                       ".timestamp")})
 
 
 def pop_patches(tree: Path, names: list[str], log=print) -> None:
