@@ -526,10 +526,10 @@ def prepare(recipe: Recipe, out: Output, source: Path | None = None, log=print) 
             # recipe's pushed, in place, so that the build directory stays: every file they touch gets a new
             # mtime and ninja rebuilds what it feeds; a failing command puts the tree back as it was
             popped, pushed = applied[keep:], [p.name for p in recipe.patches[keep:]]
-            log(f"debforge: {tree}: " + (f"popping {', '.join(popped)} (quilt's copies in .pc/) and " if popped
-                                         else "") +
-                f"applying {', '.join(pushed)} in place (the build directory stays: the next build recompiles "
-                f"what they change)")
+            steps = ([f"popping {', '.join(popped)} (quilt's copies in .pc/)"] if popped else []) + \
+                ([f"applying {', '.join(pushed)}"] if pushed else [])
+            log(f"debforge: {tree}: {' and '.join(steps)} in place (the build directory stays: the next build "
+                f"recompiles what they change)")
             undo = _snapshot_patched(tree, popped, out.scratch(tree.parent))
             out.on_abort(lambda: (pop_patches(tree, _applied(tree)[0][keep:], log), undo()))
             pop_patches(tree, popped, log)

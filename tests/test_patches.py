@@ -172,6 +172,20 @@ def test_a_patch_inserted_before_applied_ones_pops_them_and_the_build_stays(tmp_
     assert (tree / "debian/patches/series").read_text() == "first.patch\nno-zlib.patch\n"
 
 
+def test_a_patch_removed_from_the_series_is_popped(tmp_path):
+    path = recipe_with_patch(tmp_path)
+    assert run_cli("generate", path, "-o", tmp_path / "out").returncode == 0
+    tree = tmp_path / "out/twolibs-1.0"
+    path.write_text(path.read_text().replace("patches: [patches/no-zlib.patch]\n", ""))
+    (tmp_path / "patches/no-zlib.patch").unlink()   # gone: it pops from quilt's copies all the same
+    proc = run_cli("generate", path, "-o", tmp_path / "out")
+    assert proc.returncode == 0, proc.stderr
+    assert f"{tree}: popping no-zlib.patch (quilt's copies in .pc/) in place" in proc.stderr
+    assert (tree / "BUILD.bazel").read_text() == (FIXTURES / "profiles/BUILD.bazel").read_text()
+    assert not (tree / ".pc/applied-patches").exists() and not (tree / ".pc/no-zlib.patch").exists()
+    assert "zlib1g-dev" in (tree / "debian/control").read_text()
+
+
 def test_a_failing_command_after_a_pop_puts_the_tree_back(tmp_path):
     """The output directory is left as it was: the patches this run pushed are popped, and the ones it popped are
     back with their files as they were."""
