@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 import testbed
-from conftest import ROOT, configure, extract, run_cli
+from conftest import ROOT, configure, cpu_runs, extract, run_cli
 from debforge import frontends, upstream
 from debforge.backends import debian, ninja
 from debforge.drivers import sbuild
@@ -429,6 +429,52 @@ def test_c_api_links_over_the_framework_and_upstreams_tests_pass_in_sid(tmp_path
                             "debian/debforge/build-amd64.ninja 2 generic"], capture_output=True, text=True)
     assert "debforge tests: generic (build): 12 passed, 0 failed" in tests.stdout, tests.stdout[-6000:]
     assert tests.returncode == 0, tests.stderr[-3000:]
+
+
+C_API_DEBS = {f"{stem}{suffix}" for stem in ("libtensorflow2", "libtensorflow-framework2")
+              for suffix in ("", "-generic", "-avx2", "-avx512")} | {"libtensorflow-dev", "tensorflow-src"}
+
+
+@pytest.mark.heavy
+@pytest.mark.skipif(os.getuid() != 0, reason="chroot and bind mounts need root")
+def test_c_api_packages_at_three_levels_lintian_clean_and_autopkgtests_pass(tmp_path):
+    """Issue 17's packages: dpkg-buildpackage in the sid root (tools/chroot-build package: resumes the objects of
+    test_c_api_links_over_the_framework_and_upstreams_tests_pass_in_sid) makes libtensorflow2 and
+    libtensorflow-framework2 (meta, -generic, -avx2, -avx512: the recipe's 411 + 6 level-sensitive TUs again at
+    x86-64-v3 and v4), libtensorflow-dev and tensorflow-src, with upstream's 12 C API tests passing at each level
+    this CPU runs and sid's lintian without errors or warnings; then the autopkgtests on the installed packages in
+    a sid testbed: upstream's tests built against libtensorflow-dev, the c-api-graph consumer program and the
+    hwcaps dispatch check, each level forced in turn. Hours on 2 cores; run it again after an interruption."""
+    base = (Path(os.environ["DEBFORGE_HEAVY_DIR"]) if os.environ.get("DEBFORGE_HEAVY_DIR") else tmp_path) / "tf"
+    gen = subprocess.run([ROOT / ".venv/bin/debforge", "generate", ROOT / "recipes/tensorflow.yaml", "-o",
+                          base / "gen"], capture_output=True, text=True)
+    assert gen.returncode == 0, gen.stderr[-3000:]
+    tree, tool = base / "gen/tensorflow-2.14.1+dfsg", ROOT / "tools/chroot-build"
+    subprocess.run([tool, "setup", base, tree, "sid"], check=True, capture_output=True)
+    package = subprocess.run([tool, "package", base, tree], capture_output=True, text=True)
+    sitting = (base / "build.log").read_text().rsplit("\n=== ", 1)[-1]
+    assert "lintian (the root's): exit 0, 0 errors, 0 warnings" in package.stdout, \
+        package.stdout + package.stderr + "\n".join(re.findall(r"^FAILED: .*(?:\n.*){0,8}", sitting, re.M))[-6000:]
+    for level in ("generic", "x86-64-v3", "x86-64-v4"):
+        assert (f"debforge tests: {level} (build): 12 passed, 0 failed" if cpu_runs(level) else
+                f"debforge tests: {level}: SKIPPED: this CPU does not support {level}") in sitting, sitting[-6000:]
+    debs = {p.name.split("_")[0]: p for p in (base / "debs").glob("*.deb") if "-dbgsym_" not in p.name}
+    assert set(debs) == C_API_DEBS
+    for stem, so in (("libtensorflow2", "libtensorflow.so.2.14.1"),
+                     ("libtensorflow-framework2", "libtensorflow_framework.so.2.14.1")):
+        for suffix, sub in (("generic", ""), ("avx2", "glibc-hwcaps/x86-64-v3/"), ("avx512", "glibc-hwcaps/x86-64-v4/")):
+            assert list(extract(debs[f"{stem}-{suffix}"], tmp_path / stem / suffix).glob(f"usr/lib/*/{sub}{so}"))
+    source = tmp_path / "source"   # the tree without its build directory (GBs of objects at three levels)
+    shutil.copytree(tree, source, symlinks=True, ignore=lambda d, names: ["obj-debforge"] if d == str(tree) else [])
+    test = subprocess.run(["autopkgtest", "-B", *(str(debs[n]) for n in sorted(C_API_DEBS - {"tensorflow-src"})),
+                           str(source), "--", "unshare", "--release", "sid", "--tarball",
+                           str(testbed.tarball("sid", "amd64"))], capture_output=True, text=True)
+    assert test.returncode == 0, test.stdout[-6000:] + test.stderr[-3000:]
+    assert re.findall(r"^(\S+) +PASS", test.stdout, re.M) == ["hwcaps", "upstream-tests", "c-api-graph"], \
+        test.stdout[-3000:]
+    for level in ("generic", "x86-64-v3", "x86-64-v4"):
+        if cpu_runs(level):
+            assert f"debforge tests: {level} (installed): 12 passed, 0 failed" in test.stdout, test.stdout[-6000:]
 
 
 def test_the_level_bench_checks_the_copy_and_compares_outputs(tmp_path):
