@@ -407,20 +407,30 @@ def test_framework_at_three_levels_selectively_in_sbuild_lintian_clean(tmp_path)
         assert list(extract(debs[pkg], tmp_path / pkg).glob(f"usr/lib/*/{sub}libtensorflow_framework.so.2.14.1"))
 
 
+CHROOT_BUILD = ROOT / "tools/chroot-build"
+
+
+def recipe_in_sid_root(tmp_path):
+    """The recipe's tree generated and a sid root with its Build-Depends set up (tools/chroot-build), both kept in
+    $DEBFORGE_HEAVY_DIR/tf when it is set, so that a build spans sittings: (base, tree)."""
+    base = (Path(os.environ["DEBFORGE_HEAVY_DIR"]) if os.environ.get("DEBFORGE_HEAVY_DIR") else tmp_path) / "tf"
+    gen = subprocess.run([ROOT / ".venv/bin/debforge", "generate", ROOT / "recipes/tensorflow.yaml", "-o",
+                          base / "gen"], capture_output=True, text=True)
+    assert gen.returncode == 0, gen.stderr[-3000:]
+    tree = base / "gen/tensorflow-2.14.1+dfsg"
+    subprocess.run([CHROOT_BUILD, "setup", base, tree, "sid"], check=True, capture_output=True)
+    return base, tree
+
+
 @pytest.mark.heavy
 def test_c_api_links_over_the_framework_and_upstreams_tests_pass_in_sid(tmp_path):
     """libtensorflow_framework.so.2 and libtensorflow.so.2 at the generic level, built whole in a sid root with the
     generated Build-Depends (tools/chroot-build), and upstream's 12 C API tests built and run against them
     (debian/debforge/run-tests, as dh_auto_test runs them). Hours on 2 cores: with DEBFORGE_HEAVY_DIR set, the
     tree, root and objects stay in $DEBFORGE_HEAVY_DIR/tf and a rerun resumes where an interrupted one stopped."""
-    base = (Path(os.environ["DEBFORGE_HEAVY_DIR"]) if os.environ.get("DEBFORGE_HEAVY_DIR") else tmp_path) / "tf"
-    gen = subprocess.run([ROOT / ".venv/bin/debforge", "generate", ROOT / "recipes/tensorflow.yaml", "-o",
-                          base / "gen"], capture_output=True, text=True)
-    assert gen.returncode == 0, gen.stderr[-3000:]
-    tree, tool = base / "gen/tensorflow-2.14.1+dfsg", ROOT / "tools/chroot-build"
-    subprocess.run([tool, "setup", base, tree, "sid"], check=True, capture_output=True)
+    base, tree = recipe_in_sid_root(tmp_path)
     libs = [f"obj-debforge/generic/lib{name}.so.2.14.1" for name in ("tensorflow_framework", "tensorflow")]
-    build = subprocess.run([tool, "run", base, tree, *libs, "tests@generic"], capture_output=True, text=True)
+    build = subprocess.run([CHROOT_BUILD, "run", base, tree, *libs, "tests@generic"], capture_output=True, text=True)
     log = (base / "build.log").read_text().rsplit("\n=== ", 1)[-1]   # this run's part
     assert build.returncode == 0, "\n".join(re.findall(r"^FAILED: .*(?:\n.*){0,8}", log, re.M))[-6000:]
     dynamic = subprocess.run(["readelf", "-d", tree / libs[1]], capture_output=True, text=True, check=True).stdout
@@ -445,13 +455,8 @@ def test_c_api_packages_at_three_levels_lintian_clean_and_autopkgtests_pass(tmp_
     this CPU runs and sid's lintian without errors or warnings; then the autopkgtests on the installed packages in
     a sid testbed: upstream's tests built against libtensorflow-dev, the c-api-graph consumer program and the
     hwcaps dispatch check, each level forced in turn. Hours on 2 cores; run it again after an interruption."""
-    base = (Path(os.environ["DEBFORGE_HEAVY_DIR"]) if os.environ.get("DEBFORGE_HEAVY_DIR") else tmp_path) / "tf"
-    gen = subprocess.run([ROOT / ".venv/bin/debforge", "generate", ROOT / "recipes/tensorflow.yaml", "-o",
-                          base / "gen"], capture_output=True, text=True)
-    assert gen.returncode == 0, gen.stderr[-3000:]
-    tree, tool = base / "gen/tensorflow-2.14.1+dfsg", ROOT / "tools/chroot-build"
-    subprocess.run([tool, "setup", base, tree, "sid"], check=True, capture_output=True)
-    package = subprocess.run([tool, "package", base, tree], capture_output=True, text=True)
+    base, tree = recipe_in_sid_root(tmp_path)
+    package = subprocess.run([CHROOT_BUILD, "package", base, tree], capture_output=True, text=True)
     sitting = (base / "build.log").read_text().rsplit("\n=== ", 1)[-1]
     assert "lintian (the root's): exit 0, 0 errors, 0 warnings" in package.stdout, \
         package.stdout + package.stderr + "\n".join(re.findall(r"^FAILED: .*(?:\n.*){0,8}", sitting, re.M))[-6000:]
