@@ -44,7 +44,7 @@ TREES = {   # BUILD file of the catalogue's tree -> start of the message at BUIL
                     "copt '-fplugin=/tmp/x.so' of '//:tiny' makes the compiler or linker load or run a program"),
     "copt-in-words": ('copts = ["-O2 -B/tmp/evil"]',
                       "copt '-B/tmp/evil' of '//:tiny' makes the compiler or linker load or run a program"),
-    "copt-unclosed-quote": ('copts = ["-DX=\\"1"]', "copts of '//:tiny' cannot be split into words"),
+    "copt-unclosed-quote": ('copts = ["-DX=\\"1"]', "copts or linkopts of '//:tiny' cannot be split into words"),
     "copt-specs": ('copts = ["-specs=/tmp/evil.specs"]', "copt '-specs=/tmp/evil.specs' of '//:tiny' makes"),
     "copt-include-absolute": ('copts = ["-include", "/etc/passwd"]',
                               "copt '-include /etc/passwd' of '//:tiny' leads out of the tree"),
@@ -57,6 +57,11 @@ TREES = {   # BUILD file of the catalogue's tree -> start of the message at BUIL
     "linkopt-response-file": ('linkopts = ["-Wl,@/etc/passwd"]', "link option '@/etc/passwd' of '//:tiny' makes "
                                                                  "the compiler or linker read a response file"),
     "linkopt-script": ('linkopts = ["-Wl,-T,/etc/ld.script"]', "link option '-T /etc/ld.script' of '//:tiny' leads"),
+    # bazel splits linkopts into words as it splits copts: each word is checked, as the link gets it
+    "linkopt-in-words": ('linkopts = ["-lm -fuse-ld=/tmp/evil"]',
+                         "link option '-fuse-ld=/tmp/evil' of '//:tiny' makes the compiler or linker load or run"),
+    "linkopt-unclosed-quote": ("linkopts = [\"-Wl,-z,'defs\"]",
+                               "copts or linkopts of '//:tiny' cannot be split into words"),
 }
 
 

@@ -24,8 +24,9 @@ def test_cc_binary_linkshared_behind_a_filegroup(tmp_path):
     [lib] = plan_of(tmp_path, "//:shapes_so").libraries
     assert sorted(c.src for c in lib.compiles) == ["entry.c", "shapes.c"]
     assert lib.version_script == "shapes.lds"
-    # -s, -rpath and -soname are left to dh_strip, Policy and the recipe's soversion
-    assert lib.linkopts == ["-Wl,--no-undefined"]
+    # -s, -rpath and -soname are left to dh_strip, Policy and the recipe's soversion. "-Wl,--no-undefined -z defs"
+    # is three words, as bazel splits link options (TF writes "-z defs": one argument, ld would ignore it)
+    assert lib.linkopts == ["-Wl,--no-undefined", "-z", "defs"]
     shapes = next(c for c in lib.compiles if c.src == "shapes.c")
     assert "-msse4.2" in shapes.flags
 

@@ -52,7 +52,8 @@ def compile_program(exe: HostTool | TestProgram | TestLibrary, closure: list[Tar
                 exe.compiles.append(c)
                 exe.cxx_link |= c.lang == "c++" or "c++" in x_lang(opts)
         # upstream's -rpath options point into bazel's output tree: the backend gives the RUNPATH
-        exe.linkopts += [o for o in d.attrs.get("linkopts", []) if o not in exe.linkopts and "-rpath" not in o]
+        exe.linkopts += [o for o in linkopts.words(d.attrs.get("linkopts", [])) if o not in exe.linkopts and
+                         "-rpath" not in o]
     exe.linkopts += [o for o in linkopts.runtimes(exe.compiles) if o not in exe.linkopts]
 
 

@@ -11,6 +11,7 @@ import os
 from ..core.errors import DebforgeError
 from ..core.layout import GENDIR
 from ..graph import Target, file_path, split_label
+from . import linkopts
 from .model import THREADS, InterfaceLibrary
 from .scope import Scope
 from .targets import HEADER_EXT, deps_of
@@ -158,4 +159,4 @@ class Interfaces:
         profiles = sorted({installed[f] for f in self.header_paths(t)} - {""})
         return InterfaceLibrary(t.label, names[t.label], list(dict.fromkeys(requires)),
                                 [d for kind, d in deps if kind == "external"], list(t.attrs.get("defines", [])),
-                                any(o in THREADS for o in t.attrs.get("linkopts", [])), "".join(profiles))
+                                any(o in THREADS for o in linkopts.words(t.attrs.get("linkopts", []))), "".join(profiles))

@@ -100,7 +100,7 @@ class Libraries:
                     lib.cxx_link = True
                 if c.lang == "gpu":
                     lib.external_libs += [x for x in self.scope.flavor.runtime_libs if x not in lib.external_libs]
-            lib.linkopts += [o for o in t.attrs.get("linkopts", []) if o not in lib.linkopts]
+            lib.linkopts += [o for o in linkopts.words(t.attrs.get("linkopts", [])) if o not in lib.linkopts]
         lib.linkopts += [o for o in linkopts.runtimes(lib.compiles) if o not in lib.linkopts]
 
     def linked_from_cpu(self, lib: SharedLibrary, name: str) -> None:
@@ -149,7 +149,7 @@ class Libraries:
         # a dep naming a file, not a rule (a linker script), is a link input, used through $(location)
         rules = [d for d in attrs["deps"] if d.startswith("@") or scope.mapped_package(d) or d in scope.lib_by_label
                  or scope.ws.target(d) is not None] + [lib for lib in shared.values() if lib]
-        link = linkopts.read(attrs["linkopts"] + attrs["user_link_flags"], root.label, at)
+        link = linkopts.read(linkopts.words(attrs["linkopts"] + attrs["user_link_flags"]), root.label, at)
         library = Target(root.label, "cc_library", root.location,
                          {"srcs": attrs["srcs"], "deps": rules, "copts": attrs["copts"],
                           "defines": attrs["defines"], "local_defines": attrs["local_defines"],

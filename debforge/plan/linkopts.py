@@ -8,10 +8,13 @@ debug symbols for -dbgsym packages) and RUNPATH (Policy 10.2; debforge sets its 
 from __future__ import annotations
 
 import re
+import shlex
 from dataclasses import dataclass, field
 
 from ..core.errors import DebforgeError
 
+# a $(location ...), $(execpath ...) or make variable: bazel expands it before it splits an option into words
+_EXPANSION = re.compile(r"\$\([^)]*\)")
 _LOCATION = re.compile(r"^\$\((?:location|execpath|rootpath) ([^)]+)\)$")
 # ld options with a value that Debian decides (-soname, -rpath) or that undo dh_strip (-s, --strip-all)
 _DROPPED_WITH_VALUE = ("-soname", "-h", "-rpath", "-R")
@@ -30,13 +33,23 @@ class LinkOptions:
     dropped: list[str] = field(default_factory=list)    # what Debian decides instead
 
 
+def words(options: list[str]) -> list[str]:
+    """options split into words as bazel splits linkopts (Bourne shell tokenization: TF's "-z defs" is two words,
+    which one argument would make ld ignore), each $(...) expansion kept whole. ValueError on an unclosed quote."""
+    out: list[str] = []
+    for opt in options:
+        expansions = iter(_EXPANSION.findall(opt))
+        out += [re.sub("\0", lambda _: next(expansions), w) for w in shlex.split(_EXPANSION.sub("\0", opt))]
+    return out
+
+
 def runtimes(compiles) -> list[str]:
     """The link options that the flags of `compiles` (plan Compiles) need: their compiler runtimes."""
     return [o for o in _RUNTIME_COPTS if any(o in c.flags for c in compiles)]
 
 
 def read(linkopts: list[str], label: str, where: tuple[str | None, int | None]) -> LinkOptions:
-    """Sort the link options of `label` (declared at `where`, the BUILD file and line)."""
+    """Sort the link options of `label` (words, declared at `where`, the BUILD file and line)."""
     out = LinkOptions()
     for opt in linkopts:
         if not opt.startswith("-Wl,"):

@@ -11,6 +11,7 @@ from ..core.confine import inside, option_problem
 from ..core.errors import DebforgeError
 from ..core.escape import refuse_control
 from ..graph import Target, split_label
+from . import linkopts
 from .rules import tblgen
 
 C_EXT = (".c",)
@@ -81,12 +82,12 @@ def _check_paths(t: Target, loc: tuple[str | None, int | None]) -> None:
 
 def _check_options(t: Target, loc: tuple[str | None, int | None]) -> None:
     """Its copts split into words, and neither they nor its link options are ones debforge refuses."""
-    try:   # bazel tokenizes copts as a Bourne shell would (see flags.CompileFlags)
+    try:   # bazel tokenizes copts and linkopts as a Bourne shell would (see flags.CompileFlags)
         copts = [w for f in t.attrs.get("copts", []) for w in shlex.split(f)]
+        link = linkopts.words(t.attrs.get("linkopts", []) + t.attrs.get("user_link_flags", []))
     except ValueError as exc:
-        raise DebforgeError(f"copts of '{t.label}' cannot be split into words: {exc}", *loc) from None
-    for what, options in (("copt", copts), ("link option", t.attrs.get("linkopts", []) +
-                                            t.attrs.get("user_link_flags", []))):
+        raise DebforgeError(f"copts or linkopts of '{t.label}' cannot be split into words: {exc}", *loc) from None
+    for what, options in (("copt", copts), ("link option", link)):
         problem = option_problem(options)
         if problem:
             raise DebforgeError(f"{what} {problem[0]} of '{t.label}' {problem[1]}", *loc)
