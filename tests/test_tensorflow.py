@@ -64,7 +64,7 @@ def dry_run(r, plan, tree):
     return dry.returncode, int(last.split("/")[1].split("]")[0]), dry.stdout[-2000:] + dry.stderr
 
 
-TF_NINJA = "5584e203c6f4531858dcf53781c11c39a2088da67fe9bc36e7bce9dfb6770801"
+TF_NINJA = "0bba35cd730ae082a0df8bfcce2da277bd573c6d320c227393a9d5ac3882a969"
 
 
 @pytest.fixture(scope="module")
