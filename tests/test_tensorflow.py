@@ -258,8 +258,8 @@ def included(tree, sources, wanted) -> dict[str, str]:
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 
 
-# upstream's C API headers that only C++ can include (a namespace; default member initializers)
-CXX_ONLY_HEADERS = ("tensorflow/c/eager/dlpack.h", "tensorflow/c/eager/c_api_experimental.h")
+# upstream's C API headers that only C++ can include (default member initializers)
+CXX_ONLY_HEADERS = ("tensorflow/c/eager/c_api_experimental.h",)
 
 
 def c_api_headers_stand_alone(r, tree, include):
