@@ -143,3 +143,39 @@ def test_the_generator_runs_in_a_fresh_tree_against_an_installed_framework(tmp_p
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "registry.cc" not in proc.stdout and not (fresh / "obj-debforge/generic").exists()
     assert (fresh / "obj-debforge/gen/tool_saw.cc").read_text() == 'extern "C" int tool_saw() { return 1; }\n'
+
+
+def test_what_the_linked_librarys_version_script_hides_is_linked_from_its_objects(tmp_path):
+    """TF's libtensorflow_framework hides *mlir* (its version script), and libtensorflow's own code calls TF's MLIR
+    dialect, which the framework holds: upstream's bazel compiles it into both. Here the dependent library links
+    an archive of its sibling's objects after the sibling's .so, and ld takes from it only the object that defines
+    the hidden function: not the one with a registration (a constructor), whose symbols the .so exports."""
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "WORKSPACE").write_text("")
+    (tree / "fw.c").write_text("int fw_hidden(void) { return 41; }\nint fw_public(void) { return fw_hidden() + 1; }\n")
+    (tree / "reg.c").write_text("int fw_registered;\n__attribute__((constructor)) static void reg(void) "
+                                "{ fw_registered++; }\n")
+    (tree / "fw.lds").write_text("{ global: fw_public; fw_registered; local: *; };\n")
+    (tree / "api.c").write_text("int fw_hidden(void);\nint fw_public(void);\nextern int fw_registered;\n"
+                                "int api(void) { return fw_hidden() + fw_public() + fw_registered; }\n")
+    (tree / "BUILD.bazel").write_text(
+        'cc_library(name = "fwlib", srcs = ["fw.c", "reg.c"])\n'
+        'cc_binary(name = "libfw.so", linkshared = 1, deps = [":fwlib", "fw.lds"],\n'
+        '          linkopts = ["-Wl,--version-script,$(location :fw.lds)"])\n'
+        'cc_library(name = "apilib", srcs = ["api.c"], deps = [":fwlib"])\n'
+        'cc_binary(name = "libapi.so", linkshared = 1, srcs = [":libfw.so"], deps = [":apilib"])\n')
+    plan = fixture_plan(fixture_recipe(tmp_path / "fixture.yaml", tree, "fw", [("fw", "//:libfw.so"),
+                                                                               ("api", "//:libapi.so")]))
+    fw, api = plan.libraries
+    assert api.siblings == ["fw"] and [c.src for c in api.compiles] == ["api.c"]
+    configure(tree, plan.recipe)
+    (tree / "build.ninja").write_text(ninja.render(plan))
+    proc = subprocess.run(["ninja", "generic"], cwd=tree, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    generic = tree / "obj-debforge/generic"
+    defined = subprocess.run(["nm", "--defined-only", generic / "libapi.so.1"], capture_output=True, text=True,
+                             check=True).stdout.split()
+    assert "fw_hidden" in defined and "fw_registered" not in defined and "reg" not in defined
+    ctypes.CDLL(str(generic / "libfw.so.1"), mode=os.RTLD_GLOBAL)
+    assert ctypes.CDLL(str(generic / "libapi.so.1")).api() == 41 + 42 + 1   # the registration ran once

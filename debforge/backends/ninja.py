@@ -117,6 +117,16 @@ def object_path(level: str, lib: SharedLibrary, src: str) -> str:
     return f"{level_dir(level)}/obj/{lib.spec.name}/{src}.o"
 
 
+def hidden_archive(lib: SharedLibrary, level: str) -> str | None:
+    """The thin archive of lib's objects at level, for the libraries that link lib, when lib's version script may
+    hide what they call. Upstream's bazel compiles such code into both (TF: libtensorflow_framework hides *mlir*,
+    which libtensorflow's own code calls); linked after lib's .so, the archive gives ld only the objects that
+    define what the .so does not export."""
+    if not (lib.spec.exports or lib.version_script):
+        return None
+    return f"{level_dir(level if lib.copies else isa.GENERIC)}/hidden/lib{lib.spec.name}.a"
+
+
 def render(plan: Plan, groups: dict[str, list[str]] | None = None, headers: list[str] = ()) -> str:
     """build.ninja for plan; `groups` adds phony targets naming sets of outputs (what a package installs);
     `headers`: the files the -dev package installs, which the check of a library's exports reads."""
@@ -218,6 +228,7 @@ def _library_rules(w: Writer) -> None:
     w.rule("check_exports", f"perl {EXPORTS_SCRIPT} $spec $lib $out.rsp && touch $out", rspfile="$out.rsp",
            rspfile_content="$in")
     w.rule("static", "rm -f $out && $ar qcsD $out @$out.rsp", rspfile="$out.rsp", rspfile_content="$in")
+    w.rule("thin_archive", "rm -f $out && $ar qcsTD $out @$out.rsp", rspfile="$out.rsp", rspfile_content="$in")
 
 
 def library_target(name: str, level: str) -> str:
@@ -293,9 +304,15 @@ def _library(w: Writer, lib: SharedLibrary, level: str, march: str, waits: list[
     real = f"{d}/{lib.filename}"
     script = [version_script_path(lib.spec.name)] if lib.spec.exports else \
         [lib.version_script] if lib.version_script else []
+    by_name = {x.spec.name: x for x in plan.libraries}
+    hidden = hidden_archive(lib, level)
+    if hidden and any(lib.spec.name in x.siblings for x in plan.libraries):
+        w.build(hidden, "thin_archive", objs)
+    sibling_archives = [a for a in (hidden_archive(by_name[s], level) for s in lib.siblings if s in by_name) if a]
     link_vars = {"soname": lib.soname,
                  "libs": _shell([f"-L{level_dir(isa.GENERIC)}"] * bool(lib.siblings) +
-                                [f"-l{s}" for s in lib.siblings] + lib.linkopts + _external_dirs(libdirs) +
+                                [f"-l{s}" for s in lib.siblings] + sibling_archives + lib.linkopts +
+                                _external_dirs(libdirs) +
                                 [f"-l{x}" for x in lib.external_libs] +
                                 [f"-Wl,--version-script={p}" for p in script]),
                  "externals": _reached_externals(plan, lib)}
@@ -305,7 +322,8 @@ def _library(w: Writer, lib: SharedLibrary, level: str, march: str, waits: list[
             # a copy in glibc-hwcaps/<level>/ has $ORIGIN there; its siblings live two directories up
             link_vars["rpath"] = "-Wl,-rpath,'$ORIGIN:$ORIGIN/../..'"
     sibling_files = [f"{level_dir(isa.GENERIC)}/lib{s}.so" for s in lib.siblings]
-    w.build(real, "link_cxx" if lib.cxx_link else "link_c", objs, implicit=sibling_files + script + [LINK_SCRIPT],
+    w.build(real, "link_cxx" if lib.cxx_link else "link_c", objs,
+            implicit=sibling_files + sibling_archives + script + [LINK_SCRIPT],
             variables=link_vars)
     soname_link = f"{d}/{lib.soname}"
     dev_link = f"{d}/lib{lib.spec.name}.so"
