@@ -64,7 +64,7 @@ def dry_run(r, plan, tree):
     return dry.returncode, int(last.split("/")[1].split("]")[0]), dry.stdout[-2000:] + dry.stderr
 
 
-TF_NINJA = "0bba35cd730ae082a0df8bfcce2da277bd573c6d320c227393a9d5ac3882a969"
+TF_NINJA = "f74ccdd5627617d00b60c23c91ceafd65f982ec4c7edaccaef121e003a59fcd7"
 
 
 @pytest.fixture(scope="module")

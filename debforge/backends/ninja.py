@@ -162,7 +162,8 @@ def render(plan: Plan, groups: dict[str, list[str]] | None = None, headers: list
     # a step whose command checks what it wrote gets its outputs in a file (the list may be thousands of paths long)
     w.rule("generate", "$cmd", description="generate $out ($kind $label)", rspfile="$outputs_list",
            rspfile_content="$out")
-    _library_rules(w)
+    _library_rules(w, thin=any(hidden_archive(lib, isa.GENERIC) and _archived_for_siblings(lib, plan)
+                               for lib in plan.libraries))
     if plan.tests:
         w.rule("run_test", f"sh {RUN_TEST} $cmd", description="test $label ($level)")
         w.rule("skip_test", "printf 'SKIP 0 %s\\n' $reason > $out")
@@ -221,14 +222,19 @@ def host_libraries(plan: Plan) -> list[str]:
     return sorted({s for tool in plan.host_tools for s in tool.siblings} | loaded)
 
 
-def _library_rules(w: Writer) -> None:
-    """The checks of a linked library, and its static archive."""
+def _archived_for_siblings(lib: SharedLibrary, plan: Plan) -> bool:
+    return any(lib.spec.name in x.siblings for x in plan.libraries)
+
+
+def _library_rules(w: Writer, thin: bool) -> None:
+    """The checks of a linked library, its static archive, and (`thin`) the archives of hidden_archive."""
     w.rule("check_variant", f"sh {CHECK_SCRIPT} $generic $in && touch $out")
     # the objects' list goes in a file: a library may have thousands
     w.rule("check_exports", f"perl {EXPORTS_SCRIPT} $spec $lib $out.rsp && touch $out", rspfile="$out.rsp",
            rspfile_content="$in")
     w.rule("static", "rm -f $out && $ar qcsD $out @$out.rsp", rspfile="$out.rsp", rspfile_content="$in")
-    w.rule("thin_archive", "rm -f $out && $ar qcsTD $out @$out.rsp", rspfile="$out.rsp", rspfile_content="$in")
+    if thin:
+        w.rule("thin_archive", "rm -f $out && $ar qcsTD $out @$out.rsp", rspfile="$out.rsp", rspfile_content="$in")
 
 
 def library_target(name: str, level: str) -> str:
@@ -306,7 +312,7 @@ def _library(w: Writer, lib: SharedLibrary, level: str, march: str, waits: list[
         [lib.version_script] if lib.version_script else []
     by_name = {x.spec.name: x for x in plan.libraries}
     hidden = hidden_archive(lib, level)
-    if hidden and any(lib.spec.name in x.siblings for x in plan.libraries):
+    if hidden and _archived_for_siblings(lib, plan):
         w.build(hidden, "thin_archive", objs)
     sibling_archives = [a for a in (hidden_archive(by_name[s], level) for s in lib.siblings if s in by_name) if a]
     link_vars = {"soname": lib.soname,
