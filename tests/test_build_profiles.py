@@ -212,3 +212,7 @@ def test_autopkgtests_install_what_a_default_build_makes(tmp_path, formula, inst
     assert "libcore1-avx2 [amd64]" in control
     assert ("libextra1-avx2 [amd64]" in control) == installed
     assert ("libextra.so.1" in debian.joinpath("tests/hwcaps").read_text()) == installed
+    # nor are its headers and pkg-config module checked by c-headers-link
+    headers_link = debian.joinpath("tests/c-headers-link").read_text()
+    assert ('modules="core extra"' in headers_link) == installed and 'modules="core' in headers_link
+    assert ("/usr/include/extra.h" in headers_link) == installed and "/usr/include/core.h\n" in headers_link

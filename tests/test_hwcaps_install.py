@@ -189,7 +189,7 @@ def test_shlibdeps_of_a_reverse_dependency_name_generic(nsync_build, root):
 
 
 def test_generated_autopkgtest_passes(nsync_build, tarball):
-    """debian/tests/hwcaps and upstream-tests, run by autopkgtest in an unshare testbed on this CPU (-U: the
+    """debian/tests/hwcaps, upstream-tests and c-headers-link, run by autopkgtest in an unshare testbed on this CPU (-U: the
     testbed's apt lists are empty, and upstream-tests installs the Build-Depends)."""
     d = debs(nsync_build)
     proc = subprocess.run(["autopkgtest", "-U", "-B", *(str(d[p]) for p in ("libnsync-dev", "libnsync1",
@@ -203,6 +203,9 @@ def test_generated_autopkgtest_passes(nsync_build, tarball):
     assert f"ok: GLIBC_TUNABLES='{mask(V3)}': libnsync.so.1: generic copy" in proc.stdout
     # upstream's tests against the installed packages, each level forced with GLIBC_TUNABLES (issue 21)
     assert re.search(r"^upstream-tests +PASS", proc.stdout, re.M), proc.stdout[-4000:]
+    # every function nsync's C headers declare links against the installed libnsync
+    assert re.search(r"^c-headers-link +PASS", proc.stdout, re.M), proc.stdout[-4000:]
+    assert "13 headers compile as C, 0 do not" in proc.stdout and "ok: each of the 49 functions links" in proc.stdout
     for level in [None] + [lvl for lvl in (V3, V4) if cpu_runs(lvl.name)]:
         name = level.name if level else "generic"
         assert f"debforge tests: {name} (installed): 26 passed, 0 failed" in proc.stdout, proc.stdout[-4000:]

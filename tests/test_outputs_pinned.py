@@ -8,7 +8,7 @@ import pytest
 
 from conftest import ROOT, run_cli
 
-NSYNC_DEBIAN = "2de477501805008a20c50934dd77e6c689109bb6f8ae0d5fa228e56912ae7769"
+NSYNC_DEBIAN = "c15ce789169eba19c178b30d8a944b8f6942799c36fb83064c77fe9775d8dc9f"
 
 
 def tree_digest(root) -> str:

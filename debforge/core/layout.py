@@ -7,4 +7,5 @@ HOST_DIR = f"{BUILDDIR}/host"     # host tools the build runs, linked against th
 SCRIPTS = "debian/debforge"       # the helper scripts every generated debian/ carries (data/skel/debforge/)
 MANIFEST = "debforge/generated.sha256"   # under debian/: the checksum of every file debforge generated
 HWCAPS_TEST = "hwcaps"            # debian/tests names of debforge's own autopkgtests: which copy ld.so loads,
-UPSTREAM_TEST = "upstream-tests"  # and upstream's tests (a recipe's consumer-tests take other names)
+UPSTREAM_TEST = "upstream-tests"  # upstream's tests, and whether what the C headers declare links (a recipe's
+HEADERS_TEST = "c-headers-link"   # consumer-tests take other names)

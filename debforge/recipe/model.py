@@ -28,6 +28,13 @@ class Library:
     version_script: str = ""   # label of upstream's ld version script (symbol map) for a cc_library target
 
 
+def default_build_makes(formula: str) -> bool:
+    """Whether a build with no profile active satisfies a restriction formula (Policy 7.1: some <...> group holds
+    when each of its terms is a negation; "": no restriction)."""
+    return not formula or any(all(t.startswith("!") for t in group.split())
+                              for group in formula.strip("<>").split("> <"))
+
+
 @dataclass(frozen=True)
 class BinaryPackage:
     name: str          # the meta package; -generic and one package per ISA level hang off it
@@ -42,10 +49,8 @@ class BinaryPackage:
 
     @property
     def built_by_default(self) -> bool:
-        """Whether a build with no profile active makes it (Policy 7.1: some <...> group holds when each of its
-        terms is a negation): what the autopkgtests may install."""
-        return not self.build_profiles or any(all(t.startswith("!") for t in group.split())
-                                              for group in self.build_profiles.strip("<>").split("> <"))
+        """Whether a build with no profile active makes it: what the autopkgtests may install."""
+        return default_build_makes(self.build_profiles)
 
 
 @dataclass(frozen=True)

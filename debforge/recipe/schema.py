@@ -17,7 +17,7 @@ from ..core import confine, exports, isa
 from ..core.errors import DebforgeError
 from ..core.escape import CONTROL
 from ..core.globs import compile_pattern
-from ..core.layout import HWCAPS_TEST, UPSTREAM_TEST
+from ..core.layout import HEADERS_TEST, HWCAPS_TEST, UPSTREAM_TEST
 from ..flavors import FLAVORS
 from .load import Node, load_yaml
 from .model import (BinaryPackage, Config, ConsumerTest, External, FlavorSpec, HeaderOnly, HeaderSet, KnownCut,
@@ -774,7 +774,7 @@ def _tests(node: Node, levels: list[str], libraries: list[str]) -> Tests:
                  _test_reasons(m["flaky"], "tests.flaky") if "flaky" in m else ())
 
 
-RESERVED_TESTS = (HWCAPS_TEST, UPSTREAM_TEST)
+RESERVED_TESTS = (HWCAPS_TEST, UPSTREAM_TEST, HEADERS_TEST)
 PROGRAM_SUFFIXES = (".c", ".cc", ".cpp", ".cxx")
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ...core import escape, isa
 from ...core.devpackage import DevPackage
-from ...core.layout import GENDIR, HWCAPS_TEST, UPSTREAM_TEST
+from ...core.layout import GENDIR, HEADERS_TEST, HWCAPS_TEST, UPSTREAM_TEST
 from ...plan import Plan, header_files, pools
 from ...recipe.model import Recipe
 from .. import ninja
@@ -130,8 +130,13 @@ def render(recipe: Recipe, plans: dict[str, Plan], root: Path, timestamp: int,
             files[f"patches/{p.name}"] = (p.read_text(), REGULAR)
     files.update(_abi_files(recipe, installed))
     with_tests = any(p.tests for p in plans.values())
-    files["tests/control"] = (tests.control(recipe, with_tests), REGULAR)
+    modules = [(lib.name, pkg.build_profiles) for pkg, lib in recipe.libraries()] + \
+        [(iface.name, iface.build_profiles) for iface in next(iter(plans.values())).interfaces]
+    headers_test = tests.headers_script(recipe, SCRIPTS, headers, modules)
+    files["tests/control"] = (tests.control(recipe, with_tests, headers_test is not None), REGULAR)
     files[f"tests/{HWCAPS_TEST}"] = (tests.script(recipe, SCRIPTS, copied), EXECUTABLE)
+    if headers_test:
+        files[f"tests/{HEADERS_TEST}"] = (headers_test, EXECUTABLE)
     if with_tests:
         files[f"tests/{UPSTREAM_TEST}"] = (tests.upstream_script(recipe, plans, SCRIPTS), EXECUTABLE)
     for name, (text, runs) in tests.consumer_files(recipe, SCRIPTS, copied).items():

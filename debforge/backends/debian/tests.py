@@ -2,23 +2,26 @@
 each library the CPU supports and falls back to the next one when that level is masked with GLIBC_TUNABLES; where
 the recipe selects upstream's tests, one that builds them from this source against the installed packages and runs
 them at each ISA level (no -tests binary package: see docs/upstream-tests.md); and one per program of the recipe's
-consumer-tests, built as a user's program against the installed packages and run with each level's copies."""
+consumer-tests, built as a user's program against the installed packages and run with each level's copies; and one
+that links every function the -dev package's C headers declare."""
 
 from __future__ import annotations
+
+import os
 
 import jinja2
 from debian.deb822 import Deb822
 
 from ...core import isa
-from ...core.layout import HWCAPS_TEST, UPSTREAM_TEST
+from ...core.layout import HEADERS_TEST, HWCAPS_TEST, UPSTREAM_TEST
 from ...plan import Plan, pools
-from ...recipe.model import Recipe
+from ...recipe.model import Recipe, default_build_makes
 from ..ninja import HOST_LIBS, INSTALLED_LIBDIR, RECIPE, host_libraries, test_groups
 from .control import dump
 from .packages import all_variants, variants
 
 
-def control(recipe: Recipe, upstream_tests: bool) -> str:
+def control(recipe: Recipe, upstream_tests: bool, headers_test: bool) -> str:
     # not a package only a build profile makes (libtensorflow-cc2): a default build does not have it to install
     depends = [recipe.dev_package] + [f"{v.name} [{' '.join(v.arches)}]" for v in all_variants(recipe)
                                       if v.meta.built_by_default]
@@ -26,6 +29,9 @@ def control(recipe: Recipe, upstream_tests: bool) -> str:
     if upstream_tests:   # built in the source tree (obj-debforge/) with the Build-Depends: googletest, ninja
         out.append(Deb822({"Tests": UPSTREAM_TEST, "Depends": ",\n ".join(depends + ["@builddeps@"]),
                            "Restrictions": "allow-stderr, rw-build-tree, skippable"}))
+    if headers_test:
+        out.append(Deb822({"Tests": HEADERS_TEST, "Depends": ",\n ".join(depends + ["build-essential", "pkgconf"]),
+                           "Restrictions": "skippable"}))
     for t in recipe.consumer_tests:   # a compiler's warnings go to stderr
         out.append(Deb822({"Tests": t.name, "Depends": ",\n ".join(depends + ["build-essential"]),
                            "Restrictions": "allow-stderr"}))
@@ -70,3 +76,16 @@ def upstream_script(recipe: Recipe, plans: dict[str, Plan], env: jinja2.Environm
         host_libs=HOST_LIBS, installed_libdir=INSTALLED_LIBDIR,
         test_groups=sorted({g for plan in plans.values() for g in test_groups(plan)}),
     )
+
+
+def headers_script(recipe: Recipe, env: jinja2.Environment, headers: list[tuple[str, str, str]],
+                   modules: list[tuple[str, str]]) -> str | None:
+    """HEADERS_TEST's script: `headers` as header_files gives them, `modules` the -dev package's pkg-config modules
+    with their build profiles; None where a default build installs no header or no library."""
+    installed = sorted({f"/{dest}/{os.path.basename(src)}" for src, dest, profiles in headers
+                        if default_build_makes(profiles)})
+    modules = [name for name, profiles in modules if default_build_makes(profiles)]
+    if not installed or not any(pkg.built_by_default for pkg in recipe.packages):
+        return None
+    return env.get_template("headers-link-test.sh.j2").render(recipe_name=RECIPE, dev_package=recipe.dev_package,
+                                                              headers=installed, modules=modules)
