@@ -453,8 +453,8 @@ def test_c_api_packages_at_three_levels_lintian_clean_and_autopkgtests_pass(tmp_
     libtensorflow-framework2 (meta, -generic, -avx2, -avx512: the recipe's 411 + 6 level-sensitive TUs again at
     x86-64-v3 and v4), libtensorflow-dev and tensorflow-src, with upstream's 12 C API tests passing at each level
     this CPU runs and sid's lintian without errors or warnings; then the autopkgtests on the installed packages in
-    a sid testbed: upstream's tests built against libtensorflow-dev, the c-api-graph consumer program and the
-    hwcaps dispatch check, each level forced in turn. Hours on 2 cores; run it again after an interruption."""
+    a sid testbed: upstream's tests built against libtensorflow-dev, every function its C headers declare linked
+    (c-headers-link), the c-api-graph consumer program and the hwcaps dispatch check, each level forced in turn. Hours on 2 cores; run it again after an interruption."""
     base, tree = recipe_in_sid_root(tmp_path)
     package = subprocess.run([CHROOT_BUILD, "package", base, tree], capture_output=True, text=True)
     sitting = (base / "build.log").read_text().rsplit("\n=== ", 1)[-1]
@@ -475,8 +475,8 @@ def test_c_api_packages_at_three_levels_lintian_clean_and_autopkgtests_pass(tmp_
                            str(source), "--", "unshare", "--release", "sid", "--tarball",
                            str(testbed.tarball("sid", "amd64"))], capture_output=True, text=True)
     assert test.returncode == 0, test.stdout[-6000:] + test.stderr[-3000:]
-    assert re.findall(r"^(\S+) +PASS", test.stdout, re.M) == ["hwcaps", "upstream-tests", "c-api-graph"], \
-        test.stdout[-3000:]
+    passed = re.findall(r"^(\S+) +PASS", test.stdout, re.M)
+    assert passed == ["hwcaps", "upstream-tests", "c-headers-link", "c-api-graph"], test.stdout[-3000:]
     for level in ("generic", "x86-64-v3", "x86-64-v4"):
         if cpu_runs(level):
             assert f"debforge tests: {level} (installed): 12 passed, 0 failed" in test.stdout, test.stdout[-6000:]
