@@ -6,12 +6,14 @@ import os
 import shutil
 import subprocess
 
+import pytest
 from debian.deb822 import Deb822
 
 from conftest import FIXTURES, fixture_plan, fixture_recipe
 from debforge.backends import debian
 from debforge.backends.debian import tests as debian_tests
 from debforge.backends.debian.common import SCRIPTS
+from debforge.core.errors import DebforgeError
 from debforge.recipe.schema import load_recipe
 
 LIBS = [("calc", "//:calc"), ("core", "//:core")]
@@ -29,7 +31,7 @@ void calc_reset(void);                                  /* no library defines it
 CXX_H = "namespace calc { int twice(int a); }\n"   # a C++ header: not C, not checked
 
 
-def staged(tmp_path, headers):
+def staged(tmp_path, headers, dev_tail=""):
     """The fixture tree with `headers` (name -> text) added, its generated debian/ files, and the script of the
     test pointed at the headers staged under tmp_path/include: (files, script path, environment)."""
     tree = tmp_path / "tree"
@@ -37,7 +39,8 @@ def staged(tmp_path, headers):
     (tree / "check.h").unlink()   # the tests' helper, which no library defines
     for name, text in headers.items():
         (tree / name).write_text(text)
-    path = fixture_recipe(tmp_path / "r.yaml", tree, "calc", LIBS, "  headers:\n    - {files: '*.h', to: calc}\n")
+    path = fixture_recipe(tmp_path / "r.yaml", tree, "calc", LIBS,
+                          "  headers:\n    - {files: '*.h', to: calc}\n" + dev_tail)
     r = load_recipe(path)
     files = debian.render(r, {"amd64": fixture_plan(r)}, tree, 0)
     include, lib, pc = (tmp_path / d for d in ("include", "lib", "pkgconfig"))
@@ -87,6 +90,27 @@ def test_a_declared_function_no_library_defines_fails_at_its_header_line(tmp_pat
     assert f"FAIL: {tmp_path}/include/calc/extra.h:6: calc_reset is declared there, and no library of calc core " \
            "defines it" in done.stdout
     assert "calc_twice" not in done.stdout.split("FAIL")[1]
+
+
+def test_unlinked_headers_are_named_and_not_checked(tmp_path):
+    _, script, env = staged(tmp_path, {"extra.h": EXTRA_H},
+                            "  unlinked-headers:\n    extra*.h: calc_reset is the Python bindings'\n")
+    done = run(script, env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"not checked: {tmp_path}/include/calc/extra.h (dev.unlinked-headers)" in done.stdout
+    assert "2 headers compile as C" in done.stdout and "2 functions declared" in done.stdout
+
+
+@pytest.mark.parametrize("entry, message, line", [
+    ("  unlinked-headers:\n    nothing*.h: why\n", "dev.unlinked-headers 'nothing*.h' matches no header", 24),
+    ("  unlinked-headers: [core.h]\n", "dev.unlinked-headers must be a mapping of header glob -> reason", 23),
+    ("  unlinked-headers:\n    ../core.h: why\n", "must be a relative path inside the tree", 24),
+    ("  unlinked-headers:\n    core.h: \"\"\n", "the reason for dev.unlinked-headers 'core.h'", 24),
+])
+def test_bad_unlinked_headers_are_errors_at_their_line(tmp_path, entry, message, line):
+    with pytest.raises(DebforgeError) as exc:
+        staged(tmp_path, {}, entry)
+    assert message in str(exc.value) and exc.value.line == line, (str(exc.value), exc.value.line)
 
 
 def test_only_cxx_headers_skip(tmp_path):

@@ -8,7 +8,7 @@ import pytest
 
 from conftest import ROOT, run_cli
 
-NSYNC_DEBIAN = "c15ce789169eba19c178b30d8a944b8f6942799c36fb83064c77fe9775d8dc9f"
+NSYNC_DEBIAN = "4ab0896d4d10bfa1f992dfb76aae8a12f93872fffcfe4c5a76690333785635cd"
 
 
 def tree_digest(root) -> str:

@@ -282,6 +282,9 @@ class Recipe:
     cmake_prefix: str = ""   # left out of a library's name in its target's: absl_base is absl::base
     static: bool = True   # the -dev package ships lib<name>.a of each library (Policy 8.3: usually provided)
     header_only: HeaderOnly | None = None   # dev.header-only; None: the header-only targets get no module
+    # dev.unlinked-headers, (glob, reason, line): installed headers whose functions no library of the recipe defines
+    # (bindings built elsewhere, a bundled library left out), which the c-headers-link autopkgtest does not check
+    unlinked_headers: tuple[tuple[str, str, int], ...] = ()
 
     @property
     def full_version(self) -> str:

@@ -282,6 +282,16 @@ def _headers(node: Node) -> tuple[HeaderSet, ...]:
     return tuple(out)
 
 
+def _unlinked_headers(node: Node) -> tuple[tuple[str, str, int], ...]:
+    """glob of headers (tree paths, as dev.headers' files) -> why no library of the recipe defines what they
+    declare."""
+    if not isinstance(node.value, dict):
+        raise node.error(f"dev.unlinked-headers must be a mapping of header glob -> reason, not {_type(node.value)}")
+    return tuple((_glob(Node(glob, reason.line, node.file), "dev.unlinked-headers glob"),
+                  _str(reason, f"the reason for dev.unlinked-headers '{glob}'"), reason.line)
+                 for glob, reason in node.value.items())
+
+
 def _profiles(m: dict[str, Node]) -> str:
     if "build-profiles" not in m:
         return ""
@@ -551,7 +561,7 @@ def load_recipe(path: str | Path) -> Recipe:
     frontend = _str(top["frontend"], "frontend", FRONTEND, "a frontend's name")   # which exist: the pipeline's to say
 
     dev = _mapping(top["dev"], "dev", {"package": True, "headers": False, "cmake": False, "static": False,
-                                       "header-only": False})
+                                       "header-only": False, "unlinked-headers": False})
     dev_package = _str(dev["package"], "dev.package", PKG_NAME)
     packages = _packages(top["packages"], version, path.parent)
     if dev_package in {p.name for p in packages}:
@@ -596,6 +606,7 @@ def load_recipe(path: str | Path) -> Recipe:
         **_cmake(dev),
         static=_bool(dev["static"], "dev.static") if "static" in dev else True,
         header_only=_header_only(dev["header-only"]) if "header-only" in dev else None,
+        unlinked_headers=_unlinked_headers(dev["unlinked-headers"]) if "unlinked-headers" in dev else (),
         lintian_overrides=_lintian_overrides(top["lintian-overrides"], packages, dev_package,
                                              _str(top["source"], "source", PKG_NAME), levels)
         if "lintian-overrides" in top else {},

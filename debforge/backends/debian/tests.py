@@ -13,7 +13,9 @@ import jinja2
 from debian.deb822 import Deb822
 
 from ...core import isa
-from ...core.layout import HEADERS_TEST, HWCAPS_TEST, UPSTREAM_TEST
+from ...core.errors import DebforgeError
+from ...core.globs import compile_pattern
+from ...core.layout import GENDIR, HEADERS_TEST, HWCAPS_TEST, UPSTREAM_TEST
 from ...plan import Plan, pools
 from ...recipe.model import Recipe, default_build_makes
 from ..ninja import HOST_LIBS, INSTALLED_LIBDIR, RECIPE, host_libraries, test_groups
@@ -82,10 +84,19 @@ def headers_script(recipe: Recipe, env: jinja2.Environment, headers: list[tuple[
                    modules: list[tuple[str, str]]) -> str | None:
     """HEADERS_TEST's script: `headers` as header_files gives them, `modules` the -dev package's pkg-config modules
     with their build profiles; None where a default build installs no header or no library."""
-    installed = sorted({f"/{dest}/{os.path.basename(src)}" for src, dest, profiles in headers
-                        if default_build_makes(profiles)})
+    installed = {src: f"/{dest}/{os.path.basename(src)}" for src, dest, profiles in headers
+                 if default_build_makes(profiles)}
+    unlinked = set()
+    for glob, _, line in recipe.unlinked_headers:   # tree paths; a generated header by its package path
+        matched = {src for src in installed if compile_pattern(glob).match(src.removeprefix(GENDIR + "/"))}
+        if not matched:
+            raise DebforgeError(f"dev.unlinked-headers '{glob}' matches no header a default build installs",
+                                str(recipe.path), line)
+        unlinked |= matched
     modules = [name for name, profiles in modules if default_build_makes(profiles)]
     if not installed or not any(pkg.built_by_default for pkg in recipe.packages):
         return None
-    return env.get_template("headers-link-test.sh.j2").render(recipe_name=RECIPE, dev_package=recipe.dev_package,
-                                                              headers=installed, modules=modules)
+    return env.get_template("headers-link-test.sh.j2").render(
+        recipe_name=RECIPE, dev_package=recipe.dev_package, modules=modules,
+        headers=sorted({h for src, h in installed.items() if src not in unlinked}),
+        unlinked=sorted({installed[src] for src in unlinked}))
