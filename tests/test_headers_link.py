@@ -23,6 +23,7 @@ extern "C" {
 #endif
 int calc_twice(int a);
 static inline int calc_thrice(int a) { return 3 * a; }   /* defined here: nothing to link */
+int calc_thrice(int a);                                 /* declared again, still the inline one */
 void calc_reset(void);                                  /* no library defines it */
 #ifdef __cplusplus
 }
@@ -87,7 +88,7 @@ def test_a_declared_function_no_library_defines_fails_at_its_header_line(tmp_pat
     _, script, env = staged(tmp_path, {"extra.h": EXTRA_H})
     done = run(script, env)
     assert done.returncode == 1, done.stdout + done.stderr
-    assert f"FAIL: {tmp_path}/include/calc/extra.h:6: calc_reset is declared there, and no library of calc core " \
+    assert f"FAIL: {tmp_path}/include/calc/extra.h:7: calc_reset is declared there, and no library of calc core " \
            "defines it" in done.stdout
     assert "calc_twice" not in done.stdout.split("FAIL")[1]
 

@@ -8,7 +8,7 @@ import pytest
 
 from conftest import ROOT, run_cli
 
-NSYNC_DEBIAN = "4ab0896d4d10bfa1f992dfb76aae8a12f93872fffcfe4c5a76690333785635cd"
+NSYNC_DEBIAN = "9fa7b2eaf145c7c89f33ff35bc6d938fd9b18989cf920393ebacd41e349207ce"
 
 
 def tree_digest(root) -> str:
