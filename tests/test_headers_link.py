@@ -30,12 +30,15 @@ void calc_reset(void);                                  /* no library defines it
 #endif
 """
 CXX_H = "namespace calc { int twice(int a); }\n"   # a C++ header: not C, not checked
+INTERNAL_H = "int calc_internal(int a);\n"   # parses as C, but a C++ library defines it: C++ linkage, not checked
+INTERNAL_CC = '#include "internal.h"\nint calc_internal(int a) { return a; }\n'
 
 
 def staged(tmp_path, headers, dev_tail=""):
     """The fixture tree with `headers` (name -> text) added, its generated debian/ files, and the script of the
     test pointed at the headers staged under tmp_path/include: (files, script path, environment)."""
     tree = tmp_path / "tree"
+    tmp_path.mkdir(exist_ok=True)
     shutil.copytree(FIXTURES / "testsuite", tree)
     (tree / "check.h").unlink()   # the tests' helper, which no library defines
     for name, text in headers.items():
@@ -53,7 +56,13 @@ def staged(tmp_path, headers, dev_tail=""):
     for name, (text, _) in files.items():
         if name.startswith("debforge/pkgconfig/"):
             (pc / os.path.basename(name)).write_text(text)
-    subprocess.run(["gcc", "-shared", "-fPIC", "-o", lib / "libcore.so", tree / "core.c"], check=True)
+    objs = [tree / "core.c"]
+    if "internal.h" in headers:   # libcore holds a C++ function too
+        (tree / "internal.cc").write_text(INTERNAL_CC)
+        subprocess.run(["g++", "-c", "-fPIC", "-I", tree, "-o", tmp_path / "internal.o", tree / "internal.cc"],
+                       check=True)
+        objs.append(tmp_path / "internal.o")
+    subprocess.run(["gcc", "-shared", "-fPIC", "-o", lib / "libcore.so", *objs], check=True)
     subprocess.run(["gcc", "-shared", "-fPIC", "-o", lib / "libcalc.so", tree / "calc.c", "-L", lib, "-lcore"],
                    check=True)
     script = tmp_path / "c-headers-link"
@@ -81,7 +90,8 @@ def test_the_declared_functions_link_and_cxx_headers_are_counted_apart(tmp_path)
     # calc.h, core.h, extra.h as C, calcxx.h not; calc_twice and calc_core_add declared twice, the inline one
     # defined: 2 functions
     assert "3 headers compile as C, 1 do not (C++ headers)" in done.stdout
-    assert "2 functions declared" in done.stdout and "ok: each of the 2 functions links and binds" in done.stdout
+    assert "2 functions declared" in done.stdout
+    assert "ok: each of the 2 functions with C linkage links and binds" in done.stdout
 
 
 def test_a_declared_function_no_library_defines_fails_at_its_header_line(tmp_path):
@@ -91,6 +101,19 @@ def test_a_declared_function_no_library_defines_fails_at_its_header_line(tmp_pat
     assert f"FAIL: {tmp_path}/include/calc/extra.h:7: calc_reset is declared there, and no library of calc core " \
            "defines it" in done.stdout
     assert "calc_twice" not in done.stdout.split("FAIL")[1]
+
+
+def test_functions_with_cxx_linkage_are_named_and_not_checked(tmp_path):
+    _, script, env = staged(tmp_path, {"internal.h": INTERNAL_H})
+    done = run(script, env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert 'not checked: C++ linkage (no extern "C"): calc_internal' in done.stdout
+    assert "ok: each of the 2 functions with C linkage links and binds" in done.stdout
+    # a missing function is still one, beside a function with C++ linkage
+    _, script, env = staged(tmp_path / "missing", {"internal.h": INTERNAL_H, "extra.h": EXTRA_H})
+    done = run(script, env)
+    assert done.returncode == 1 and "calc_reset is declared there" in done.stdout, done.stdout + done.stderr
+    assert "calc_internal" not in done.stdout
 
 
 def test_unlinked_headers_are_named_and_not_checked(tmp_path):

@@ -8,7 +8,7 @@ import pytest
 
 from conftest import ROOT, run_cli
 
-NSYNC_DEBIAN = "9fa7b2eaf145c7c89f33ff35bc6d938fd9b18989cf920393ebacd41e349207ce"
+NSYNC_DEBIAN = "f360b5f78285e996e954a3dd9a35d4fc8ae360af308d88c0265f3a6d0346a9c2"
 
 
 def tree_digest(root) -> str:

@@ -17,8 +17,10 @@ from debforge.plan import header_files, make_plan
 from debforge.recipe.schema import load_recipe
 
 RECIPE = ROOT / "recipes/tensorflow-lite.yaml"
+# libfp16-dev: the C API library's NNAPI delegate sources include fp16.h
 EXTERNALS = ["flatbuffers-compiler", "libcpuinfo-dev", "libeigen3-dev", "libfarmhash-dev", "libfft2d-dev",
-             "libflatbuffers-dev", "libgemmlowp-dev", "libneon-2-sse-dev", "libpthreadpool-dev", "libruy-dev"]
+             "libflatbuffers-dev", "libfp16-dev", "libgemmlowp-dev", "libneon-2-sse-dev", "libpthreadpool-dev",
+             "libruy-dev"]
 # sid's libtensorflow-lite.so.2.14.1 (CMake) against this build's generic copy: see the recipe's comment on symbols
 SYMBOLS = {"common": "2353", "missing from debforge's build (Debian exports them)": "1162",
            "only in debforge's build": "101"}
@@ -45,9 +47,19 @@ def plan(tree):
 @pytest.mark.slow
 def test_tflite_plan_is_complete(tree, plan):
     r = plan.recipe
-    [lib] = plan.libraries
+    lib, c_api = plan.libraries
     srcs = [c.src for c in lib.compiles]
     assert len(srcs) == len(set(srcs)) == 185
+    # the C API library links libtensorflowlite (c-api-over-libtensorflowlite.patch): its own 23 TUs, no kernel
+    # (c_api.cc, the async C API, the external delegate...);
+    # register.cc is the source of two targets (core/kernels:builtin_ops, and builtin_ops_all_linked, which
+    # libtensorflowlite holds)
+    assert c_api.filename == "libtensorflowlite_c.so.2.14.1" and c_api.siblings == ["tensorflowlite"]
+    c_srcs = {c.src for c in c_api.compiles}
+    assert len(c_srcs) == 23 and {"tensorflow/lite/core/c/c_api.cc", "tensorflow/lite/core/async/c/task.cc",
+                                  "tensorflow/lite/core/async/interop/c/attribute_map.cc"} <= c_srcs
+    assert c_srcs & set(srcs) == {"tensorflow/lite/core/kernels/register.cc"}
+    assert not any(c.level_sensitive for c in c_api.compiles) and not c_api.copies
     assert all(s.startswith("tensorflow/lite/") for s in srcs)
     assert not any("_test" in s or "/testing/" in s or "/delegates/xnnpack/" in s for s in srcs)
     assert plan.externals_used == EXTERNALS
@@ -64,10 +76,10 @@ def test_tflite_plan_is_complete(tree, plan):
     # scan, as dpkg-source does: they reverse cleanly
     files = debian.render(r, {"amd64": plan}, tree, 0)
     series = ("system-cpuinfo-header.patch\nsystem-ml-dtypes-float8.patch\nmissing-includes.patch\n"
-              "eigen-5-thread-pool-test.patch\nmissing-includes-tests.patch\n")
+              "eigen-5-thread-pool-test.patch\nmissing-includes-tests.patch\nc-api-over-libtensorflowlite.patch\n")
     assert files["patches/series"][0] == series
     assert (tree / ".pc/applied-patches").read_text() == series
-    for patch, changed in zip(reversed(r.patches), (1, 1, 1, 1, 2)):
+    for patch, changed in zip(reversed(r.patches), (1, 1, 1, 1, 1, 2)):
         assert files[f"patches/{patch.name}"][0] == patch.read_text()
         dry = subprocess.run(["patch", "-R", "-p1", "--dry-run", "-i", str(patch)], cwd=tree, capture_output=True,
                              text=True)
@@ -84,11 +96,11 @@ def test_tflite_plan_is_complete(tree, plan):
     lines = dry.stdout.splitlines()
     # 4 flatc steps and the tests' 2 (every generated file is made with the headers), 185 compiles at the baseline
     # and the 85 level-sensitive ones again at each ISA level (the recipe's list), per level a link and 2 symlinks,
-    # check-variant x2, header
+    # check-variant x2, header; the C API library's 23 compiles, link and 2 symlinks, at the baseline only
     sensitive = [ln for ln in (ROOT / "recipes/tensorflow-lite.level-sensitive").read_text().splitlines()
                  if ln and not ln.startswith("#")]
-    assert len(sensitive) == 85 and len(lines) == 567 - 2 * (185 - 85) + 2
-    assert sum(" -c tensorflow/lite/" in ln for ln in lines) == 185 + 2 * 85
+    assert len(sensitive) == 85 and len(lines) == 567 - 2 * (185 - 85) + 2 + 23 + 3
+    assert sum(" -c tensorflow/lite/" in ln for ln in lines) == 185 + 2 * 85 + 23
 
 
 @pytest.mark.slow
@@ -132,7 +144,8 @@ def test_tflite_sbuild_lintian_clean_symbols_and_dispatch(tmp_path):
                f"skipped" in log, log[-4000:]
     debs = {p.name.split("_")[0]: p for p in tmp_path.glob("*.deb") if "-dbgsym_" not in p.name}
     assert set(debs) == {"libtensorflowlite2.14.1", "libtensorflowlite2.14.1-generic", "libtensorflowlite2.14.1-avx2",
-                         "libtensorflowlite2.14.1-avx512", "libtensorflowlite-dev", "tensorflow-lite-src"}
+                         "libtensorflowlite2.14.1-avx512", "libtensorflowlite-c2.14.1", "libtensorflowlite-dev",
+                         "tensorflow-lite-src"}
     for pkg, sub in (("libtensorflowlite2.14.1-generic", ""), ("libtensorflowlite2.14.1-avx2", "glibc-hwcaps/x86-64-v3/"),
                      ("libtensorflowlite2.14.1-avx512", "glibc-hwcaps/x86-64-v4/")):
         assert list(extract(debs[pkg], tmp_path / pkg).glob(f"usr/lib/*/{sub}libtensorflowlite.so.2.14.1"))
@@ -143,12 +156,15 @@ def test_tflite_sbuild_lintian_clean_symbols_and_dispatch(tmp_path):
     assert figures == SYMBOLS, cmp.stdout[-3000:]
     tree = next(p for p in tmp_path.iterdir() if p.is_dir() and (p / "debian/tests/hwcaps").is_file())
     names = ("libtensorflowlite-dev", "libtensorflowlite2.14.1", "libtensorflowlite2.14.1-generic",
-             "libtensorflowlite2.14.1-avx2", "libtensorflowlite2.14.1-avx512")
-    # the dispatch test only: upstream-tests would build the kernel tests again, as the build just ran them
-    test = subprocess.run(["autopkgtest", "-B", "--test-name", "hwcaps", *(str(debs[n]) for n in names), str(tree),
+             "libtensorflowlite2.14.1-avx2", "libtensorflowlite2.14.1-avx512", "libtensorflowlite-c2.14.1")
+    # the dispatch test and the C headers' link: upstream-tests would build the kernel tests again, as the build
+    # just ran them
+    test = subprocess.run(["autopkgtest", "-B", "--test-name", "hwcaps", "--test-name", "c-headers-link",
+                           *(str(debs[n]) for n in names), str(tree),
                            "--", "unshare", "--release", "sid", "--tarball", str(testbed.tarball("sid", "amd64"))],
                           capture_output=True, text=True)
     assert test.returncode == 0, test.stdout[-4000:] + test.stderr[-4000:]
+    assert re.search(r"^c-headers-link +PASS", test.stdout, re.M), test.stdout[-4000:]
     so = "libtensorflowlite.so.2.14.1"
     assert f"ok: GLIBC_TUNABLES='glibc.cpu.hwcaps=-AVX2': {so}: generic copy" in test.stdout, test.stdout[-4000:]
     if cpu_runs("x86-64-v4"):   # an AVX-512 host: each copy is loaded in turn
@@ -181,11 +197,11 @@ def test_tflite_kernel_tests_are_planned_against_the_library(plan):
         "//tensorflow/lite/kernels:if_test", "//tensorflow/lite/kernels:test_delegate_providers_lib_test",
         "//tensorflow/lite/kernels:while_test"]
     assert all("XNNPACK" in why for _, why in plan.tests_left_out)
-    assert plan.test_depends == ["libabsl-dev", "libbenchmark-dev", "libfp16-dev", "libgmock-dev", "libgtest-dev",
-                                 "libnsync-dev", "libre2-dev", "ml-dtypes-dev"]
+    assert plan.test_depends == ["libabsl-dev", "libbenchmark-dev", "libgmock-dev", "libgtest-dev", "libnsync-dev",
+                                 "libre2-dev", "ml-dtypes-dev"]
     # one test checks a helper only; every other one runs the kernels through the shipped library
     assert [n for n, t in tests.items() if t.siblings != ["tensorflowlite"]] == ["acceleration_test_util_internal_test"]
-    [lib] = plan.libraries
+    lib = plan.libraries[0]   # libtensorflowlite; the tests link it only (tests.libraries)
     library = {c.src for c in lib.compiles}
     objects = {(c.owner, c.src) for t in plan.tests for c in t.compiles}
     assert len(objects) == 204   # not test_delegate_providers_test.cc (left out)
