@@ -185,6 +185,9 @@ def test_pkg_config_files(tmp_path):
                               "Libs: -lextra\n")
     check = subprocess.run(["pkg-config", "--validate", str(pc)], capture_output=True, text=True)
     assert check.returncode == 0, check.stderr
+    # pkg-config needs zlib.pc wherever extra.pc is installed: the -dev package depends on zlib1g-dev with libextra1
+    assert "'-Vdebforge:Profiled-Depends=$(foreach p,$(filter libextra1,$(BUILT)),$(p) (= $${binary:Version}), " \
+           "zlib1g-dev,)'" in (debian / "rules").read_text()
 
 
 def test_unmet_build_depends_are_those_of_the_profile(tmp_path):

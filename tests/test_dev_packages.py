@@ -67,13 +67,14 @@ def test_a_dev_package_is_read_from_its_deb(cache):
     assert archive.dev_package("libfast-dev", "trixie") == fast
 
 
-def write_tree(tmp_path, header):
+def write_tree(tmp_path, header, static=True):
     tree = tmp_path / "tree"
     tree.mkdir()
     (tree / "BUILD").write_text(BUILD)
     (tree / "core.cc").write_text('#include "core.h"\n')
     (tree / "core.h").write_text(header)
-    return fixture_recipe(tmp_path / "r.yaml", tree, "core", [("core", "//:core")], """\
+    return fixture_recipe(tmp_path / "r.yaml", tree, "core", [("core", "//:core")], "  static: false\n" * (not static) +
+                          """\
   headers:
     - files: "*.h"
       to: core
@@ -105,10 +106,19 @@ def test_headers_including_an_external_make_the_dev_package_depend_on_it(tmp_pat
 
 
 def test_an_external_only_the_sources_use_is_a_private_requirement(tmp_path, cache):
+    """A static link needs it (Requires.private), and pkg-config reads every module a .pc names, even for
+    --cflags: the -dev package depends on its package too (TF Lite's eigen3 and libcpuinfo made `pkg-config
+    --cflags tensorflowlite` fail where only libtensorflowlite-dev was installed)."""
     files = render(write_tree(tmp_path, "#include <stdint.h>\n"), cache)
-    assert dev_depends(files) == "libcore1 (= ${binary:Version}), ${misc:Depends}"
+    assert dev_depends(files) == "libcore1 (= ${binary:Version}), libfast-dev, libflatbuffers-dev, ${misc:Depends}"
     pc = files["debforge/pkgconfig/core.pc"][0]
     assert "Requires.private: flatbuffers, fast_lib\n" in pc and "\nRequires:" not in pc
+
+
+def test_without_static_libraries_a_pc_file_has_no_private_requirement(tmp_path, cache):
+    files = render(write_tree(tmp_path, "#include <stdint.h>\n", static=False), cache)
+    assert dev_depends(files) == "libcore1 (= ${binary:Version}), ${misc:Depends}"
+    assert "Requires" not in files["debforge/pkgconfig/core.pc"][0]
 
 
 @pytest.mark.parametrize("label, module", [
@@ -265,7 +275,7 @@ def test_a_recipe_table_names_the_module_where_the_names_differ(tmp_path, cache)
 
 
 def test_a_header_linking_out_of_the_tree_is_not_read(tmp_path, cache):
-    recipe = write_tree(tmp_path, "")
+    recipe = write_tree(tmp_path, "", static=False)   # no private requirements: Depends are the headers' only
     (tmp_path / "outside.h").write_text("#include <flatbuffers/flatbuffers.h>\n")
     (tmp_path / "tree/extra.h").symlink_to(tmp_path / "outside.h")   # matched by the headers' *.h
     assert dev_depends(render(recipe, cache)) == "libcore1 (= ${binary:Version}), ${misc:Depends}"

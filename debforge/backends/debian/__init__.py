@@ -81,7 +81,11 @@ def render(recipe: Recipe, plans: dict[str, Plan], root: Path, timestamp: int,
     generated = sorted({o for p in plans.values() for step in p.steps for o in step.outputs})
     headers = header_files(recipe, str(root), generated)
     needs = devdeps.compute(recipe, headers, root, contents or {})
-    dev_depends = [recipe.versioned(p) for p in needs.packages]
+    # a profiled package's private requirements come with it (rules' Profiled-Depends); the others always
+    private = pkgconfig.private_packages(recipe, next(iter(plans.values())), needs, contents or {})
+    profiled = {p.name: private.get(p.name, []) for p in control.profiled(recipe)}
+    always = {name for pkg, names in private.items() if pkg not in profiled for name in names}
+    dev_depends = [recipe.versioned(p) for p in sorted({*needs.packages, *always})]
     files["control"] = (control.render(recipe, _build_depends(recipe, plans), dev_depends), REGULAR)
     groups = _header_groups(recipe, headers)
     files["changelog"] = (changelog.render(recipe, timestamp, root / "debian" / "changelog"), REGULAR)
@@ -97,7 +101,7 @@ def render(recipe: Recipe, plans: dict[str, Plan], root: Path, timestamp: int,
     files["rules"] = (RULES.get_template("rules.j2").render(
         recipe_name=ninja.RECIPE,
         ninja_targets=_ninja_targets(recipe, groups, copied),
-        profiled=[p.name for p in control.profiled(recipe)],
+        profiled={p: [recipe.versioned(d) for d in deps if d not in always] for p, deps in profiled.items()},
         variant_packages=[v.name for v in variants],
         variant_suffixes=sorted({v.level.suffix for v in variants}),
         recommends={meta: {arch: escape.Make(", ".join(f"{p} (= $(DEB_VERSION))" for p in pkgs))

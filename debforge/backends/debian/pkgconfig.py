@@ -16,19 +16,42 @@ from .devdeps import DevDeps
 DIR = "debforge/pkgconfig"   # under debian/
 
 
-def _externals(recipe: Recipe, labels: list[str], needs: DevDeps,
-               contents: dict[str, DevPackage]) -> tuple[list[str], list[str]]:
-    """(Requires, Requires.private) modules of the externals whose targets `labels` a library uses."""
-    public, private = [], []
+def _modules(recipe: Recipe, labels: list[str], contents: dict[str, DevPackage]) -> list[tuple[str, list[str]]]:
+    """(Debian package, its pkg-config modules) of the externals whose targets `labels` a library uses."""
+    out = []
     for key, ext in recipe.externals.items():
         used = [lb for lb in labels if (split_label(lb)[0] == key if key[0] != "/" else
                                         lb.startswith((f"{key}:", f"{key}/")))]
         for name in ext.packages if used else ():
             if name in contents:
-                modules = [m for lb in used for m in ([ext.module_of(lb)] if ext.module_of(lb) else
-                                                      contents[name].modules_for([lb]))]
-                (public if name in needs.included else private).extend(modules)
+                out.append((name, [m for lb in used for m in ([ext.module_of(lb)] if ext.module_of(lb) else
+                                                              contents[name].modules_for([lb]))]))
+    return out
+
+
+def _externals(recipe: Recipe, labels: list[str], needs: DevDeps,
+               contents: dict[str, DevPackage]) -> tuple[list[str], list[str]]:
+    """(Requires, Requires.private) modules of the externals whose targets `labels` a library uses. Private ones
+    only where the -dev package ships static libraries: they are what a static link needs, and pkg-config reads
+    every module a .pc names, so each must be installed (private_packages)."""
+    public, private = [], []
+    for name, modules in _modules(recipe, labels, contents):
+        (public if name in needs.included else private).extend(modules)
+    private = private if recipe.static else []
     return list(dict.fromkeys(public)), [m for m in dict.fromkeys(private) if m not in public]
+
+
+def private_packages(recipe: Recipe, plan: Plan, needs: DevDeps,
+                     contents: dict[str, DevPackage]) -> dict[str, list[str]]:
+    """Recipe package -> the externals' packages whose modules its libraries' .pc files name in Requires.private:
+    the -dev package depends on them where it ships those .pc files (`pkg-config --cflags` fails on a required
+    module it cannot find, private or not)."""
+    out: dict[str, set[str]] = {}
+    for lib in plan.libraries if recipe.static else ():
+        out.setdefault(lib.package.name, set()).update(
+            name for name, modules in _modules(recipe, lib.external_labels, contents)
+            if modules and name not in needs.included)
+    return {pkg: sorted(names) for pkg, names in out.items() if names}
 
 
 def _text(recipe: Recipe, fields: dict[str, str], where: tuple[str, int | None]) -> str:
