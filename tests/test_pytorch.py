@@ -31,8 +31,9 @@ def test_every_package_evaluates(tree):
     r = load_recipe(RECIPE)
     g = frontends.get("bazel").scan(tree, r, "amd64").graph
     assert g.skipped == {}
-    # 318 + the AVX512 copies' 66 genrules and library + ATen's tests' package (45 cc_test, a test helper)
-    assert len(g.packages) == 19 and len(g.targets) == 385 + 46
+    # 318 + the AVX512 copies' 66 genrules and library + ATen's tests' package (45 cc_test, a test helper) + the
+    # flatc genrule of flatc-mobile-bytecode.patch
+    assert len(g.packages) == 19 and len(g.targets) == 385 + 46 + 1
     kinds = g.kinds()
     assert kinds["cc_library"] == 43 + 1 and kinds["cmake_configure_file"] == 3 and kinds["generate_aten"] == 1
 
@@ -85,11 +86,11 @@ def test_torch_cpu_plan(tree, plan):
                                          "torch/csrc/autograd/") if s.startswith(a)), "other") for s in srcs)
     assert by_area == {"aten/src/ATen/native/": 251, "obj-debforge/gen/": 249, "torch/csrc/jit/": 277,
                        "torch/csrc/autograd/": 26, "other": 362}
-    assert len(torch.generated) == 7178 + 66 and torch.siblings == ["c10"]
+    assert len(torch.generated) == 7178 + 66 + 1 and torch.siblings == ["c10"]   # + the mobile bytecode's header
     # ATen's BLAS/LAPACK calls link the system's (the recipe's aten-system-blas.patch), as Debian's libtorch_cpu
     assert torch.external_libs == ["protobuf", "onnx", "onnx_proto", "sleef", "dnnl", "lapack", "blas", "tensorpipe",
                                    "cpp-httplib", "cpuinfo"]
-    assert Counter(s.kind for s in plan.steps) == {"genrule": 200, "cmake_configure_file": 2,
+    assert Counter(s.kind for s in plan.steps) == {"genrule": 200 + 1, "cmake_configure_file": 2,
                                                    "header_template_rule": 1, "generate_aten": 1}
     # ATen's kernels: one copy per CPU capability of CMake's amd64 set (the recipe's aten-avx512-kernels.patch),
     # with cmake/Codegen.cmake's flags after dpkg-buildflags' (the compile rule puts copts last: -O3 wins)
@@ -112,9 +113,9 @@ def test_torch_cpu_plan(tree, plan):
     assert config.command[config.command.index("@AT_MKL_ENABLED@") + 1] == "0"
     lines = dry_run(tree, plan, *(f"torch_cpu@{level}" for level in LEVELS))
     done = Counter(line.split("] ", 1)[1].split(" ", 1)[0] for line in lines)
-    assert done["generate"] == 204   # torch_cpu's steps and c10's header: c10 headers are included too
+    assert done["generate"] == 205   # torch_cpu's steps and c10's header: c10 headers are included too
     assert sum(1 for line in lines if " -c " in line and "/obj/torch_cpu/" in line) == 3 * 1165
-    assert len(lines) == 3801        # + c10@generic (linked), 3 links, 6 symlinks, 2 variant checks
+    assert len(lines) == 3802        # + c10@generic (linked), 3 links, 6 symlinks, 2 variant checks
 
 
 @pytest.mark.slow
