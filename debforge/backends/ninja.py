@@ -162,8 +162,7 @@ def render(plan: Plan, groups: dict[str, list[str]] | None = None, headers: list
     # a step whose command checks what it wrote gets its outputs in a file (the list may be thousands of paths long)
     w.rule("generate", "$cmd", description="generate $out ($kind $label)", rspfile="$outputs_list",
            rspfile_content="$out")
-    _library_rules(w, thin=any(hidden_archive(lib, isa.GENERIC) and _archived_for_siblings(lib, plan)
-                               for lib in plan.libraries))
+    _library_rules(w, thin=any(_hidden_archive_built(lib, plan) for lib in plan.libraries))
     if plan.tests:
         w.rule("run_test", f"sh {RUN_TEST} $cmd", description="test $label ($level)")
         w.rule("skip_test", "printf 'SKIP 0 %s\\n' $reason > $out")
@@ -222,8 +221,9 @@ def host_libraries(plan: Plan) -> list[str]:
     return sorted({s for tool in plan.host_tools for s in tool.siblings} | loaded)
 
 
-def _archived_for_siblings(lib: SharedLibrary, plan: Plan) -> bool:
-    return any(lib.spec.name in x.siblings for x in plan.libraries)
+def _hidden_archive_built(lib: SharedLibrary, plan: Plan) -> bool:
+    """Whether lib has a hidden_archive and a library of the plan links it."""
+    return hidden_archive(lib, isa.GENERIC) is not None and any(lib.spec.name in x.siblings for x in plan.libraries)
 
 
 def _library_rules(w: Writer, thin: bool) -> None:
@@ -311,9 +311,8 @@ def _library(w: Writer, lib: SharedLibrary, level: str, march: str, waits: list[
     script = [version_script_path(lib.spec.name)] if lib.spec.exports else \
         [lib.version_script] if lib.version_script else []
     by_name = {x.spec.name: x for x in plan.libraries}
-    hidden = hidden_archive(lib, level)
-    if hidden and _archived_for_siblings(lib, plan):
-        w.build(hidden, "thin_archive", objs)
+    if _hidden_archive_built(lib, plan):
+        w.build(hidden_archive(lib, level), "thin_archive", objs)
     sibling_archives = [a for a in (hidden_archive(by_name[s], level) for s in lib.siblings if s in by_name) if a]
     link_vars = {"soname": lib.soname,
                  "libs": _shell([f"-L{level_dir(isa.GENERIC)}"] * bool(lib.siblings) +

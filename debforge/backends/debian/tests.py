@@ -88,7 +88,8 @@ def headers_script(recipe: Recipe, env: jinja2.Environment, headers: list[tuple[
                  if default_build_makes(profiles)}
     unlinked = set()
     for glob, _, line in recipe.unlinked_headers:   # tree paths; a generated header by its package path
-        matched = {src for src in installed if compile_pattern(glob).match(src.removeprefix(GENDIR + "/"))}
+        regex = compile_pattern(glob)
+        matched = {src for src in installed if regex.match(src.removeprefix(GENDIR + "/"))}
         if not matched:
             raise DebforgeError(f"dev.unlinked-headers '{glob}' matches no header a default build installs",
                                 str(recipe.path), line)
