@@ -7,6 +7,7 @@ import glob
 import hashlib
 import lzma
 import os
+import re
 import shutil
 import subprocess
 import tarfile
@@ -22,7 +23,7 @@ from debian.debian_support import Version
 from .core import settings, staging
 from .core.errors import DebforgeError
 from .core.layout import BUILDDIR, MANIFEST
-from .recipe.model import Recipe
+from .recipe.model import Component, Recipe
 
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "debforge"
 KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
@@ -98,30 +99,44 @@ def fetch_debian_orig(package: str, suite: str, version: str, log=print) -> Path
     """Download (once) the orig tarball of a Debian source package at an upstream version; apt checks it against
     the signed index, and so does debforge on every later use of the cached copy (the index's sha256 is recorded
     beside it)."""
+    names = {f"{package}_{version}.orig{ext}" for ext in ORIG_EXT}
+    return _fetch_source_tarball(package, suite, version, "orig tarball", names.__contains__, "--tar-only", log)
+
+
+def fetch_debian_tarball(package: str, suite: str, version: str, log=print) -> Path:
+    """The same for the debian tarball of the suite's newest revision of that upstream version (once fetched, it
+    stays in use until a newer one is fetched into the cache)."""
+    exts = "|".join(re.escape(e) for e in ORIG_EXT)
+    name = re.compile(rf"{re.escape(package)}_{re.escape(version)}-[A-Za-z0-9.+~]+\.debian(?:{exts})")
+    # apt counts a 3.0 (quilt) package's debian tarball as its diff
+    return _fetch_source_tarball(package, suite, version, "debian tarball", name.fullmatch, "--diff-only", log)
+
+
+def _fetch_source_tarball(package: str, suite: str, version: str, what: str, match, only: str, log) -> Path:
     dl = CACHE / "orig" / suite
     dl.mkdir(parents=True, exist_ok=True)
-    for ext in ORIG_EXT:
-        cached = dl / f"{package}_{version}.orig{ext}"
-        if cached.is_file() and Path(f"{cached}.sha256").is_file():
-            return _verified(cached, Path(f"{cached}.sha256").read_text().strip())
+    # several cached revisions of a debian tarball: the newest (<package>_<version>-<revision>.debian.tar.*)
+    cached = sorted((p for p in dl.iterdir() if match(p.name) and Path(f"{p}.sha256").is_file()),
+                    key=lambda p: Version(p.name.split("_", 1)[1].split(".orig", 1)[0].split(".debian", 1)[0]))
+    if cached:
+        return _verified(cached[-1], Path(f"{cached[-1]}.sha256").read_text().strip())
     releases = debian_releases(package, suite, log)
     if version not in releases:
         raise DebforgeError(f"{suite} has no {package} version {version}; it has: "
                             f"{', '.join(releases) or 'no such source package'}",
                             hint="change the recipe's version or upstream.suite")
     para = releases[version]
-    orig = next((c for c in para["Checksums-Sha256"] if any(c["name"] == f"{package}_{version}.orig{ext}"
-                                                            for ext in ORIG_EXT)), None)
-    if orig is None:
-        raise DebforgeError(f"{package} {para['Version']} of {suite} has no orig tarball (a native package?)")
-    cached = dl / orig["name"]
+    entry = next((c for c in para["Checksums-Sha256"] if match(c["name"])), None)
+    if entry is None:
+        raise DebforgeError(f"{package} {para['Version']} of {suite} has no {what} (a native package?)")
+    cached = dl / entry["name"]
     if not cached.is_file():
-        log(f"debforge: downloading the orig tarball of {package} {para['Version']} from {suite}")
+        log(f"debforge: downloading the {what} of {package} {para['Version']} from {suite}")
         opts, _ = _apt(suite)
-        _run(["apt-get", *opts, "source", "--download-only", "--tar-only", f"{package}={para['Version']}"], dl,
+        _run(["apt-get", *opts, "source", "--download-only", only, f"{package}={para['Version']}"], dl,
              f"fetching {package}")
-    _verified(cached, orig["sha256"])
-    Path(f"{cached}.sha256").write_text(f"{orig['sha256']}\n")
+    _verified(cached, entry["sha256"])
+    Path(f"{cached}.sha256").write_text(f"{entry['sha256']}\n")
     return cached
 
 
@@ -244,6 +259,20 @@ def tar_directory(src: Path, out: Path, top: str, mtime: int) -> None:
             if rel.parts[0] in ("debian", ".git", ".pc"):
                 continue
             tf.add(path, arcname=f"{top}/{rel}", recursive=False, filter=norm)
+
+
+def component_orig(recipe: Recipe, comp: Component, dest: Path, scratch: Path, log=print) -> None:
+    """dest (<source>_<version>.orig-<name>.tar.xz): comp.path of the Debian source package's debian tarball, as
+    a reproducible tarball whose top directory is the component's name."""
+    debian_tar = fetch_debian_tarball(recipe.upstream.debian, recipe.upstream.suite, recipe.version, log)
+    where = DebforgeError(f"{debian_tar.name} has no directory {comp.path}", str(recipe.path), comp.line,
+                          hint=f"list its directories: tar tf {debian_tar} | grep '/$'")
+    unpack(debian_tar, scratch / "debian")   # its one top directory, debian/, stripped
+    root = (scratch / "debian").resolve()
+    src = (root / comp.path.split("/", 1)[1]).resolve()   # debian/kineto may be a link to debian/kineto-<commit>
+    if not src.is_dir() or src == root or not src.is_relative_to(root):
+        raise where
+    tar_directory(src, dest, comp.name, newest_mtime(src))
 
 
 def flavor_orig(out: Path, top: str, recipe: Recipe, summary: str, mtime: int) -> None:
@@ -421,6 +450,7 @@ class Output:
         self._moves: list[tuple[Path, Path]] = []
         self._scratch: list[Path] = []
         self._undo: list = []   # what restores the output directory if the command ends before commit()
+        self._removals: list[Path] = []
 
     def stage(self, final: Path) -> Path:
         """Where to make what commit() moves to final (a new name in the output directory)."""
@@ -446,6 +476,10 @@ class Output:
         self._scratch.append(path)
         return path
 
+    def remove(self, path: Path) -> None:
+        """Remove a file of the output directory on commit()."""
+        self._removals.append(path)
+
     def on_abort(self, undo) -> None:
         """undo() runs if the command ends before commit(): for what is changed in place in the output directory."""
         self._undo.append(undo)
@@ -458,6 +492,9 @@ class Output:
                 final.rename(self._staging / f"replaced-{final.name}")
             os.replace(staged, final)
         self._moves.clear()
+        for path in self._removals:
+            path.unlink(missing_ok=True)
+        self._removals.clear()
         self._created = None
 
     def __enter__(self) -> "Output":
@@ -515,7 +552,8 @@ def prepare(recipe: Recipe, out: Output, source: Path | None = None, log=print) 
             tarball = out.stage(orig)
             tar_directory(recipe.upstream.dir, tarball, tree.name, newest_mtime(recipe.upstream.dir))
         sha = _sha256(tarball)
-    stamp = f"{sha}  {orig.name}\n"
+    components = _component_origs(recipe, out, log)
+    stamp = f"{sha}  {orig.name}\n" + "".join(f"{csha}  {path.name}\n" for _, path, csha in components)
     if (tree / STAMP).is_file() and (tree / STAMP).read_text() == stamp:
         keep = _kept_prefix(recipe, tree)
         applied = _applied(tree)[0]
@@ -544,6 +582,11 @@ def prepare(recipe: Recipe, out: Output, source: Path | None = None, log=print) 
             f"unpacking it anew")
     new = out.stage(tree)
     unpack(tarball, new, orig if recipe.upstream.dir else tarball)
+    for comp, path, _ in components:   # as dpkg-source -x unpacks them, before the patches
+        if os.path.lexists(new / comp.name):
+            raise DebforgeError(f"{orig.name} already has {comp.name}/, which dpkg-source would replace by the "
+                                f"component's", str(recipe.path), comp.line, hint="give the component another name")
+        unpack(path, new / comp.name, out.path / path.name)
     pc = new / ".pc"   # quilt's state is debforge's: an upstream's could claim patches applied
     if pc.is_symlink() or pc.is_file():
         pc.unlink()
@@ -560,6 +603,32 @@ def prepare(recipe: Recipe, out: Output, source: Path | None = None, log=print) 
             f"starting a new debian/")
     apply_patches(recipe, new, log)
     return Prepared(new, new / "debian", tree)
+
+
+def _component_origs(recipe: Recipe, out: Output, log) -> list[tuple[Component, Path, str]]:
+    """Each component's orig tarball (where it is, staged or in place; its sha256), made anew each time and kept
+    when unchanged; orig-* tarballs of this version that the recipe no longer names are removed on commit (dpkg-source
+    -b would ship every one it finds)."""
+    made = []
+    for comp in recipe.upstream.components:
+        final = out.path / f"{recipe.source}_{recipe.version}.orig-{comp.name}.tar.xz"
+        scratch = out.scratch(out.path)
+        component_orig(recipe, comp, scratch / final.name, scratch, log)
+        sha = _sha256(scratch / final.name)
+        if final.is_file() and _sha256(final) == sha:
+            made.append((comp, final, sha))
+            continue
+        log(f"debforge: {'replacing' if final.exists() else 'making'} {final.name} from {comp.path} of "
+            f"{recipe.upstream.debian}'s debian tarball")
+        staged = out.stage(final)
+        shutil.move(scratch / final.name, staged)
+        made.append((comp, staged, sha))
+    named = {path.name for _, path, _ in made}
+    for stale in sorted(out.path.glob(f"{recipe.source}_{recipe.version}.orig-*.tar.*")):
+        if stale.name not in named:
+            log(f"debforge: removing {stale.name}: the recipe names no such component")
+            out.remove(stale)
+    return made
 
 
 def unpacked(recipe: Recipe, outdir: Path, log=print) -> Path:

@@ -179,3 +179,21 @@ def test_a_library_linked_brings_its_external_libs(tmp_path):
     libs = {lib.spec.name: lib for lib in plan.libraries}
     assert libs["toy"].siblings == ["mid", "plain"] and libs["toy"].external_libs == ["MLIR"]
     assert libs["mid"].external_libs == ["MLIR"] and libs["plain"].external_libs == []
+
+
+def test_defines_reach_the_targets_that_use_the_external_after_their_own(tmp_path):
+    """libonnx-dev's CMake target defines ONNX_ML=1 (its headers choose onnx-ml.pb.h by it): the external's
+    `defines` reach the compiles that reach it, as bazel passes a cc_library's defines to its dependents."""
+    r, tree = recipe(tmp_path, "{package: libmlir-19-dev, defines: [MLIR_ML=1, MLIR_ON]}")
+    [lib] = make_plan(r, frontends.get("bazel").scan(tree, r, "amd64", everything=False), "amd64").libraries
+    flags = {c.src: c.flags for c in lib.compiles}
+    for src in ("top.cc", "mid.cc"):
+        assert [f for f in flags[src] if f.startswith("-D")][-2:] == ["-DMLIR_ML=1", "-DMLIR_ON"]
+    assert not any(f.startswith("-DMLIR") for f in flags["plain.cc"])
+
+
+@pytest.mark.parametrize("bad", ["1X", "X Y", "X=$(rm -rf /)", "X=a b", "-DX"])
+def test_defines_must_be_macro_definitions(tmp_path, bad):
+    with pytest.raises(DebforgeError) as exc:
+        recipe(tmp_path, f"{{package: libmlir-19-dev, defines: ['{bad}']}}")
+    assert "defines" in exc.value.message and exc.value.line == 19

@@ -32,10 +32,10 @@ def test_every_package_evaluates(tree):
     g = frontends.get("bazel").scan(tree, r, "amd64").graph
     assert g.skipped == {}
     # 318 + the AVX512 copies' 66 genrules and library + ATen's tests' package (45 cc_test, a test helper) + the
-    # flatc genrule of flatc-mobile-bytecode.patch
-    assert len(g.packages) == 19 and len(g.targets) == 385 + 46 + 1
+    # flatc genrule of flatc-mobile-bytecode.patch + kineto's package (kineto-in-tree.patch: kineto, ipcfabric)
+    assert len(g.packages) == 20 and len(g.targets) == 385 + 46 + 1 + 2
     kinds = g.kinds()
-    assert kinds["cc_library"] == 43 + 1 and kinds["cmake_configure_file"] == 3 and kinds["generate_aten"] == 1
+    assert kinds["cc_library"] == 43 + 1 + 2 and kinds["cmake_configure_file"] == 3 and kinds["generate_aten"] == 1
 
 
 @pytest.fixture(scope="module")
@@ -77,15 +77,15 @@ def test_c10_plan(tree, plan):
 
 @pytest.mark.slow
 def test_torch_cpu_plan(tree, plan):
-    """libtorch_cpu (//:torch): 1165 translation units, ATen's 7178 generated files (what torchgen writes), and a
-    ninja -n of all three levels that finds every input."""
+    """libtorch_cpu (//:torch): 1187 translation units (22 of them libkineto's), ATen's 7178 generated files (what
+    torchgen writes), and a ninja -n of all three levels that finds every input."""
     _, torch = plan.libraries
     srcs = [c.src for c in torch.compiles]
-    assert len(srcs) == len(set(srcs)) == 1165
+    assert len(srcs) == len(set(srcs)) == 1187
     by_area = Counter(next((a for a in ("aten/src/ATen/native/", "obj-debforge/gen/", "torch/csrc/jit/",
                                          "torch/csrc/autograd/") if s.startswith(a)), "other") for s in srcs)
     assert by_area == {"aten/src/ATen/native/": 251, "obj-debforge/gen/": 249, "torch/csrc/jit/": 277,
-                       "torch/csrc/autograd/": 26, "other": 362}
+                       "torch/csrc/autograd/": 26, "other": 362 + 22}
     assert len(torch.generated) == 7178 + 66 + 1 and torch.siblings == ["c10"]   # + the mobile bytecode's header
     # ATen's BLAS/LAPACK calls link the system's (the recipe's aten-system-blas.patch), as Debian's libtorch_cpu
     assert torch.external_libs == ["protobuf", "onnx", "onnx_proto", "sleef", "dnnl", "lapack", "blas", "tensorpipe",
@@ -106,6 +106,13 @@ def test_torch_cpu_plan(tree, plan):
     # DispatchStub.h's layout has the AVX512 slot in every TU that declares a stub, kernel copy or not
     assert all("-DHAVE_AVX512_CPU_DEFINITION" in c.flags for c in torch.compiles if "-DHAVE_AVX2_CPU_DEFINITION"
                in c.flags)
+    # as Debian's build: libkineto compiled in with its own namespace, and torch's compiles see USE_KINETO and
+    # libonnx-dev's ONNX_ML (its CMake target's definitions; onnx.cpp includes onnx-ml.pb.h through onnx_pb.h)
+    kineto = [c for c in torch.compiles if c.src.startswith("kineto/libkineto/src/")]
+    assert len(kineto) == 22 and all("-DKINETO_NAMESPACE=libkineto" in c.flags for c in kineto)
+    [onnx] = [c for c in torch.compiles if c.src == "torch/csrc/jit/serialization/onnx.cpp"]
+    assert {"-DUSE_KINETO", "-DLIBKINETO_NOCUPTI", "-DONNX_ML=1", "-DONNX_NAMESPACE=onnx"} <= set(onnx.flags)
+    assert "-DKINETO_NAMESPACE=libkineto" not in onnx.flags
     # copts are split as sh splits words (upstream writes "-fno-math-errno ")
     assert not any(f != f.strip() for c in torch.compiles for f in c.flags)
     # the recipe's dropped MKL turns ATen's AT_MKL_ENABLED off (BUILD.bazel substitutes 1)
@@ -114,8 +121,8 @@ def test_torch_cpu_plan(tree, plan):
     lines = dry_run(tree, plan, *(f"torch_cpu@{level}" for level in LEVELS))
     done = Counter(line.split("] ", 1)[1].split(" ", 1)[0] for line in lines)
     assert done["generate"] == 205   # torch_cpu's steps and c10's header: c10 headers are included too
-    assert sum(1 for line in lines if " -c " in line and "/obj/torch_cpu/" in line) == 3 * 1165
-    assert len(lines) == 3802        # + c10@generic (linked), 3 links, 6 symlinks, 2 variant checks
+    assert sum(1 for line in lines if " -c " in line and "/obj/torch_cpu/" in line) == 3 * 1187
+    assert len(lines) == 3868        # + c10@generic (linked), 3 links, 6 symlinks, 2 variant checks
 
 
 @pytest.mark.slow
@@ -171,7 +178,7 @@ def test_sources_against_cmake(tree, plan):
     _, torch = plan.libraries
     ours = {tool.normalise(c.src) for c in torch.compiles}
     theirs, _ = tool.cmake_sources(tree)
-    assert (len(ours & theirs), len(ours - theirs), len(theirs - ours)) == (1161, 4, 75)
+    assert (len(ours & theirs), len(ours - theirs), len(theirs - ours)) == (1183, 4, 75)
     assert ours - theirs == {"caffe2/perfkernels/common_avx.cc",
                              "caffe2/utils/threadpool/pthreadpool.cc", "caffe2/utils/threadpool/pthreadpool_impl.cc",
                              "torch/csrc/jit/mobile/debug_info.cpp"}

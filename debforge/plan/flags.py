@@ -40,7 +40,7 @@ class CompileFlags:
         self.scope = scope
         self.config = scope.recipe.config
         self.flavor = scope.flavor
-        self.ext_includes: dict[str, list[str]] = {}   # label -> external_includes(), memoised
+        self.ext_interface: dict[str, tuple[list[str], list[str]]] = {}   # label -> external_interface(), memoised
 
     def compile(self, src: str, flags: list[str], owner: str) -> Compile | None:
         """How src is compiled with its target's flags; None for headers, data and scripts."""
@@ -74,9 +74,11 @@ class CompileFlags:
         for d in targets:
             defines += [x for x in d.attrs.get("defines", []) if x not in defines]
         includes = self.includes(targets)
-        # the recipe's include directories of the externals the target reaches (-isystem, as bazel passes an
-        # external cc_library's includes), after the tree's own
-        for inc in self.external_includes(t):
+        # the recipe's defines and include directories of the externals the target reaches (-D and -isystem, as
+        # bazel passes an external cc_library's), after the tree's own
+        ext_includes, ext_defines = self.external_interface(t)
+        defines += [x for x in ext_defines if x not in defines]
+        for inc in ext_includes:
             if inc not in includes:
                 includes += ["-isystem", inc]
         return [f for f in flags + [f"-D{x}" for x in defines] if not self.undefines(f)] + includes
@@ -99,14 +101,14 @@ class CompileFlags:
                                     *where(d.location))
         return includes
 
-    def external_includes(self, t: Target) -> list[str]:
-        """The `includes` of the externals t reaches through in-tree deps, also those compiled into a library it
-        links (their headers are still included), in dependency order; memoised per target."""
-        memo = self.ext_includes
+    def external_interface(self, t: Target) -> tuple[list[str], list[str]]:
+        """The `includes` and `defines` of the externals t reaches through in-tree deps, also those compiled into a
+        library it links (their headers are still included), in dependency order; memoised per target."""
+        memo = self.ext_interface
         if t.label in memo:
             return memo[t.label]
-        memo[t.label] = []   # a cycle (reported elsewhere) ends here
-        out: list[str] = []
+        memo[t.label] = ([], [])   # a cycle (reported elsewhere) ends here
+        out: tuple[list[str], list[str]] = ([], [])
         ws, scope = self.scope.ws, self.scope
         for dep in deps_of(t):
             d = ws.target(dep)
@@ -117,10 +119,11 @@ class CompileFlags:
                 d = ws.target(dep)
             if dep.startswith("@") or scope.mapped_package(dep):
                 ext = scope.externals.get(scope.mapped_package(dep) or split_label(dep)[0])
-                found = list(ext.includes) if ext and not ext.drop else []
+                found = (list(ext.includes), list(ext.defines)) if ext and not ext.drop else ([], [])
             else:
-                found = self.external_includes(d) if d is not None else []
-            out += [inc for inc in found if inc not in out]
+                found = self.external_interface(d) if d is not None else ([], [])
+            for have, new in zip(out, found):
+                have += [x for x in new if x not in have]
         memo[t.label] = out
         return out
 

@@ -9,11 +9,22 @@ from ..core.errors import DebforgeError
 
 
 @dataclass(frozen=True)
+class Component:
+    """A second orig tarball, <source>_<version>.orig-<name>.tar.xz, which dpkg-source unpacks at <name>/: made from
+    a directory of the Debian source package's debian tarball, where Debian carries code its orig tarball lacks
+    (pytorch's kineto)."""
+    name: str
+    path: str    # the directory in the debian tarball, e.g. debian/kineto-338140f5...
+    line: int
+
+
+@dataclass(frozen=True)
 class Upstream:
     debian: str | None = None    # Debian source package whose orig tarball is fetched
     suite: str = "trixie"
     dir: Path | None = None
     tarball: Path | None = None
+    components: tuple[Component, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -80,6 +91,9 @@ class External:
     drop: str = ""     # why the build goes without it: dependencies on it vanish from every closure
     undefine: tuple[str, ...] = ()   # upstream macros that switch the dropped feature on, removed from compiles
     includes: tuple[str, ...] = ()   # system directories of its headers off the default path (-isystem)
+    # macros its users compile with, as its Debian package's CMake target or .pc sets them (libonnx-dev: ONNX_ML=1),
+    # where upstream's BUILD file for it defined them (bazel passes a cc_library's defines to its dependents)
+    defines: tuple[str, ...] = ()
     extra_packages: tuple[str, ...] = ()   # where Debian splits its headers over more -dev packages
     # directories of its shared libraries off ld.so's path (libmlir-19-dev: libMLIR.so.19.1 is only in
     # /usr/lib/llvm-19/lib): linked with -L and found at run time through RUNPATH

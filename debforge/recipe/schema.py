@@ -20,12 +20,13 @@ from ..core.globs import compile_pattern
 from ..core.layout import HEADERS_TEST, HWCAPS_TEST, UPSTREAM_TEST
 from ..flavors import FLAVORS
 from .load import Node, load_yaml
-from .model import (BinaryPackage, Config, ConsumerTest, External, FlavorSpec, HeaderOnly, HeaderSet, KnownCut,
-                    LeaveOut, LevelGlob, Library, Recipe, RepoFile, TestEntry, Tests, Tool, Upstream)
+from .model import (BinaryPackage, Component, Config, ConsumerTest, External, FlavorSpec, HeaderOnly, HeaderSet,
+                    KnownCut, LeaveOut, LevelGlob, Library, Recipe, RepoFile, TestEntry, Tests, Tool, Upstream)
 
 COMMON_LICENSES = frozenset(p.name for p in Path("/usr/share/common-licenses").iterdir()) \
     if Path("/usr/share/common-licenses").is_dir() else frozenset()
 PKG_NAME = re.compile(r"[a-z0-9][a-z0-9+.-]+")
+COMPONENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*")   # dpkg-source's orig-<component> tarballs
 FRONTEND = re.compile(r"[a-z][a-z0-9_]*")
 UPSTREAM_VERSION = re.compile(r"[0-9][A-Za-z0-9.+~-]*")
 LIB_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_+.-]*")   # becomes a file and directory name: no "..", no /
@@ -34,6 +35,7 @@ MAINTAINER = re.compile(r"[^<>]+ <[^<>@\s]+@[^<>\s]+>")
 LABEL = re.compile(r"(@[A-Za-z0-9_.-]*)?//[A-Za-z0-9_./+-]*(:[A-Za-z0-9_./+=,@~-]+)?")
 SUITE = re.compile(r"[a-z][a-z0-9-]*")
 MACRO = re.compile(r"[A-Za-z_]\w*")
+MACRO_DEFINITION = re.compile(r"[A-Za-z_]\w*(?:=[A-Za-z0-9_.:+-]*)?")
 SECTION = re.compile(r"(?:(?:contrib|non-free|non-free-firmware)/)?[a-z0-9][a-z0-9-]*")   # Policy 2.4
 HOMEPAGE = re.compile(r"https?://[A-Za-z0-9._~:/?#@!&+,;=%-]+")   # no quote, $, space: it lands in debian/watch
 LICENSE = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+_-]*")   # a DEP-5 short name: also a file of common-licenses
@@ -136,18 +138,39 @@ LINTIAN_TAG = re.compile(r"[a-z0-9][a-z0-9+.-]*(?: \S[^\n]*)?")
 
 
 def _upstream(node: Node, recipe_dir: Path) -> Upstream:
-    m = _mapping(node, "upstream", {"debian": False, "suite": False, "dir": False, "tarball": False})
+    m = _mapping(node, "upstream", {"debian": False, "suite": False, "dir": False, "tarball": False,
+                                     "components": False})
     given = [k for k in ("debian", "dir", "tarball") if k in m]
     if len(given) != 1:
         raise node.error("upstream needs exactly one of 'debian' (a Debian source package), 'dir' or 'tarball'")
-    if "suite" in m and "debian" not in m:
-        raise m["suite"].error("'suite' only applies to upstream.debian")
+    for key in ("suite", "components"):
+        if key in m and "debian" not in m:
+            raise m[key].error(f"'{key}' only applies to upstream.debian")
     if "debian" in m:
         return Upstream(debian=_str(m["debian"], "upstream.debian", PKG_NAME),
-                        suite=_str(m["suite"], "upstream.suite", SUITE) if "suite" in m else "trixie")
+                        suite=_str(m["suite"], "upstream.suite", SUITE) if "suite" in m else "trixie",
+                        components=_components(m["components"]) if "components" in m else ())
     key = given[0]
     path = Path(_str(m[key], f"upstream.{key}")).expanduser()
     return Upstream(**{key: path if path.is_absolute() else (recipe_dir / path)})
+
+
+def _components(node: Node) -> tuple[Component, ...]:
+    """name -> a directory of the Debian source package's debian tarball (debian/...), made a second orig tarball."""
+    if not isinstance(node.value, dict) or not node.value:
+        raise node.error(f"upstream.components must be a non-empty mapping, not {_type(node.value)}")
+    out = []
+    for name, value in node.value.items():
+        what = f"upstream.components.{name}"
+        if not COMPONENT.fullmatch(str(name)):
+            raise value.error(f"component name '{name}' is not valid: dpkg-source takes letters, digits and '-' "
+                              f"(it names the tarball <source>_<version>.orig-{name}.tar.xz and its directory)")
+        path = _relpath(value, what)
+        if path.split("/", 1)[0] != "debian" or path.rstrip("/") == "debian":
+            raise value.error(f"{what} '{path}' must be a directory under debian/ of the Debian source package "
+                              f"(where Debian carries code its orig tarball lacks)")
+        out.append(Component(str(name), path.rstrip("/"), value.line))
+    return tuple(out)
 
 
 def _packages(node: Node, version: str, recipe_dir: Path, flavor: str = "") -> tuple[BinaryPackage, ...]:
@@ -319,7 +342,7 @@ def _externals(node: Node) -> dict[str, External]:
             out[name] = External(name, "", (), value.line, _str(dm["drop"], f"externals.{repo}.drop"), undefine)
             continue
         em = _mapping(value, f"externals.{repo}", {"package": True, "libs": False, "includes": False,
-                                                   "libdirs": False, "modules": False})
+                                                   "libdirs": False, "modules": False, "defines": False})
         libs = tuple(_str(n, "externals lib", LIB_NAME) for n in _list(em["libs"], "libs")) if "libs" in em else ()
         includes, libdirs = (tuple(_system_dir(n, f"externals.{repo}.{key}") for n in _list(em[key], key)
                                    ) if key in em else () for key in ("includes", "libdirs"))
@@ -331,7 +354,10 @@ def _externals(node: Node) -> dict[str, External]:
                 raise em["package"].error(f"externals.{repo}.package must name at least one Debian package")
         else:
             deps = [_dependency(em["package"], f"externals.{repo}.package")]
-        out[name] = External(name, deps[0][0], libs, value.line, includes=includes,
+        defines = tuple(_str(n, f"externals.{repo}.defines", MACRO_DEFINITION,
+                             "NAME or NAME=VALUE (letters, digits, _.:+-)")
+                        for n in _list(em["defines"], "defines")) if "defines" in em else ()
+        out[name] = External(name, deps[0][0], libs, value.line, includes=includes, defines=defines,
                              extra_packages=tuple(p for p, _ in deps[1:]), libdirs=libdirs,
                              versions=tuple(v for _, vs in deps for v in vs),
                              modules=_modules(em["modules"], repo) if "modules" in em else {})
