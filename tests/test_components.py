@@ -5,6 +5,7 @@ sha256."""
 
 import hashlib
 import io
+import shutil
 import subprocess
 import tarfile
 
@@ -55,7 +56,7 @@ def seed_cache(tmp_path, members=None) -> dict:
             add_file(tf, f"twolibs-1.0/{f.name}", f.read_bytes())
     with tarfile.open(cache / "twolibs_1.0-1.debian.tar.xz", "w:xz") as tf:
         for name, data in (members or {f"{DEBIAN_DIR}/src/v.c": b"int vendored(void) { return 1; }\n",
-                                       f"{DEBIAN_DIR}/LICENSE": b"BSD\n",
+                                       f"{DEBIAN_DIR}/LICENSE": b"The vendored license.\n",
                                        "debian/rules": b"#!/usr/bin/make -f\n"}).items():
             add_file(tf, name, data)
     for tarball in cache.glob("*.tar.xz"):
@@ -63,7 +64,10 @@ def seed_cache(tmp_path, members=None) -> dict:
     return {"XDG_CACHE_HOME": str(tmp_path / "xdg"), "DEBFORGE_MIRROR": "http://127.0.0.1:9/debian"}
 
 
-def recipe(tmp_path, components=f"{{vendored: {DEBIAN_DIR}}}", patch=True):
+COMPONENTS = f"{{vendored: {{from: {DEBIAN_DIR}, copyright: 2024 Vendor}}}}"
+
+
+def recipe(tmp_path, components=COMPONENTS, patch=True):
     path = write_recipe(tmp_path)
     text = path.read_text().replace(f"upstream: {{dir: {TREE}}}",
                                     f"upstream: {{debian: twolibs, suite: trixie, components: {components}}}")
@@ -84,6 +88,8 @@ def test_a_component_is_a_second_orig_that_dpkg_source_unpacks_before_the_patche
     assert (tree / "vendored/src/v.c").read_text() == "int vendored(void) { return 2; }\n"   # patched
     assert (tree / "vendored/LICENSE").is_file() and not (tree / "vendored/rules").exists()
     assert "vendored/src/v.c" in (tree / "debian/debforge/build-amd64.ninja").read_text()   # the scan saw it
+    # debian/copyright: its own Files paragraph, under the recipe's license
+    assert "Files: vendored/*\nCopyright: 2024 Vendor\nLicense: Apache-2.0\n" in (tree / "debian/copyright").read_text()
     with tarfile.open(out / "twolibs_1.0.orig-vendored.tar.xz") as tf:
         assert sorted(tf.getnames()) == ["vendored/LICENSE", "vendored/src", "vendored/src/v.c"]
     # regenerating makes the same tarball, keeps it and the tree
@@ -106,19 +112,39 @@ def test_a_component_the_recipe_drops_goes_and_the_tree_is_unpacked_anew(tmp_pat
     out = tmp_path / "out"
     assert run_cli("generate", recipe(tmp_path), "-o", out, env=env).returncode == 0
     path = recipe(tmp_path, patch=False)
-    path.write_text(path.read_text().replace(f", components: {{vendored: {DEBIAN_DIR}}}", ""))
+    path.write_text(path.read_text().replace(f", components: {COMPONENTS}", ""))
     proc = run_cli("generate", path, "-o", out, env=env)
     assert proc.returncode == 0, proc.stderr
     assert "removing twolibs_1.0.orig-vendored.tar.xz: the recipe names no such component" in proc.stderr
     assert not (out / "twolibs_1.0.orig-vendored.tar.xz").exists() and not (out / "twolibs-1.0/vendored").exists()
 
 
+def test_a_component_under_another_license_quotes_its_license_file(tmp_path):
+    env = seed_cache(tmp_path)
+    out = tmp_path / "out"
+    path = recipe(tmp_path, f"{{vendored: {{from: {DEBIAN_DIR}, copyright: 2024 Vendor, license: MIT}}}}")
+    proc = run_cli("generate", path, "-o", out, env=env)
+    assert proc.returncode == 0, proc.stderr
+    text = (out / "twolibs-1.0/debian/copyright").read_text()
+    assert "Files: vendored/*\nCopyright: 2024 Vendor\nLicense: MIT\n" in text
+    assert "\nLicense: MIT\n The vendored license.\n" in text and "\nLicense: Apache-2.0\n On Debian systems" in text
+    # a license with no text to quote: an error at the component's line
+    shutil.rmtree(tmp_path / "xdg")
+    env = seed_cache(tmp_path, {f"{DEBIAN_DIR}/src/v.c": b"int vendored(void) { return 1; }\n"})
+    proc = run_cli("generate", path, "-o", tmp_path / "out2", env=env)
+    assert proc.returncode == 2 and "twolibs.yaml:3: error: license 'MIT' is not in /usr/share/common-licenses and " \
+        "vendored/ has no LICENSE" in proc.stderr, proc.stderr
+
+
 @pytest.mark.parametrize("components, line, message", [
-    ("{vendored: debian/missing}", 3, "twolibs_1.0-1.debian.tar.xz has no directory debian/missing"),
-    ("{vendored: debian/rules}", 3, "has no directory debian/rules"),          # a file, not a directory
-    ("{core.h: debian/x}", 3, "component name 'core.h' is not valid"),
-    ("{vendored: src/x}", 3, "must be a directory under debian/"),
-    ("{vendored: debian/../../etc}", 3, "must be a relative path inside the tree"),
+    ("{vendored: {from: debian/missing, copyright: x}}", 3, "twolibs_1.0-1.debian.tar.xz has no directory debian/m"),
+    ("{vendored: {from: debian/rules, copyright: x}}", 3, "has no directory debian/rules"),   # a file
+    ("{core.h: {from: debian/x, copyright: x}}", 3, "component name 'core.h' is not valid"),
+    ("{vendored: {from: src/x, copyright: x}}", 3, "must be a directory under debian/"),
+    ("{vendored: {from: debian/../../etc, copyright: x}}", 3, "must be a relative path inside the tree"),
+    ("{vendored: {from: debian/x}}", 3, "upstream.components.vendored lacks required key 'copyright'"),
+    ("{vendored: {from: debian/x, copyright: x, license: Nonsense-1}}", 3, "license 'Nonsense-1' is neither"),
+    ("{vendored: {from: debian/x, copyrite: x}}", 3, "unknown key 'copyrite'"),
     ("[debian/x]", 3, "upstream.components must be a non-empty mapping"),
 ])
 def test_bad_components_are_errors_at_their_line_and_write_nothing(tmp_path, components, line, message):
@@ -141,8 +167,8 @@ def test_a_component_named_as_a_directory_of_the_orig_is_refused(tmp_path):
         add_file(tf, "twolibs-1.0/clash/keep.h")
     (cache / "twolibs_1.0.orig.tar.xz.sha256").write_text(
         hashlib.sha256((cache / "twolibs_1.0.orig.tar.xz").read_bytes()).hexdigest() + "\n")
-    proc = run_cli("generate", recipe(tmp_path, "{clash: debian/sub}", patch=False), "-o", tmp_path / "out",
-                   env=env)
+    proc = run_cli("generate", recipe(tmp_path, "{clash: {from: debian/sub, copyright: x}}", patch=False), "-o",
+                   tmp_path / "out", env=env)
     assert proc.returncode == 2 and "twolibs.yaml:3: error: twolibs_1.0.orig.tar.xz already has clash/" in \
         proc.stderr, proc.stderr
     assert not (tmp_path / "out").exists()
@@ -151,7 +177,7 @@ def test_a_component_named_as_a_directory_of_the_orig_is_refused(tmp_path):
 def test_components_need_a_debian_source_package(tmp_path):
     path = write_recipe(tmp_path)
     path.write_text(path.read_text().replace(f"upstream: {{dir: {TREE}}}",
-                                             f"upstream: {{dir: {TREE}, components: {{v: debian/v}}}}"))
+                                             f"upstream: {{dir: {TREE}, components: {{v: {{from: debian/v}}}}}}"))
     proc = run_cli("generate", path, "-o", tmp_path / "out")
     assert proc.returncode == 2 and "twolibs.yaml:3: error: 'components' only applies to upstream.debian" in \
         proc.stderr, proc.stderr

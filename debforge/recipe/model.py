@@ -16,6 +16,8 @@ class Component:
     name: str
     path: str    # the directory in the debian tarball, e.g. debian/kineto-338140f5...
     line: int
+    copyright: str   # debian/copyright's Files: <name>/* paragraph
+    license: str = ""   # its DEP-5 short name; "": the recipe's
 
 
 @dataclass(frozen=True)

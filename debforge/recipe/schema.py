@@ -156,7 +156,7 @@ def _upstream(node: Node, recipe_dir: Path) -> Upstream:
 
 
 def _components(node: Node) -> tuple[Component, ...]:
-    """name -> a directory of the Debian source package's debian tarball (debian/...), made a second orig tarball."""
+    """name -> {from: a directory of the Debian source package's debian tarball (debian/...), copyright, license}."""
     if not isinstance(node.value, dict) or not node.value:
         raise node.error(f"upstream.components must be a non-empty mapping, not {_type(node.value)}")
     out = []
@@ -165,11 +165,14 @@ def _components(node: Node) -> tuple[Component, ...]:
         if not COMPONENT.fullmatch(str(name)):
             raise value.error(f"component name '{name}' is not valid: dpkg-source takes letters, digits and '-' "
                               f"(it names the tarball <source>_<version>.orig-{name}.tar.xz and its directory)")
-        path = _relpath(value, what)
+        m = _mapping(value, what, {"from": True, "copyright": True, "license": False})
+        path = _relpath(m["from"], f"{what}.from")
         if path.split("/", 1)[0] != "debian" or path.rstrip("/") == "debian":
-            raise value.error(f"{what} '{path}' must be a directory under debian/ of the Debian source package "
-                              f"(where Debian carries code its orig tarball lacks)")
-        out.append(Component(str(name), path.rstrip("/"), value.line))
+            raise m["from"].error(f"{what}.from '{path}' must be a directory under debian/ of the Debian source "
+                                  f"package (where Debian carries code its orig tarball lacks)")
+        out.append(Component(str(name), path.rstrip("/"), value.line, _str(m["copyright"], f"{what}.copyright",
+                                                                             lines=True),
+                             _license(m["license"]) if "license" in m else ""))
     return tuple(out)
 
 
