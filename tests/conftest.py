@@ -25,6 +25,21 @@ def run_cli(*args, cwd=None, env=None):
                           capture_output=True, text=True, env={**os.environ, **(env or {})})
 
 
+CHROOT_BUILD = ROOT / "tools/chroot-build"
+
+
+def heavy_tree(tmp_path, recipe: str, name: str, suite: str) -> tuple[Path, Path]:
+    """recipes/RECIPE.yaml's tree generated and a SUITE root with its Build-Depends set up (tools/chroot-build),
+    both kept in $DEBFORGE_HEAVY_DIR/NAME when it is set, so that a build of hours spans sittings: (base, tree)."""
+    base = (Path(os.environ["DEBFORGE_HEAVY_DIR"]) if os.environ.get("DEBFORGE_HEAVY_DIR") else tmp_path) / name
+    gen = subprocess.run([ROOT / ".venv/bin/debforge", "generate", ROOT / f"recipes/{recipe}.yaml", "-o",
+                          base / "gen"], capture_output=True, text=True)
+    assert gen.returncode == 0, gen.stderr[-3000:]
+    tree = Path(gen.stdout.strip().splitlines()[-1])
+    subprocess.run([CHROOT_BUILD, "setup", base, tree, suite], check=True, capture_output=True)
+    return base, tree
+
+
 def pytest_collection_modifyitems(config, items):
     if os.environ.get("DEBFORGE_HEAVY"):
         return

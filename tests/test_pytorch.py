@@ -10,7 +10,7 @@ from collections import Counter
 
 import pytest
 
-from conftest import ROOT, configure, extract, run_cli
+from conftest import CHROOT_BUILD, ROOT, configure, extract, heavy_tree, run_cli
 from debforge import frontends, upstream
 from debforge.backends import ninja
 from debforge.plan import make_plan
@@ -265,6 +265,26 @@ def test_c10_debs_build_lintian_clean(tmp_path):
     pcs = {p.name: p.read_text() for p in (dev / f"usr/lib/{triplet}/pkgconfig").iterdir()}
     assert set(pcs) == {"c10.pc"} and "Libs: -lc10\n" in pcs["c10.pc"]
     assert "debforge: lintian: 0 errors, 0 warnings" in proc.stderr
+
+
+@pytest.mark.heavy
+def test_torch_cpu_links_and_upstreams_tests_pass_in_trixie(tmp_path):
+    """libtorch_cpu at the generic level, built whole in a trixie root with the generated Build-Depends
+    (tools/chroot-build): 1187 compiles, torchgen's steps, the link under -z defs over libc10; then upstream's C++
+    tests (c10's, ATen's CPU tests, the C++ frontend's) built and run against it (debian/debforge/run-tests, as
+    dh_auto_test runs them). About 2.5 hours on 2 cores: with DEBFORGE_HEAVY_DIR set, the tree, root and objects
+    stay in $DEBFORGE_HEAVY_DIR/torch and a rerun resumes where an interrupted one stopped."""
+    base, tree = heavy_tree(tmp_path, "pytorch", "torch", "trixie")
+    build = subprocess.run([CHROOT_BUILD, "run", base, tree, "torch_cpu@generic", "tests@generic"],
+                           capture_output=True, text=True)
+    log = (base / "build.log").read_text().rsplit("\n=== ", 1)[-1]   # this run's part
+    assert build.returncode == 0, "\n".join(re.findall(r"^FAILED: .*(?:\n.*){0,8}", log, re.M))[-6000:]
+    lib = tree / "obj-debforge/generic/libtorch_cpu.so.2.6.0"
+    dynamic = subprocess.run(["readelf", "-d", lib], capture_output=True, text=True, check=True).stdout
+    assert "[libc10.so.2.6]" in dynamic and "[libtorch_cpu.so.2.6]" in dynamic
+    tests = subprocess.run(["chroot", base / "root", "sh", "-c", f"cd {tree} && sh debian/debforge/run-tests build "
+                            "debian/debforge/build-amd64.ninja 2 generic"], capture_output=True, text=True)
+    assert "debforge tests: generic (build): 72 passed, 0 failed" in tests.stdout, tests.stdout[-6000:]
 
 
 def test_the_level_bench_checks_both_copies_and_reads_atens_capability(tmp_path):

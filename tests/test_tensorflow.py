@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 import testbed
-from conftest import ROOT, configure, cpu_runs, extract, run_cli
+from conftest import CHROOT_BUILD, ROOT, configure, cpu_runs, extract, heavy_tree, run_cli
 from debforge import frontends, upstream
 from debforge.backends import debian, ninja
 from debforge.drivers import sbuild
@@ -407,28 +407,13 @@ def test_framework_at_three_levels_selectively_in_sbuild_lintian_clean(tmp_path)
         assert list(extract(debs[pkg], tmp_path / pkg).glob(f"usr/lib/*/{sub}libtensorflow_framework.so.2.14.1"))
 
 
-CHROOT_BUILD = ROOT / "tools/chroot-build"
-
-
-def recipe_in_sid_root(tmp_path):
-    """The recipe's tree generated and a sid root with its Build-Depends set up (tools/chroot-build), both kept in
-    $DEBFORGE_HEAVY_DIR/tf when it is set, so that a build spans sittings: (base, tree)."""
-    base = (Path(os.environ["DEBFORGE_HEAVY_DIR"]) if os.environ.get("DEBFORGE_HEAVY_DIR") else tmp_path) / "tf"
-    gen = subprocess.run([ROOT / ".venv/bin/debforge", "generate", ROOT / "recipes/tensorflow.yaml", "-o",
-                          base / "gen"], capture_output=True, text=True)
-    assert gen.returncode == 0, gen.stderr[-3000:]
-    tree = base / "gen/tensorflow-2.14.1+dfsg"
-    subprocess.run([CHROOT_BUILD, "setup", base, tree, "sid"], check=True, capture_output=True)
-    return base, tree
-
-
 @pytest.mark.heavy
 def test_c_api_links_over_the_framework_and_upstreams_tests_pass_in_sid(tmp_path):
     """libtensorflow_framework.so.2 and libtensorflow.so.2 at the generic level, built whole in a sid root with the
     generated Build-Depends (tools/chroot-build), and upstream's 12 C API tests built and run against them
     (debian/debforge/run-tests, as dh_auto_test runs them). Hours on 2 cores: with DEBFORGE_HEAVY_DIR set, the
     tree, root and objects stay in $DEBFORGE_HEAVY_DIR/tf and a rerun resumes where an interrupted one stopped."""
-    base, tree = recipe_in_sid_root(tmp_path)
+    base, tree = heavy_tree(tmp_path, "tensorflow", "tf", "sid")
     libs = [f"obj-debforge/generic/lib{name}.so.2.14.1" for name in ("tensorflow_framework", "tensorflow")]
     build = subprocess.run([CHROOT_BUILD, "run", base, tree, *libs, "tests@generic"], capture_output=True, text=True)
     log = (base / "build.log").read_text().rsplit("\n=== ", 1)[-1]   # this run's part
@@ -455,7 +440,7 @@ def test_c_api_packages_at_three_levels_lintian_clean_and_autopkgtests_pass(tmp_
     this CPU runs and sid's lintian without errors or warnings; then the autopkgtests on the installed packages in
     a sid testbed: upstream's tests built against libtensorflow-dev, every function its C headers declare linked
     (c-headers-link), the c-api-graph consumer program and the hwcaps dispatch check, each level forced in turn. Hours on 2 cores; run it again after an interruption."""
-    base, tree = recipe_in_sid_root(tmp_path)
+    base, tree = heavy_tree(tmp_path, "tensorflow", "tf", "sid")
     package = subprocess.run([CHROOT_BUILD, "package", base, tree], capture_output=True, text=True)
     sitting = (base / "build.log").read_text().rsplit("\n=== ", 1)[-1]
     assert "lintian (the root's): exit 0, 0 errors, 0 warnings" in package.stdout, \
