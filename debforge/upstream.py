@@ -265,13 +265,12 @@ def component_orig(recipe: Recipe, comp: Component, dest: Path, scratch: Path, l
     """dest (<source>_<version>.orig-<name>.tar.xz): comp.path of the Debian source package's debian tarball, as
     a reproducible tarball whose top directory is the component's name."""
     debian_tar = fetch_debian_tarball(recipe.upstream.debian, recipe.upstream.suite, recipe.version, log)
-    where = DebforgeError(f"{debian_tar.name} has no directory {comp.path}", str(recipe.path), comp.line,
-                          hint=f"list its directories: tar tf {debian_tar} | grep '/$'")
     unpack(debian_tar, scratch / "debian")   # its one top directory, debian/, stripped
     root = (scratch / "debian").resolve()
     src = (root / comp.path.split("/", 1)[1]).resolve()   # debian/kineto may be a link to debian/kineto-<commit>
     if not src.is_dir() or src == root or not src.is_relative_to(root):
-        raise where
+        raise DebforgeError(f"{debian_tar.name} has no directory {comp.path}", str(recipe.path), comp.line,
+                            hint=f"list its directories: tar tf {debian_tar} | grep '/$'")
     tar_directory(src, dest, comp.name, newest_mtime(src))
 
 
