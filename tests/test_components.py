@@ -181,3 +181,24 @@ def test_components_need_a_debian_source_package(tmp_path):
     proc = run_cli("generate", path, "-o", tmp_path / "out")
     assert proc.returncode == 2 and "twolibs.yaml:3: error: 'components' only applies to upstream.debian" in \
         proc.stderr, proc.stderr
+
+
+def test_the_newest_cached_revision_of_the_debian_tarball_is_used(tmp_path, monkeypatch):
+    """Revisions sort as Debian versions (-10 after -9), and a cached copy that no longer has its recorded sha256
+    is refused and removed (the next run downloads it anew)."""
+    from debforge import upstream
+    from debforge.core.errors import DebforgeError
+    monkeypatch.setattr(upstream, "CACHE", tmp_path)
+    monkeypatch.setattr(upstream, "debian_releases", lambda *a: pytest.fail("the index was read"))
+    cache = tmp_path / "orig/trixie"
+    cache.mkdir(parents=True)
+    for rev in ("9", "10", "2"):
+        path = cache / f"pkg_1.0-{rev}.debian.tar.xz"
+        path.write_bytes(rev.encode())
+        (cache / f"{path.name}.sha256").write_text(hashlib.sha256(rev.encode()).hexdigest() + "\n")
+    (cache / "pkg_1.0.orig.tar.xz").write_bytes(b"orig")   # not a debian tarball
+    assert upstream.fetch_debian_tarball("pkg", "trixie", "1.0").name == "pkg_1.0-10.debian.tar.xz"
+    (cache / "pkg_1.0-10.debian.tar.xz").write_bytes(b"changed")
+    with pytest.raises(DebforgeError, match="does not match the signed index"):
+        upstream.fetch_debian_tarball("pkg", "trixie", "1.0")
+    assert upstream.fetch_debian_tarball("pkg", "trixie", "1.0").name == "pkg_1.0-9.debian.tar.xz"
