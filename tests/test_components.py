@@ -13,6 +13,8 @@ import pytest
 from test_build_profiles import write_recipe
 
 from conftest import FIXTURES, run_cli, snapshot
+from debforge import upstream
+from debforge.core.errors import DebforgeError
 
 TREE = FIXTURES / "profiles"
 DEBIAN_DIR = "debian/vendored-1a2b"
@@ -186,8 +188,6 @@ def test_components_need_a_debian_source_package(tmp_path):
 def test_the_newest_cached_revision_of_the_debian_tarball_is_used(tmp_path, monkeypatch):
     """Revisions sort as Debian versions (-10 after -9), and a cached copy that no longer has its recorded sha256
     is refused and removed (the next run downloads it anew)."""
-    from debforge import upstream
-    from debforge.core.errors import DebforgeError
     monkeypatch.setattr(upstream, "CACHE", tmp_path)
     monkeypatch.setattr(upstream, "debian_releases", lambda *a: pytest.fail("the index was read"))
     cache = tmp_path / "orig/trixie"
