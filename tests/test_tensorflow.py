@@ -64,7 +64,7 @@ def dry_run(r, plan, tree):
     return dry.returncode, int(last.split("/")[1].split("]")[0]), dry.stdout[-2000:] + dry.stderr
 
 
-TF_NINJA = "f74ccdd5627617d00b60c23c91ceafd65f982ec4c7edaccaef121e003a59fcd7"
+TF_NINJA = "c7cf56319a794c165f38751cec06fb7a3dcca1c5d68c3fd6129459a12dc53fb6"
 
 
 @pytest.fixture(scope="module")
@@ -410,7 +410,7 @@ def test_framework_at_three_levels_selectively_in_sbuild_lintian_clean(tmp_path)
 @pytest.mark.heavy
 def test_c_api_links_over_the_framework_and_upstreams_tests_pass_in_sid(tmp_path):
     """libtensorflow_framework.so.2 and libtensorflow.so.2 at the generic level, built whole in a sid root with the
-    generated Build-Depends (tools/chroot-build), and upstream's 12 C API tests built and run against them
+    generated Build-Depends (tools/chroot-build), and upstream's C API tests (10 run, the others left out by the recipe with their reasons) built and run against them
     (debian/debforge/run-tests, as dh_auto_test runs them). Hours on 2 cores: with DEBFORGE_HEAVY_DIR set, the
     tree, root and objects stay in $DEBFORGE_HEAVY_DIR/tf and a rerun resumes where an interrupted one stopped."""
     base, tree = heavy_tree(tmp_path, "tensorflow", "tf", "sid")
@@ -422,7 +422,7 @@ def test_c_api_links_over_the_framework_and_upstreams_tests_pass_in_sid(tmp_path
     assert "[libtensorflow_framework.so.2]" in dynamic and "[libtensorflow.so.2]" in dynamic
     tests = subprocess.run(["chroot", base / "root", "sh", "-c", f"cd {tree} && sh debian/debforge/run-tests build "
                             "debian/debforge/build-amd64.ninja 2 generic"], capture_output=True, text=True)
-    assert "debforge tests: generic (build): 12 passed, 0 failed" in tests.stdout, tests.stdout[-6000:]
+    assert "debforge tests: generic (build): 10 passed, 0 failed" in tests.stdout, tests.stdout[-6000:]
     assert tests.returncode == 0, tests.stderr[-3000:]
 
 
@@ -436,7 +436,7 @@ def test_c_api_packages_at_three_levels_lintian_clean_and_autopkgtests_pass(tmp_
     """Issue 17's packages: dpkg-buildpackage in the sid root (tools/chroot-build package: resumes the objects of
     test_c_api_links_over_the_framework_and_upstreams_tests_pass_in_sid) makes libtensorflow2 and
     libtensorflow-framework2 (meta, -generic, -avx2, -avx512: the recipe's 411 + 6 level-sensitive TUs again at
-    x86-64-v3 and v4), libtensorflow-dev and tensorflow-src, with upstream's 12 C API tests passing at each level
+    x86-64-v3 and v4), libtensorflow-dev and tensorflow-src, with upstream's C API tests (10 run, the others left out by the recipe with their reasons) passing at each level
     this CPU runs and sid's lintian without errors or warnings; then the autopkgtests on the installed packages in
     a sid testbed: upstream's tests built against libtensorflow-dev, every function its C headers declare linked
     (c-headers-link), the c-api-graph consumer program and the hwcaps dispatch check, each level forced in turn. Hours on 2 cores; run it again after an interruption."""
@@ -446,7 +446,7 @@ def test_c_api_packages_at_three_levels_lintian_clean_and_autopkgtests_pass(tmp_
     assert "lintian (the root's): exit 0, 0 errors, 0 warnings" in package.stdout, \
         package.stdout + package.stderr + "\n".join(re.findall(r"^FAILED: .*(?:\n.*){0,8}", sitting, re.M))[-6000:]
     for level in ("generic", "x86-64-v3", "x86-64-v4"):
-        assert (f"debforge tests: {level} (build): 12 passed, 0 failed" if cpu_runs(level) else
+        assert (f"debforge tests: {level} (build): 10 passed, 0 failed" if cpu_runs(level) else
                 f"debforge tests: {level}: SKIPPED: this CPU does not support {level}") in sitting, sitting[-6000:]
     debs = {p.name.split("_")[0]: p for p in (base / "debs").glob("*.deb") if "-dbgsym_" not in p.name}
     assert set(debs) == C_API_DEBS
@@ -464,7 +464,7 @@ def test_c_api_packages_at_three_levels_lintian_clean_and_autopkgtests_pass(tmp_
     assert passed == ["hwcaps", "upstream-tests", "c-headers-link", "c-api-graph"], test.stdout[-3000:]
     for level in ("generic", "x86-64-v3", "x86-64-v4"):
         if cpu_runs(level):
-            assert f"debforge tests: {level} (installed): 12 passed, 0 failed" in test.stdout, test.stdout[-6000:]
+            assert f"debforge tests: {level} (installed): 10 passed, 0 failed" in test.stdout, test.stdout[-6000:]
 
 
 def test_the_level_bench_checks_the_copy_and_compares_outputs(tmp_path):
