@@ -413,8 +413,9 @@ def test_framework_at_three_levels_selectively_in_sbuild_lintian_clean(tmp_path)
 def test_c_api_links_over_the_framework_and_upstreams_tests_pass_in_sid(tmp_path):
     """libtensorflow_framework.so.2 and libtensorflow.so.2 at the generic level, built whole in a sid root with the
     generated Build-Depends (tools/chroot-build), and upstream's C API tests (10 run, the others left out by the
-    recipe with their reasons) built and run against them (debian/debforge/run-tests, as dh_auto_test runs them). Hours on 2 cores: with DEBFORGE_HEAVY_DIR set, the
-    tree, root and objects stay in $DEBFORGE_HEAVY_DIR/tf and a rerun resumes where an interrupted one stopped."""
+    recipe with their reasons) built and run against them (debian/debforge/run-tests, as dh_auto_test runs them).
+    Hours on 2 cores: with DEBFORGE_HEAVY_DIR set, the tree, root and objects stay in $DEBFORGE_HEAVY_DIR/tf and a
+    rerun resumes where an interrupted one stopped."""
     base, tree = heavy_tree(tmp_path, "tensorflow", "tf", "sid")
     libs = [f"obj-debforge/generic/lib{name}.so.2.14.1" for name in ("tensorflow_framework", "tensorflow")]
     build = subprocess.run([CHROOT_BUILD, "run", base, tree, *libs, "tests@generic"], capture_output=True, text=True)
@@ -439,10 +440,11 @@ def test_c_api_packages_at_three_levels_lintian_clean_and_autopkgtests_pass(tmp_
     test_c_api_links_over_the_framework_and_upstreams_tests_pass_in_sid) makes libtensorflow2 and
     libtensorflow-framework2 (meta, -generic, -avx2, -avx512: the recipe's 411 + 6 level-sensitive TUs again at
     x86-64-v3 and v4), libtensorflow-dev and tensorflow-src, with upstream's C API tests (10 run, the others left
-    out by the recipe with their reasons) passing at each level
-    this CPU runs and sid's lintian without errors or warnings; then the autopkgtests on the installed packages in
-    a sid testbed: upstream's tests built against libtensorflow-dev, every function its C headers declare linked
-    (c-headers-link), the c-api-graph consumer program and the hwcaps dispatch check, each level forced in turn. Hours on 2 cores; run it again after an interruption."""
+    out by the recipe with their reasons) passing at each level this CPU runs and sid's lintian without errors or
+    warnings; then the autopkgtests on the installed packages in a sid testbed: upstream's tests built against
+    libtensorflow-dev, every function its C headers declare linked (c-headers-link), the c-api-graph consumer
+    program and the hwcaps dispatch check, each level forced in turn. Hours on 2 cores; run it again after an
+    interruption."""
     base, tree = heavy_tree(tmp_path, "tensorflow", "tf", "sid")
     package = subprocess.run([CHROOT_BUILD, "package", base, tree], capture_output=True, text=True)
     sitting = (base / "build.log").read_text().rsplit("\n=== ", 1)[-1]
