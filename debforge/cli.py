@@ -142,8 +142,8 @@ def cmd_build(args) -> int:
         args.recipe, args.sbuild = args.sbuild, sbuild.DEFAULT_SUITE  # `--sbuild RECIPE`: the suite was left out
     if args.recipe is None:
         raise DebforgeError("build needs a RECIPE", hint="debforge build [--sbuild [SUITE]] RECIPE")
-    if (args.refresh_chroot or args.check_reproducible is not None) and not args.sbuild:
-        raise DebforgeError("--refresh-chroot and --[no-]check-reproducible need --sbuild")
+    if (args.refresh_chroot or args.check_reproducible is not None or args.compiler_cache) and not args.sbuild:
+        raise DebforgeError("--refresh-chroot, --[no-]check-reproducible and --compiler-cache need --sbuild")
     if args.sbuild:
         sbuild.preflight()  # before any work
     if args.flavor and args.sbuild:
@@ -156,7 +156,8 @@ def cmd_build(args) -> int:
     libraries = {generic_name(p): p for p in recipe.packages}   # the packages whose symbols files are recorded
     if args.sbuild:
         return sbuild.build_and_check(tree, recipe, libraries, args.sbuild, args.refresh_chroot,
-                                      not args.no_lintian, args.check_reproducible is not False, log, profiles)
+                                      not args.no_lintian, args.check_reproducible is not False, log, profiles,
+                                      args.compiler_cache and args.compiler_cache.resolve())
     try:
         changes = dpkg.dpkg_buildpackage(tree, log, profiles)
     except DebforgeError as exc:   # a link that misses an external's library: say which, and the recipe key
@@ -295,6 +296,11 @@ def _generate_and_build(sub) -> None:
                             help="with --sbuild: make the cached chroot tarball anew with mmdebstrap")
             sp.add_argument("--check-reproducible", action=argparse.BooleanOptionalAction,
                             help="with --sbuild: build a second time and require identical .debs (default: on)")
+            sp.add_argument("--compiler-cache", metavar="DIR", type=Path,
+                            help="with --sbuild: compile through ccache kept in DIR (made private to you), so that "
+                                 "a build too long for one sitting, run again after an interruption, reuses the "
+                                 "compiles the last run finished; the reproducibility build compiles everything "
+                                 "again (--no-check-reproducible for builds of hours)")
         sp.set_defaults(func=func)
 
 

@@ -21,7 +21,7 @@ from debian.deb822 import Release
 from ..core.errors import DebforgeError
 from ..recipe.model import BinaryPackage, Recipe
 from ..upstream import CACHE, debian_mirror
-from . import checks, dpkg
+from . import ccache, checks, dpkg
 
 DEFAULT_SUITE = "trixie"
 CHROOTS = CACHE / "sbuild"
@@ -188,9 +188,10 @@ def lintian_output(build_log: str) -> list[str] | None:
 
 
 def build(dsc: Path, dist: str, tarball: Path, outdir: Path, run_lintian: bool = True, log=print,
-          profiles: list[str] = ()) -> Result:
+          profiles: list[str] = (), compiler_cache: Path | None = None) -> Result:
     """sbuild DSC in the chroot TARBALL; binaries, .changes and the build log go to OUTDIR. DIST is the changelog's
-    distribution, for the .changes (the chroot's suite is a separate choice)."""
+    distribution, for the .changes (the chroot's suite is a separate choice). With COMPILER_CACHE (a directory),
+    compiles go through ccache kept there (drivers/ccache.py)."""
     dsc, outdir = dsc.resolve(), outdir.resolve()  # sbuild runs du on the results from another directory
     outdir.mkdir(parents=True, exist_ok=True)
     name, version = dsc.stem.split("_", 1)
@@ -201,11 +202,20 @@ def build(dsc: Path, dist: str, tarball: Path, outdir: Path, run_lintian: bool =
            f"--build-dir={outdir}", f"--build-path={BUILD_PATH}", f"--jobs={dpkg.jobs(str(os.cpu_count() or 1))}",
            "--no-run-piuparts", "--no-run-autopkgtest", *[f"--profiles={','.join(profiles)}"] * bool(profiles)]
     cmd += ["--run-lintian", *(f"--lintian-opt={o}" for o in LINTIAN_OPTS)] if run_lintian else ["--no-run-lintian"]
+    env = dict(os.environ)
+    if compiler_cache:
+        cmd += ccache.sbuild_options()
+        uid = os.getuid()
+        namespace_root = subid_range("/etc/subuid", pwd.getpwuid(uid).pw_name, uid)[0]   # preflight checked it
+        cache = ccache.prepare(compiler_cache, namespace_root)
+        env["SBUILD_CONFIG"] = str(ccache.sbuild_config(cache, outdir / f"{name}_{version}.sbuildrc"))
+        log(f"debforge: compiles go through ccache in {compiler_cache}: a build run again after an interruption "
+            "reuses those the last run finished")
     for stale in (build_log, changes):  # of an earlier build: never mistake them for this one's
         stale.unlink(missing_ok=True)
     log(f"debforge: sbuild {dsc.name} in {tarball.name} (log: {build_log})")
     started = time.monotonic()
-    proc = subprocess.Popen([*cmd, str(dsc)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen([*cmd, str(dsc)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     prev, recent = "", collections.deque(maxlen=8)
     for line in proc.stdout:
         recent.append(line.rstrip())
@@ -217,6 +227,10 @@ def build(dsc: Path, dist: str, tarball: Path, outdir: Path, run_lintian: bool =
     rc = proc.wait()
     # an sbuild that stops before it opens its log (bad options) says why only on its output
     text = build_log.read_text(errors="replace") if build_log.exists() else "\n".join(recent)
+    if compiler_cache:
+        reused = ccache.summary(text)
+        log(f"debforge: {reused}" if reused and any(cache.iterdir()) else
+            f"debforge: warning: the compiler cache {compiler_cache} was not used (see the build log)")
     if rc != 0 or not changes.is_file():
         stage = next((ln.split(":", 1)[1].strip() for ln in text.splitlines() if ln.startswith("Fail-Stage:")), None)
         raise DebforgeError(f"sbuild failed (exit {rc}{', stage ' + stage if stage else ''}); the source package "
@@ -227,15 +241,17 @@ def build(dsc: Path, dist: str, tarball: Path, outdir: Path, run_lintian: bool =
 
 
 def build_and_check(tree: Path, recipe: Recipe, libraries: dict[str, BinaryPackage], suite: str, refresh: bool,
-                    run_lintian: bool, reproducible: bool, log=print, profiles: list[str] = ()) -> int:
+                    run_lintian: bool, reproducible: bool, log=print, profiles: list[str] = (),
+                    compiler_cache: Path | None = None) -> int:
     """`debforge build --sbuild`: source package, chroot, sbuild, then the checks. Returns 0 when lintian (no error
     or warning), blhc and, if asked, a second build (identical .debs) all pass, else 1; a build that cannot run or
     fails raises DebforgeError. The symbols files of `libraries` (package name -> the recipe's package) are recorded
-    from the first build's .debs, as after dpkg-buildpackage."""
+    from the first build's .debs, as after dpkg-buildpackage. COMPILER_CACHE serves the first build only: the
+    second compiles everything again, or it would not test that compiles are reproducible."""
     dsc = source_package(tree, log)
     tarball = chroot(suite, host_arch(), refresh, log)
     dist = recipe.distribution
-    first = build(dsc, dist, tarball, tree.parent, run_lintian, log, profiles)
+    first = build(dsc, dist, tarball, tree.parent, run_lintian, log, profiles, compiler_cache)
     for deb in dpkg.debs_of(first.changes):
         log(f"  built {deb.name}")
     for note in dpkg.record_symbols(first.changes, recipe, libraries):
