@@ -290,6 +290,8 @@ class Recipe:
     level_sensitive: tuple[LevelGlob, ...] | None = None
     # (list file, line, upstream version) when the list says which version measure-levels measured
     level_sensitive_for: tuple[str, int, str] | None = None
+    # dpkg-buildflags' maintainer settings, (FLAG, STRIP/APPEND/PREPEND, options): DEB_<FLAG>_MAINT_<OP> in rules
+    buildflags: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
     tests: Tests | None = None   # upstream's tests run at build time and as an autopkgtest
     consumer_tests: tuple[ConsumerTest, ...] = ()   # the recipe's own programs, run as autopkgtests
     # binary package (or "source") -> (lintian tag with its context, the reason): debian/<pkg>.lintian-overrides

@@ -131,8 +131,13 @@ TOP_KEYS = {
     "description": True, "frontend": True, "architectures": False, "isa-levels": False, "packages": True,
     "dev": True, "externals": False, "config": False, "distribution": False, "closes": False, "bazel": False,
     "flavors": False, "tools": False, "python-requirements": False, "patches": False, "leave-out": False,
-    "rule-outputs": False, "level-sensitive": False, "tests": False, "consumer-tests": False, "lintian-overrides": False, "known-cuts": False,
+    "rule-outputs": False, "level-sensitive": False, "tests": False, "consumer-tests": False,
+    "lintian-overrides": False, "known-cuts": False, "buildflags": False,
 }
+BUILDFLAGS = ("CPPFLAGS", "CFLAGS", "CXXFLAGS", "LDFLAGS")   # those debian/rules hands to the ninja file
+BUILDFLAG_OPS = ("strip", "append", "prepend")
+# one compiler or linker option: no spaces, quotes or make/shell syntax (it is written into debian/rules)
+BUILDFLAG = re.compile(r"-[A-Za-z0-9][A-Za-z0-9_=,.+:/-]*")
 # a tag, then its context: words, a glob, or a file in brackets as lintian points it out ([usr/lib/*/libfoo.a])
 LINTIAN_TAG = re.compile(r"[a-z0-9][a-z0-9+.-]*(?: \S[^\n]*)?")
 
@@ -508,6 +513,30 @@ def _config(node: Node) -> Config:
                   compile_memory=_compile_memory(m["compile-memory"]) if "compile-memory" in m else {})
 
 
+def _buildflags(node: Node) -> tuple[tuple[str, str, tuple[str, ...]], ...]:
+    """FLAG -> {strip, append, prepend: [option, ...]}: dpkg-buildflags' maintainer settings
+    (DEB_<FLAG>_MAINT_<OP>), as (FLAG, OP, options) in the recipe's order."""
+    if not isinstance(node.value, dict):
+        raise node.error(f"buildflags must be a mapping of flag ({', '.join(BUILDFLAGS)}) -> strip/append/prepend, "
+                         f"not {_type(node.value)}")
+    out = []
+    for flag, fnode in node.value.items():
+        if flag not in BUILDFLAGS:
+            raise fnode.error(f"buildflags: '{flag}' is not a flag debian/rules hands to the build",
+                              f"one of {', '.join(BUILDFLAGS)}")
+        ops = _mapping(fnode, f"buildflags.{flag}", dict.fromkeys(BUILDFLAG_OPS, False))
+        for op, onode in ops.items():
+            options = tuple(_str(n, f"buildflags.{flag}.{op} entry", BUILDFLAG, "one option such as -g1")
+                            for n in _list(onode, f"buildflags.{flag}.{op}"))
+            problem = confine.option_problem(list(options), system=True)
+            if problem:
+                raise onode.error(f"buildflags.{flag}.{op}: {problem[0]} {problem[1]}",
+                                  "options may name directories of the tree or, absolute, under /usr")
+            if options:
+                out.append((flag, op.upper(), options))
+    return tuple(out)
+
+
 def _compile_memory(node: Node) -> dict[str, int]:
     """source glob -> the compiler's peak RSS on it, in MiB; "default" for every other source."""
     if not isinstance(node.value, dict):
@@ -627,6 +656,7 @@ def load_recipe(path: str | Path) -> Recipe:
         known_cuts=_known_cuts(top["known-cuts"], path.parent) if "known-cuts" in top else (),
         rule_outputs=_rule_outputs(top["rule-outputs"], path.parent) if "rule-outputs" in top else {},
         level_sensitive=sensitive, level_sensitive_for=measured_for,
+        buildflags=_buildflags(top["buildflags"]) if "buildflags" in top else (),
         tests=_tests(top["tests"], levels, [lib.name for p in packages for lib in p.libraries])
         if "tests" in top else None,
         consumer_tests=_consumer_tests(top["consumer-tests"], path.parent,

@@ -112,6 +112,7 @@ def render(recipe: Recipe, plans: dict[str, Plan], root: Path, timestamp: int,
                      if plan.tests},
         test_groups={g: pkgs for plan in plans.values() for g, pkgs in ninja.test_groups(plan).items()},
         runpath_dirs=sorted({d for dirs in runpaths.values() for d in dirs}),
+        buildflags=recipe.buildflags,
     ), EXECUTABLE)
     github = re.match(r"https?://github\.com/([^/]+/[^/#?]+)", recipe.homepage)
     if github:

@@ -48,6 +48,7 @@ def render(recipe: Recipe, flavor: Flavor, plans: dict[str, Plan], upstream: Pat
         toolkit=escape.Make(flavor.rules_toolkit.replace("@PROFILE@", flavor.profile(recipe.source))),
         pools=pools.script_args(recipe.config.compile_memory),
         shlibs=_shlibs(recipe, flavor),
+        buildflags=recipe.buildflags,
     ), EXECUTABLE)
     files["debforge/unpack-source"] = (SCRIPTS.get_template("unpack-source.sh").render(), EXECUTABLE)
     files[f"{PATCHES}/series"] = ("".join(f"{p.name}\n" for p in spec.patches), REGULAR)
