@@ -2,6 +2,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -38,6 +39,20 @@ def heavy_tree(tmp_path, recipe: str, name: str, suite: str) -> tuple[Path, Path
     tree = Path(gen.stdout.strip().splitlines()[-1])
     subprocess.run([CHROOT_BUILD, "setup", base, tree, suite], check=True, capture_output=True)
     return base, tree
+
+
+def heavy_sbuild(recipe: str, name: str, suite: str) -> tuple[subprocess.CompletedProcess, Path]:
+    """`debforge build --sbuild SUITE recipes/RECIPE.yaml` into $DEBFORGE_HEAVY_DIR/NAME/sbuild, compiling through
+    the compiler cache $DEBFORGE_HEAVY_DIR/NAME-ccache, so that a build of hours run again after an interruption
+    reuses the compiles the stopped one finished (without DEBFORGE_HEAVY_DIR: a fresh cache in /var/tmp, which
+    sbuild's chroot root can reach). No reproducibility build: it would compile everything again. Returns the
+    command's result and the output directory."""
+    heavy = os.environ.get("DEBFORGE_HEAVY_DIR")
+    top = Path(heavy) if heavy else Path(tempfile.mkdtemp(prefix=f"debforge-heavy-{name}-", dir="/var/tmp"))
+    out = top / name / "sbuild"
+    proc = run_cli("build", "--sbuild", suite, ROOT / f"recipes/{recipe}.yaml", "-o", out, "--compiler-cache",
+                   top / f"{name}-ccache", "--no-check-reproducible")
+    return proc, out
 
 
 def pytest_collection_modifyitems(config, items):

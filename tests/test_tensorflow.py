@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 import testbed
-from conftest import CHROOT_BUILD, ROOT, configure, cpu_runs, extract, heavy_tree, run_cli
+from conftest import CHROOT_BUILD, ROOT, configure, cpu_runs, extract, heavy_sbuild, heavy_tree, run_cli
 from debforge import frontends, upstream
 from debforge.backends import debian, ninja
 from debforge.drivers import sbuild
@@ -434,33 +434,33 @@ C_API_DEBS = {f"{stem}{suffix}" for stem in ("libtensorflow2", "libtensorflow-fr
 
 
 @pytest.mark.heavy
-@pytest.mark.skipif(os.getuid() != 0, reason="chroot and bind mounts need root")
 def test_c_api_packages_at_three_levels_lintian_clean_and_autopkgtests_pass(tmp_path):
-    """Issue 17's packages: dpkg-buildpackage in the sid root (tools/chroot-build package: resumes the objects of
-    test_c_api_links_over_the_framework_and_upstreams_tests_pass_in_sid) makes libtensorflow2 and
+    """Issue 17's packages, built as a buildd builds them: `debforge build --sbuild sid` (a clean, offline sid
+    chroot; sid's lintian in it without errors or warnings; blhc on the log) makes libtensorflow2 and
     libtensorflow-framework2 (meta, -generic, -avx2, -avx512: the recipe's 411 + 6 level-sensitive TUs again at
     x86-64-v3 and v4), libtensorflow-dev and tensorflow-src, with upstream's C API tests (10 run, the others left
-    out by the recipe with their reasons) passing at each level this CPU runs and sid's lintian without errors or
-    warnings; then the autopkgtests on the installed packages in a sid testbed: upstream's tests built against
-    libtensorflow-dev, every function its C headers declare linked (c-headers-link), the c-api-graph consumer
-    program and the hwcaps dispatch check, each level forced in turn. Hours on 2 cores; run it again after an
-    interruption."""
-    base, tree = heavy_tree(tmp_path, "tensorflow", "tf", "sid")
-    package = subprocess.run([CHROOT_BUILD, "package", base, tree], capture_output=True, text=True)
-    sitting = (base / "build.log").read_text().rsplit("\n=== ", 1)[-1]
-    assert "lintian (the root's): exit 0, 0 errors, 0 warnings" in package.stdout, \
-        package.stdout + package.stderr + "\n".join(re.findall(r"^FAILED: .*(?:\n.*){0,8}", sitting, re.M))[-6000:]
+    out by the recipe with their reasons) passing in dh_auto_test at each level this CPU runs; then the
+    autopkgtests on the installed packages in a sid testbed: upstream's tests built against libtensorflow-dev,
+    every function its C headers declare linked (c-headers-link), the c-api-graph consumer program and the hwcaps
+    dispatch check, each level forced in turn. Hours on 2 cores: with DEBFORGE_HEAVY_DIR set, the compiler cache
+    stays in $DEBFORGE_HEAVY_DIR/tf-ccache and a rerun reuses what an interrupted one compiled."""
+    build, out = heavy_sbuild("tensorflow", "tf", "sid")
+    log = next(out.glob("tensorflow_*_amd64.build"), None)
+    text = log.read_text(errors="replace") if log else ""
+    assert build.returncode == 0, build.stderr[-3000:] + "\n".join(re.findall(r"^FAILED: .*(?:\n.*){0,8}", text,
+                                                                              re.M))[-6000:]
+    assert "debforge: lintian (sid's, in the chroot): 0 errors, 0 warnings" in build.stderr
+    assert "debforge: blhc: clean" in build.stderr
     for level in ("generic", "x86-64-v3", "x86-64-v4"):
         assert (f"debforge tests: {level} (build): 10 passed, 0 failed" if cpu_runs(level) else
-                f"debforge tests: {level}: SKIPPED: this CPU does not support {level}") in sitting, sitting[-6000:]
-    debs = {p.name.split("_")[0]: p for p in (base / "debs").glob("*.deb") if "-dbgsym_" not in p.name}
+                f"debforge tests: {level}: SKIPPED: this CPU does not support {level}") in text, text[-6000:]
+    debs = {p.name.split("_")[0]: p for p in out.glob("*.deb") if "-dbgsym_" not in p.name}
     assert set(debs) == C_API_DEBS
     for stem, so in (("libtensorflow2", "libtensorflow.so.2.14.1"),
                      ("libtensorflow-framework2", "libtensorflow_framework.so.2.14.1")):
         for suffix, sub in (("generic", ""), ("avx2", "glibc-hwcaps/x86-64-v3/"), ("avx512", "glibc-hwcaps/x86-64-v4/")):
             assert list(extract(debs[f"{stem}-{suffix}"], tmp_path / stem / suffix).glob(f"usr/lib/*/{sub}{so}"))
-    source = tmp_path / "source"   # the tree without its build directory (GBs of objects at three levels)
-    shutil.copytree(tree, source, symlinks=True, ignore=lambda d, names: ["obj-debforge"] if d == str(tree) else [])
+    source = next(p for p in out.iterdir() if p.is_dir() and (p / "debian/control").is_file())
     test = subprocess.run(["autopkgtest", "-B", *(str(debs[n]) for n in sorted(C_API_DEBS - {"tensorflow-src"})),
                            str(source), "--", "unshare", "--release", "sid", "--tarball",
                            str(testbed.tarball("sid", "amd64"))], capture_output=True, text=True)
