@@ -27,6 +27,17 @@ def supported(level: str) -> bool:
     return level == isa.GENERIC or f"  {level} (supported, searched)" in rtld.splitlines()
 
 
+def runnable(chosen: str = "") -> dict[str, str]:
+    """Level -> mask of the levels to measure: CHOSEN (comma-separated; e.g. generic,x86-64-v4 where only the v4
+    copies were built), or every level; those this CPU does not run are left out."""
+    every = masks()
+    names = [n for n in chosen.split(",") if n] or list(every)
+    unknown = [n for n in names if n not in every]
+    if unknown:
+        raise SystemExit(f"unknown level {', '.join(unknown)}: the levels are {', '.join(every)}")
+    return {n: every[n] for n in names if supported(n)}
+
+
 def run_at(args: list[str], level: str, mask: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     """ARGS run with LEVEL's mask; fails unless it exits 0 and every file it names on stderr as 'loaded PATH' is
     that level's copy (generic: none from glibc-hwcaps/)."""

@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from levels import ROOT, columns, header, masks, run_at, supported  # noqa: E402
+from levels import ROOT, columns, header, run_at, runnable  # noqa: E402
 
 # |copy - generic| <= TOLERANCE * max|generic| where not bit-identical: float32's epsilon is 1.2e-7; a sum of K
 # products reordered (K = 512 for MatMul, 576 for Conv2D, 1024 for Sum) moves by about sqrt(K) eps of its scale
@@ -52,12 +52,14 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--iters", type=int, default=20)
     ap.add_argument("--kernels", default="", help="comma-separated (default: every kernel of the program)")
+    ap.add_argument("--levels", default="", help="comma-separated copies to measure, generic first (default: every "
+                    "level this CPU runs; e.g. generic,x86-64-v4 where only those copies are installed)")
     ap.add_argument("--work", type=Path, default=None)
     args = ap.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="tf_capi_levels."))
     exe = build(work)
     kernels = [k for k in args.kernels.split(",") if k]
-    levels = {lvl: m for lvl, m in masks().items() if supported(lvl)}
+    levels = runnable(args.levels)
     best: dict[tuple[str, str, str], float] = {}
     for r in range(args.rounds):   # interleaved: every copy sees the machine's state of the moment
         for onednn in ("0", "1"):

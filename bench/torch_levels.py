@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from levels import ROOT, columns, header, masks, run_at, supported  # noqa: E402
+from levels import ROOT, columns, header, run_at, runnable  # noqa: E402
 
 # |copy - generic| <= TOLERANCE * max|generic| where not bit-identical: float32's epsilon is 1.2e-7; FMA contraction
 # and the vector width reorder sums of up to K = 576 products (conv2d: 64 channels x 3 x 3; matmul 512, sum 1024),
@@ -57,7 +57,7 @@ def measure(exe: Path, work: Path, args: argparse.Namespace) -> tuple[dict, dict
     """Best ms per (op, level) over interleaved rounds, ATen's capability per level, the levels run."""
     env = {"ATEN_CPU_CAPABILITY": args.aten_capability} if args.aten_capability else {}
     ops = [op for op in args.ops.split(",") if op]
-    levels = {lvl: m for lvl, m in masks().items() if supported(lvl)}
+    levels = runnable(args.levels)
     best: dict[tuple[str, str], float] = {}
     capability: dict[str, str] = {}
     for r in range(args.rounds):   # interleaved: every copy sees the machine's state of the moment
@@ -78,6 +78,8 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=1, help="ATen's intra-op threads (default 1: less noise)")
     ap.add_argument("--ops", default="", help="comma-separated (default: every op of the program)")
     ap.add_argument("--aten-capability", default="", help="ATEN_CPU_CAPABILITY for every run (default: the CPU's)")
+    ap.add_argument("--levels", default="", help="comma-separated copies to measure, generic first (default: every "
+                    "level this CPU runs; e.g. generic,x86-64-v4 where only those copies are installed)")
     ap.add_argument("--work", type=Path, default=None)
     args = ap.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="torch_levels."))

@@ -480,8 +480,12 @@ def test_the_level_bench_checks_the_copy_and_compares_outputs(tmp_path):
     sys.path.insert(0, str(ROOT / "bench"))
     import levels
     import tf_capi_levels as bench
-    assert bench.masks() == {"generic": "glibc.cpu.hwcaps=-AVX2", "x86-64-v3": "glibc.cpu.hwcaps=-AVX512F",
-                             "x86-64-v4": ""}
+    assert levels.masks() == {"generic": "glibc.cpu.hwcaps=-AVX2", "x86-64-v3": "glibc.cpu.hwcaps=-AVX512F",
+                              "x86-64-v4": ""}
+    # --levels: the copies built (only v4's, to bound what the levels buy), those the CPU runs
+    assert list(levels.runnable("generic,x86-64-v4")) == ["generic"] + ["x86-64-v4"] * cpu_runs("x86-64-v4")
+    with pytest.raises(SystemExit, match="unknown level x86-64-v9"):
+        levels.runnable("generic,x86-64-v9")
     fake = tmp_path / "prog"   # prints what tf_capi_levels.c prints, having "loaded" the v3 copy
     fake.write_text("#!/bin/sh\necho 'tanh 1.2500 00000000000000ff 4'\n"
                     "echo 'loaded /usr/lib/x86_64-linux-gnu/glibc-hwcaps/x86-64-v3/libtensorflow.so.2.14.1' >&2\n")
