@@ -42,6 +42,17 @@ add_executable(prog prog.cc)
 target_link_libraries(prog ho::optional)
 """
 
+WIDGET = """#include <widget/api.h>
+#include <stdio.h>
+int main(void) { printf("%d %d\\n", WIDGET_API, widget_version()); return 0; }
+"""
+WIDGET_CMAKE = """cmake_minimum_required(VERSION 3.16)
+project(consumer C)
+find_package(Widget 1.0 REQUIRED)
+add_executable(prog prog.c)
+target_link_libraries(prog ${WIDGET_LIBRARIES})
+"""
+
 
 @pytest.fixture(scope="module")
 def base(tmp_path_factory):
@@ -97,3 +108,21 @@ def test_a_header_only_target_is_used_through_pkg_config_and_cmake(base, tmp_pat
         out = root.run("sh", "-c", "cmake -S /tmp/c -B /tmp/b >/dev/null && cmake --build /tmp/b >/dev/null "
                                    "&& /tmp/b/prog")
         assert out.stdout == "42\n"
+
+
+def test_a_library_whose_headers_need_an_include_directory_and_a_define(base, tmp_path):
+    """tests/fixtures/interface: <widget/api.h> is installed in /usr/include/widget-1 and refuses to compile
+    without //api:api's define: the .pc file's Cflags and the CMake target (through WIDGET_LIBRARIES, as Torch's
+    users write ${TORCH_LIBRARIES}) give both."""
+    build = run_cli("build", ROOT / "tests/fixtures/interface/recipe.yaml", "-o", tmp_path / "out")
+    assert build.returncode == 0, build.stderr[-3000:]
+    with consumer(base, tmp_path / "root", tmp_path / "out/widget_1.0-1_amd64.changes",
+                  ("libwidget1", "libwidget1-generic", "libwidget-dev"),
+                  {"prog.c": WIDGET, "CMakeLists.txt": WIDGET_CMAKE}, ("cmake", "pkgconf", "gcc", "libc6-dev")) as root:
+        bare = root.run("sh", "-c", "cc -o /tmp/p0 /tmp/c/prog.c -lwidget", check=False)
+        assert bare.returncode != 0 and "widget/api.h" in bare.stderr
+        out = root.run("sh", "-c", "cc -o /tmp/p /tmp/c/prog.c $(pkg-config --cflags --libs widget) && /tmp/p")
+        assert out.stdout == "2 21\n"
+        out = root.run("sh", "-c", "cmake -S /tmp/c -B /tmp/b >/dev/null && cmake --build /tmp/b >/dev/null "
+                                   "&& /tmp/b/prog")
+        assert out.stdout == "2 21\n"

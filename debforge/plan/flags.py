@@ -86,20 +86,35 @@ class CompileFlags:
     def includes(self, targets: list[Target]) -> list[str]:
         """The include options of the targets' includes and strip_include_prefix, in their order."""
         includes: list[str] = ["-iquote", ".", "-iquote", GENDIR]
+        for option, path in self.include_dirs(targets):
+            # bazel's include directories (and strip_include_prefix's virtual one) hold the generated headers too
+            includes += [option, path, option, os.path.normpath(f"{GENDIR}/{path}")]
+        return includes
+
+    @staticmethod
+    def include_dirs(targets: list[Target]) -> list[tuple[str, str]]:
+        """(-isystem or -I, tree directory) of the targets' includes and strip_include_prefix, in their order."""
+        out = []
         for d in targets:
             pkg = split_label(d.label)[1]
-            for inc in d.attrs.get("includes", []):
-                path = os.path.normpath(os.path.join(pkg, inc))
-                includes += ["-isystem", path, "-isystem", f"{GENDIR}/{path}"]
+            out += [("-isystem", os.path.normpath(os.path.join(pkg, inc))) for inc in d.attrs.get("includes", [])]
             if "strip_include_prefix" in d.attrs:
                 strip = d.attrs["strip_include_prefix"]
-                base = strip.lstrip("/") if strip.startswith("/") else os.path.join(pkg, strip)
-                # bazel's virtual include directory holds the generated headers too
-                includes += ["-I", os.path.normpath(base), "-I", os.path.normpath(f"{GENDIR}/{base}")]
+                out.append(("-I", os.path.normpath(strip.lstrip("/") if strip.startswith("/") else
+                                                   os.path.join(pkg, strip))))
             if d.attrs.get("include_prefix"):
                 raise DebforgeError(f"'{d.label}' uses include_prefix, which is not supported yet",
                                     *where(d.location))
-        return includes
+        return out
+
+    def interface(self, t: Target, closure: list[Target]) -> tuple[list[str], list[str]]:
+        """(defines, include directories) bazel gives a target depending on t: the `defines` (not local_defines)
+        of t and its deps, and of the externals they reach, less the undefined; their includes' directories."""
+        targets = [t] + closure_deps(t, closure)
+        defines = list(dict.fromkeys([x for d in targets for x in d.attrs.get("defines", [])]
+                                     + self.external_interface(t)[1]))
+        dirs = list(dict.fromkeys(path for _, path in self.include_dirs(targets)))
+        return [x for x in defines if not self.undefines(f"-D{x}")], dirs
 
     def external_interface(self, t: Target) -> tuple[list[str], list[str]]:
         """The `includes` and `defines` of the externals t reaches through in-tree deps, also those compiled into a

@@ -40,3 +40,25 @@ def header_files(recipe: Recipe, root: str, generated: list[str] = ()) -> list[t
             where = (str(recipe.path), hs.line)   # the pair is a line of the -dev package's .install file
             out.append((dh_path(made.get(path, path), where), dh_path(dest, where), hs.build_profiles))
     return out
+
+
+def installed_dirs(dirs: list[str], headers: list[tuple[str, str, str]]) -> list[str]:
+    """Where each tree directory of `dirs` (a library's include directories) lands under /usr (e.g.
+    usr/include/torch/csrc/api/include), judged by the installed headers under it: the directories whose headers
+    are installed, each where all of its installed headers agree; /usr/include itself is left out (the compiler
+    searches it)."""
+    out = []
+    for d in dirs:
+        found = set()
+        for src, dest, _ in headers:
+            rel = os.path.relpath(src.removeprefix(f"{GENDIR}/"), d)
+            if rel.startswith("../"):
+                continue
+            sub = os.path.dirname(rel)
+            if sub and not dest.endswith(f"/{sub}"):
+                found.add(None)   # laid out otherwise than in the tree: no one directory to name
+                continue
+            found.add(dest[:len(dest) - len(sub) - 1] if sub else dest)
+        if len(found) == 1 and None not in found and found != {"usr/include"}:
+            out += [p for p in found if p not in out]
+    return out

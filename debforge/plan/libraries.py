@@ -68,6 +68,7 @@ class Libraries:
             lib.version_script, = self.steps.paths(
                 root, [absolute(link.version_script, "", split_label(root.label)[1])])
         self.compile_closure(lib, closure, deps.visible(closure, siblings))
+        lib.interface_defines, lib.interface_includes = self.flags.interface(root, closure)
         if not lib.compiles:
             raise DebforgeError(f"target '{spec.target}' has no sources to compile", *loc)
         deps.external_libs[spec.name] = lib.external_libs   # with a GPU flavour's runtime and CPU library

@@ -39,6 +39,10 @@ class SharedLibrary:
     external_labels: list[str] = field(default_factory=list)
     generated: list[str] = field(default_factory=list)   # generated files its compiles need first
     build_depends: list[str] = field(default_factory=list)   # the Debian packages its build needs
+    # what bazel gives a target depending on the library's root: the `defines` of its closure and the externals
+    # it reaches, and the directories of their `includes` (tree paths): what a consumer of the headers compiles with
+    interface_defines: list[str] = field(default_factory=list)
+    interface_includes: list[str] = field(default_factory=list)
     version_script: str | None = None    # upstream's ld version script (path), where the recipe has no exports
     # dependencies the recipe cut from the closure (leave-out, or a dropped external): (what was left out, the
     # kept target that named it, the recipe's reason)
@@ -170,6 +174,19 @@ class Plan:
     interfaces: list[InterfaceLibrary] = field(default_factory=list)   # header-only targets (dev.header-only)
     interfaces_left_out: dict[str, str] = field(default_factory=dict)   # header-only target -> why it has none
     interfaces_used: dict[str, list[str]] = field(default_factory=dict)   # library -> the interfaces it uses
+
+    def own_defines(self, lib: SharedLibrary) -> list[str]:
+        """The library's interface defines less those the interface libraries it requires give (their .pc files
+        and CMake targets carry them)."""
+        by_name = {i.name: i for i in self.interfaces}
+        given, seen, todo = set(), set(), list(self.interfaces_used.get(lib.spec.name, []))
+        while todo:
+            name = todo.pop()
+            if name in by_name and name not in seen:
+                seen.add(name)
+                given.update(by_name[name].defines)
+                todo += by_name[name].requires
+        return [d for d in lib.interface_defines if d not in given]
 
 
 @dataclass(frozen=True)

@@ -126,8 +126,8 @@ def render(recipe: Recipe, plans: dict[str, Plan], root: Path, timestamp: int,
     for arch, plan in plans.items():
         files[f"debforge/build-{arch}.ninja"] = (ninja.render(plan, groups, installed), REGULAR)
     files[ninja.RECIPE.removeprefix("debian/")] = (recipe.path.read_text(), REGULAR)
-    for name, text in [*pkgconfig.render(recipe, next(iter(plans.values())), needs, contents or {}).items(),
-                       *cmake.render(recipe, next(iter(plans.values()))).items()]:
+    for name, text in [*pkgconfig.render(recipe, next(iter(plans.values())), needs, contents or {}, headers).items(),
+                       *cmake.render(recipe, next(iter(plans.values())), headers).items()]:
         files[name] = (text, REGULAR)
     if recipe.patches:   # format 3.0 (quilt): dpkg-source applies them before the build
         files["patches/series"] = ("".join(f"{p.name}\n" for p in recipe.patches), REGULAR)

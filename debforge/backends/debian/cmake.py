@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ...core import escape
 from ...plan import THREADS, Plan
+from ...plan.headers import installed_dirs
 from ...recipe.model import Recipe
 from .common import CMAKE
 
@@ -20,14 +22,16 @@ class Imported:
     soname: str              # empty: an INTERFACE target
     links: tuple[str, ...]   # INTERFACE_LINK_LIBRARIES
     defines: tuple[str, ...] = ()   # INTERFACE_COMPILE_DEFINITIONS
+    includes: tuple[str, ...] = ()  # INTERFACE_INCLUDE_DIRECTORIES (absolute)
 
 
 def target_name(recipe: Recipe, library: str) -> str:
     return library.removeprefix(recipe.cmake_prefix) or library
 
 
-def render(recipe: Recipe, plan: Plan) -> dict[str, str]:
-    """debian/ path -> text of the two files; none without dev.cmake."""
+def render(recipe: Recipe, plan: Plan, headers: list[tuple[str, str, str]]) -> dict[str, str]:
+    """debian/ path -> text of the two files; none without dev.cmake. `headers`: the -dev package's (header_files),
+    where a library's include directories land."""
     name = recipe.cmake
     if not name:
         return {}
@@ -40,13 +44,19 @@ def render(recipe: Recipe, plan: Plan) -> dict[str, str]:
         links = [f"{name}::{target_name(recipe, s)}" for s in lib.siblings if s in ours]
         links += [f"{name}::{target_name(recipe, i)}" for i in plan.interfaces_used.get(lib.spec.name, [])]
         links += ["Threads::Threads"] * any(o in THREADS for o in lib.linkopts)
-        targets.append(Imported(target_name(recipe, lib.spec.name), lib.soname, tuple(links)))
+        for d in plan.own_defines(lib):   # written into a quoted CMake argument
+            escape.cmake(d, (str(recipe.path), lib.spec.line))
+        targets.append(Imported(target_name(recipe, lib.spec.name), lib.soname, tuple(links),
+                                tuple(plan.own_defines(lib)),
+                                tuple(f"/{d}" for d in installed_dirs(lib.interface_includes, headers))))
     for iface in plan.interfaces:   # an external's headers are found through the -dev package's Depends
         links = [f"{name}::{target_name(recipe, r)}" for r in iface.requires if r in ours]
         targets.append(Imported(target_name(recipe, iface.name), "",
                                 tuple(links + ["Threads::Threads"] * iface.threads), tuple(iface.defines)))
-    config = CMAKE.get_template("cmake-config.cmake.j2").render(source=recipe.source, name=name, threads=threads,
-                                                                targets=targets)
+    config = CMAKE.get_template("cmake-config.cmake.j2").render(
+        source=recipe.source, name=name, threads=threads, targets=targets,
+        include_dirs=list(dict.fromkeys(["/usr/include", *(d for t in targets for d in t.includes)])),
+        upper=name.upper() if name.upper() != name else "")
     version = CMAKE.get_template("cmake-version.cmake.j2").render(source=recipe.source, name=name,
                                                                   version=recipe.version)
     return {f"{DIR}/{name}Config.cmake": config, f"{DIR}/{name}ConfigVersion.cmake": version}

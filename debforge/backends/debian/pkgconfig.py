@@ -6,10 +6,13 @@ where only the library's own code uses it (a static link would need its librarie
 
 from __future__ import annotations
 
+import shlex
+
 from ...core.devpackage import DevPackage
 from ...core.escape import pkgconfig
 from ...graph import split_label
 from ...plan import THREADS, Plan
+from ...plan.headers import installed_dirs
 from ...recipe.model import Recipe
 from .devdeps import DevDeps
 
@@ -59,20 +62,24 @@ def _text(recipe: Recipe, fields: dict[str, str], where: tuple[str, int | None])
         f"{name}: {pkgconfig(value, where)}\n" for name, value in fields.items() if value)
 
 
-def render(recipe: Recipe, plan: Plan, needs: DevDeps, contents: dict[str, DevPackage]) -> dict[str, str]:
-    """debian/ path -> text of each library's .pc (`Requires` names the recipe libraries it links) and of each
-    interface library's (the header-only targets': their defines, what they depend on, no library)."""
+def render(recipe: Recipe, plan: Plan, needs: DevDeps, contents: dict[str, DevPackage],
+           headers: list[tuple[str, str, str]]) -> dict[str, str]:
+    """debian/ path -> text of each library's .pc (`Requires` names the recipe libraries it links; `Cflags` the
+    include directories and defines upstream's build gives its users, where `headers`, the -dev package's, land)
+    and of each interface library's (the header-only targets': their defines, what they depend on, no library)."""
     ours = {lib.name for _, lib in recipe.libraries()}
     out = {}
     for lib in plan.libraries:
         where = (str(recipe.path), lib.package.line if lib.package.summary else recipe.lines.get("summary"))
         public, private = _externals(recipe, lib.external_labels, needs, contents)
         threads = " -pthread" if any(o in THREADS for o in lib.linkopts) else ""
+        cflags = [f"-I/{d}" for d in installed_dirs(lib.interface_includes, headers)] + \
+            [shlex.quote(f"-D{d}") for d in plan.own_defines(lib)] + ["-pthread"] * bool(threads)
         out[f"{DIR}/{lib.spec.name}.pc"] = _text(recipe, {
             "Name": lib.spec.name, "Description": lib.package.summary or recipe.summary, "Version": lib.spec.version,
             "Requires": ", ".join([s for s in lib.siblings if s in ours] + plan.interfaces_used.get(lib.spec.name, [])
                                   + public),
-            "Requires.private": ", ".join(private), "Cflags": threads.strip(), "Libs": f"-l{lib.spec.name}{threads}"},
+            "Requires.private": ", ".join(private), "Cflags": " ".join(cflags), "Libs": f"-l{lib.spec.name}{threads}"},
             where)
     where = (str(recipe.path), recipe.header_only.line if recipe.header_only else None)
     for iface in plan.interfaces:   # the headers include the externals' headers: every one is public

@@ -1,0 +1,78 @@
+"""What a library's users compile with (tests/fixtures/interface): the `defines` of its closure and the include
+directories of their `includes`, which bazel passes to every target depending on it, land in the -dev package's
+.pc file and CMake target, each include directory where the -dev package installs its headers; the clean-root
+consumer test (tests/test_consumer.py) builds a program with them."""
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, fixture_plan, run_cli
+from debforge.plan.headers import installed_dirs
+
+FIXTURE = ROOT / "tests/fixtures/interface"
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory):
+    out = tmp_path_factory.mktemp("interface")
+    proc = run_cli("generate", FIXTURE / "recipe.yaml", "-o", out)
+    assert proc.returncode == 0, proc.stderr
+    return out / "widget-1.0/debian"
+
+
+def test_the_plan_gives_the_library_what_bazel_gives_its_users():
+    lib, = fixture_plan(FIXTURE / "recipe.yaml").libraries
+    assert lib.interface_defines == ["WIDGET_API=2"]
+    assert lib.interface_includes == ["api/include"]
+
+
+def test_the_pc_file_carries_the_installed_include_directory_and_the_define(generated):
+    pc = (generated / "debforge/pkgconfig/widget.pc").read_text()
+    assert "\nCflags: -I/usr/include/widget-1 -DWIDGET_API=2\n" in pc
+
+
+def test_cmake_reads_them_from_the_imported_target_and_the_variables(generated, tmp_path):
+    prefix = tmp_path / "prefix/lib/cmake/Widget"
+    prefix.parent.mkdir(parents=True)
+    subprocess.run(["cp", "-r", generated / "debforge/cmake", prefix], check=True)
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c/CMakeLists.txt").write_text(
+        "cmake_minimum_required(VERSION 3.16)\nproject(c C)\nfind_package(Widget 1.0 REQUIRED)\n"
+        "get_target_property(d Widget::widget INTERFACE_COMPILE_DEFINITIONS)\n"
+        "get_target_property(i Widget::widget INTERFACE_INCLUDE_DIRECTORIES)\n"
+        "message(STATUS \"defines=${d} includes=${i} libraries=${WIDGET_LIBRARIES} dirs=${Widget_INCLUDE_DIRS}\")\n")
+    proc = subprocess.run(["cmake", "-S", tmp_path / "c", "-B", tmp_path / "b",
+                           f"-DCMAKE_PREFIX_PATH={tmp_path}/prefix"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert ("defines=WIDGET_API=2 includes=/usr/include/widget-1 libraries=Widget::widget "
+            "dirs=/usr/include;/usr/include/widget-1") in proc.stdout
+
+
+@pytest.mark.parametrize("headers, want", [
+    # each header under the directory agrees: named
+    ([("t/inc/w/a.h", "usr/include/w-1/w", ""), ("t/inc/w/sub/b.h", "usr/include/w-1/w/sub", "")], ["usr/include/w-1"]),
+    # generated headers count by their tree path
+    ([("obj-debforge/gen/t/inc/w/g.h", "usr/include/w-1/w", "")], ["usr/include/w-1"]),
+    # installed in the default search path: nothing to add
+    ([("t/inc/w/a.h", "usr/include/w", "")], []),
+    # laid out otherwise (flattened), or nowhere: no directory names them
+    ([("t/inc/w/sub/b.h", "usr/include/w", "")], []),
+    ([("t/other/a.h", "usr/include/w", "")], []),
+    # two places: none
+    ([("t/inc/a.h", "usr/include/x", ""), ("t/inc/b.h", "usr/include/y", "")], []),
+])
+def test_an_include_directory_maps_where_its_installed_headers_agree(headers, want):
+    assert installed_dirs(["t/inc"], headers) == want
+
+
+def test_a_define_a_cmake_argument_cannot_hold_is_refused_at_the_library(tmp_path):
+    tree = tmp_path / "tree"
+    subprocess.run(["cp", "-r", FIXTURE, tree], check=True)
+    build = tree / "api/BUILD.bazel"
+    build.write_text(build.read_text().replace('"WIDGET_API=2"', '"WIDGET_API=2", "NAME=\\"w\\""'))
+    proc = run_cli("generate", tree / "recipe.yaml", "-o", tmp_path / "out")
+    assert proc.returncode == 2, proc.stderr
+    assert f"{tree / 'recipe.yaml'}:20: error: " in proc.stderr and "CMake" in proc.stderr
+    assert not Path(tmp_path / "out/widget-1.0").exists()
