@@ -43,12 +43,14 @@ def test_each_program_is_an_autopkgtest_with_its_source(tmp_path):
     stanzas = {s["Tests"]: s for s in Deb822.iter_paragraphs(files["tests/control"][0])}
     assert set(stanzas) == {"hwcaps", "calc-check"}
     check = stanzas["calc-check"]
-    assert check["Restrictions"] == "allow-stderr" and "build-essential" in check["Depends"]
+    depends = set(check["Depends"].split(",\n "))
+    assert check["Restrictions"] == "allow-stderr" and {"build-essential", "pkgconf"} <= depends
     assert "libcalc1-avx512 [amd64]" in check["Depends"] and "libcalc-dev" in check["Depends"]
     script, mode = files["tests/calc-check"]
     assert mode & 0o111 and files["tests/calc-check.c"] == (PROGRAM, files["tests/control"][1])
     # linked as a user links: the installed headers and -l of the libraries the entry names, nothing of the tree
-    assert 'cc -O2 -o "$tmp/calc-check" "debian/tests/calc-check.c" -lcalc\n' in script
+    # built as a user builds it: with the flags of the -dev package's pkg-config files
+    assert 'cc -O2 -o "$tmp/calc-check" "debian/tests/calc-check.c" $(pkg-config --cflags --libs calc)\n' in script
     assert 'libraries="libcalc.so.1:yes"' in script and 'levels="x86-64-v3:-AVX2 x86-64-v4:-AVX512F"' in script
     # the hwcaps test shares the level logic, and still checks every library
     assert 'libraries="libcalc.so.1:yes libcore.so.1:yes"' in files["tests/hwcaps"][0]
@@ -58,7 +60,7 @@ def test_each_program_is_an_autopkgtest_with_its_source(tmp_path):
 def test_without_libraries_a_program_links_every_library(tmp_path):
     r, files = rendered(tmp_path, "{name: calc-check, source: check.c}")
     assert r.consumer_tests[0].libraries == ("calc", "core")
-    assert '"debian/tests/calc-check.c" -lcalc -lcore\n' in files["tests/calc-check"][0]
+    assert '"debian/tests/calc-check.c" $(pkg-config --cflags --libs calc core)\n' in files["tests/calc-check"][0]
 
 
 @pytest.mark.parametrize("entry, message", [
@@ -112,8 +114,13 @@ def install_fake_copies(root, tmp_path):
         subprocess.run(["gcc", "-O2", "-shared", "-fPIC", "-Wl,-soname,libcalc.so.1", "-o", libdir / "libcalc.so.1",
                         tmp_path / "level.c", *([f"-march={level.name}"] if level else [])], check=True)
     (root.path / f"usr/lib/{triplet}/libcalc.so").symlink_to("libcalc.so.1")
+    (root.path / f"usr/lib/{triplet}/pkgconfig").mkdir(exist_ok=True)
+    (root.path / f"usr/lib/{triplet}/pkgconfig/calc.pc").write_text("Name: calc\nDescription: calc\nVersion: 1\n"
+                                                                     "Libs: -lcalc\n")
     (root.path / "usr/include/calc_level.h").write_text("int calc_level(void);\n")
     root.run("ldconfig")
+    root.run("apt-get", "update")
+    root.run("apt-get", "install", "-y", "--no-install-recommends", "pkgconf")
 
 
 def run_in_root(root, files, broken_level):

@@ -35,7 +35,7 @@ def control(recipe: Recipe, upstream_tests: bool, headers_test: bool) -> str:
         out.append(Deb822({"Tests": HEADERS_TEST, "Depends": ",\n ".join(depends + ["build-essential", "pkgconf"]),
                            "Restrictions": "skippable"}))
     for t in recipe.consumer_tests:   # a compiler's warnings go to stderr
-        out.append(Deb822({"Tests": t.name, "Depends": ",\n ".join(depends + ["build-essential"]),
+        out.append(Deb822({"Tests": t.name, "Depends": ",\n ".join(depends + ["build-essential", "pkgconf"]),
                            "Restrictions": "allow-stderr"}))
     return dump(out, recipe)
 
