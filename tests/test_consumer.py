@@ -123,6 +123,12 @@ def test_a_library_whose_headers_need_an_include_directory_and_a_define(base, tm
         assert bare.returncode != 0 and "widget/api.h" in bare.stderr
         out = root.run("sh", "-c", "cc -o /tmp/p /tmp/c/prog.c $(pkg-config --cflags --libs widget) && /tmp/p")
         assert out.stdout == "2 21\n"
+        # the library of no code of its own, which a link line may name as one names libtorch: it links, and
+        # loading it loads libwidget
+        out = root.run("sh", "-c", "cc -o /tmp/p1 /tmp/c/prog.c $(pkg-config --cflags --libs widget_all) && /tmp/p1")
+        assert out.stdout == "2 21\n"
+        needed = root.run("sh", "-c", "readelf -d /usr/lib/*/libwidget_all.so.1")
+        assert "Shared library: [libwidget.so.1]" in needed.stdout
         out = root.run("sh", "-c", "cmake -S /tmp/c -B /tmp/b >/dev/null && cmake --build /tmp/b >/dev/null "
                                    "&& /tmp/b/prog")
         assert out.stdout == "2 21\n"

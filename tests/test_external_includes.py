@@ -114,10 +114,10 @@ def test_libdirs_reach_the_link_as_search_path_and_runpath(tmp_path):
         assert "-L/usr/lib/llvm-19/lib -Wl,-rpath,/usr/lib/llvm-19/lib -lMLIR" in \
             links[f"obj-debforge/{level}/libmid.so.1.0"]
         assert "llvm-19" not in links[f"obj-debforge/{level}/libplain.so.1.0"]    # it links no MLIR
-    overrides = install.render(r, [], {"libtoy1": r.libdirs(plan.libraries[0].external_libs)}, {"toy"})
+    overrides = install.render(r, [], {"libtoy1": r.libdirs(plan.libraries[0].external_libs)}, {"toy"}, [], {"toy"})
     assert "libtoy1-generic: custom-library-search-path *" in overrides["libtoy1-generic.lintian-overrides"]
     assert "/usr/lib/llvm-19/lib" in overrides["libtoy1-avx2.lintian-overrides"]
-    assert "custom-library-search-path" not in install.render(r, [], {}, {"toy"})["libtoy1-generic.lintian-overrides"]
+    assert "custom-library-search-path" not in install.render(r, [], {}, {"toy"}, [], {"toy"})["libtoy1-generic.lintian-overrides"]
     # dpkg-shlibdeps resolves libMLIR's NEEDED libLLVM.so.19.1 through the RUNPATH too: rules write shlibs.local first
     rules = debian.render(r, {"amd64": plan}, tree, 1700000000)["rules"][0]
     assert "override_dh_shlibdeps:\n\tsh debian/debforge/runpath-shlibs debian/shlibs.local /usr/lib/llvm-19/lib\n" \

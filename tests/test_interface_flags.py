@@ -23,9 +23,19 @@ def generated(tmp_path_factory):
 
 
 def test_the_plan_gives_the_library_what_bazel_gives_its_users():
-    lib, = fixture_plan(FIXTURE / "recipe.yaml").libraries
+    lib, shim = fixture_plan(FIXTURE / "recipe.yaml").libraries
     assert lib.interface_defines == ["WIDGET_API=2"]
     assert lib.interface_includes == ["api/include"]
+    # a library of no code of its own links the other (CMake's libtorch): what its users compile with is that one's
+    assert (shim.compiles, shim.siblings, shim.interface_includes) == ([], ["widget"], [])
+
+
+def test_a_library_of_no_code_links_the_others_it_stands_for(generated):
+    ninja = (generated / "debforge/build-amd64.ninja").read_text()
+    assert ("  libs = -Lobj-debforge/generic -Wl,--push-state,--no-as-needed -lwidget -Wl,--pop-state\n"
+            in ninja.split("build obj-debforge/generic/libwidget_all.so.1.0: link_c", 1)[1])
+    assert "libwidget_all.a" not in ninja + (generated / "libwidget-dev.install").read_text()   # nothing to archive
+    assert "Requires: widget\n" in (generated / "debforge/pkgconfig/widget_all.pc").read_text()
 
 
 def test_the_pc_file_carries_the_installed_include_directory_and_the_define(generated):
@@ -46,7 +56,7 @@ def test_cmake_reads_them_from_the_imported_target_and_the_variables(generated, 
     proc = subprocess.run(["cmake", "-S", tmp_path / "c", "-B", tmp_path / "b",
                            f"-DCMAKE_PREFIX_PATH={tmp_path}/prefix"], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
-    assert ("defines=WIDGET_API=2 includes=/usr/include/widget-1 libraries=Widget::widget "
+    assert ("defines=WIDGET_API=2 includes=/usr/include/widget-1 libraries=Widget::widget;Widget::widget_all "
             "dirs=/usr/include;/usr/include/widget-1") in proc.stdout
 
 
@@ -74,5 +84,5 @@ def test_a_define_a_cmake_argument_cannot_hold_is_refused_at_the_library(tmp_pat
     build.write_text(build.read_text().replace('"WIDGET_API=2"', '"WIDGET_API=2", "NAME=\\"w\\""'))
     proc = run_cli("generate", tree / "recipe.yaml", "-o", tmp_path / "out")
     assert proc.returncode == 2, proc.stderr
-    assert f"{tree / 'recipe.yaml'}:20: error: " in proc.stderr and "CMake" in proc.stderr
+    assert f"{tree / 'recipe.yaml'}:21: error: " in proc.stderr and "CMake" in proc.stderr
     assert not Path(tmp_path / "out/widget-1.0").exists()

@@ -159,6 +159,8 @@ def render(plan: Plan, groups: dict[str, list[str]] | None = None, headers: list
                                    "$libs && if cmp -s $out.new $out; then rm $out.new; else mv $out.new $out; fi",
                restat=True)
     w.rule("symlink", "ln -sfn $target $out")
+    if any(not lib.compiles for lib in plan.libraries):
+        w.rule("links_source", "printf '%s\\n' $text > $out")
     # a step whose command checks what it wrote gets its outputs in a file (the list may be thousands of paths long)
     w.rule("generate", "$cmd", description="generate $out ($kind $label)", rspfile="$outputs_list",
            rspfile_content="$out")
@@ -294,7 +296,7 @@ def _reached_externals(plan: Plan, lib: SharedLibrary) -> str:
 def _library(w: Writer, lib: SharedLibrary, level: str, march: str, waits: list[str], plan: Plan,
              headers: list[str]) -> list[str]:
     memory, libdirs = plan.recipe.config.compile_memory, plan.recipe.libdirs(lib.external_libs)
-    objs = []
+    objs = [] if lib.compiles else [_links_object(w, lib)]
     for c in lib.compiles:
         if level != isa.GENERIC and not c.level_sensitive:   # level-neutral: the baseline's object, built once
             objs.append(object_path(isa.GENERIC, lib, c.src))
@@ -314,9 +316,12 @@ def _library(w: Writer, lib: SharedLibrary, level: str, march: str, waits: list[
     if _hidden_archive_built(lib, plan):
         w.build(hidden_archive(lib, level), "thin_archive", objs)
     sibling_archives = [a for a in (hidden_archive(by_name[s], level) for s in lib.siblings if s in by_name) if a]
+    siblings = [f"-l{s}" for s in lib.siblings]
+    if not lib.compiles:   # a library that only links others (CMake's libtorch): --as-needed would drop them all
+        siblings = ["-Wl,--push-state,--no-as-needed", *siblings, "-Wl,--pop-state"]
     link_vars = {"soname": lib.soname,
                  "libs": _shell([f"-L{level_dir(isa.GENERIC)}"] * bool(lib.siblings) +
-                                [f"-l{s}" for s in lib.siblings] + sibling_archives + lib.linkopts +
+                                siblings + sibling_archives + lib.linkopts +
                                 _external_dirs(libdirs) +
                                 [f"-l{x}" for x in lib.external_libs] +
                                 [f"-Wl,--version-script={p}" for p in script]),
@@ -347,6 +352,17 @@ def _library(w: Writer, lib: SharedLibrary, level: str, march: str, waits: list[
     return built
 
 
+def _links_object(w: Writer, lib: SharedLibrary) -> str:
+    """The one object of a library of no code of its own (CMake's libtorch, of its DUMMY_EMPTY_FILE): a string
+    naming what it links, so that it has debug information for dh_strip to split off, as every library does."""
+    src, obj = f"{GENDIR}/debforge/{lib.spec.name}-links.c", object_path(isa.GENERIC, lib, "links.c")
+    text = f'static const char links[] __attribute__((used)) = "{" ".join(lib.siblings)}";'
+    w.build(src, "links_source", variables={"text": _shell(
+        [f"/* lib{lib.spec.name}: no code of its own; it links {', '.join(lib.siblings)} */", text])})
+    w.build(obj, "cc", src, variables={"copts": ""})
+    return obj   # built once: such a library has no ISA-level copies (none of its code is level-sensitive)
+
+
 def _generic_extras(w: Writer, lib: SharedLibrary, objs: list[str], plan: Plan, headers: list[str]) -> list[str]:
     """What the baseline build adds: the check of the recipe's exports, and the static library (the -dev
     package's, from the same objects; a GPU flavour's libraries have none)."""
@@ -358,7 +374,7 @@ def _generic_extras(w: Writer, lib: SharedLibrary, objs: list[str], plan: Plan, 
         w.build(stamp, "check_exports", objs, implicit=[real, spec, EXPORTS_SCRIPT] +
                 [h for h in headers if h.startswith(GENDIR + "/")], variables={"spec": spec, "lib": real})
         out.append(stamp)
-    if plan.recipe.static and not plan.flavor:
+    if plan.recipe.static and not plan.flavor and lib.compiles:   # a library of no code of its own has none
         w.build(static_path(lib.spec.name), "static", objs)
         out.append(static_path(lib.spec.name))
     return out

@@ -69,8 +69,9 @@ class Libraries:
                 root, [absolute(link.version_script, "", split_label(root.label)[1])])
         self.compile_closure(lib, closure, deps.visible(closure, siblings))
         lib.interface_defines, lib.interface_includes = self.flags.interface(root, closure)
-        if not lib.compiles:
-            raise DebforgeError(f"target '{spec.target}' has no sources to compile", *loc)
+        if not lib.compiles and not lib.siblings:   # with siblings: a library that only links them (CMake's libtorch)
+            raise DebforgeError(f"target '{spec.target}' has no sources to compile and links no other library of "
+                                "the recipe", *loc)
         deps.external_libs[spec.name] = lib.external_libs   # with a GPU flavour's runtime and CPU library
         made = set(lib.generated)   # steps are planned once; each library that needs one needs its tools
         lib.external_labels = sorted(deps.labels)

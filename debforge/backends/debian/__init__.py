@@ -113,6 +113,8 @@ def render(recipe: Recipe, plans: dict[str, Plan], root: Path, timestamp: int,
         test_groups={g: pkgs for plan in plans.values() for g, pkgs in ninja.test_groups(plan).items()},
         runpath_dirs=sorted({d for dirs in runpaths.values() for d in dirs}),
         buildflags=recipe.buildflags,
+        aggregates=sorted({f"-Xlib{lib.spec.name}.so" for plan in plans.values() for lib in plan.libraries
+                           if not lib.compiles}),
     ), EXECUTABLE)
     github = re.match(r"https?://github\.com/([^/]+/[^/#?]+)", recipe.homepage)
     if github:
@@ -120,7 +122,8 @@ def render(recipe: Recipe, plans: dict[str, Plan], root: Path, timestamp: int,
                                                                 github=github.group(1).removesuffix(".git")),
                           REGULAR)
     interfaces = [(iface.name, iface.build_profiles) for iface in next(iter(plans.values())).interfaces]
-    for name, text in install.render(recipe, headers, runpaths, copied, interfaces).items():
+    archived = {lib.spec.name for plan in plans.values() for lib in plan.libraries if lib.compiles}
+    for name, text in install.render(recipe, headers, runpaths, copied, interfaces, archived).items():
         files[name] = (text, EXECUTABLE if text.startswith("#!") else REGULAR)   # dh-exec filters it
     installed = [src for src, _, _ in headers]
     for arch, plan in plans.items():

@@ -18,10 +18,10 @@ def override(overrides: dict[str, list[str]], package: str, tag: str, reason: st
 
 
 def render(recipe: Recipe, headers: list[tuple[str, str, str]], runpaths: dict[str, list[str]],
-           copied: set[str], interfaces: list[tuple[str, str]] = ()) -> dict[str, str]:
+           copied: set[str], interfaces: list[tuple[str, str]], archived: set[str]) -> dict[str, str]:
     """`runpaths`: binary package -> the externals' library directories its libraries' RUNPATH names; `copied`:
     the libraries with ISA-level copies; `interfaces`: (name, build profiles) of the interface libraries' .pc
-    files."""
+    files; `archived`: the libraries with objects of their own, whose static archive a static -dev package ships."""
     files: dict[str, str] = {}
     overrides: dict[str, list[str]] = {}
     packages = [p for pkg in recipe.packages for p in
@@ -55,7 +55,7 @@ def render(recipe: Recipe, headers: list[tuple[str, str, str]], runpaths: dict[s
          for pkg, lib in recipe.libraries()] +
         [(f"debian/{pkgconfig.DIR}/{name}.pc {LIBDIR}/pkgconfig/", profiles) for name, profiles in interfaces] +
         [(f"{static_path(lib.name)} {LIBDIR}/", pkg.build_profiles) for pkg, lib in recipe.libraries()
-         if recipe.static] +
+         if recipe.static and lib.name in archived] +
         [(f"debian/{cmake.DIR}/{recipe.cmake}{kind}.cmake {LIBDIR}/cmake/{recipe.cmake}/", "")
          for kind in ("Config", "ConfigVersion") if recipe.cmake])
     files[f"{recipe.dev_package}.links"] = _profiled(
