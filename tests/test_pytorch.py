@@ -32,10 +32,11 @@ def test_every_package_evaluates(tree):
     g = frontends.get("bazel").scan(tree, r, "amd64").graph
     assert g.skipped == {}
     # 318 + the AVX512 copies' 66 genrules and library + ATen's tests' package (45 cc_test, a test helper) + the
-    # flatc genrule of flatc-mobile-bytecode.patch + kineto's package (kineto-in-tree.patch: kineto, ipcfabric)
-    assert len(g.packages) == 20 and len(g.targets) == 385 + 46 + 1 + 2
+    # flatc genrule of flatc-mobile-bytecode.patch + kineto's package (kineto-in-tree.patch: kineto, ipcfabric) +
+    # libtorch (libtorch-links-torch-cpu.patch)
+    assert len(g.packages) == 20 and len(g.targets) == 385 + 46 + 1 + 2 + 1
     kinds = g.kinds()
-    assert kinds["cc_library"] == 43 + 1 + 2 and kinds["cmake_configure_file"] == 3 and kinds["generate_aten"] == 1
+    assert kinds["cc_library"] == 43 + 1 + 2 + 1 and kinds["cmake_configure_file"] == 3 and kinds["generate_aten"] == 1
 
 
 @pytest.fixture(scope="module")
@@ -59,8 +60,10 @@ LEVELS = ("generic", "x86-64-v3", "x86-64-v4")
 
 @pytest.mark.slow
 def test_c10_plan(tree, plan):
-    c10, torch = plan.libraries
+    c10, torch, shim = plan.libraries
     assert (c10.spec.name, torch.spec.name) == ("c10", "torch_cpu")
+    # libtorch.so: no code of its own, linking libtorch_cpu (and libc10), as Debian's libtorch2.6 ships it
+    assert (shim.spec.name, shim.compiles, shim.siblings) == ("torch", [], ["torch_cpu", "c10"])
     srcs = [c.src for c in c10.compiles]
     assert len(srcs) == len(set(srcs)) == 88
     assert all(s.startswith("c10/") and s.endswith(".cpp") for s in srcs)
@@ -79,7 +82,7 @@ def test_c10_plan(tree, plan):
 def test_torch_cpu_plan(tree, plan):
     """libtorch_cpu (//:torch): 1187 translation units (22 of them libkineto's), ATen's 7178 generated files (what
     torchgen writes), and a ninja -n of all three levels that finds every input."""
-    _, torch = plan.libraries
+    _, torch, _ = plan.libraries
     srcs = [c.src for c in torch.compiles]
     assert len(srcs) == len(set(srcs)) == 1187
     by_area = Counter(next((a for a in ("aten/src/ATen/native/", "obj-debforge/gen/", "torch/csrc/jit/",
@@ -175,7 +178,7 @@ def test_sources_against_cmake(tree, plan):
     """The files //:torch compiles against those CMake compiles into libtorch_cpu with Debian's options; each
     difference is explained in recipes/pytorch.yaml."""
     tool = compare_tool()
-    _, torch = plan.libraries
+    _, torch, _ = plan.libraries
     ours = {tool.normalise(c.src) for c in torch.compiles}
     theirs, _ = tool.cmake_sources(tree)
     assert (len(ours & theirs), len(ours - theirs), len(theirs - ours)) == (1183, 4, 75)
