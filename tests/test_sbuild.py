@@ -87,6 +87,12 @@ def test_a_build_run_again_reuses_the_compiles_of_the_last(sbuilt):
 
 
 @pytest.mark.sbuild
+def test_the_build_says_how_far_ninja_is(sbuilt):
+    """A build of hours prints ninja's progress once a minute, and its last edge."""
+    assert re.search(r"^  ninja: (\d+)/\1 edges  \(\d+ s\)$", sbuilt["stderr"], re.M), sbuilt["stderr"][-3000:]
+
+
+@pytest.mark.sbuild
 def test_build_depends_came_from_control(sbuilt):
     """The chroot has no debhelper or ninja of its own: the build got them from Build-Depends, offline."""
     tarball = sbuild.CHROOTS / f"trixie-{sbuild.host_arch()}.tar.zst"
