@@ -317,8 +317,9 @@ def _library(w: Writer, lib: SharedLibrary, level: str, march: str, waits: list[
         w.build(hidden_archive(lib, level), "thin_archive", objs)
     sibling_archives = [a for a in (hidden_archive(by_name[s], level) for s in lib.siblings if s in by_name) if a]
     siblings = [f"-l{s}" for s in lib.siblings]
-    if not lib.compiles:   # a library that only links others (CMake's libtorch): --as-needed would drop them all
-        siblings = ["-Wl,--push-state,--no-as-needed", *siblings, "-Wl,--pop-state"]
+    if not lib.compiles:   # a library that only links those it depends on (CMake's libtorch): not --as-needed
+        siblings = ["-Wl,--push-state,--no-as-needed", *(f"-l{s}" for s in lib.direct), "-Wl,--pop-state",
+                    *(f"-l{s}" for s in lib.siblings if s not in lib.direct)]
     link_vars = {"soname": lib.soname,
                  "libs": _shell([f"-L{level_dir(isa.GENERIC)}"] * bool(lib.siblings) +
                                 siblings + sibling_archives + lib.linkopts +

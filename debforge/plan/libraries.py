@@ -57,8 +57,8 @@ class Libraries:
         closure, siblings, ext_libs = deps.closure(
             root, linked={label: name for name in dynamic for label in deps.compiled.get(name, ())})
         deps.compiled[spec.name] = [t.label for t in closure]
-        lib = SharedLibrary(spec, pkg, siblings=siblings, external_libs=ext_libs, linkopts=list(link.kept),
-                            left_out=sorted(deps.cut), left_out_chains=dict(deps.chains),
+        lib = SharedLibrary(spec, pkg, siblings=siblings, direct=dynamic, external_libs=ext_libs,
+                            linkopts=list(link.kept), left_out=sorted(deps.cut), left_out_chains=dict(deps.chains),
                             left_out_used=sorted({(cut, kept) for cut, kept, _ in deps.cut
                                                   if cut not in deps.registrations | deps.patched
                                                   and not cut.startswith("@")}))

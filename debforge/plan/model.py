@@ -33,6 +33,7 @@ class SharedLibrary:
     cxx_link: bool = False
     linkopts: list[str] = field(default_factory=list)
     siblings: list[str] = field(default_factory=list)    # other recipe libraries linked dynamically
+    direct: list[str] = field(default_factory=list)      # ... those whose targets its own target depends on
     external_libs: list[str] = field(default_factory=list)
     # the targets of external repositories it uses (@com_google_absl//absl/log:check): which of a -dev package's
     # pkg-config modules it needs
