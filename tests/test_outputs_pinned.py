@@ -8,7 +8,7 @@ import pytest
 
 from conftest import ROOT, run_cli
 
-NSYNC_DEBIAN = "f360b5f78285e996e954a3dd9a35d4fc8ae360af308d88c0265f3a6d0346a9c2"
+NSYNC_DEBIAN = "d9f4442edc63144063462d4ebf9fb9bf07cb094f1023d1773edd5ee8749b45b7"
 
 
 def tree_digest(root) -> str:
