@@ -1,4 +1,5 @@
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -41,18 +42,29 @@ def heavy_tree(tmp_path, recipe: str, name: str, suite: str) -> tuple[Path, Path
     return base, tree
 
 
-def heavy_sbuild(recipe: str, name: str, suite: str) -> tuple[subprocess.CompletedProcess, Path]:
+def heavy_sbuild(recipe: str, name: str, suite: str, tests_passed: int) -> tuple[Path, dict[str, Path]]:
     """`debforge build --sbuild SUITE recipes/RECIPE.yaml` into $DEBFORGE_HEAVY_DIR/NAME/sbuild, compiling through
     the compiler cache $DEBFORGE_HEAVY_DIR/NAME-ccache, so that a build of hours run again after an interruption
     reuses the compiles the stopped one finished (without DEBFORGE_HEAVY_DIR: a fresh cache in /var/tmp, which
-    sbuild's chroot root can reach). No reproducibility build: it would compile everything again. Returns the
-    command's result and the output directory."""
+    sbuild's chroot root can reach). No reproducibility build: it would compile everything again. Checks what the
+    build itself checks: exit 0, the suite's lintian clean in the chroot, blhc clean, upstream's tests (all
+    TESTS_PASSED of them) passing in dh_auto_test at each level this CPU runs. Returns the output directory and
+    its .debs by package name (no -dbgsym)."""
     heavy = os.environ.get("DEBFORGE_HEAVY_DIR")
     top = Path(heavy) if heavy else Path(tempfile.mkdtemp(prefix=f"debforge-heavy-{name}-", dir="/var/tmp"))
     out = top / name / "sbuild"
-    proc = run_cli("build", "--sbuild", suite, ROOT / f"recipes/{recipe}.yaml", "-o", out, "--compiler-cache",
-                   top / f"{name}-ccache", "--no-check-reproducible")
-    return proc, out
+    build = run_cli("build", "--sbuild", suite, ROOT / f"recipes/{recipe}.yaml", "-o", out, "--compiler-cache",
+                    top / f"{name}-ccache", "--no-check-reproducible")
+    log = next(out.glob("*_amd64.build"), None)
+    text = log.read_text(errors="replace") if log else ""
+    failed = "\n".join(re.findall(r"^FAILED: .*(?:\n.*){0,8}", text, re.M))
+    assert build.returncode == 0, build.stderr[-3000:] + failed[-6000:]
+    assert f"debforge: lintian ({suite}'s, in the chroot): 0 errors, 0 warnings" in build.stderr
+    assert "debforge: blhc: clean" in build.stderr
+    for level in ("generic", "x86-64-v3", "x86-64-v4"):
+        assert (f"debforge tests: {level} (build): {tests_passed} passed, 0 failed" if cpu_runs(level) else
+                f"debforge tests: {level}: SKIPPED: this CPU does not support {level}") in text, text[-6000:]
+    return out, {p.name.split("_")[0]: p for p in out.glob("*.deb") if "-dbgsym_" not in p.name}
 
 
 def pytest_collection_modifyitems(config, items):
