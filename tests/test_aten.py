@@ -110,7 +110,9 @@ def test_avx512_copy_holds_avx512_code_at_every_level_and_dispatches(tmp_path):
 
 
 GEN_TREE = FIXTURES / "torchgen"
-INSTALL = "obj-debforge/gen/aten/src/ATen"
+GEN = "obj-debforge/gen"
+INSTALL = f"{GEN}/aten/src/ATen"
+ALL = "aten/src/ATen/gen.c\naten/src/ATen/ops/one.h\ntorch/csrc/inductor/aoti_torch/generated/c_shim_cpu.c\n"
 
 
 def torchgen_tree(tmp_path, recorded: str):
@@ -122,17 +124,19 @@ def torchgen_tree(tmp_path, recorded: str):
 
 
 def test_a_declared_output_missing_from_the_recorded_list_is_refused(tmp_path):
-    _, proc = torchgen_tree(tmp_path, "ops/one.h\n")
+    _, proc = torchgen_tree(tmp_path, "aten/src/ATen/ops/one.h\n")
     assert proc.returncode == 2
-    assert ("BUILD.bazel:9: error: generate_aten '//:generated' declares 1 file(s) that torchgen does "
-            f"not write (by the recipe's rule-outputs): {INSTALL}/gen.c") in proc.stderr
+    assert ("BUILD.bazel:9: error: generate_aten '//:generated' declares 2 file(s) that torchgen does "
+            f"not write (by the recipe's rule-outputs): {INSTALL}/gen.c, "
+            f"{GEN}/torch/csrc/inductor/aoti_torch/generated/c_shim_cpu.c") in proc.stderr
 
 
 def test_the_build_checks_what_torchgen_writes_against_the_declared_list(tmp_path):
-    """The generate step runs the generator into a scratch directory: what it wrote lands in the output directory
-    when it is the declared list; a declared file it did not write and a file it wrote undeclared each fail the
+    """The generate step runs the generator into a scratch directory: what it wrote lands in the generated-files
+    directory when it is the declared list (ATen's files and the AOTInductor shim, which torchgen would otherwise
+    write into the source tree); a declared file it did not write and a file it wrote undeclared each fail the
     step, named with the step."""
-    recipe, proc = torchgen_tree(tmp_path, "gen.c\nops/one.h\n")
+    recipe, proc = torchgen_tree(tmp_path, ALL)
     assert proc.returncode == 0, proc.stderr
     tree = tmp_path / "out/torchgen-1.0"
     configure(tree, load_recipe(recipe))
@@ -140,9 +144,12 @@ def test_the_build_checks_what_torchgen_writes_against_the_declared_list(tmp_pat
     ok = subprocess.run(build, cwd=tree, capture_output=True, text=True)
     assert ok.returncode == 0, ok.stdout[-3000:]
     assert (tree / INSTALL / "ops/one.h").is_file() and (tree / "obj-debforge/generic/libtiny.so.1").is_file()
-    assert not (tree / f"{INSTALL}.check-outputs").exists()
+    assert (tree / GEN / "torch/csrc/inductor/aoti_torch/generated/c_shim_cpu.c").is_file()
+    assert not (tree / "torch").exists()   # nothing written into the source tree
+    assert not (tree / f"{GEN}.check-outputs").exists()
     assert not list((tree / "obj-debforge").glob("*.declared-outputs"))   # ninja removes the list after success
-    (tree / "writes.txt").write_text("gen.c\nops/two.h\n")   # upstream's generator changed, the list did not
+    # upstream's generator changed, the list did not
+    (tree / "writes.txt").write_text("gen.c\nops/two.h\naoti/c_shim_cpu.c\n")
     bad = subprocess.run(build, cwd=tree, capture_output=True, text=True)
     assert bad.returncode != 0
     assert ("check-outputs: error: generate step //:generated declares, but its run did not write, 1 file(s):\n"

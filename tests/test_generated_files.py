@@ -100,3 +100,19 @@ def test_unmapped_in_tree_package_is_an_error(tmp_path):
         fixture_plan(r)
     assert "//third_party/zlib" in str(exc.value) and exc.value.line == 25
     assert "externals" in exc.value.hint
+
+
+def test_two_rules_declaring_one_file_is_an_error_naming_both(tmp_path):
+    """As bazel refuses it: which rule makes the file a compile names would otherwise be the first one found (the
+    AOTInductor shim, once declared by pytorch's generate_aten, was still among build.bzl's gen_aten outputs)."""
+    tree = tmp_path / "tree"
+    shutil.copytree(TREE, tree)
+    build = (tree / "BUILD.bazel").read_text()
+    line = build.count("\n") + 2
+    (tree / "BUILD.bazel").write_text(build + '\ngenrule(\n    name = "extra_again",\n    outs = ["extra.c"],\n'
+                                      '    cmd = "echo > $@",\n)\n')
+    with pytest.raises(DebforgeError) as exc:
+        fixture_plan(recipe(tmp_path, tree))
+    assert exc.value.args[0] == ("generated file '//:extra.c' of rule '//:extra_again' conflicts with the same "
+                                 "file of rule '//:extra_c'")
+    assert exc.value.file.endswith("BUILD.bazel") and exc.value.line == line

@@ -86,3 +86,29 @@ def test_a_define_a_cmake_argument_cannot_hold_is_refused_at_the_library(tmp_pat
     assert proc.returncode == 2, proc.stderr
     assert f"{tree / 'recipe.yaml'}:21: error: " in proc.stderr and "CMake" in proc.stderr
     assert not Path(tmp_path / "out/widget-1.0").exists()
+
+
+def test_consumer_flags_add_an_included_externals_directory_once_and_leave_out_what_a_sibling_gives():
+    """An external whose headers the installed headers include, off the compiler's path (Open MPI's mpi.h under
+    /usr/lib/x86_64-linux-gnu/openmpi/include, which libtorch-dev's c10d headers include): its recipe `includes`
+    go to the users of the library reaching it, not again to a library linking that one; an external the installed
+    headers do not include adds nothing."""
+    import dataclasses
+
+    from debforge.backends.debian import consumer
+    from debforge.backends.debian.devdeps import DevDeps
+    from debforge.plan import header_files
+    from debforge.recipe.model import External
+
+    plan = fixture_plan(FIXTURE / "recipe.yaml")
+    mpi_inc = "/usr/lib/x86_64-linux-gnu/openmpi/include"
+    recipe = dataclasses.replace(plan.recipe, externals={
+        "mpi": External("mpi", "libopenmpi-dev", ("mpi",), 1, includes=(mpi_inc,))})
+    plan.recipe = recipe
+    lib, shim = plan.libraries
+    lib.external_labels = ["@mpi//:mpi"]
+    headers = header_files(recipe, str(FIXTURE))
+    included = consumer.flags(recipe, plan, DevDeps({"libopenmpi-dev": [("widget-1/widget/w.h", "mpi.h")]}), headers)
+    assert included["widget"] == consumer.Consumer(("WIDGET_API=2",), ("/usr/include/widget-1", mpi_inc))
+    assert included["widget_all"] == consumer.Consumer((), ())   # -lwidget_all's users get them from widget
+    assert consumer.flags(recipe, plan, DevDeps(), headers)["widget"].includes == ("/usr/include/widget-1",)

@@ -81,19 +81,20 @@ def test_c10_plan(tree, plan):
 
 @pytest.mark.slow
 def test_torch_cpu_plan(tree, plan):
-    """libtorch_cpu (//:torch): 1187 translation units (22 of them libkineto's), ATen's 7178 generated files (what
-    torchgen writes), and a ninja -n of all three levels that finds every input."""
+    """libtorch_cpu (//:torch): 1188 translation units (22 of them libkineto's), ATen's 7180 generated files (what
+    torchgen writes, the AOTInductor C shims among them), and a ninja -n of all three levels that finds every input."""
     _, torch, _ = plan.libraries
     srcs = [c.src for c in torch.compiles]
-    assert len(srcs) == len(set(srcs)) == 1187
+    assert len(srcs) == len(set(srcs)) == 1188
     by_area = Counter(next((a for a in ("aten/src/ATen/native/", "obj-debforge/gen/", "torch/csrc/jit/",
                                          "torch/csrc/autograd/") if s.startswith(a)), "other") for s in srcs)
-    assert by_area == {"aten/src/ATen/native/": 251, "obj-debforge/gen/": 249, "torch/csrc/jit/": 277,
+    assert by_area == {"aten/src/ATen/native/": 251, "obj-debforge/gen/": 250, "torch/csrc/jit/": 277,
                        "torch/csrc/autograd/": 26, "other": 362 + 22}
-    assert len(torch.generated) == 7178 + 66 + 1 and torch.siblings == ["c10"]   # + the mobile bytecode's header
+    assert len(torch.generated) == 7180 + 66 + 1 and torch.siblings == ["c10"]   # + the mobile bytecode's header
     # ATen's BLAS/LAPACK calls link the system's (the recipe's aten-system-blas.patch), as Debian's libtorch_cpu
+    # c10d's Gloo and MPI process groups (the recipe's torch-distributed-backends.patch)
     assert torch.external_libs == ["protobuf", "onnx", "onnx_proto", "sleef", "dnnl", "lapack", "blas", "tensorpipe",
-                                   "cpp-httplib", "cpuinfo"]
+                                   "cpp-httplib", "gloo", "mpi", "cpuinfo"]
     assert Counter(s.kind for s in plan.steps) == {"genrule": 200 + 1, "cmake_configure_file": 2,
                                                    "header_template_rule": 1, "generate_aten": 1}
     # ATen's kernels: one copy per CPU capability of CMake's amd64 set (the recipe's aten-avx512-kernels.patch),
@@ -125,7 +126,7 @@ def test_torch_cpu_plan(tree, plan):
     lines = dry_run(tree, plan, *(f"torch_cpu@{level}" for level in LEVELS))
     done = Counter(line.split("] ", 1)[1].split(" ", 1)[0] for line in lines)
     assert done["generate"] == 205   # torch_cpu's steps and c10's header: c10 headers are included too
-    assert sum(1 for line in lines if " -c " in line and "/obj/torch_cpu/" in line) == 3 * 1187
+    assert sum(1 for line in lines if " -c " in line and "/obj/torch_cpu/" in line) == 3 * 1188
     assert len(lines) == 3868        # + c10@generic (linked), 3 links, 6 symlinks, 2 variant checks
 
 
@@ -182,7 +183,7 @@ def test_sources_against_cmake(tree, plan):
     _, torch, _ = plan.libraries
     ours = {tool.normalise(c.src) for c in torch.compiles}
     theirs, _ = tool.cmake_sources(tree)
-    assert (len(ours & theirs), len(ours - theirs), len(theirs - ours)) == (1183, 4, 75)
+    assert (len(ours & theirs), len(ours - theirs), len(theirs - ours)) == (1184, 4, 74)
     assert ours - theirs == {"caffe2/perfkernels/common_avx.cc",
                              "caffe2/utils/threadpool/pthreadpool.cc", "caffe2/utils/threadpool/pthreadpool_impl.cc",
                              "torch/csrc/jit/mobile/debug_info.cpp"}
@@ -190,7 +191,7 @@ def test_sources_against_cmake(tree, plan):
     assert only_cmake == {"aten/src/ATen/native/vulkan": 59, "aten/src/ATen/native/ao_sparse": 8,
                           "aten/src/ATen/native/utils": 1, "aten/src/ATen/nnapi": 4,
                           "caffe2/serialize": 1,
-                          "caffe2/utils/threadpool": 1, "torch/csrc/inductor/aoti_torch/generated": 1}
+                          "caffe2/utils/threadpool": 1}
     # CMake's three CPU capabilities (the recipe's patch adds AVX512 to bazel's two): every kernel copy is common
     for cap in ("DEFAULT", "AVX2", "AVX512"):
         assert sum(s.endswith(f".{cap}.cpp") for s in ours & theirs) == 66
@@ -274,7 +275,7 @@ def test_c10_debs_build_lintian_clean(tmp_path):
 @pytest.mark.heavy
 def test_torch_cpu_links_and_upstreams_tests_pass_in_trixie(tmp_path):
     """libtorch_cpu at the generic level, built whole in a trixie root with the generated Build-Depends
-    (tools/chroot-build): 1187 compiles, torchgen's steps, the link under -z defs over libc10; then upstream's C++
+    (tools/chroot-build): 1188 compiles, torchgen's steps, the link under -z defs over libc10; then upstream's C++
     tests (c10's, ATen's CPU tests, the C++ frontend's) built and run against it (debian/debforge/run-tests, as
     dh_auto_test runs them). About 2.5 hours on 2 cores: with DEBFORGE_HEAVY_DIR set, the tree, root and objects
     stay in $DEBFORGE_HEAVY_DIR/torch and a rerun resumes where an interrupted one stopped."""

@@ -176,9 +176,10 @@ class Plan:
     interfaces_left_out: dict[str, str] = field(default_factory=dict)   # header-only target -> why it has none
     interfaces_used: dict[str, list[str]] = field(default_factory=dict)   # library -> the interfaces it uses
 
-    def own_defines(self, lib: SharedLibrary) -> list[str]:
-        """The library's interface defines less those the interface libraries it requires give (their .pc files
-        and CMake targets carry them)."""
+    def own_interface(self, lib: SharedLibrary) -> tuple[list[str], list[str]]:
+        """(defines, include directories) of the library's interface less what the libraries and interface
+        libraries it requires give (their .pc files and CMake targets carry those): what its own .pc file and
+        CMake target add."""
         by_name = {i.name: i for i in self.interfaces}
         given, seen, todo = set(), set(), list(self.interfaces_used.get(lib.spec.name, []))
         while todo:
@@ -187,7 +188,11 @@ class Plan:
                 seen.add(name)
                 given.update(by_name[name].defines)
                 todo += by_name[name].requires
-        return [d for d in lib.interface_defines if d not in given]
+        siblings = [s for s in self.libraries if s.spec.name in lib.siblings]
+        given.update(d for s in siblings for d in s.interface_defines)
+        dirs = {d for s in siblings for d in s.interface_includes}
+        return ([d for d in lib.interface_defines if d not in given],
+                [d for d in lib.interface_includes if d not in dirs])
 
 
 @dataclass(frozen=True)

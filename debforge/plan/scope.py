@@ -73,7 +73,11 @@ class Scope:
             for rule in self.ws.graph.targets.values():
                 if split_label(rule.label)[1] == pkg:
                     for out in tblgen.outputs(rule) if rule.kind == tblgen.KIND else declared_outputs(rule):
-                        self.made_by.setdefault(out, rule)
+                        other = self.made_by.setdefault(out, rule)
+                        if other is not rule:   # as bazel refuses it: which rule makes the file is ambiguous
+                            raise DebforgeError(f"generated file '{out}' of rule '{rule.label}' conflicts with the "
+                                                f"same file of rule '{other.label}'", *where(rule.location),
+                                                hint="one file, one rule: a patch takes it out of one rule's outputs")
         return self.made_by.get(label)
 
     def imported_library(self, label: str) -> str | None:

@@ -108,6 +108,13 @@ class External:
     def packages(self) -> tuple[str, ...]:
         return (self.package, *self.extra_packages) if self.package else ()
 
+    def targets_in(self, labels: list[str]) -> list[str]:
+        """Those of `labels` that are its targets: of its repository (@repo//...), or of the in-tree package it
+        maps (//third_party/cpuinfo and below)."""
+        if self.repo.startswith("//"):
+            return [lb for lb in labels if lb.startswith((f"{self.repo}:", f"{self.repo}/"))]
+        return [lb for lb in labels if lb.startswith((f"@{self.repo}//", f"@{self.repo}:")) or lb == f"@{self.repo}"]
+
     def module_of(self, label: str) -> str | None:
         """The pkg-config module the recipe names for a target of the repository (@repo//pkg:name), if any."""
         return self.modules.get("//" + label.partition("//")[2] if label.startswith("@") else label)

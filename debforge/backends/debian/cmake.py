@@ -9,9 +9,9 @@ from dataclasses import dataclass
 
 from ...core import escape
 from ...plan import THREADS, Plan
-from ...plan.headers import installed_dirs
 from ...recipe.model import Recipe
 from .common import CMAKE
+from .consumer import Consumer
 
 DIR = "debforge/cmake"   # under debian/
 
@@ -29,9 +29,9 @@ def target_name(recipe: Recipe, library: str) -> str:
     return library.removeprefix(recipe.cmake_prefix) or library
 
 
-def render(recipe: Recipe, plan: Plan, headers: list[tuple[str, str, str]]) -> dict[str, str]:
-    """debian/ path -> text of the two files; none without dev.cmake. `headers`: the -dev package's (header_files),
-    where a library's include directories land."""
+def render(recipe: Recipe, plan: Plan, consumers: dict[str, Consumer]) -> dict[str, str]:
+    """debian/ path -> text of the two files; none without dev.cmake. `consumers`: what each library's users
+    compile with."""
     name = recipe.cmake
     if not name:
         return {}
@@ -44,11 +44,11 @@ def render(recipe: Recipe, plan: Plan, headers: list[tuple[str, str, str]]) -> d
         links = [f"{name}::{target_name(recipe, s)}" for s in lib.siblings if s in ours]
         links += [f"{name}::{target_name(recipe, i)}" for i in plan.interfaces_used.get(lib.spec.name, [])]
         links += ["Threads::Threads"] * any(o in THREADS for o in lib.linkopts)
-        for d in plan.own_defines(lib):   # written into a quoted CMake argument
+        use = consumers[lib.spec.name]
+        for d in use.defines:   # written into a quoted CMake argument
             escape.cmake(d, (str(recipe.path), lib.spec.line))
-        targets.append(Imported(target_name(recipe, lib.spec.name), lib.soname, tuple(links),
-                                tuple(plan.own_defines(lib)),
-                                tuple(f"/{d}" for d in installed_dirs(lib.interface_includes, headers))))
+        targets.append(Imported(target_name(recipe, lib.spec.name), lib.soname, tuple(links), use.defines,
+                                use.includes))
     for iface in plan.interfaces:   # an external's headers are found through the -dev package's Depends
         links = [f"{name}::{target_name(recipe, r)}" for r in iface.requires if r in ours]
         targets.append(Imported(target_name(recipe, iface.name), "",

@@ -10,10 +10,9 @@ import shlex
 
 from ...core.devpackage import DevPackage
 from ...core.escape import pkgconfig
-from ...graph import split_label
 from ...plan import THREADS, Plan
-from ...plan.headers import installed_dirs
 from ...recipe.model import Recipe
+from .consumer import Consumer
 from .devdeps import DevDeps
 
 DIR = "debforge/pkgconfig"   # under debian/
@@ -22,9 +21,8 @@ DIR = "debforge/pkgconfig"   # under debian/
 def _modules(recipe: Recipe, labels: list[str], contents: dict[str, DevPackage]) -> list[tuple[str, list[str]]]:
     """(Debian package, its pkg-config modules) of the externals whose targets `labels` a library uses."""
     out = []
-    for key, ext in recipe.externals.items():
-        used = [lb for lb in labels if (split_label(lb)[0] == key if key[0] != "/" else
-                                        lb.startswith((f"{key}:", f"{key}/")))]
+    for ext in recipe.externals.values():
+        used = ext.targets_in(labels)
         for name in ext.packages if used else ():
             if name in contents:
                 out.append((name, [m for lb in used for m in ([ext.module_of(lb)] if ext.module_of(lb) else
@@ -63,18 +61,19 @@ def _text(recipe: Recipe, fields: dict[str, str], where: tuple[str, int | None])
 
 
 def render(recipe: Recipe, plan: Plan, needs: DevDeps, contents: dict[str, DevPackage],
-           headers: list[tuple[str, str, str]]) -> dict[str, str]:
-    """debian/ path -> text of each library's .pc (`Requires` names the recipe libraries it links; `Cflags` the
-    include directories and defines upstream's build gives its users, where `headers`, the -dev package's, land)
-    and of each interface library's (the header-only targets': their defines, what they depend on, no library)."""
+           consumers: dict[str, Consumer]) -> dict[str, str]:
+    """debian/ path -> text of each library's .pc (`Requires` names the recipe libraries it links; `Cflags` what
+    its users compile with, `consumers`) and of each interface library's (the header-only targets': their defines,
+    what they depend on, no library)."""
     ours = {lib.name for _, lib in recipe.libraries()}
     out = {}
     for lib in plan.libraries:
         where = (str(recipe.path), lib.package.line if lib.package.summary else recipe.lines.get("summary"))
         public, private = _externals(recipe, lib.external_labels, needs, contents)
         threads = " -pthread" if any(o in THREADS for o in lib.linkopts) else ""
-        cflags = [f"-I/{d}" for d in installed_dirs(lib.interface_includes, headers)] + \
-            [shlex.quote(f"-D{d}") for d in plan.own_defines(lib)] + ["-pthread"] * bool(threads)
+        use = consumers[lib.spec.name]
+        cflags = [f"-I{d}" for d in use.includes] + [shlex.quote(f"-D{d}") for d in use.defines] + \
+            ["-pthread"] * bool(threads)
         out[f"{DIR}/{lib.spec.name}.pc"] = _text(recipe, {
             "Name": lib.spec.name, "Description": lib.package.summary or recipe.summary, "Version": lib.spec.version,
             "Requires": ", ".join([s for s in lib.siblings if s in ours] + plan.interfaces_used.get(lib.spec.name, [])
