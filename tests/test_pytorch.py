@@ -127,7 +127,7 @@ def test_torch_cpu_plan(tree, plan):
     done = Counter(line.split("] ", 1)[1].split(" ", 1)[0] for line in lines)
     assert done["generate"] == 205   # torch_cpu's steps and c10's header: c10 headers are included too
     assert sum(1 for line in lines if " -c " in line and "/obj/torch_cpu/" in line) == 3 * 1188
-    assert len(lines) == 3868        # + c10@generic (linked), 3 links, 6 symlinks, 2 variant checks
+    assert len(lines) == 3871        # + c10@generic (linked), 3 links, 6 symlinks, 2 variant checks
 
 
 @pytest.mark.slow
@@ -320,7 +320,8 @@ def test_libtorch_packages_build_in_sbuild_lintian_clean_and_autopkgtests_pass(t
                            str(testbed.tarball("trixie", "amd64"))], capture_output=True, text=True)
     assert test.returncode == 0, test.stdout[-6000:] + test.stderr[-3000:]
     passed = re.findall(r"^(\S+) +PASS", test.stdout, re.M)
-    assert passed == ["hwcaps", "upstream-tests", "c-headers-link", "libtorch-smoke", "libtorch-frontend"], \
+    assert passed == ["hwcaps", "upstream-tests", "c-headers-link", "libtorch-smoke", "libtorch-frontend",
+                      "libtorch-c10d"], \
         test.stdout[-3000:]
 
 
