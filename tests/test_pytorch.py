@@ -34,10 +34,10 @@ def test_every_package_evaluates(tree):
     assert g.skipped == {}
     # 318 + the AVX512 copies' 66 genrules and library + ATen's tests' package (45 cc_test, a test helper) + the
     # flatc genrule of flatc-mobile-bytecode.patch + kineto's package (kineto-in-tree.patch: kineto, ipcfabric) +
-    # libtorch (libtorch-links-torch-cpu.patch)
-    assert len(g.packages) == 20 and len(g.targets) == 385 + 46 + 1 + 2 + 1
+    # libtorch (libtorch-links-torch-cpu.patch) + QNNPACK's 6 libraries and ao_sparse's sources (aten-qnnpack-xnnpack.patch)
+    assert len(g.packages) == 20 and len(g.targets) == 385 + 46 + 1 + 2 + 1 + 7
     kinds = g.kinds()
-    assert kinds["cc_library"] == 43 + 1 + 2 + 1 and kinds["cmake_configure_file"] == 3 and kinds["generate_aten"] == 1
+    assert kinds["cc_library"] == 43 + 1 + 2 + 1 + 6 and kinds["cmake_configure_file"] == 3 and kinds["generate_aten"] == 1
 
 
 @pytest.fixture(scope="module")
@@ -81,20 +81,21 @@ def test_c10_plan(tree, plan):
 
 @pytest.mark.slow
 def test_torch_cpu_plan(tree, plan):
-    """libtorch_cpu (//:torch): 1188 translation units (22 of them libkineto's), ATen's 7180 generated files (what
+    """libtorch_cpu (//:torch): 1253 translation units (22 of them libkineto's), ATen's 7180 generated files (what
     torchgen writes, the AOTInductor C shims among them), and a ninja -n of all three levels that finds every input."""
     _, torch, _ = plan.libraries
     srcs = [c.src for c in torch.compiles]
-    assert len(srcs) == len(set(srcs)) == 1188
+    assert len(srcs) == len(set(srcs)) == 1253
     by_area = Counter(next((a for a in ("aten/src/ATen/native/", "obj-debforge/gen/", "torch/csrc/jit/",
                                          "torch/csrc/autograd/") if s.startswith(a)), "other") for s in srcs)
-    assert by_area == {"aten/src/ATen/native/": 251, "obj-debforge/gen/": 250, "torch/csrc/jit/": 277,
-                       "torch/csrc/autograd/": 26, "other": 362 + 22}
+    assert by_area == {"aten/src/ATen/native/": 317, "obj-debforge/gen/": 250, "torch/csrc/jit/": 277,
+                       "torch/csrc/autograd/": 26, "other": 361 + 22}
     assert len(torch.generated) == 7180 + 66 + 1 and torch.siblings == ["c10"]   # + the mobile bytecode's header
     # ATen's BLAS/LAPACK calls link the system's (the recipe's aten-system-blas.patch), as Debian's libtorch_cpu
-    # c10d's Gloo and MPI process groups (the recipe's torch-distributed-backends.patch)
-    assert torch.external_libs == ["protobuf", "onnx", "onnx_proto", "sleef", "dnnl", "lapack", "blas", "tensorpipe",
-                                   "cpp-httplib", "gloo", "mpi", "cpuinfo"]
+    # c10d's Gloo and MPI process groups (torch-distributed-backends.patch); QNNPACK's and XNNPACK's thread pool
+    # and XNNPACK (aten-qnnpack-xnnpack.patch)
+    assert torch.external_libs == ["protobuf", "onnx", "onnx_proto", "pthreadpool", "sleef", "dnnl", "cpuinfo",
+                                   "XNNPACK", "lapack", "blas", "tensorpipe", "cpp-httplib", "gloo", "mpi"]
     assert Counter(s.kind for s in plan.steps) == {"genrule": 200 + 1, "cmake_configure_file": 2,
                                                    "header_template_rule": 1, "generate_aten": 1}
     # ATen's kernels: one copy per CPU capability of CMake's amd64 set (the recipe's aten-avx512-kernels.patch),
@@ -126,8 +127,8 @@ def test_torch_cpu_plan(tree, plan):
     lines = dry_run(tree, plan, *(f"torch_cpu@{level}" for level in LEVELS))
     done = Counter(line.split("] ", 1)[1].split(" ", 1)[0] for line in lines)
     assert done["generate"] == 205   # torch_cpu's steps and c10's header: c10 headers are included too
-    assert sum(1 for line in lines if " -c " in line and "/obj/torch_cpu/" in line) == 3 * 1188
-    assert len(lines) == 3871        # + c10@generic (linked), 3 links, 6 symlinks, 2 variant checks
+    assert sum(1 for line in lines if " -c " in line and "/obj/torch_cpu/" in line) == 3 * 1253
+    assert len(lines) == 4066        # + c10@generic (linked), 3 links, 6 symlinks, 2 variant checks
 
 
 @pytest.mark.slow
@@ -142,9 +143,8 @@ def test_cpp_tests_link_each_levels_libtorch_cpu_and_libc10(tree, plan):
     cmake = re.findall(r"^ *\$\{CMAKE_CURRENT_SOURCE_DIR\}/(\w+)\.cpp", listed, re.M)   # not the "# ..." ones
     assert len(cmake) == 45 and "xnnpack_test" not in cmake
     aten = {label.split(":")[1] for label in tests if label.startswith("//aten/src/ATen/test:")}
-    assert aten == set(cmake) - {"mobile_memory_cleanup"}
-    assert [label for label, _ in plan.tests_left_out] == ["//:integration_test",
-                                                          "//aten/src/ATen/test:mobile_memory_cleanup"]
+    assert aten == set(cmake)
+    assert [label for label, _ in plan.tests_left_out] == ["//:integration_test"]
     for name in aten:
         t = tests[f"//aten/src/ATen/test:{name}"]
         assert t.siblings == ["torch_cpu", "c10"] and [c.src for c in t.compiles] == [f"aten/src/ATen/test/{name}.cpp"]
@@ -156,7 +156,7 @@ def test_cpp_tests_link_each_levels_libtorch_cpu_and_libc10(tree, plan):
         "test/cpp/api/autograd.cpp", "test/cpp/api/support.cpp", "test/cpp/common/main.cpp"]
     assert all(t.siblings == ["c10"] or t.label == "//c10/test:util/bit_cast_test"
                for t in tests.values() if t.label.startswith("//c10/"))
-    assert len(tests) == 5 + 44 + 23
+    assert len(tests) == 5 + 45 + 23
     # each level's program links that level's copies, and its run checks both were the ones ld.so mapped
     text = ninja.render(plan)
     for level in LEVELS:
@@ -183,15 +183,10 @@ def test_sources_against_cmake(tree, plan):
     _, torch, _ = plan.libraries
     ours = {tool.normalise(c.src) for c in torch.compiles}
     theirs, _ = tool.cmake_sources(tree)
-    assert (len(ours & theirs), len(ours - theirs), len(theirs - ours)) == (1184, 4, 74)
-    assert ours - theirs == {"caffe2/perfkernels/common_avx.cc",
-                             "caffe2/utils/threadpool/pthreadpool.cc", "caffe2/utils/threadpool/pthreadpool_impl.cc",
-                             "torch/csrc/jit/mobile/debug_info.cpp"}
+    assert (len(ours & theirs), len(ours - theirs), len(theirs - ours)) == (1251, 2, 64)
+    assert ours - theirs == {"caffe2/perfkernels/common_avx.cc", "torch/csrc/jit/mobile/debug_info.cpp"}
     only_cmake = Counter(map(tool.group, theirs - ours))
-    assert only_cmake == {"aten/src/ATen/native/vulkan": 59, "aten/src/ATen/native/ao_sparse": 8,
-                          "aten/src/ATen/native/utils": 1, "aten/src/ATen/nnapi": 4,
-                          "caffe2/serialize": 1,
-                          "caffe2/utils/threadpool": 1}
+    assert only_cmake == {"aten/src/ATen/native/vulkan": 59, "aten/src/ATen/nnapi": 4, "caffe2/serialize": 1}
     # CMake's three CPU capabilities (the recipe's patch adds AVX512 to bazel's two): every kernel copy is common
     for cap in ("DEFAULT", "AVX2", "AVX512"):
         assert sum(s.endswith(f".{cap}.cpp") for s in ours & theirs) == 66
@@ -275,7 +270,7 @@ def test_c10_debs_build_lintian_clean(tmp_path):
 @pytest.mark.heavy
 def test_torch_cpu_links_and_upstreams_tests_pass_in_trixie(tmp_path):
     """libtorch_cpu at the generic level, built whole in a trixie root with the generated Build-Depends
-    (tools/chroot-build): 1188 compiles, torchgen's steps, the link under -z defs over libc10; then upstream's C++
+    (tools/chroot-build): 1253 compiles, torchgen's steps, the link under -z defs over libc10; then upstream's C++
     tests (c10's, ATen's CPU tests, the C++ frontend's) built and run against it (debian/debforge/run-tests, as
     dh_auto_test runs them). About 2.5 hours on 2 cores: with DEBFORGE_HEAVY_DIR set, the tree, root and objects
     stay in $DEBFORGE_HEAVY_DIR/torch and a rerun resumes where an interrupted one stopped."""
@@ -294,7 +289,7 @@ def test_torch_cpu_links_and_upstreams_tests_pass_in_trixie(tmp_path):
     tests = subprocess.run(["chroot", base / "root", "sh", "-c", f"cd {tree} && TEST_GROUPS=_libtorch-cpu2.6 sh "
                             "debian/debforge/run-tests build debian/debforge/build-amd64.ninja 2 generic"],
                            capture_output=True, text=True)
-    assert "debforge tests: generic (build): 72 passed, 0 failed" in tests.stdout, tests.stdout[-6000:]
+    assert "debforge tests: generic (build): 73 passed, 0 failed" in tests.stdout, tests.stdout[-6000:]
 
 
 TORCH_DEBS = {"libc10", "libc10-generic", "libc10-avx2", "libc10-avx512", "libtorch-cpu2.6", "libtorch-cpu2.6-generic",
@@ -305,12 +300,12 @@ TORCH_DEBS = {"libc10", "libc10-generic", "libc10-avx2", "libc10-avx512", "libto
 def test_libtorch_packages_build_in_sbuild_lintian_clean_and_autopkgtests_pass(tmp_path):
     """Issue 18's packages, built as a buildd builds them: `debforge build --sbuild trixie` (a clean, offline trixie
     chroot; trixie's lintian in it without errors or warnings; blhc on the log) makes libc10 and libtorch-cpu2.6 (with
-    libtorch.so), libtorch-dev and pytorch-src, upstream's 72 C++ test programs passing in dh_auto_test at each level
+    libtorch.so), libtorch-dev and pytorch-src, upstream's 73 C++ test programs passing in dh_auto_test at each level
     this CPU runs; then the autopkgtests on the installed packages in a trixie testbed: the hwcaps check, upstream's
     tests built against libtorch-dev, every function its C headers declare linked, and the two consumer programs.
     Hours on 2 cores: with DEBFORGE_HEAVY_DIR set, the compiler cache stays in $DEBFORGE_HEAVY_DIR/torch-ccache and a
     rerun reuses what an interrupted one compiled."""
-    out, debs = heavy_sbuild("pytorch", "torch", "trixie", 72)
+    out, debs = heavy_sbuild("pytorch", "torch", "trixie", 73)
     assert TORCH_DEBS <= set(debs), sorted(debs)
     lib = extract(debs["libtorch-cpu2.6-generic"], tmp_path / "lib")
     assert list(lib.glob("usr/lib/*/libtorch_cpu.so.2.6.0")) and list(lib.glob("usr/lib/*/libtorch.so.2.6.0"))
