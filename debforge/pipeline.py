@@ -114,27 +114,30 @@ def _summary(plan, log) -> None:
 
 
 def _cuts(recipe, lib, log) -> None:
-    """What the recipe's leave-out and dropped externals took away from `lib`, and the chain of targets from
-    the library's root to each kept target that still includes or calls what was cut."""
+    """What the recipe's leave-out and dropped externals took away from `lib`, one line per target or repository
+    cut (TF's libtensorflow_cc: 31 of them, from 67 dependencies), and the chain of targets from the library's
+    root to each kept target that still includes or calls what was cut."""
     log(f"debforge:   lib{lib.spec.name}: {len(lib.left_out)} dependencies cut by the recipe "
         f"({len({x for x, _, _ in lib.left_out})} targets or repositories left out, "
         f"{len({k for _, k, _ in lib.left_out})} kept targets lost one):")
+    losers: dict[tuple[str, str], list[str]] = {}
     for cut, kept, why in lib.left_out:
+        losers.setdefault((cut, why), []).append(kept)
+    for (cut, why), kept in losers.items():
         entry = recipe.leave_out_entry(cut)
-        log(f"debforge:     {kept} -> {cut}: {why}"
+        named = kept[0] if len(kept) == 1 else f"{kept[0]} and {len(kept) - 1} more"
+        log(f"debforge:     {cut} (from {named}): {why}"
             + (f" (the patch {entry.patch.name} takes its uses out)" if entry and entry.patch else ""))
     if lib.left_out_used:
         users = sorted({k for _, k in lib.left_out_used})
         log(f"debforge:   warning: lib{lib.spec.name}: {len(lib.left_out_used)} of these cut no "
             f"alwayslink registration: {len(users)} kept targets include or call what was left out, so "
             f"lib{lib.spec.name} does not compile or link as planned; the chains of targets that reach them, "
-            f"and what each lost:")
-        reasons = {(cut, kept): why for cut, kept, why in lib.left_out}
+            f"and what each lost (its reason above):")
         for kept in users:
             chain = lib.left_out_chains.get(kept, []) + [kept]
+            lost = sorted(cut for cut, k in lib.left_out_used if k == kept)
             log(f"debforge:     {' -> '.join(chain)}")
-            for lost in sorted(cut for cut, k in lib.left_out_used if k == kept):
-                log(f"debforge:       lost {lost}: {reasons[lost, kept]}")
-            for cut in dict.fromkeys(h for lost, k in lib.left_out_used if k == kept
-                                     for h in recipe.cuts_on(chain + [lost])):
+            log(f"debforge:       lost {', '.join(lost)}")
+            for cut in dict.fromkeys(h for one in lost for h in recipe.cuts_on(chain + [one])):
                 log(f"debforge:       known cut: {cut}")

@@ -65,7 +65,8 @@ def test_the_plan_keeps_the_chain_to_each_kept_target_that_lost_a_dependency(tmp
     out = proc.stdout + proc.stderr
     assert "1 kept targets include or call what was left out" in out
     assert "debforge:     //:api -> //:runtime -> //:plugins\n" in out
-    assert "debforge:       lost //:pjrt: tf_runtime: PJRT's client\n" in out
+    assert "debforge:     //:pjrt (from //:plugins): tf_runtime: PJRT's client\n" in out
+    assert "debforge:       lost //:pjrt\n" in out
     assert "known cut: the patch no-pjrt.patch cuts //:plugins -> //:pjrt\n" in out
 
 
@@ -90,7 +91,7 @@ def test_a_leave_out_whose_uses_a_patch_takes_out_is_no_warning(tmp_path):
     proc = run_cli("generate", path, "-o", tmp_path / "out")
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout + proc.stderr
-    assert "//:plugins -> //:pjrt: tf_runtime: PJRT's client (the patch no-pjrt.patch takes its uses out)" in out
+    assert "//:pjrt (from //:plugins): tf_runtime: PJRT's client (the patch no-pjrt.patch takes its uses out)" in out
     assert "include or call what was left out" not in out
 
 
