@@ -11,8 +11,10 @@ of each copy, v3/generic and v4/generic side by side, and whether each copy's ou
 copy's or within TOLERANCE. matmul calls the system's BLAS (and conv2d oneDNN), which dispatch by themselves:
 those ops measure what the copies cannot change.
 
-Needs the packages installed (libtorch-cpu2.6 and its ISA-level packages, libtorch-dev); libtorch_cpu is not built
-yet, so this has not run.
+Needs the packages installed (libtorch-cpu2.6 and its ISA-level packages, libtorch-dev). Since its verdict (5 Dec
+2026: v4/generic 0.98-1.01x on every op, outputs bit-identical; docs/pytorch.md) the recipe packages no copies of
+libtorch_cpu: bench/torch_levels_tree.sh runs this on a build tree's copies laid out as the packages would install
+them.
 
     python3 bench/torch_levels.py [--rounds 5] [--iters 20] [--threads 1] [--ops matmul,conv2d] [--work DIR]
 """
@@ -48,7 +50,8 @@ def run(exe: Path, level: str, mask: str, env: dict[str, str], iters: int, threa
     level's copy."""
     args = [str(exe), *(["--dump", str(dump)] if dump else []), "--threads", str(threads), str(iters), *ops]
     proc = run_at(args, level, mask, env)
-    capability = next((line.split()[1] for line in proc.stderr.splitlines() if line.startswith("capability ")), "?")
+    capability = next((line.split(None, 1)[1] for line in proc.stderr.splitlines()
+                       if line.startswith("capability ")), "?")   # "NO AVX" is one
     return ({m.group(1): (float(m.group(2)), m.group(3)) for m in map(LINE.match, proc.stdout.splitlines()) if m},
             capability)
 
