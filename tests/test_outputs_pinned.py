@@ -8,7 +8,7 @@ import pytest
 
 from conftest import ROOT, run_cli
 
-NSYNC_DEBIAN = "d9f4442edc63144063462d4ebf9fb9bf07cb094f1023d1773edd5ee8749b45b7"
+NSYNC_DEBIAN = "07b74a3601e1f56426afa9aeff4b4d0ce7e6573de12d42f5f42c52c386aa0957"
 
 
 def tree_digest(root) -> str:
