@@ -4,7 +4,6 @@ the helper scripts that debian/rules and the ninja graph run, each through its i
 
 from importlib.resources import files
 
-TEMPLATES = files(__name__) / "templates"
 SKEL = files(__name__) / "skel"
 
 

@@ -10,7 +10,7 @@ from debian.deb822 import Deb822
 from ...core import escape
 from ...core.errors import DebforgeError
 from ...recipe.model import BinaryPackage, Recipe
-from .packages import all_variants, generic_name, safe, src_name, variants
+from .packages import generic_name, safe, src_name, variants
 
 STANDARDS_VERSION = "4.6.2"
 STANDARDS_DATE = 1671244904   # its release (2022-12-17 02:41:44 UTC): packaging that follows it cannot be older
@@ -170,6 +170,3 @@ def profiled(recipe: Recipe) -> list[BinaryPackage]:
     """Recipe packages built only under some build profiles."""
     return [p for p in recipe.packages if p.build_profiles]
 
-
-def variant_packages(recipe: Recipe) -> list[str]:
-    return [v.name for v in all_variants(recipe)]
