@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import signal
 import sys
 import time
 import traceback
@@ -375,8 +376,13 @@ def _measure_levels(sub) -> None:
     sp.set_defaults(func=cmd_measure_levels)
 
 
+def _terminated(signum, frame):
+    raise KeyboardInterrupt   # `kill` stops debforge as Ctrl-C does, and with it the tool it runs (streamed.py)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, _terminated)
     try:
         return args.func(args)
     except DebforgeError as exc:

@@ -109,3 +109,28 @@ def test_killed_at_any_point(work, reference):
             assert part(out) in ({}, part(reference)), final
     finish(start(work))
     assert contents(work / "out") == reference   # no staging directory left either
+
+
+def test_a_killed_build_stops_the_tool_it_runs(tmp_path):
+    """`kill` (SIGTERM) of `debforge build` stops dpkg-buildpackage with it, as Ctrl-C does: a build of hours must not
+    run on without the command that started it. A fake dpkg-buildpackage first on PATH records its pid and waits."""
+    work = tmp_path / "work"
+    shutil.copytree(FIXTURES / "catalogue", work)
+    bindir, pidfile = tmp_path / "bin", tmp_path / "tool.pid"
+    bindir.mkdir()
+    (bindir / "dpkg-buildpackage").write_text(f"#!/bin/sh\necho $$ > {pidfile}.new\nmv {pidfile}.new {pidfile}\n"
+                                              "echo 'dpkg-buildpackage: building'\nexec sleep 300\n")
+    (bindir / "dpkg-buildpackage").chmod(0o755)
+    proc = subprocess.Popen([sys.executable, "-m", "debforge.cli", "build", "recipe.yaml", "-o", "out"], cwd=work,
+                            env={**os.environ, **EPOCH, "PATH": f"{bindir}:{os.environ['PATH']}"},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not pidfile.exists():
+        assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read() if proc.poll() else "slow"
+        time.sleep(0.05)
+    tool = int(pidfile.read_text())
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "debforge: interrupted" in err, err
+    with pytest.raises(ProcessLookupError):   # stopped and reaped: no zombie either
+        os.kill(tool, 0)

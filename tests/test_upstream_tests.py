@@ -337,6 +337,29 @@ def test_suites_expand_to_their_cpu_tests_which_link_the_libraries_they_name(tmp
     assert [c.src for c in lib.compiles] == ["test_op.c"] and lib.siblings == ["fw"]
 
 
+def test_a_test_is_compiled_at_each_level_only_where_the_library_it_tests_has_copies(tmp_path):
+    """libcalc without variants over libcore with them (libtorch_cpu over libc10): calc_test tests libcalc, whose one
+    copy gains nothing from a test compiled three times; it is compiled once and each level's program, linked over
+    that level's libcore, runs it. core_test tests libcore and is compiled at each level."""
+    recipe = fixture_recipe(tmp_path / "fixture.yaml", TREE, "calc", [("calc", "//:calc"), ("core", "//:core")],
+                            GTEST + 'tests:\n  select: ["//:calc_test", "//:core_test"]\n')
+    recipe.write_text(recipe.read_text().replace("  - name: libcalc1\n", "  - name: libcalc1\n    variants: false\n"))
+    plan = fixture_plan(recipe)
+    tests = {t.label: t for t in plan.tests}
+    assert tests["//:calc_test"].siblings == ["calc", "core"] and tests["//:core_test"].siblings == ["core"]
+    assert {c.src: c.level_sensitive for c in tests["//:calc_test"].compiles} == {"calc_test.c": False,
+                                                                                  "check.c": False}
+    assert all(c.level_sensitive for c in tests["//:core_test"].compiles)
+    text = re.sub(r" \$\n +", " ", ninja.render(plan))
+    objects = set(re.findall(r"^build (obj-debforge/\S+/tests/obj/\S+\.o):", text, re.M))
+    assert {o for o in objects if "calc_test.c" in o} == {"obj-debforge/generic/tests/obj/calc_test/calc_test.c.o"}
+    assert {o.split("/")[1] for o in objects if "core_test.c" in o} == {"generic", "x86-64-v3", "x86-64-v4"}
+    # the v3 program: the generic objects, linked over v3's libcore and the one libcalc
+    link = re.search(r"^build obj-debforge/x86-64-v3/tests/build/bin/calc_test: link_test_c (.*)$", text, re.M)[1]
+    assert "obj-debforge/generic/tests/obj/calc_test/calc_test.c.o" in link
+    assert "obj-debforge/generic/libcalc.so" in link and "obj-debforge/x86-64-v3/libcore.so" in link
+
+
 def test_a_test_links_what_its_libraries_link(tmp_path):
     """A plain cc_test on the C API alone (as ATen's tests depend on //:torch only) links libfw too, which libcapi
     links: ld links no executable against a shared object that only another one NEEDs, and the test's inline code

@@ -13,6 +13,7 @@ from debian.deb822 import Deb822
 
 from ..core.errors import DebforgeError
 from ..recipe.model import BinaryPackage, Recipe
+from .streamed import streamed
 
 
 def jobs(default: str = "auto") -> str:
@@ -67,15 +68,14 @@ def dpkg_buildpackage(tree: Path, log=print, profiles: list[str] = ()) -> Path:
     arch = subprocess.run(["dpkg-architecture", "-qDEB_HOST_ARCH"], capture_output=True, text=True).stdout.strip()
     build_log = tree.parent / f"{source}_{version}_{arch}.build"
     log(f"debforge: dpkg-buildpackage in {tree} (log: {build_log})")
-    with open(build_log, "w") as fh:
-        proc = subprocess.Popen(["dpkg-buildpackage", "-us", "-uc", f"-j{jobs()}",
-                                 *[f"--build-profiles={','.join(profiles)}"] * bool(profiles)], cwd=tree, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True)
+    with open(build_log, "w") as fh, streamed(["dpkg-buildpackage", "-us", "-uc", f"-j{jobs()}",
+                                               *[f"--build-profiles={','.join(profiles)}"] * bool(profiles)],
+                                              cwd=tree) as proc:
         for line in proc.stdout:
             fh.write(line)
             if line.startswith(("dpkg-", " dh_", "[", "check-variant", "debforge tests")) or "error" in line.lower():
                 log("  " + line.rstrip()[:200])
-        rc = proc.wait()
+    rc = proc.returncode
     if rc != 0:
         raise DebforgeError(f"dpkg-buildpackage failed with exit code {rc}; see the build log", str(build_log))
     changes = tree.parent / f"{source}_{version.split(':')[-1]}_{arch}.changes"

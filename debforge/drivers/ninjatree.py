@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from ..core.layout import BUILDDIR
+from .streamed import streamed
 
 EDGE = re.compile(r"\[(\d+)/(\d+)\] ")   # ninja's status line as an edge ends
 
@@ -68,9 +69,8 @@ def ninja(tree: Path, ninja_file: str, wrap: list[str], jobs: int, targets: list
     """Run ninja on targets, keeping going past failures: (exit status, its output, wall seconds). ON_EDGE(done,
     total), if given, is called as each edge ends (ninja's [done/total] lines), for a long build's progress."""
     started = time.monotonic()
-    with subprocess.Popen(["nice", "-n", "10", *wrap, "ninja", "-C", str(tree), "-f", ninja_file, "-k", "0",
-                           f"-j{jobs}", *targets], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          text=True) as proc:
+    with streamed(["nice", "-n", "10", *wrap, "ninja", "-C", str(tree), "-f", ninja_file, "-k", "0", f"-j{jobs}",
+                   *targets]) as proc:
         lines = []
         for line in proc.stdout:
             lines.append(line)

@@ -22,6 +22,7 @@ from ..core.errors import DebforgeError
 from ..recipe.model import BinaryPackage, Recipe
 from ..upstream import CACHE, debian_mirror
 from . import ccache, checks, dpkg, ninjatree
+from .streamed import streamed
 
 DEFAULT_SUITE = "trixie"
 CHROOTS = CACHE / "sbuild"
@@ -215,19 +216,19 @@ def build(dsc: Path, dist: str, tarball: Path, outdir: Path, run_lintian: bool =
         stale.unlink(missing_ok=True)
     log(f"debforge: sbuild {dsc.name} in {tarball.name} (log: {build_log})")
     started = time.monotonic()
-    proc = subprocess.Popen([*cmd, str(dsc)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     prev, recent, shown = "", collections.deque(maxlen=8), started
-    for line in proc.stdout:
-        recent.append(line.rstrip())
-        if prev.startswith("+---") and line.startswith("| "):  # a stage's banner
-            log(f"  sbuild: {line.strip().strip('|').strip()}  ({time.monotonic() - started:.0f} s)")
-        elif line.startswith("E: "):
-            log("  " + line.rstrip())
-        elif (edge := ninjatree.EDGE.match(line)) and (time.monotonic() - shown >= 60 or edge[1] == edge[2]):
-            shown = time.monotonic()   # a build of hours says where it is, once a minute
-            log(f"  ninja: {edge[1]}/{edge[2]} edges  ({shown - started:.0f} s)")
-        prev = line
-    rc = proc.wait()
+    with streamed([*cmd, str(dsc)], env=env) as proc:
+        for line in proc.stdout:
+            recent.append(line.rstrip())
+            if prev.startswith("+---") and line.startswith("| "):  # a stage's banner
+                log(f"  sbuild: {line.strip().strip('|').strip()}  ({time.monotonic() - started:.0f} s)")
+            elif line.startswith("E: "):
+                log("  " + line.rstrip())
+            elif (edge := ninjatree.EDGE.match(line)) and (time.monotonic() - shown >= 60 or edge[1] == edge[2]):
+                shown = time.monotonic()   # a build of hours says where it is, once a minute
+                log(f"  ninja: {edge[1]}/{edge[2]} edges  ({shown - started:.0f} s)")
+            prev = line
+    rc = proc.returncode
     # an sbuild that stops before it opens its log (bad options) says why only on its output
     text = build_log.read_text(errors="replace") if build_log.exists() else "\n".join(recent)
     if compiler_cache:

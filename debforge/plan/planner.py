@@ -54,8 +54,7 @@ def make_plan(recipe: Recipe, ws: ScanView, arch: str, flavor: FlavorBuild | Non
         if levels:   # where there are copies to build (an x86-only source matches nothing on arm64)
             check_level_sensitive(recipe, libs)
         externals = sorted(deps.externals_used)
-        below = {lib.spec.name: lib.siblings for lib in libs}
-        tests, left_out, test_depends, test_libraries = TestPrograms(scope, deps, flags, steps, below).plan()
+        tests, left_out, test_depends, test_libraries = TestPrograms(scope, deps, flags, steps, libs).plan()
         generate = [steps.steps[k] for k in sorted(steps.steps)]   # with those of the tests' data
         tools = [steps.host_tools.tools[k] for k in sorted(steps.host_tools.tools)]
         plan = Plan(recipe, arch, levels, libs, externals, generate, host_tools=tools, tests=tests,

@@ -1,7 +1,8 @@
 """Upstream's tests (the recipe's `tests`): each selected cc_test (a macro's too: it expands to one) becomes a test
-program built once per ISA level. What a recipe library holds is linked from that level's copy, never compiled into
-the test, so the shipped code is what is tested; the rest of its closure (testonly helpers) is compiled in, and
-externals (googletest) come from Debian's -dev packages, which only the tests need (Build-Depends <!nocheck>)."""
+program linked and run once per ISA level, its own code compiled at each level only where a library it tests has
+copies. What a recipe library holds is linked from that level's copy, never compiled into the test, so the shipped
+code is what is tested; the rest of its closure (testonly helpers) is compiled in, and externals (googletest) come
+from Debian's -dev packages, which only the tests need (Build-Depends <!nocheck>)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from . import linkopts, sensitivity
 from .closure import Dependencies
 from .flags import CompileFlags
 from .hosttools import Sources, compile_program, program_view
-from .model import TestLibrary, TestProgram
+from .model import SharedLibrary, TestLibrary, TestProgram
 from .scope import Scope
 from .targets import HEADER_EXT, checked, deps_of, where
 
@@ -38,12 +39,14 @@ def runfiles_path(path: str) -> str:
 
 class TestPrograms:
     def __init__(self, scope: Scope, deps: Dependencies, flags: CompileFlags, steps: Sources,
-                 linked_below: dict[str, list[str]]):
+                 libraries: list[SharedLibrary]):
         self.scope = scope
         self.deps = deps
         self.flags = flags
         self.steps = steps
-        self.linked_below = linked_below   # recipe library -> the recipe libraries it links, transitively
+        # recipe library -> the recipe libraries it links, transitively
+        self.linked_below = {lib.spec.name: lib.siblings for lib in libraries}
+        self.with_copies = {lib.spec.name for lib in libraries if lib.copies}
         self.libraries: dict[str, TestLibrary] = {}   # label -> a shared object tests load, planned once
         self.headers: dict[str, list[str]] = {}       # library target -> its generated headers
 
@@ -131,12 +134,21 @@ class TestPrograms:
                            known_failures={lvl: why for lvl in spec.known_failures
                                            if (why := spec.known_failure(lvl, t.label))})
         self.link(test, t)
+        # its own code at a level only where a library it tests has a copy there: ATen's tests, whose
+        # libtorch_cpu has none, are compiled once and run over each level's libc10 all the same
+        per_level = bool(self.tested(test.siblings) & self.with_copies)
         for c in test.compiles:
-            c.level_sensitive = sensitivity.sensitive(self.scope.recipe, c.src)
+            c.level_sensitive = per_level and sensitivity.sensitive(self.scope.recipe, c.src)
         test.data = self.data(t)
         test.args = [self.expand(t, a) for a in t.attrs.get("args", [])]
         test.env = _env(t)
         return test
+
+    def tested(self, siblings: list[str]) -> set[str]:
+        """The libraries a test tests: those it links that none of the others links (ATen's tests link
+        libtorch_cpu, and libc10 below it)."""
+        below = {b for s in siblings for b in self.linked_below.get(s, ())}
+        return set(siblings) - below
 
     def link(self, program: TestProgram | TestLibrary, t: Target) -> None:
         """A test's (or test library's) compiles and what it links: a recipe library for each target one holds
