@@ -8,7 +8,7 @@ import pytest
 
 from conftest import ROOT, run_cli
 
-NSYNC_DEBIAN = "07b74a3601e1f56426afa9aeff4b4d0ce7e6573de12d42f5f42c52c386aa0957"
+NSYNC_DEBIAN = "3eaea9228705caf8de33ac4d65983a5b382b3209fa9cd4283ca2dfabec3060dc"
 
 
 def tree_digest(root) -> str:

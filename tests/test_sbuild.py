@@ -138,7 +138,7 @@ def test_build_and_check_records_symbols_from_the_debs_sbuild_left(tmp_path, mon
     monkeypatch.setattr(sbuild, "chroot", lambda *a: tmp_path / "chroot.tar")
     monkeypatch.chdir(tmp_path)   # the .changes named relatively, as `debforge build -o build` gives it
     monkeypatch.setattr(sbuild, "build", lambda *a: sbuild.Result(Path(changes.name), tmp_path / "hi.build", []))
-    monkeypatch.setattr(checks, "blhc", lambda log: "")
+    monkeypatch.setattr(checks, "blhc", lambda log, ignore: "")
     logged = []
     assert sbuild.build_and_check(tmp_path / "tree", recipe, {"libhi1-generic": recipe.packages[0]}, "trixie",
                                   False, True, False, logged.append) == 0
@@ -222,6 +222,22 @@ def test_blhc_finds_missing_flags(tmp_path):
     log = tmp_path / "x.build"
     log.write_text("dpkg-buildpackage: info: source package foo\ngcc -g -O2 -c foo.c -o foo.o\n")
     assert "CFLAGS missing" in checks.blhc(log)
+
+
+def test_blhc_leaves_out_only_the_flags_the_recipe_strips(tmp_path):
+    """The recipe's buildflags strip -g for -g1 (libtorch_cpu: 3.0 GB with -g): blhc must not count -g missing,
+    and must still count every other flag."""
+    flags = {v: subprocess.run(["dpkg-buildflags", "--get", v], capture_output=True, text=True).stdout.strip()
+             for v in ("CPPFLAGS", "CFLAGS", "LDFLAGS")}
+    cflags = flags["CFLAGS"].replace("-g ", "-g1 ")
+    assert cflags != flags["CFLAGS"]
+    log = tmp_path / "x.build"
+    log.write_text(f"dpkg-buildpackage: info: source package foo\ndpkg-buildpackage: info: host architecture amd64\n"
+                   f"gcc {flags['CPPFLAGS']} {cflags} -fPIE -c foo.c -o foo.o\n")
+    assert "CFLAGS missing (-g)" in checks.blhc(log)
+    assert checks.blhc(log, ("-g",)) == ""
+    log.write_text(log.read_text().replace("-fstack-protector-strong ", ""))
+    assert "CFLAGS missing (-fstack-protector-strong)" in checks.blhc(log, ("-g",))
 
 
 def test_blhc_reads_the_log_up_to_the_end_of_the_build(tmp_path):

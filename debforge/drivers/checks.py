@@ -15,8 +15,9 @@ from ..core.errors import DebforgeError
 DIFFOSCOPE_LINES = 60  # of each differing .deb's report shown; the whole report is kept beside the build
 
 
-def blhc(build_log: Path) -> str:
-    """blhc's findings on a build log ('' when every compile and link line carries the hardening flags)."""
+def blhc(build_log: Path, ignore: tuple[str, ...] = ()) -> str:
+    """blhc's findings on a build log ('' when every compile and link line carries the hardening flags), not
+    counting the flags in IGNORE missing (those the recipe's buildflags strip: -g where it has -g1)."""
     if shutil.which("blhc") is None:
         raise DebforgeError("blhc is not installed", hint="apt-get install blhc")
     # blhc stops reading at sbuild's "Build finished at YYYYMMDD-HHMM" only; trixie's sbuild writes an ISO date, so
@@ -27,7 +28,8 @@ def blhc(build_log: Path) -> str:
     with tempfile.NamedTemporaryFile("w", suffix=".build") as tmp:
         tmp.write(text[:end.start()] if end else text)
         tmp.flush()
-        proc = subprocess.run(["blhc", "--all", tmp.name], capture_output=True, text=True)
+        proc = subprocess.run(["blhc", "--all", *(f"--ignore-flag={f}" for f in ignore), tmp.name],
+                              capture_output=True, text=True)
     if proc.returncode & 2:  # its exit status is a bit mask; 2: blhc itself was misused
         raise DebforgeError(f"blhc failed: {proc.stderr.strip()}", str(build_log))
     # 1: no compiler command found (a terse log hides them), 4: non-verbose build, 8: flags missing

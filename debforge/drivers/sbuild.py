@@ -268,7 +268,11 @@ def build_and_check(tree: Path, recipe: Recipe, libraries: dict[str, BinaryPacka
         log("\n".join(first.lintian))
         log(f"debforge: lintian ({suite}'s, in the chroot): {errors} errors, {warnings} warnings")
         failed += ["lintian"] if errors or warnings else []
-    findings = checks.blhc(first.log)
+    stripped = tuple(dict.fromkeys(o for _, op, options in recipe.buildflags if op == "strip" for o in options))
+    if stripped:
+        log(f"debforge: blhc: not counting {' '.join(stripped)} missing: the recipe's buildflags strip "
+            f"{'them' if len(stripped) > 1 else 'it'} ({recipe.path})")
+    findings = checks.blhc(first.log, stripped)
     log(f"debforge: blhc: {findings}" if findings else f"debforge: blhc: clean ({first.log.name})")
     failed += ["blhc"] if findings else []
     if reproducible:
