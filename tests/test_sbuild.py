@@ -238,6 +238,8 @@ def test_blhc_leaves_out_only_the_flags_the_recipe_strips(tmp_path):
     assert checks.blhc(log, ("-g",)) == ""
     log.write_text(log.read_text().replace("-fstack-protector-strong ", ""))
     assert "CFLAGS missing (-fstack-protector-strong)" in checks.blhc(log, ("-g",))
+    assert checks.stripped_flags(load_recipe(ROOT / "recipes/pytorch.yaml")) == ("-g",)
+    assert checks.stripped_flags(load_recipe(ROOT / "recipes/nsync.yaml")) == ()
 
 
 def test_blhc_reads_the_log_up_to_the_end_of_the_build(tmp_path):

@@ -15,6 +15,11 @@ from ..core.errors import DebforgeError
 DIFFOSCOPE_LINES = 60  # of each differing .deb's report shown; the whole report is kept beside the build
 
 
+def stripped_flags(recipe) -> tuple[str, ...]:
+    """The options the recipe's buildflags strip from dpkg-buildflags' (blhc must not count them missing)."""
+    return tuple(dict.fromkeys(o for _, op, options in recipe.buildflags if op == "STRIP" for o in options))
+
+
 def blhc(build_log: Path, ignore: tuple[str, ...] = ()) -> str:
     """blhc's findings on a build log ('' when every compile and link line carries the hardening flags), not
     counting the flags in IGNORE missing (those the recipe's buildflags strip: -g where it has -g1)."""

@@ -268,7 +268,7 @@ def build_and_check(tree: Path, recipe: Recipe, libraries: dict[str, BinaryPacka
         log("\n".join(first.lintian))
         log(f"debforge: lintian ({suite}'s, in the chroot): {errors} errors, {warnings} warnings")
         failed += ["lintian"] if errors or warnings else []
-    stripped = tuple(dict.fromkeys(o for _, op, options in recipe.buildflags if op == "strip" for o in options))
+    stripped = checks.stripped_flags(recipe)
     if stripped:
         log(f"debforge: blhc: not counting {' '.join(stripped)} missing: the recipe's buildflags strip "
             f"{'them' if len(stripped) > 1 else 'it'} ({recipe.path})")
