@@ -39,7 +39,7 @@ RULES = {
     "cxx": "$cxx -MD -MF $out.d $cppflags $cxxflags $march $copts -fPIC -c $in -o $out",
     "as": "$cc -MD -MF $out.d $cppflags $cflags $march $copts -fPIC -c $in -o $out",
     # a failed link names the recipe's externals behind ld's complaints (LINK_SCRIPT); the objects in a response
-    # file (LINK_RSP): libtorch_cpu's 1253 made a 110 kB command, near the kernel's 128 kB for one argument (sh -c's)
+    # file (RSP): libtorch_cpu's 1253 made a 110 kB command, near the kernel's 128 kB for one argument (sh -c's)
     "link_c": "$cc -shared -Wl,-soname,$soname $cflags $march $ldflags -Wl,-z,defs -Wl,--as-needed "
               f"$rpath -o $out @$out.rsp $libs {LIBC} 2> $out.ld; sh $link_script $$? $out.ld $out $externals",
     "link_cxx": "$cxx -shared -Wl,-soname,$soname $cxxflags $march $ldflags -Wl,-z,defs -Wl,--as-needed "
@@ -48,7 +48,7 @@ RULES = {
     "link_test_c": "$cc $cflags $march $ldflags -fPIE -pie -Wl,--as-needed -o $out $in $libs",
     "link_test_cxx": "$cxx $cxxflags $march $ldflags -fPIE -pie -Wl,--as-needed -o $out $in $libs",
 }
-LINK_RSP = {"rspfile": "$out.rsp", "rspfile_content": "$in"}
+RSP = {"rspfile": "$out.rsp", "rspfile_content": "$in"}   # for a command that reads its inputs from $out.rsp
 COMPILE_RULE = {"c": "cc", "c++": "cxx", "asm": "as", "gpu": "gpu"}   # gpu: the flavour's compiler
 
 
@@ -153,7 +153,7 @@ def render(plan: Plan, groups: dict[str, list[str]] | None = None, headers: list
     for name, command in rules.items():
         depfile = name in COMPILE_RULE.values()
         w.rule(name, command, depfile="$out.d" if depfile else None, deps="gcc" if depfile else None,
-               **(LINK_RSP if name in ("link_c", "link_cxx") else {}))
+               **(RSP if "$out.rsp" in command else {}))
     # host tools: programs build steps run, at the generic level; PIE as gcc makes them by default, spelt out for
     # blhc. A relink that makes the same program (a change of flags only) leaves the file as it was, and restat
     # spares the steps that run it, and all that is compiled from their outputs (TF: most of the tree)
@@ -235,11 +235,10 @@ def _library_rules(w: Writer, thin: bool) -> None:
     """The checks of a linked library, its static archive, and (`thin`) the archives of hidden_archive."""
     w.rule("check_variant", f"sh {CHECK_SCRIPT} $generic $in && touch $out")
     # the objects' list goes in a file: a library may have thousands
-    w.rule("check_exports", f"perl {EXPORTS_SCRIPT} $spec $lib $out.rsp && touch $out", rspfile="$out.rsp",
-           rspfile_content="$in")
-    w.rule("static", "rm -f $out && $ar qcsD $out @$out.rsp", rspfile="$out.rsp", rspfile_content="$in")
+    w.rule("check_exports", f"perl {EXPORTS_SCRIPT} $spec $lib $out.rsp && touch $out", **RSP)
+    w.rule("static", "rm -f $out && $ar qcsD $out @$out.rsp", **RSP)
     if thin:
-        w.rule("thin_archive", "rm -f $out && $ar qcsTD $out @$out.rsp", rspfile="$out.rsp", rspfile_content="$in")
+        w.rule("thin_archive", "rm -f $out && $ar qcsTD $out @$out.rsp", **RSP)
 
 
 def library_target(name: str, level: str) -> str:
