@@ -64,7 +64,7 @@ def dry_run(r, plan, tree):
     return dry.returncode, int(last.split("/")[1].split("]")[0]), dry.stdout[-2000:] + dry.stderr
 
 
-TF_NINJA = "c7cf56319a794c165f38751cec06fb7a3dcca1c5d68c3fd6129459a12dc53fb6"
+TF_NINJA = "d90dc344f925e610d36fdda2a1a16eeb8d25b91d77a6596ee6818c8f9e89c496"
 
 
 @pytest.fixture(scope="module")
