@@ -314,9 +314,7 @@ def test_libtorch_packages_build_in_sbuild_lintian_clean_and_autopkgtests_pass(t
     lib = extract(debs["libtorch-cpu2.6-generic"], tmp_path / "lib")
     assert list(lib.glob("usr/lib/*/libtorch_cpu.so.2.6.0")) and list(lib.glob("usr/lib/*/libtorch.so.2.6.0"))
     source = next(p for p in out.iterdir() if p.is_dir() and (p / "debian/control").is_file())
-    test = subprocess.run(["autopkgtest", "-B", *(str(debs[n]) for n in sorted(set(debs) - {"pytorch-src"})),
-                           str(source), "--", "unshare", "--release", "trixie", "--tarball",
-                           str(testbed.tarball("trixie", "amd64"))], capture_output=True, text=True)
+    test = testbed.autopkgtest([debs[n] for n in sorted(set(debs) - {"pytorch-src"})], source, "trixie")
     assert test.returncode == 0, test.stdout[-6000:] + test.stderr[-3000:]
     passed = re.findall(r"^(\S+) +PASS", test.stdout, re.M)
     assert passed == ["hwcaps", "upstream-tests", "c-headers-link", "libtorch-smoke", "libtorch-frontend",

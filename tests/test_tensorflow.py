@@ -451,9 +451,7 @@ def test_c_api_packages_at_three_levels_lintian_clean_and_autopkgtests_pass(tmp_
         for suffix, sub in (("generic", ""), ("avx2", "glibc-hwcaps/x86-64-v3/"), ("avx512", "glibc-hwcaps/x86-64-v4/")):
             assert list(extract(debs[f"{stem}-{suffix}"], tmp_path / stem / suffix).glob(f"usr/lib/*/{sub}{so}"))
     source = next(p for p in out.iterdir() if p.is_dir() and (p / "debian/control").is_file())
-    test = subprocess.run(["autopkgtest", "-B", *(str(debs[n]) for n in sorted(C_API_DEBS - {"tensorflow-src"})),
-                           str(source), "--", "unshare", "--release", "sid", "--tarball",
-                           str(testbed.tarball("sid", "amd64"))], capture_output=True, text=True)
+    test = testbed.autopkgtest([debs[n] for n in sorted(C_API_DEBS - {"tensorflow-src"})], source, "sid")
     assert test.returncode == 0, test.stdout[-6000:] + test.stderr[-3000:]
     passed = re.findall(r"^(\S+) +PASS", test.stdout, re.M)
     assert passed == ["hwcaps", "upstream-tests", "c-headers-link", "c-api-graph"], test.stdout[-3000:]

@@ -159,10 +159,7 @@ def test_tflite_sbuild_lintian_clean_symbols_and_dispatch(tmp_path):
              "libtensorflowlite2.14.1-avx2", "libtensorflowlite2.14.1-avx512", "libtensorflowlite-c2.14.1")
     # the dispatch test and the C headers' link: upstream-tests would build the kernel tests again, as the build
     # just ran them
-    test = subprocess.run(["autopkgtest", "-B", "--test-name", "hwcaps", "--test-name", "c-headers-link",
-                           *(str(debs[n]) for n in names), str(tree),
-                           "--", "unshare", "--release", "sid", "--tarball", str(testbed.tarball("sid", "amd64"))],
-                          capture_output=True, text=True)
+    test = testbed.autopkgtest([debs[n] for n in names], tree, "sid", "hwcaps", "c-headers-link")
     assert test.returncode == 0, test.stdout[-4000:] + test.stderr[-4000:]
     assert re.search(r"^c-headers-link +PASS", test.stdout, re.M), test.stdout[-4000:]
     so = "libtensorflowlite.so.2.14.1"

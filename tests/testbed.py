@@ -77,3 +77,12 @@ class Root:
             raise DebforgeError(f"{' '.join(cmd)} failed with exit code {proc.returncode}:\n"
                                 f"{proc.stdout}{proc.stderr}", str(self.path))
         return proc
+
+
+def autopkgtest(debs, source: Path, suite: str, *tests: str, arch: str = "amd64") -> subprocess.CompletedProcess:
+    """autopkgtest on the built DEBS with SOURCE's debian/tests (only TESTS, when named), in an unshare testbed of
+    SUITE. -U: mmdebstrap leaves the root's apt lists empty, and the tests' Depends (pkgconf, the Build-Depends of
+    upstream-tests) come from the archive."""
+    names = [arg for name in tests for arg in ("--test-name", name)]
+    return subprocess.run(["autopkgtest", "-U", "-B", *names, *map(str, debs), str(source), "--", "unshare",
+                           "--release", suite, "--tarball", str(tarball(suite, arch))], capture_output=True, text=True)
