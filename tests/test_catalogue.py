@@ -79,12 +79,18 @@ CASES = {
                                                                            "relative path inside the tree"),
     "recipes/header-to-escape": ("recipes/header-to-escape.yaml:25", "headers 'to' '../../etc' must be relative to "
                                                                      "/usr/include"),
+    "recipes/header-exclude-escape": ("recipes/header-exclude-escape.yaml:25", "headers 'exclude' "
+                                                                           "'../tree/include/tiny.h' must be a "
+                                                                           "relative path inside the tree"),
     "recipes/header-bad-glob": ("recipes/header-bad-glob.yaml:23", "glob pattern 'include/**.h': '**' must be a "
                                                                    "whole path segment"),
     # recipe against the tree
     "recipes/target-not-found": ("recipes/target-not-found.yaml:17", "target '//:nothere' does not exist"),
     "recipes/headers-match-nothing": ("recipes/headers-match-nothing.yaml:23",
                                       "headers 'include/*.hpp' match no file in the upstream tree"),
+    "recipes/headers-exclude-nothing": ("recipes/headers-exclude-nothing.yaml:23",
+                                        "headers exclude 'include/internal/**' leaves out none of the files "
+                                        "'include/*.h' matches"),
     "recipes/patch-fails-after-dry-run": ("recipes/patch-fails-after-dry-run.patch",
                                           "patch-fails-after-dry-run.patch passed a dry run but does not apply to "
                                           "tiny 1.0:"),

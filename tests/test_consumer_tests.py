@@ -118,6 +118,13 @@ def install_fake_copies(root, tmp_path):
     (root.path / f"usr/lib/{triplet}/pkgconfig/calc.pc").write_text("Name: calc\nDescription: calc\nVersion: 1\n"
                                                                      "Libs: -lcalc\n")
     (root.path / "usr/include/calc_level.h").write_text("int calc_level(void);\n")
+    # libcore, which the program uses nothing of, linked --as-needed as trixie's gcc links by default
+    (tmp_path / "core.c").write_text("int core_unused(void) { return 0; }\n")
+    subprocess.run(["gcc", "-shared", "-fPIC", "-Wl,-soname,libcore.so.1", "-o",
+                    root.path / f"usr/lib/{triplet}/libcore.so.1", tmp_path / "core.c"], check=True)
+    (root.path / f"usr/lib/{triplet}/libcore.so").symlink_to("libcore.so.1")
+    (root.path / f"usr/lib/{triplet}/pkgconfig/core.pc").write_text("Name: core\nDescription: core\nVersion: 1\n"
+                                                                     "Libs: -Wl,--as-needed -lcore\n")
     root.run("ldconfig")
     root.run("apt-get", "update")
     root.run("apt-get", "install", "-y", "--no-install-recommends", "pkgconf")
@@ -160,3 +167,16 @@ def test_the_program_runs_with_each_levels_copy_and_a_failing_level_fails(tmp_pa
         failed = re.findall(r"^FAIL: GLIBC_TUNABLES='([^']*)': calc-check exited", broken.stdout, re.M)
         assert failed == (["", "glibc.cpu.hwcaps=-AVX512F"] if best == isa.X86_64_V3 else
                           ["glibc.cpu.hwcaps=-AVX512F"]), broken.stdout
+        # a library the program uses nothing of is not loaded (--as-needed): reported, and the others still checked
+        _, files = rendered(tmp_path, "{name: calc-check, source: check.c, libraries: [calc, core]}")
+        dropped = run_in_root(root, files, broken_level=0)
+        assert dropped.returncode == 0, dropped.stdout + dropped.stderr
+        assert len(re.findall(r"^GLIBC_TUNABLES='[^']*': libcore.so.1: not loaded: calc-check uses none of its "
+                              r"symbols", dropped.stdout, re.M)) == 3, dropped.stdout
+        assert len(re.findall(r"^GLIBC_TUNABLES='[^']*': libcalc.so.1: \S+ copy ", dropped.stdout, re.M)) == 3
+        # but a program that loads none of the libraries it names tests nothing of the packages: it fails
+        _, files = rendered(tmp_path, "{name: calc-check, source: check.c, libraries: [core]}")
+        files["tests/calc-check.c"] = ("int main(void) { return 0; }\n", 0o644)
+        nothing = run_in_root(root, files, broken_level=0)
+        assert nothing.returncode == 1 and "FAIL: GLIBC_TUNABLES='': calc-check loads none of libcore.so.1:yes" \
+            in nothing.stdout, nothing.stdout

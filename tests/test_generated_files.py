@@ -53,6 +53,19 @@ def test_generating_rule_is_one_step_before_the_compiles(tmp_path):
         [(HEADER, "usr/include", ""), ("obj-debforge/gen/gen/word.h", "usr/include", "")]
 
 
+def test_headers_exclude_leaves_out_what_it_matches(tmp_path):
+    """`exclude` keeps a glob's internal headers out of the -dev package (QNNPACK's sources under ATen's tree)."""
+    r = load_recipe(fixture_recipe(tmp_path / "fixture.yaml", TREE, "greet", [("greet", "//:greet")], """\
+  headers:
+    - {files: "gen/*.h", exclude: [gen/word.h]}
+externals:
+  //third_party/zlib: {package: zlib1g-dev, libs: [z]}
+"""))
+    plan = fixture_plan(r)
+    assert r.headers[0].exclude == ("gen/word.h",)
+    assert header_files(r, str(TREE), [o for s in plan.steps for o in s.outputs]) == [(HEADER, "usr/include", "")]
+
+
 def test_recipe_config_overrides_the_flag_default(tmp_path):
     r = recipe(tmp_path, config='config:\n  flag-values:\n    "//:use_fast": "false"\n')
     step = fixture_plan(r).steps[0]

@@ -28,6 +28,13 @@ def header_files(recipe: Recipe, root: str, generated: list[str] = ()) -> list[t
                     matched.append(path)
         if not matched:
             raise DebforgeError(f"headers '{hs.files}' match no file in the upstream tree", str(recipe.path), hs.line)
+        for glob in hs.exclude:   # a stale exclude (a release moved the files) is an error, as a stale `files`
+            left_out = compile_pattern(glob)
+            kept = [path for path in matched if not left_out.match(path)]
+            if len(kept) == len(matched):
+                raise DebforgeError(f"headers exclude '{glob}' leaves out none of the files '{hs.files}' matches",
+                                    str(recipe.path), hs.line)
+            matched = kept
         for path in matched:
             sub = os.path.dirname(path)
             if hs.strip:

@@ -73,6 +73,7 @@ class HeaderSet:
     strip: str         # leading directory removed before installing under `to`
     line: int
     build_profiles: str = ""   # installed only when the formula holds (the headers of a profiled package)
+    exclude: tuple[str, ...] = ()   # globs of files that `files` matches and that are not installed
 
 
 @dataclass(frozen=True)

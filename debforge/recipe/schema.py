@@ -303,13 +303,16 @@ def _export(node: Node) -> str:
 def _headers(node: Node) -> tuple[HeaderSet, ...]:
     out = []
     for item in _list(node, "dev.headers"):
-        m = _mapping(item, "dev.headers entry", {"files": True, "to": False, "strip": False, "build-profiles": False})
+        m = _mapping(item, "dev.headers entry", {"files": True, "to": False, "strip": False, "build-profiles": False,
+                                                 "exclude": False})
         to = _str(m["to"], "headers 'to'") if "to" in m else "."
         if confine.inside(to) is None:
             raise m["to"].error(f"headers 'to' '{to}' must be relative to /usr/include (no leading / and no ..)")
+        exclude = tuple(_glob(g, "headers 'exclude'") for g in _list(m["exclude"], "headers 'exclude'")) \
+            if "exclude" in m else ()
         out.append(HeaderSet(files=_glob(m["files"], "headers 'files'"), to=to,
                              strip=_relpath(m["strip"], "headers 'strip'") if "strip" in m else "", line=item.line,
-                             build_profiles=_profiles(m)))
+                             build_profiles=_profiles(m), exclude=exclude))
     return tuple(out)
 
 
