@@ -66,6 +66,12 @@ CASES = {
     # schema: duplicates
     "recipes/duplicate-package": ("recipes/duplicate-package.yaml:20", "package 'libtiny1' is listed twice"),
     "recipes/duplicate-library": ("recipes/duplicate-library.yaml:20", "library 'tiny' is listed twice"),
+    "recipes/link-also-unknown": ("recipes/link-also-unknown.yaml:20", "link-also of library 'tiny' names 'tinyx', "
+                                                                       "which is not a library of the recipe"),
+    "recipes/link-also-self": ("recipes/link-also-self.yaml:20", "link-also of library 'tiny' names 'tiny', the "
+                                                                 "library itself"),
+    "recipes/link-also-not-linked": ("recipes/link-also-not-linked.yaml:20", "link-also of library 'tiny' names "
+                                                                             "'tiny2', which it does not link"),
     "recipes/duplicate-architecture": ("recipes/duplicate-architecture.yaml:13",
                                        "architecture 'amd64' is listed twice"),
     "recipes/dev-package-clash": ("recipes/dev-package-clash.yaml:21",
@@ -136,7 +142,8 @@ CASES = {
 
 # the cases that fail once the upstream tree is read: also run on the normal path, unpacked into -o
 UNPACKED = [c for c in CASES if c.startswith("trees/")] + \
-    ["recipes/target-not-found", "recipes/headers-match-nothing", "recipes/patch-fails-after-dry-run"]
+    ["recipes/target-not-found", "recipes/headers-match-nothing", "recipes/patch-fails-after-dry-run",
+     "recipes/link-also-not-linked"]
 # ... where a symlink out of the tree is refused by unpacking, before the BUILD files are read
 REFUSED_BY_UNPACK = {"trees/build-symlink": "cannot unpack: ", "trees/source-symlink": "cannot unpack: "}
 RUNS = [(case, "source") for case in CASES] + [(case, up) for case in UNPACKED for up in ("dir", "tarball")]

@@ -113,7 +113,7 @@ def test_a_header_only_target_is_used_through_pkg_config_and_cmake(base, tmp_pat
 def test_a_library_whose_headers_need_an_include_directory_and_a_define(base, tmp_path):
     """tests/fixtures/interface: <widget/api.h> is installed in /usr/include/widget-1 and refuses to compile
     without //api:api's define: the .pc file's Cflags and the CMake target (through WIDGET_LIBRARIES, as Torch's
-    users write ${TORCH_LIBRARIES}) give both."""
+    users write ${TORCH_LIBRARIES}) give both; -lwidget_all links libwidget too (link-also)."""
     build = run_cli("build", ROOT / "tests/fixtures/interface/recipe.yaml", "-o", tmp_path / "out")
     assert build.returncode == 0, build.stderr[-3000:]
     with consumer(base, tmp_path / "root", tmp_path / "out/widget_1.0-1_amd64.changes",
@@ -129,6 +129,15 @@ def test_a_library_whose_headers_need_an_include_directory_and_a_define(base, tm
         assert out.stdout == "2 21\n"
         needed = root.run("sh", "-c", "readelf -d /usr/lib/*/libwidget_all.so.1")
         assert "Shared library: [libwidget.so.1]" in needed.stdout
+        # link-also: -lwidget_all alone links libwidget too (widget_version is libwidget's), through the -dev
+        # package's ld script; the library itself, named without it, does not
+        flags = "-I/usr/include/widget-1 -DWIDGET_API=2"
+        out = root.run("sh", "-c", f"cc -o /tmp/p2 /tmp/c/prog.c {flags} -lwidget_all && /tmp/p2")
+        assert out.stdout == "2 21\n"
+        script = root.run("sh", "-c", "cat /usr/lib/*/libwidget_all.so").stdout
+        assert script.startswith("/* GNU ld script") and "INPUT(libwidget_all.so.1 AS_NEEDED(libwidget.so.1))" in script
+        bare = root.run("sh", "-c", f"cc -o /tmp/p3 /tmp/c/prog.c {flags} /usr/lib/*/libwidget_all.so.1", check=False)
+        assert bare.returncode != 0 and "undefined reference to `widget_version'" in bare.stderr, bare.stderr
         out = root.run("sh", "-c", "cmake -S /tmp/c -B /tmp/b >/dev/null && cmake --build /tmp/b >/dev/null "
                                    "&& /tmp/b/prog")
         assert out.stdout == "2 21\n"

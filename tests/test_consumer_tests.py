@@ -63,6 +63,15 @@ def test_without_libraries_a_program_links_every_library(tmp_path):
     assert '"debian/tests/calc-check.c" $(pkg-config --cflags --libs calc core)\n' in files["tests/calc-check"][0]
 
 
+def test_a_program_may_link_without_pkg_config(tmp_path):
+    """pkg-config: false: built with -l<library> alone, as ffmpeg's configure links -ltensorflow."""
+    r, files = rendered(tmp_path, "{name: calc-check, source: check.c, libraries: [calc, core], pkg-config: false}")
+    assert not r.consumer_tests[0].pkg_config
+    script = files["tests/calc-check"][0]
+    assert 'cc -O2 -o "$tmp/calc-check" "debian/tests/calc-check.c" -lcalc -lcore\n' in script
+    assert "$(pkg-config" not in script
+
+
 @pytest.mark.parametrize("entry, message", [
     ("{name: hwcaps, source: check.c}", "consumer-tests name 'hwcaps' is taken"),
     ("{name: Check, source: check.c}", "consumer-tests name"),
@@ -72,6 +81,7 @@ def test_without_libraries_a_program_links_every_library(tmp_path):
     ("{name: c1, source: check.c, libraries: [calc, tensorflow]}",
      "consumer-tests libraries entry 'tensorflow' is not a library of this recipe"),
     ("{name: c1, source: check.c, flags: [-O3]}", "flags"),
+    ("{name: c1, source: check.c, pkg-config: no-thanks}", "pkg-config must be true or false"),
 ])
 def test_bad_entries_are_errors_at_their_line(tmp_path, entry, message):
     (tmp_path / "check.c").write_text(PROGRAM)
@@ -174,6 +184,10 @@ def test_the_program_runs_with_each_levels_copy_and_a_failing_level_fails(tmp_pa
         assert len(re.findall(r"^GLIBC_TUNABLES='[^']*': libcore.so.1: not loaded: calc-check uses none of its "
                               r"symbols", dropped.stdout, re.M)) == 3, dropped.stdout
         assert len(re.findall(r"^GLIBC_TUNABLES='[^']*': libcalc.so.1: \S+ copy ", dropped.stdout, re.M)) == 3
+        # linked with -lcalc alone, without pkg-config's flags
+        _, files = rendered(tmp_path, "{name: calc-check, source: check.c, libraries: [calc], pkg-config: false}")
+        plain = run_in_root(root, files, broken_level=0)
+        assert plain.returncode == 0 and plain.stdout.count(": calc-check passed") == 3, plain.stdout + plain.stderr
         # but a program that loads none of the libraries it names tests nothing of the packages: it fails
         _, files = rendered(tmp_path, "{name: calc-check, source: check.c, libraries: [core]}")
         files["tests/calc-check.c"] = ("int main(void) { return 0; }\n", 0o644)

@@ -129,3 +129,19 @@ def test_two_rules_declaring_one_file_is_an_error_naming_both(tmp_path):
     assert exc.value.args[0] == ("generated file '//:extra.c' of rule '//:extra_again' conflicts with the same "
                                  "file of rule '//:extra_c'")
     assert exc.value.file.endswith("BUILD.bazel") and exc.value.line == line
+
+
+def test_link_also_makes_the_dev_link_an_ld_script(tmp_path):
+    """link-also (the interface fixture's widget_all links widget): libwidget_all.so in the -dev package is a GNU
+    ld script naming both libraries, installed instead of the symlink; the other library keeps its symlink."""
+    from debforge.backends import debian
+    r = load_recipe(FIXTURES / "interface/recipe.yaml")
+    assert [lib.link_also for _, lib in r.libraries()] == [(), ("widget",)]
+    files = debian.render(r, {"amd64": fixture_plan(r)}, r.upstream.dir, 0)
+    script = files["debforge/ld-scripts/libwidget_all.so"][0]
+    assert script.startswith("/* GNU ld script\n")
+    assert script.endswith("\nINPUT(libwidget_all.so.1 AS_NEEDED(libwidget.so.1))\n")
+    assert files["libwidget-dev.links"][0] == ("usr/lib/${DEB_HOST_MULTIARCH}/libwidget.so.1 "
+                                               "usr/lib/${DEB_HOST_MULTIARCH}/libwidget.so\n")
+    assert "debian/debforge/ld-scripts/libwidget_all.so usr/lib/${DEB_HOST_MULTIARCH}/\n" in \
+        files["libwidget-dev.install"][0]

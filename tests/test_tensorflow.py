@@ -441,8 +441,9 @@ def test_c_api_packages_at_three_levels_lintian_clean_and_autopkgtests_pass(tmp_
     x86-64-v3 and v4), libtensorflow-dev and tensorflow-src, with upstream's C API tests (10 run, the others left
     out by the recipe with their reasons) passing in dh_auto_test at each level this CPU runs; then the
     autopkgtests on the installed packages in a sid testbed: upstream's tests built against libtensorflow-dev,
-    every function its C headers declare linked (c-headers-link), the c-api-graph consumer program and the hwcaps
-    dispatch check, each level forced in turn. Hours on 2 cores: with DEBFORGE_HEAVY_DIR set, the compiler cache
+    every function its C headers declare linked (c-headers-link), the c-api-graph consumer program (built with
+    pkg-config's flags, and with -ltensorflow alone through libtensorflow-dev's ld script) and the hwcaps dispatch
+    check, each level forced in turn. Hours on 2 cores: with DEBFORGE_HEAVY_DIR set, the compiler cache
     stays in $DEBFORGE_HEAVY_DIR/tf-ccache and a rerun reuses what an interrupted one compiled."""
     out, debs = heavy_sbuild("tensorflow", "tf", "sid", 10)
     assert set(debs) == C_API_DEBS
@@ -454,7 +455,8 @@ def test_c_api_packages_at_three_levels_lintian_clean_and_autopkgtests_pass(tmp_
     test = testbed.autopkgtest([debs[n] for n in sorted(C_API_DEBS - {"tensorflow-src"})], source, "sid")
     assert test.returncode == 0, test.stdout[-6000:] + test.stderr[-3000:]
     passed = re.findall(r"^(\S+) +PASS", test.stdout, re.M)
-    assert passed == ["hwcaps", "upstream-tests", "c-headers-link", "c-api-graph"], test.stdout[-3000:]
+    assert passed == ["hwcaps", "upstream-tests", "c-headers-link", "c-api-graph", "c-api-graph-ltensorflow"], \
+        test.stdout[-3000:]
     for level in ("generic", "x86-64-v3", "x86-64-v4"):
         if cpu_runs(level):
             assert f"debforge tests: {level} (installed): 10 passed, 0 failed" in test.stdout, test.stdout[-6000:]

@@ -159,6 +159,18 @@ class Libraries:
         return library, link
 
 
+def check_link_also(recipe_path: str, libs: list[SharedLibrary]) -> None:
+    """A library's link-also names recipe libraries it links: -l<name> links them too, for the part of its
+    upstream API they hold; one it does not link would be a dependency upstream's library does not have."""
+    for lib in libs:
+        for name in lib.spec.link_also:
+            if name not in lib.siblings:
+                raise DebforgeError(f"link-also of library '{lib.spec.name}' names '{name}', which it does not link",
+                                    recipe_path, lib.spec.link_also_line,
+                                    hint=f"it links {', '.join(lib.siblings)}" if lib.siblings else
+                                    "it links no other library of the recipe: remove link-also")
+
+
 def link_transitively(libs: list[SharedLibrary]) -> None:
     """Each library links the recipe libraries its siblings link, and their externals, as bazel links every
     transitive dependency: inline code of a sibling's headers calls into the libraries below it (abseil's

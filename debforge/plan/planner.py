@@ -23,7 +23,7 @@ from .closure import Dependencies
 from .flags import CompileFlags
 from .headers import header_files
 from .interfaces import Interfaces
-from .libraries import Libraries, link_transitively
+from .libraries import Libraries, check_link_also, link_transitively
 from .model import FlavorBuild, Plan
 from .scope import Scope
 from .sensitivity import check as check_level_sensitive
@@ -47,6 +47,7 @@ def make_plan(recipe: Recipe, ws: ScanView, arch: str, flavor: FlavorBuild | Non
     libraries.check_targets(scope.packages)
     libs = [libraries.library(pkg, spec) for pkg in scope.packages for spec in pkg.libraries]
     link_transitively(libs)
+    check_link_also(str(recipe.path), libs)
     generate = [steps.steps[k] for k in sorted(steps.steps)]
     tools = [steps.host_tools.tools[k] for k in sorted(steps.host_tools.tools)]
     if flavor is None:

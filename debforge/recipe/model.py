@@ -39,6 +39,10 @@ class Library:
     exports: tuple[str, ...] = ()  # symbol globs it exports (C++ ones demangled, with ::); empty: all
     export_lines: tuple[int, ...] = ()   # the recipe line of each export glob, for the build-time check's errors
     version_script: str = ""   # label of upstream's ld version script (symbol map) for a cc_library target
+    # recipe libraries that -l<name> links too (its -dev link is a GNU ld script): upstream's library carries their
+    # part of its API, which debforge builds once, in them
+    link_also: tuple[str, ...] = ()
+    link_also_line: int = 0
 
 
 def default_build_makes(formula: str) -> bool:
@@ -205,6 +209,7 @@ class ConsumerTest:
     source: Path                    # a C or C++ file beside the recipe
     libraries: tuple[str, ...]      # the recipe libraries it links
     line: int
+    pkg_config: bool = True         # built with pkg-config's flags; False: with -l<library> alone
 
 
 @dataclass(frozen=True)

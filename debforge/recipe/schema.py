@@ -186,6 +186,7 @@ def _packages(node: Node, version: str, recipe_dir: Path, flavor: str = "") -> t
     out: list[BinaryPackage] = []
     seen_pkgs: set[str] = set()
     seen_libs: set[str] = set()
+    link_also: list[tuple[str, Node]] = []
     for item in _list(node, "packages"):
         m = _mapping(item, "packages entry", {"name": True, "libraries": True, "variants": False, "summary": False,
                                               "build-profiles": False, "symbols": False})
@@ -199,7 +200,7 @@ def _packages(node: Node, version: str, recipe_dir: Path, flavor: str = "") -> t
         for lib_node in _list(m["libraries"], f"libraries of {name}"):
             lm = _mapping(lib_node, f"library of {name}",
                           {"name": True, "target": True, "soversion": False, "version": False, "exports": False,
-                           "version-script": False})
+                           "version-script": False, "link-also": False})
             lname = _str(lm["name"], "library name", LIB_NAME)
             if lname.startswith("lib"):
                 raise lm["name"].error(f"library name '{lname}' starts with lib: the file would be lib{lname}.so",
@@ -219,7 +220,12 @@ def _packages(node: Node, version: str, recipe_dir: Path, flavor: str = "") -> t
                 line=lib_node.line,
                 exports=tuple(_export(n) for n in _list(lm["exports"], "exports")) if "exports" in lm else (),
                 export_lines=tuple(n.line for n in lm["exports"].value) if "exports" in lm else (),
-                version_script=_label(lm["version-script"], "version-script") if "version-script" in lm else ""))
+                version_script=_label(lm["version-script"], "version-script") if "version-script" in lm else "",
+                link_also=tuple(_str(n, "link-also entry", LIB_NAME) for n in _list(lm["link-also"], "link-also"))
+                if "link-also" in lm else (),
+                link_also_line=lm["link-also"].line if "link-also" in lm else 0))
+            if "link-also" in lm:
+                link_also.append((lname, lm["link-also"]))
             if "exports" in lm and "version-script" in lm:
                 raise lm["version-script"].error(f"library '{lname}' has both exports and version-script: one "
                                                  f"decides what it exports")
@@ -236,6 +242,13 @@ def _packages(node: Node, version: str, recipe_dir: Path, flavor: str = "") -> t
             symbols=_symbols(m["symbols"], name, libs, recipe_dir) if "symbols" in m else None))
     if not out:
         raise node.error("packages is empty: list at least one library package")
+    for lname, names in link_also:
+        for n in names.value:
+            if n.value == lname or n.value not in seen_libs:
+                raise n.error(f"link-also of library '{lname}' names '{n.value}', "
+                              + ("the library itself" if n.value == lname else "which is not a library of the recipe"),
+                              f"name the recipe libraries -l{lname} should link too: "
+                              f"{', '.join(sorted(seen_libs - {lname})) or 'the recipe has no other'}")
     return tuple(out)
 
 
@@ -853,10 +866,12 @@ PROGRAM_SUFFIXES = (".c", ".cc", ".cpp", ".cxx")
 
 def _consumer_tests(node: Node, recipe_dir: Path, libraries: list[str]) -> tuple[ConsumerTest, ...]:
     """Programs beside the recipe, each an autopkgtest built against the installed -dev package: its name (in
-    debian/tests), its source file and the recipe libraries it links (default: every one)."""
+    debian/tests), its source file, the recipe libraries it links (default: every one) and whether it is built with
+    their pkg-config flags (default) or with -l<library> alone, as a build system that does not read them links."""
     out: list[ConsumerTest] = []
     for item in _list(node, "consumer-tests"):
-        m = _mapping(item, "consumer-tests entry", {"name": True, "source": True, "libraries": False})
+        m = _mapping(item, "consumer-tests entry", {"name": True, "source": True, "libraries": False,
+                                                     "pkg-config": False})
         name = _str(m["name"], "consumer-tests name", PKG_NAME, "a debian/tests name: a-z, 0-9, +, -, .")
         if name in RESERVED_TESTS or name in {t.name for t in out}:
             raise m["name"].error(f"consumer-tests name '{name}' is taken (debforge's own tests: "
@@ -872,7 +887,8 @@ def _consumer_tests(node: Node, recipe_dir: Path, libraries: list[str]) -> tuple
             if n.value not in libraries:
                 raise n.error(f"consumer-tests libraries entry '{n.value}' is not a library of this recipe",
                               f"libraries: {', '.join(libraries)}")
-        out.append(ConsumerTest(name, recipe_dir / rel, linked, item.line))
+        out.append(ConsumerTest(name, recipe_dir / rel, linked, item.line,
+                                _bool(m["pkg-config"], "pkg-config") if "pkg-config" in m else True))
     return tuple(out)
 
 

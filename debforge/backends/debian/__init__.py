@@ -11,7 +11,7 @@ from ...core.layout import GENDIR, HEADERS_TEST, HWCAPS_TEST, UPSTREAM_TEST
 from ...plan import Plan, header_files, pools
 from ...recipe.model import Recipe
 from .. import ninja
-from . import changelog, cmake, consumer, control, copyright, devdeps, install, pkgconfig, tests
+from . import changelog, cmake, consumer, control, copyright, devdeps, install, ldscript, pkgconfig, tests
 from .common import EXECUTABLE, REGULAR, RULES, SCRIPTS, skeleton
 from .packages import all_variants, generic_name, safe, shlibs_alternatives, shlibs_dependency
 
@@ -132,7 +132,7 @@ def render(recipe: Recipe, plans: dict[str, Plan], root: Path, timestamp: int,
     plan = next(iter(plans.values()))
     consumers = consumer.flags(recipe, plan, needs, headers)
     for name, text in [*pkgconfig.render(recipe, plan, needs, contents or {}, consumers).items(),
-                       *cmake.render(recipe, plan, consumers).items()]:
+                       *cmake.render(recipe, plan, consumers).items(), *ldscript.render(recipe).items()]:
         files[name] = (text, REGULAR)
     if recipe.patches:   # format 3.0 (quilt): dpkg-source applies them before the build
         files["patches/series"] = ("".join(f"{p.name}\n" for p in recipe.patches), REGULAR)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from ...core import isa
 from ...recipe.model import Recipe
 from ..ninja import level_dir, static_path
-from . import cmake, pkgconfig
+from . import cmake, ldscript, pkgconfig
 from .packages import generic_name, src_name, variants
 
 LIBDIR = "usr/lib/${DEB_HOST_MULTIARCH}"
@@ -57,10 +57,13 @@ def render(recipe: Recipe, headers: list[tuple[str, str, str]], runpaths: dict[s
         [(f"{static_path(lib.name)} {LIBDIR}/", pkg.build_profiles) for pkg, lib in recipe.libraries()
          if recipe.static and lib.name in archived] +
         [(f"debian/{cmake.DIR}/{recipe.cmake}{kind}.cmake {LIBDIR}/cmake/{recipe.cmake}/", "")
-         for kind in ("Config", "ConfigVersion") if recipe.cmake])
-    files[f"{recipe.dev_package}.links"] = _profiled(
-        [(f"{LIBDIR}/lib{lib.name}.so.{lib.soversion} {LIBDIR}/lib{lib.name}.so", pkg.build_profiles)
-         for pkg, lib in recipe.libraries()])
+         for kind in ("Config", "ConfigVersion") if recipe.cmake] +
+        [(f"debian/{ldscript.DIR}/lib{lib.name}.so {LIBDIR}/", pkg.build_profiles)
+         for pkg, lib in recipe.libraries() if lib.link_also])
+    links = [(f"{LIBDIR}/lib{lib.name}.so.{lib.soversion} {LIBDIR}/lib{lib.name}.so", pkg.build_profiles)
+             for pkg, lib in recipe.libraries() if not lib.link_also]   # with link-also: the ld script above
+    if links:
+        files[f"{recipe.dev_package}.links"] = _profiled(links)
     files[f"{src_name(recipe)}.install"] = f"obj-debforge/src/* usr/src/{recipe.source}/\n"
     for pkg, tags in recipe.lintian_overrides.items():   # the maintainer's, each with its reason
         for tag, reason in tags:

@@ -51,7 +51,7 @@ def consumer_files(recipe: Recipe, env: jinja2.Environment, copied: set[str]) ->
     for t in recipe.consumer_tests:
         source = t.name + t.source.suffix
         out[t.name] = (env.get_template("consumer-test.sh.j2").render(
-            name=t.name, source=source, compiler="cc" if t.source.suffix == ".c" else "c++",
+            name=t.name, source=source, compiler="cc" if t.source.suffix == ".c" else "c++", pkg_config=t.pkg_config,
             **_levels(recipe, copied, t.libraries)), True)
         out[source] = (t.source.read_text(), False)
     return out
