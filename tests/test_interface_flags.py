@@ -84,7 +84,9 @@ def test_a_define_a_cmake_argument_cannot_hold_is_refused_at_the_library(tmp_pat
     build.write_text(build.read_text().replace('"WIDGET_API=2"', '"WIDGET_API=2", "NAME=\\"w\\""'))
     proc = run_cli("generate", tree / "recipe.yaml", "-o", tmp_path / "out")
     assert proc.returncode == 2, proc.stderr
-    assert f"{tree / 'recipe.yaml'}:21: error: " in proc.stderr and "CMake" in proc.stderr
+    line = (tree / "recipe.yaml").read_text().splitlines().index(
+        '      - {name: widget, target: "//lib:widget", soversion: 1}') + 1   # the library whose define it is
+    assert f"{tree / 'recipe.yaml'}:{line}: error: " in proc.stderr and "CMake" in proc.stderr
     assert not Path(tmp_path / "out/widget-1.0").exists()
 
 
