@@ -129,7 +129,8 @@ def test_tflite_sbuild_lintian_clean_symbols_and_dispatch(tmp_path):
     kernel tests in dh_auto_test at each level against that level's copy, sid's lintian without errors or
     warnings, the exported symbols against sid's libtensorflow-lite2.14.1 (CMake), then the generated dispatch
     autopkgtest on the installed packages in a sid testbed: ld.so picks the best copy this CPU runs, and the next
-    one down with each level masked."""
+    one down with each level masked; every function of the C headers links; the C API program c-api-add passes,
+    built with pkg-config's flags and with -ltensorflowlite_c alone."""
     proc = run_cli("build", RECIPE, "-o", tmp_path, "--sbuild", "sid", "--no-check-reproducible",
                    env={"DEB_BUILD_OPTIONS": "parallel=2"})
     assert proc.returncode == 0, proc.stderr[-4000:]
@@ -157,11 +158,14 @@ def test_tflite_sbuild_lintian_clean_symbols_and_dispatch(tmp_path):
     tree = next(p for p in tmp_path.iterdir() if p.is_dir() and (p / "debian/tests/hwcaps").is_file())
     names = ("libtensorflowlite-dev", "libtensorflowlite2.14.1", "libtensorflowlite2.14.1-generic",
              "libtensorflowlite2.14.1-avx2", "libtensorflowlite2.14.1-avx512", "libtensorflowlite-c2.14.1")
-    # the dispatch test and the C headers' link: upstream-tests would build the kernel tests again, as the build
-    # just ran them
-    test = testbed.autopkgtest([debs[n] for n in names], tree, "sid", "hwcaps", "c-headers-link")
+    # the dispatch test, the C headers' link and the C API program (with pkg-config's flags, and with
+    # -ltensorflowlite_c alone through the -dev package's ld script): upstream-tests would build the kernel tests
+    # again, as the build just ran them
+    test = testbed.autopkgtest([debs[n] for n in names], tree, "sid", "hwcaps", "c-headers-link", "c-api-add",
+                               "c-api-add-ltensorflowlite-c")
     assert test.returncode == 0, test.stdout[-4000:] + test.stderr[-4000:]
-    assert re.search(r"^c-headers-link +PASS", test.stdout, re.M), test.stdout[-4000:]
+    passed = re.findall(r"^(\S+) +PASS", test.stdout, re.M)
+    assert passed == ["hwcaps", "c-headers-link", "c-api-add", "c-api-add-ltensorflowlite-c"], test.stdout[-4000:]
     so = "libtensorflowlite.so.2.14.1"
     assert f"ok: GLIBC_TUNABLES='glibc.cpu.hwcaps=-AVX2': {so}: generic copy" in test.stdout, test.stdout[-4000:]
     if cpu_runs("x86-64-v4"):   # an AVX-512 host: each copy is loaded in turn
