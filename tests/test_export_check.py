@@ -121,6 +121,21 @@ def test_a_symbols_file_of_a_gpu_flavour_package_is_refused_at_its_line(tmp_path
     assert "with a line '| libgpuscale1-cuda #MINVER#' after each SONAME line" in proc.stderr
 
 
+def test_link_also_of_a_gpu_flavour_library_is_refused_at_its_line(tmp_path):
+    """What -l<name> links is the CPU package's -dev link: a flavour library's link-also would be ignored."""
+    shutil.copytree(ROOT / "tests/fixtures/gpu", tmp_path / "gpu")
+    recipe = tmp_path / "gpu/recipe.yaml"
+    entry = "          - {name: gpuscale, target: //:gpu_scale, soversion: 1}\n"
+    text = recipe.read_text()
+    assert entry in text
+    recipe.write_text(text.replace(entry, "          - {name: gpuscale, target: //:gpu_scale, soversion: 1,\n"
+                                          "             link-also: [scale]}\n", 1))
+    line = recipe.read_text().splitlines().index("             link-also: [scale]}") + 1
+    proc = run_cli("check", recipe)
+    assert proc.returncode == 2
+    assert f"recipe.yaml:{line}: error: a cuda flavour library takes no link-also" in proc.stderr, proc.stderr
+
+
 def test_a_cmake_package_name_may_hold_a_dash(tmp_path):
     """double-conversion's CMake package is double-conversion (find_package(double-conversion)), as Debian's."""
     recipe, _ = recipe_with(tmp_path, ["api::*"], "  cmake: api-x\n")

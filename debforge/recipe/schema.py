@@ -225,6 +225,10 @@ def _packages(node: Node, version: str, recipe_dir: Path, flavor: str = "") -> t
                 if "link-also" in lm else (),
                 link_also_line=lm["link-also"].line if "link-also" in lm else 0))
             if "link-also" in lm:
+                if flavor:
+                    raise lm["link-also"].error(
+                        f"a {flavor} flavour library takes no link-also: the CPU package's -dev link, which {lname} "
+                        f"replaces at run time, decides what -l{lname} links", "give link-also to the CPU library")
                 link_also.append((lname, lm["link-also"]))
             if "exports" in lm and "version-script" in lm:
                 raise lm["version-script"].error(f"library '{lname}' has both exports and version-script: one "
