@@ -42,9 +42,7 @@ def main() -> int:
         base = testbed.unpack(testbed.tarball(args.suite, "amd64"), work / "base")
         with testbed.Root(base, work / "root") as root:
             print(f"installing {len(debs)} packages into a clean {args.suite} root", file=sys.stderr)
-            root.run("apt-get", "update")
-            root.run("apt-get", "install", "-y", "--no-install-recommends", *TOOLS,
-                     *root.copy_in(*debs))
+            root.install(*TOOLS, debs=debs)
             opt = root.path / "opt/debforge"
             shutil.copytree(ROOT / "bench", opt / "bench")
             (opt / "debforge").mkdir()

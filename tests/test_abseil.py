@@ -112,9 +112,8 @@ def test_abseil_sbuild_lintian_symbols_and_a_consumer(tmp_path):
         (root.path / "tmp/c").mkdir()
         (root.path / "tmp/c/prog.cc").write_text(PROGRAM)
         (root.path / "tmp/c/CMakeLists.txt").write_text(CMAKELISTS)
-        paths = root.copy_in(*(debs[p] for p in ("libabsl20240722", "libabsl20240722-generic", "libabsl-dev")))
-        root.run("apt-get", "update")
-        root.run("apt-get", "install", "-y", "--no-install-recommends", "cmake", "pkgconf", "g++", *paths)
+        root.install("cmake", "pkgconf", "g++",
+                     debs=[debs[p] for p in ("libabsl20240722", "libabsl20240722-generic", "libabsl-dev")])
         out = root.run("sh", "-c", "g++ -o /tmp/p /tmp/c/prog.cc "
                                    "$(pkg-config --cflags --libs absl_strings absl_optional) && /tmp/p")
         assert out.stdout == "abseil 20240722\n"

@@ -71,9 +71,7 @@ def consumer(base, dest, changes, packages, files, tools):
         (root.path / "tmp/c").mkdir()
         for name, text in files.items():
             (root.path / "tmp/c" / name).write_text(text)
-        paths = root.copy_in(*debs)
-        root.run("apt-get", "update")
-        root.run("apt-get", "install", "-y", "--no-install-recommends", *tools, *paths)
+        root.install(*tools, debs=debs)
         yield root
 
 

@@ -136,8 +136,7 @@ def install_fake_copies(root, tmp_path):
     (root.path / f"usr/lib/{triplet}/pkgconfig/core.pc").write_text("Name: core\nDescription: core\nVersion: 1\n"
                                                                      "Libs: -Wl,--as-needed -lcore\n")
     root.run("ldconfig")
-    root.run("apt-get", "update")
-    root.run("apt-get", "install", "-y", "--no-install-recommends", "pkgconf")
+    root.install("pkgconf")
 
 
 def run_in_root(root, files, broken_level):

@@ -67,6 +67,12 @@ class Root:
             shutil.copy2(f, self.path / into.lstrip("/"))
         return [f"{into}/{Path(f).name}" for f in files]
 
+    def install(self, *packages: str, debs=()) -> None:
+        """PACKAGES from the archive and the host's .debs DEBS, with what they depend on (mmdebstrap leaves the
+        root's apt lists empty: they are fetched first)."""
+        self.run("apt-get", "update")
+        self.run("apt-get", "install", "-y", "--no-install-recommends", *packages, *self.copy_in(*debs))
+
     def run(self, *cmd: str, env: dict[str, str] | None = None, check: bool = True) -> subprocess.CompletedProcess:
         environ = [f"{k}={v}" for k, v in {"PATH": PATH, "LC_ALL": "C.UTF-8", "DEBIAN_FRONTEND": "noninteractive",
                                              **(env or {})}.items()]
