@@ -12,6 +12,7 @@ import pytest
 from conftest import FIXTURES, configure, fixture_plan, fixture_recipe, run_cli
 from debforge import pipeline
 from debforge.backends import ninja
+from debforge.core import isa
 from debforge.core.errors import DebforgeError
 from debforge.recipe.schema import load_recipe
 
@@ -209,3 +210,37 @@ def test_a_library_without_a_sensitive_unit_gets_no_copies_beside_one_that_has(t
         "obj-debforge/x86-64-v3/libhot.so.1* usr/lib/${DEB_HOST_MULTIARCH}/glibc-hwcaps/x86-64-v3/\n"
     assert "cold@x86-64-v3" not in files["rules"][0] and "hot@x86-64-v3" in files["rules"][0]
     assert 'libraries="libhot.so.1:yes libcold.so.1:no"' in files["tests/hwcaps"][0]
+
+
+@pytest.fixture
+def zlib_level_macro(monkeypatch):
+    """The fixture's external (zlib1g-dev) given a macro of the kind isa.LEVEL_MACROS lists (Eigen's alignment)."""
+    monkeypatch.setattr(isa, "LEVEL_MACROS", (isa.LevelMacro("zlib1g-dev", "Z_ALIGN", "z_stream's alignment"),))
+
+
+def test_macro_that_follows_march_must_be_set_where_levels_meet(tmp_path, zlib_level_macro):
+    """Each level's copy of libgreet links the generic version.c with greet.c built at its level: objects that
+    share the external's types must agree on what -march would change (TensorFlow's v3 kernels aborted on the
+    16-byte-aligned tensors the generic C API code accepted, as Eigen's EIGEN_MAX_ALIGN_BYTES followed -march)."""
+    r = recipe(tmp_path, 'level-sensitive: ["greet.c"]\n')
+    with pytest.raises(DebforgeError) as exc:
+        fixture_plan(r)
+    e = exc.value
+    assert (e.file, e.line) == (str(r.path), r.externals["//third_party/zlib"].line)
+    assert "Z_ALIGN is left to each object's -march" in e.message and "copy of libgreet" in e.message
+    assert "defines: [Z_ALIGN=<bytes>]" in e.hint
+
+
+@pytest.mark.parametrize("key", [
+    "",   # every unit compiled per level: each copy is built at one level
+    'level-sensitive: ["greet.c"]\nconfig: {copts: [-DZ_ALIGN=16]}\n',
+])
+def test_macro_that_follows_march_is_fine_unmixed_or_set(tmp_path, zlib_level_macro, key):
+    assert fixture_plan(recipe(tmp_path, key)).libraries
+
+
+def test_macro_set_by_the_externals_defines(tmp_path, zlib_level_macro):
+    path = recipe_path(tmp_path, 'level-sensitive: ["greet.c"]\n')
+    path.write_text(path.read_text().replace("libs: [z]}", "libs: [z], defines: [Z_ALIGN=64]}"))
+    [lib] = fixture_plan(path).libraries
+    assert all("-DZ_ALIGN=64" in c.flags for c in lib.compiles if c.src == "greet.c")

@@ -50,3 +50,21 @@ def all_levels() -> dict[str, Level]:
 
 def arches_with_level(name: str) -> list[str]:
     return sorted(a.deb for a in ARCHES.values() if any(lvl.name == name for lvl in a.levels))
+
+
+@dataclass(frozen=True)
+class LevelMacro:
+    """A macro of a Debian -dev package's headers whose default follows the compiler's -march and which objects
+    built against those headers must agree on: where a level's copy links level-neutral objects with
+    level-sensitive ones (or libraries with and without copies share its types), it must be set for every level."""
+    package: str    # the -dev package whose headers read it
+    macro: str
+    why: str        # what differs between levels when it is left to its default
+
+
+LEVEL_MACROS = (
+    LevelMacro("libeigen3-dev", "EIGEN_MAX_ALIGN_BYTES",
+               "the alignment Eigen assumes of tensors and fixed-size members is 16 bytes at the baseline, 32 "
+               "with AVX and 64 with AVX-512: data one object allocates, another rejects (TensorFlow: Check "
+               "failed: IsAligned()) or lays out differently"),
+)

@@ -27,6 +27,7 @@ from .libraries import Libraries, check_link_also, link_transitively
 from .model import FlavorBuild, Plan
 from .scope import Scope
 from .sensitivity import check as check_level_sensitive
+from .sensitivity import check_level_macros
 from .steps import Steps
 from .tests import TestPrograms
 
@@ -54,6 +55,7 @@ def make_plan(recipe: Recipe, ws: ScanView, arch: str, flavor: FlavorBuild | Non
         levels = levels_for(recipe, arch)
         if levels:   # where there are copies to build (an x86-only source matches nothing on arm64)
             check_level_sensitive(recipe, libs)
+            check_level_macros(recipe, libs)
         externals = sorted(deps.externals_used)
         tests, left_out, test_depends, test_libraries = TestPrograms(scope, deps, flags, steps, libs).plan()
         generate = [steps.steps[k] for k in sorted(steps.steps)]   # with those of the tests' data

@@ -4,6 +4,7 @@ translation unit is level-sensitive."""
 
 from __future__ import annotations
 
+from ..core import isa
 from ..core.errors import DebforgeError
 from ..core.globs import compile_pattern, union
 from ..recipe.model import Recipe
@@ -39,3 +40,31 @@ def check(recipe: Recipe, libraries: list[SharedLibrary]) -> None:
                                 f"packages would hold copies of the generic files, byte for byte", str(recipe.path),
                                 pkg.line, f"set variants: false on package {pkg.name}, or list its level-sensitive "
                                 f"sources (`{MEASURE} {recipe.path}`)")
+
+
+def check_level_macros(recipe: Recipe, libraries: list[SharedLibrary]) -> None:
+    """A macro whose default follows -march (isa.LEVEL_MACROS) must be set for every level wherever objects built
+    at different levels meet: a level's copy of a library that also links level-neutral objects, or libraries
+    with and without copies that both use the external."""
+    for lm in isa.LEVEL_MACROS:
+        for ext in recipe.externals.values():
+            if lm.package not in ext.packages or _pinned(lm.macro, ext.defines, recipe.config.copts):
+                continue
+            users = [lib for lib in libraries if ext.targets_in(lib.external_labels)]
+            mixed = next((lib for lib in users if lib.copies and not all(c.level_sensitive for c in lib.compiles)),
+                         None)
+            apart = [lib for lib in users if not lib.copies] if any(lib.copies for lib in users) else []
+            if not mixed and not apart:
+                continue
+            where = (f"each ISA-level copy of lib{mixed.spec.name} links level-neutral objects with level-sensitive "
+                     f"ones" if mixed else f"lib{apart[0].spec.name} has no ISA-level copies, and other libraries "
+                     f"using it do")
+            raise DebforgeError(f"externals.{ext.repo} ({lm.package}): {lm.macro} is left to each object's -march, "
+                                f"and {where}: {lm.why}", str(recipe.path), ext.line,
+                                f"set it for every level, as upstream's own build usually does: externals."
+                                f"{ext.repo}: {{package: {ext.package}, defines: [{lm.macro}=<bytes>]}}")
+
+
+def _pinned(macro: str, defines: tuple[str, ...], copts: tuple[str, ...]) -> bool:
+    return any(d.partition("=")[0] == macro for d in defines) or \
+        any(o.startswith("-D") and o[2:].partition("=")[0] == macro for o in copts)
