@@ -215,7 +215,7 @@ def test_a_library_without_a_sensitive_unit_gets_no_copies_beside_one_that_has(t
 @pytest.fixture
 def zlib_level_macro(monkeypatch):
     """The fixture's external (zlib1g-dev) given a macro of the kind isa.LEVEL_MACROS lists (Eigen's alignment)."""
-    monkeypatch.setattr(isa, "LEVEL_MACROS", (isa.LevelMacro("zlib1g-dev", "Z_ALIGN", "z_stream's alignment"),))
+    monkeypatch.setattr(isa, "LEVEL_MACROS", (isa.LevelMacro("zlib1g-dev", "Z_ALIGN", "z_stream's alignment", "Z_ALIGN=64"),))
 
 
 def test_macro_that_follows_march_must_be_set_where_levels_meet(tmp_path, zlib_level_macro):
@@ -228,12 +228,13 @@ def test_macro_that_follows_march_must_be_set_where_levels_meet(tmp_path, zlib_l
     e = exc.value
     assert (e.file, e.line) == (str(r.path), r.externals["//third_party/zlib"].line)
     assert "Z_ALIGN is left to each object's -march" in e.message and "copy of libgreet" in e.message
-    assert "defines: [Z_ALIGN=<bytes>]" in e.hint
+    assert "defines: [Z_ALIGN=64]" in e.hint
 
 
 @pytest.mark.parametrize("key", [
     "",   # every unit compiled per level: each copy is built at one level
     'level-sensitive: ["greet.c"]\nconfig: {copts: [-DZ_ALIGN=16]}\n',
+    'level-sensitive: ["greet.c"]\nconfig: {cxxopts: [-DZ_ALIGN]}\n',
 ])
 def test_macro_that_follows_march_is_fine_unmixed_or_set(tmp_path, zlib_level_macro, key):
     assert fixture_plan(recipe(tmp_path, key)).libraries
@@ -244,3 +245,20 @@ def test_macro_set_by_the_externals_defines(tmp_path, zlib_level_macro):
     path.write_text(path.read_text().replace("libs: [z]}", "libs: [z], defines: [Z_ALIGN=64]}"))
     [lib] = fixture_plan(path).libraries
     assert all("-DZ_ALIGN=64" in c.flags for c in lib.compiles if c.src == "greet.c")
+
+
+def test_macro_that_follows_march_must_be_set_across_libraries_with_and_without_copies(tmp_path, zlib_level_macro):
+    """liba is copied per level, libb (variants: false) only generic: one process loads both."""
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "WORKSPACE").write_text("")
+    (tree / "BUILD.bazel").write_text("".join(f'cc_library(name = "{n}", srcs = ["{n}.c"], '
+                                              f'deps = ["//third_party/zlib"])\n' for n in "ab"))
+    for n in "ab":
+        (tree / f"{n}.c").write_text(f"int {n};\n")
+    path = fixture_recipe(tmp_path / "two.yaml", tree, "two", [("a", "//:a"), ("b", "//:b")],
+                          "externals:\n  //third_party/zlib: {package: zlib1g-dev, libs: [z]}\n")
+    path.write_text(path.read_text().replace("  - name: libb1\n", "  - name: libb1\n    variants: false\n"))
+    with pytest.raises(DebforgeError) as exc:
+        fixture_plan(path)
+    assert "libb has no ISA-level copies, and other libraries using it do" in exc.value.message

@@ -60,11 +60,12 @@ class LevelMacro:
     package: str    # the -dev package whose headers read it
     macro: str
     why: str        # what differs between levels when it is left to its default
+    pin: str        # the definition to suggest: what upstreams set it to for every level
 
 
 LEVEL_MACROS = (
     LevelMacro("libeigen3-dev", "EIGEN_MAX_ALIGN_BYTES",
                "the alignment Eigen assumes of tensors and fixed-size members is 16 bytes at the baseline, 32 "
                "with AVX and 64 with AVX-512: data one object allocates, another rejects (TensorFlow: Check "
-               "failed: IsAligned()) or lays out differently"),
+               "failed: IsAligned()) or lays out differently", "EIGEN_MAX_ALIGN_BYTES=64"),
 )

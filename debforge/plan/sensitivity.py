@@ -46,9 +46,10 @@ def check_level_macros(recipe: Recipe, libraries: list[SharedLibrary]) -> None:
     """A macro whose default follows -march (isa.LEVEL_MACROS) must be set for every level wherever objects built
     at different levels meet: a level's copy of a library that also links level-neutral objects, or libraries
     with and without copies that both use the external."""
+    options = recipe.config.copts + recipe.config.cxxopts
     for lm in isa.LEVEL_MACROS:
         for ext in recipe.externals.values():
-            if lm.package not in ext.packages or _pinned(lm.macro, ext.defines, recipe.config.copts):
+            if lm.package not in ext.packages or _pinned(lm.macro, ext.defines, options):
                 continue
             users = [lib for lib in libraries if ext.targets_in(lib.external_labels)]
             mixed = next((lib for lib in users if lib.copies and not all(c.level_sensitive for c in lib.compiles)),
@@ -62,9 +63,9 @@ def check_level_macros(recipe: Recipe, libraries: list[SharedLibrary]) -> None:
             raise DebforgeError(f"externals.{ext.repo} ({lm.package}): {lm.macro} is left to each object's -march, "
                                 f"and {where}: {lm.why}", str(recipe.path), ext.line,
                                 f"set it for every level, as upstream's own build usually does: externals."
-                                f"{ext.repo}: {{package: {ext.package}, defines: [{lm.macro}=<bytes>]}}")
+                                f"{ext.repo}: {{package: {ext.package}, defines: [{lm.pin}]}}")
 
 
-def _pinned(macro: str, defines: tuple[str, ...], copts: tuple[str, ...]) -> bool:
+def _pinned(macro: str, defines: tuple[str, ...], options: tuple[str, ...]) -> bool:
     return any(d.partition("=")[0] == macro for d in defines) or \
-        any(o.startswith("-D") and o[2:].partition("=")[0] == macro for o in copts)
+        any(o.startswith("-D") and o[2:].partition("=")[0] == macro for o in options)
