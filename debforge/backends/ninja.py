@@ -22,6 +22,7 @@ from ..recipe.model import Library
 
 CONFIG = f"{BUILDDIR}/config.ninja"
 CHECK_SCRIPT = "debian/debforge/check-variant"
+IDENTITIES_SCRIPT = "debian/debforge/check-identities"
 EXPORTS_SCRIPT = "debian/debforge/check-exports"
 RUN_TEST = "debian/debforge/run-test"
 LINK_SCRIPT = "debian/debforge/explain-link"
@@ -234,6 +235,7 @@ def _hidden_archive_built(lib: SharedLibrary, plan: Plan) -> bool:
 def _library_rules(w: Writer, thin: bool) -> None:
     """The checks of a linked library, its static archive, and (`thin`) the archives of hidden_archive."""
     w.rule("check_variant", f"sh {CHECK_SCRIPT} $generic $in && touch $out")
+    w.rule("check_identities", f"LD_LIBRARY_PATH=$dir sh {IDENTITIES_SCRIPT} $in && touch $out")
     # the objects' list goes in a file: a library may have thousands
     w.rule("check_exports", f"perl {EXPORTS_SCRIPT} $spec $lib $out.rsp && touch $out", **RSP)
     w.rule("static", "rm -f $out && $ar qcsD $out @$out.rsp", **RSP)
@@ -367,10 +369,13 @@ def _links_object(w: Writer, lib: SharedLibrary) -> str:
 
 
 def _generic_extras(w: Writer, lib: SharedLibrary, objs: list[str], plan: Plan, headers: list[str]) -> list[str]:
-    """What the baseline build adds: the check of the recipe's exports, and the static library (the -dev
-    package's, from the same objects; a GPU flavour's libraries have none)."""
-    out = []
+    """What the baseline build adds: the check that it keeps no copy of a function-local static a library it loads
+    exports (IDENTITIES_SCRIPT), the check of the recipe's exports, and the static library (the -dev package's,
+    from the same objects; a GPU flavour's libraries have none)."""
     real = f"{level_dir(isa.GENERIC)}/{lib.filename}"
+    # its siblings' copies in the build tree, which it loads, are linked before it is
+    out = [f"{level_dir(isa.GENERIC)}/checks/{lib.filename}.identities.ok"]
+    w.build(out[0], "check_identities", real, implicit=[IDENTITIES_SCRIPT], variables={"dir": level_dir(isa.GENERIC)})
     if lib.spec.exports:
         stamp = f"{level_dir(isa.GENERIC)}/checks/{lib.filename}.exports.ok"
         spec = exports_spec_path(lib.spec.name)

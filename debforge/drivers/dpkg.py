@@ -15,6 +15,9 @@ from ..core.errors import DebforgeError
 from ..recipe.model import BinaryPackage, Recipe
 from .streamed import streamed
 
+# the lines of dpkg-buildpackage's output shown as it runs (and any naming an error): its steps and the build's checks
+SHOWN = ("dpkg-", " dh_", "[", "check-variant", "check-identities", "debforge tests")
+
 
 def jobs(default: str = "auto") -> str:
     """The build's parallel jobs: DEB_BUILD_OPTIONS' parallel=N where the user set it (dpkg-buildpackage's -j and
@@ -73,7 +76,7 @@ def dpkg_buildpackage(tree: Path, log=print, profiles: list[str] = ()) -> Path:
                                               cwd=tree) as proc:
         for line in proc.stdout:
             fh.write(line)
-            if line.startswith(("dpkg-", " dh_", "[", "check-variant", "debforge tests")) or "error" in line.lower():
+            if line.startswith(SHOWN) or "error" in line.lower():
                 log("  " + line.rstrip()[:200])
     rc = proc.returncode
     if rc != 0:
