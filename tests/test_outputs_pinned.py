@@ -8,7 +8,7 @@ import pytest
 
 from conftest import ROOT, run_cli
 
-NSYNC_DEBIAN = "3eaea9228705caf8de33ac4d65983a5b382b3209fa9cd4283ca2dfabec3060dc"
+NSYNC_DEBIAN = "31039d76f386631ffc47fd618cf0f49f628c5373b263c7b73881d90ebef05ea2"
 
 
 def tree_digest(root) -> str:

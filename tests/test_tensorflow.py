@@ -66,7 +66,7 @@ def dry_run(r, plan, tree):
     return dry.returncode, int(last.split("/")[1].split("]")[0]), dry.stdout[-2000:] + dry.stderr
 
 
-TF_NINJA = "132ba42d2fcb8464c66514e2f39cbe7f7be452d011dbb3707f8c0434433f4890"
+TF_NINJA = "e5569717c9a0e53e3f085b713cc9013bc978f08ac3b1db6a6c5a0d330a1b57a5"
 
 
 @pytest.fixture(scope="module")
