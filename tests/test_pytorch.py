@@ -76,7 +76,7 @@ def test_c10_plan(tree, plan):
     assert c10.external_libs == ["cpuinfo"] and c10.generated == step.outputs   # fmt: header-only
     lines = dry_run(tree, plan, *(f"c10@{level}" for level in LEVELS))
     assert "generate obj-debforge/gen/c10/macros/cmake_macros.h" in lines[0]
-    assert len(lines) == 1 + 3 * (88 + 3) + 2   # the header; per level objects, link, 2 symlinks; 2 checks
+    assert len(lines) == 1 + 3 * (88 + 3) + 3   # the header; per level objects, link, 2 symlinks; 3 checks
 
 
 @pytest.mark.slow
@@ -130,7 +130,8 @@ def test_torch_cpu_plan(tree, plan):
     done = Counter(line.split("] ", 1)[1].split(" ", 1)[0] for line in lines)
     assert done["generate"] == 205   # torch_cpu's steps and c10's header: c10 headers are included too
     assert sum(1 for line in lines if " -c " in line and "/obj/torch_cpu/" in line) == 1253
-    assert len(lines) == 1552        # + c10@generic (88 compiles, its link and 2 symlinks), the link, 2 symlinks
+    assert len(lines) == 1553        # + c10@generic (88 compiles, its link and 2 symlinks), the link, 2 symlinks,
+                                     # check-identities
 
 
 @pytest.mark.slow
