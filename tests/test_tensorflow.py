@@ -459,7 +459,7 @@ def test_c_api_packages_at_three_levels_lintian_clean_and_autopkgtests_pass(tmp_
     stays in $DEBFORGE_HEAVY_DIR/tf-ccache and a rerun reuses what an interrupted one compiled."""
     out, debs = heavy_sbuild("tensorflow", "tf", "sid", 10)
     assert set(debs) == C_API_DEBS
-    # MLIR's TypeIDs are one per process with the shared libMLIR (mlir-type-ids-exported.patch): the resolvers'
+    # MLIR's TypeIDs are one per process with the shared libMLIR (function-local-statics-exported.patch): the resolvers'
     # statics are exported, the trait libMLIR's pass manager missed among them
     for stem, so, resolver in (("libtensorflow2", "libtensorflow.so.2.14.1", "TypeIDResolver"),
                                ("libtensorflow-framework2", "libtensorflow_framework.so.2.14.1",

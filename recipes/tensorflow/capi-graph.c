@@ -50,7 +50,7 @@ static void keep(void *data, size_t len, void *arg) { (void)data, (void)len, (vo
 
 /* TensorFlow logs to stderr; a line "<time>: E <file>:<line>] ..." is an error. The run of a correct graph must
  * log none: grappler's MLIR optimizer failed on every run, logged and ignored, while the tfg dialect's traits were
- * unknown to libMLIR's pass manager (mlir-type-ids-exported.patch). Echoes the log, returns whether it has one. */
+ * unknown to libMLIR's pass manager (function-local-statics-exported.patch). Echoes the log, returns whether it has one. */
 static int logged_error(FILE *log) {
     char line[4096];
     int found = 0;
