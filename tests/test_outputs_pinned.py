@@ -8,7 +8,7 @@ import pytest
 
 from conftest import ROOT, run_cli
 
-NSYNC_DEBIAN = "31039d76f386631ffc47fd618cf0f49f628c5373b263c7b73881d90ebef05ea2"
+NSYNC_DEBIAN = "d9179eb8a8fdb872646f3793f8ac3be5785f1792a3fb7f4bdfa5ea793da3a4e5"
 
 
 def tree_digest(root) -> str:
