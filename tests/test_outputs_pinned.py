@@ -8,7 +8,7 @@ import pytest
 
 from conftest import ROOT, run_cli
 
-NSYNC_DEBIAN = "d9179eb8a8fdb872646f3793f8ac3be5785f1792a3fb7f4bdfa5ea793da3a4e5"
+NSYNC_DEBIAN = "76099a8bfe71f7d0eca643348cd5ce19e5e38b9e15fd1096d0537cfe0594d918"
 
 
 def tree_digest(root) -> str:
