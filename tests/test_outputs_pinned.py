@@ -8,7 +8,7 @@ import pytest
 
 from conftest import ROOT, run_cli
 
-NSYNC_DEBIAN = "76099a8bfe71f7d0eca643348cd5ce19e5e38b9e15fd1096d0537cfe0594d918"
+NSYNC_DEBIAN = "5e1170a311a7da33700c2508874f0d4c1e871bda284b809bfd99568c7287c327"
 
 
 def tree_digest(root) -> str:
