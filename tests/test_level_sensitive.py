@@ -215,7 +215,8 @@ def test_a_library_without_a_sensitive_unit_gets_no_copies_beside_one_that_has(t
 @pytest.fixture
 def zlib_level_macro(monkeypatch):
     """The fixture's external (zlib1g-dev) given a macro of the kind isa.LEVEL_MACROS lists (Eigen's alignment)."""
-    monkeypatch.setattr(isa, "LEVEL_MACROS", (isa.LevelMacro("zlib1g-dev", "Z_ALIGN", "z_stream's alignment", "Z_ALIGN=64"),))
+    macro = isa.LevelMacro("zlib1g-dev", "Z_ALIGN", "z_stream's alignment", "Z_ALIGN=64")
+    monkeypatch.setattr(isa, "LEVEL_MACROS", (macro,))
 
 
 def test_macro_that_follows_march_must_be_set_where_levels_meet(tmp_path, zlib_level_macro):

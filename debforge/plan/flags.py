@@ -144,5 +144,9 @@ class CompileFlags:
 
     def undefines(self, flag: str) -> bool:
         """Whether flag is -DX or -DX=... for a macro of a dropped external."""
-        return flag.startswith("-D") and flag[2:].split("=", 1)[0].strip() in self.scope.undefined
+        return defined_macro(flag) in self.scope.undefined
 
+
+def defined_macro(flag: str) -> str:
+    """The macro a -DX or -DX=... flag defines; "" for any other flag."""
+    return flag[2:].split("=", 1)[0].strip() if flag.startswith("-D") else ""

@@ -8,6 +8,7 @@ from ..core import isa
 from ..core.errors import DebforgeError
 from ..core.globs import compile_pattern, union
 from ..recipe.model import Recipe
+from .flags import defined_macro
 from .model import SharedLibrary
 
 MEASURE = "debforge measure-levels"   # the command that writes the list from what each level changes
@@ -68,4 +69,4 @@ def check_level_macros(recipe: Recipe, libraries: list[SharedLibrary]) -> None:
 
 def _pinned(macro: str, defines: tuple[str, ...], options: tuple[str, ...]) -> bool:
     return any(d.partition("=")[0] == macro for d in defines) or \
-        any(o.startswith("-D") and o[2:].partition("=")[0] == macro for o in options)
+        any(defined_macro(o) == macro for o in options)
