@@ -8,7 +8,7 @@ import pytest
 
 from conftest import ROOT, run_cli
 
-NSYNC_DEBIAN = "5e1170a311a7da33700c2508874f0d4c1e871bda284b809bfd99568c7287c327"
+NSYNC_DEBIAN = "e6f9c2b3b14d4fa2dc297a1d3f1c0e69f65fce6d371cb97e6a9edf790321041b"
 
 
 def tree_digest(root) -> str:
