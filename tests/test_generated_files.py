@@ -3,6 +3,7 @@ that ninja runs before the compiles needing it; build settings default to their 
 the recipe's config sets them; in-tree packages the recipe maps become Debian -dev packages."""
 
 import ctypes
+import fnmatch
 import os
 import shutil
 import subprocess
@@ -138,10 +139,22 @@ def test_link_also_makes_the_dev_link_an_ld_script(tmp_path):
     r = load_recipe(FIXTURES / "interface/recipe.yaml")
     assert [lib.link_also for _, lib in r.libraries()] == [(), ("widget",)]
     files = debian.render(r, {"amd64": fixture_plan(r)}, r.upstream.dir, 0)
-    script = files["debforge/ld-scripts/libwidget_all.so"][0]
+    script = files["debforge/ld-scripts/libwidget_all.ldscript"][0]
     assert script.startswith("/* GNU ld script\n")
     assert script.endswith("\nINPUT(libwidget_all.so.1 AS_NEEDED(libwidget.so.1))\n")
     assert files["libwidget-dev.links"][0] == ("usr/lib/${DEB_HOST_MULTIARCH}/libwidget.so.1 "
                                                "usr/lib/${DEB_HOST_MULTIARCH}/libwidget.so\n")
-    assert "debian/debforge/ld-scripts/libwidget_all.so usr/lib/${DEB_HOST_MULTIARCH}/\n" in \
-        files["libwidget-dev.install"][0]
+    install = files["libwidget-dev.install"][0]
+    assert install.startswith("#!/usr/bin/dh-exec\n")   # it renames the script
+    assert ("debian/debforge/ld-scripts/libwidget_all.ldscript => usr/lib/${DEB_HOST_MULTIARCH}/libwidget_all.so\n"
+            in install)
+    assert "dh-exec" in files["control"][0]
+    # dpkg-source leaves files matching its default tar-ignore out of the debian tarball: a build from the .dsc
+    # (sbuild, a buildd) would lack them (found when TensorFlow's sbuild lacked libtensorflow.so's script)
+    ignored = subprocess.run(["perl", "-MDpkg::Source::Package", "-e",
+                              "print join qq(\\n), Dpkg::Source::Package::get_default_tar_ignore_pattern()"],
+                             capture_output=True, text=True, check=True).stdout.split()
+    assert "*.so" in ignored
+    dropped = [path for path in files for part in path.split("/") for glob in ignored
+               if "/" not in glob and fnmatch.fnmatchcase(part, glob)]
+    assert dropped == []

@@ -10,6 +10,7 @@ from debian.deb822 import Deb822
 from ...core import escape
 from ...core.errors import DebforgeError
 from ...recipe.model import BinaryPackage, Recipe
+from . import ldscript
 from .packages import generic_name, safe, src_name, variants
 
 STANDARDS_VERSION = "4.6.2"
@@ -66,7 +67,8 @@ def _source(recipe: Recipe, build_depends: list[str]) -> Deb822:
         "Section": recipe.section,
         "Priority": "optional",
         "Maintainer": recipe.maintainer,
-        "Build-Depends": ",\n ".join(["debhelper-compat (= 13)", "ninja-build"] + ["dh-exec"] * bool(profiled(recipe))
+        "Build-Depends": ",\n ".join(["debhelper-compat (= 13)", "ninja-build"]
+                                      + ["dh-exec"] * bool(profiled(recipe) or ldscript.needed(recipe))
                                       + sorted(set(build_depends))),
         "Build-Depends-Indep": "xz-utils",
         "Standards-Version": STANDARDS_VERSION,

@@ -58,7 +58,7 @@ def render(recipe: Recipe, headers: list[tuple[str, str, str]], runpaths: dict[s
          if recipe.static and lib.name in archived] +
         [(f"debian/{cmake.DIR}/{recipe.cmake}{kind}.cmake {LIBDIR}/cmake/{recipe.cmake}/", "")
          for kind in ("Config", "ConfigVersion") if recipe.cmake] +
-        [(f"debian/{ldscript.DIR}/lib{lib.name}.so {LIBDIR}/", pkg.build_profiles)
+        [(f"debian/{ldscript.DIR}/{ldscript.name(lib)} => {LIBDIR}/lib{lib.name}.so", pkg.build_profiles)
          for pkg, lib in recipe.libraries() if lib.link_also])
     links = [(f"{LIBDIR}/lib{lib.name}.so.{lib.soversion} {LIBDIR}/lib{lib.name}.so", pkg.build_profiles)
              for pkg, lib in recipe.libraries() if not lib.link_also]   # with link-also: the ld script above
@@ -78,7 +78,8 @@ def render(recipe: Recipe, headers: list[tuple[str, str, str]], runpaths: dict[s
 
 def _profiled(lines: list[tuple[str, str]]) -> str:
     """A debhelper file; where lines belong to build-profiled packages, dh-exec drops them when a profile
-    leaves those packages out (the file is then executable: see debian/__init__.py)."""
-    if not any(profiles for _, profiles in lines):
+    leaves those packages out, and it installs a file under another name (`=>`); the file is then executable (see
+    debian/__init__.py)."""
+    if not any(profiles or " => " in line for line, profiles in lines):
         return "".join(f"{line}\n" for line, _ in lines)
     return DH_EXEC + "".join(f"{profiles} {line}\n" if profiles else f"{line}\n" for line, profiles in lines)

@@ -13,10 +13,21 @@ from ...recipe.model import Library, Recipe
 DIR = "debforge/ld-scripts"   # under debian/
 
 
+def name(lib: Library) -> str:
+    """The script's name under debian/: not lib<name>.so, which dpkg-source leaves out of the debian tarball
+    (its default tar-ignore has *.so), so that a build from the .dsc lacks it; the -dev package's .install
+    renames it (dh-exec)."""
+    return f"lib{lib.name}.ldscript"
+
+
 def render(recipe: Recipe) -> dict[str, str]:
     """debian/ path -> the ld script of each library with link-also."""
     sonames = {lib.name: f"lib{lib.name}.so.{lib.soversion}" for _, lib in recipe.libraries()}
-    return {f"{DIR}/lib{lib.name}.so": _text(recipe, lib, sonames) for _, lib in recipe.libraries() if lib.link_also}
+    return {f"{DIR}/{name(lib)}": _text(recipe, lib, sonames) for _, lib in recipe.libraries() if lib.link_also}
+
+
+def needed(recipe: Recipe) -> bool:
+    return any(lib.link_also for _, lib in recipe.libraries())
 
 
 def _text(recipe: Recipe, lib: Library, sonames: dict[str, str]) -> str:
