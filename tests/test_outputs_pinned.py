@@ -8,7 +8,7 @@ import pytest
 
 from conftest import ROOT, run_cli
 
-NSYNC_DEBIAN = "e6f9c2b3b14d4fa2dc297a1d3f1c0e69f65fce6d371cb97e6a9edf790321041b"
+NSYNC_DEBIAN = "395b3743a3d5acfac44a2138246e53dcecad1060b13b538c38af32ca5ccf2a48"
 
 
 def tree_digest(root) -> str:
