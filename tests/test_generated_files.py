@@ -158,3 +158,24 @@ def test_link_also_makes_the_dev_link_an_ld_script(tmp_path):
     dropped = [path for path in files for part in path.split("/") for glob in ignored
                if "/" not in glob and fnmatch.fnmatchcase(part, glob)]
     assert dropped == []
+
+
+@pytest.mark.parametrize("section, area", [("science", ""), ("contrib/science", "contrib/"), ("libs", ""),
+                                           ("contrib/libs", "contrib/")])
+def test_library_packages_are_in_libs_whatever_the_sources_section(tmp_path, section, area):
+    """A recipe's section is its source's (TensorFlow's: science); its shared library packages go to libs, as
+    Debian's do (lintian: wrong-section-according-to-package-name), -dev to libdevel, -src to devel, each in the
+    source's archive area (a package without a Section field has the source's)."""
+    from debian.deb822 import Deb822
+
+    from debforge.backends import debian
+    text = (FIXTURES / "interface/recipe.yaml").read_text().replace("frontend: bazel", f"section: {section}\n"
+                                                                     "frontend: bazel", 1)
+    shutil.copytree(FIXTURES / "interface", tmp_path / "interface")
+    (tmp_path / "interface/recipe.yaml").write_text(text)
+    r = load_recipe(tmp_path / "interface/recipe.yaml")
+    control = list(Deb822.iter_paragraphs(debian.render(r, {"amd64": fixture_plan(r)}, r.upstream.dir, 0)
+                                          ["control"][0]))
+    sections = {p.get("Package", "source"): p.get("Section", section) for p in control}
+    assert sections == {"source": section, "libwidget1": area + "libs", "libwidget1-generic": area + "libs",
+                        "libwidget-dev": area + "libdevel", "widget-src": area + "devel"}

@@ -66,7 +66,7 @@ def dry_run(r, plan, tree):
     return dry.returncode, int(last.split("/")[1].split("]")[0]), dry.stdout[-2000:] + dry.stderr
 
 
-TF_NINJA = "e5569717c9a0e53e3f085b713cc9013bc978f08ac3b1db6a6c5a0d330a1b57a5"
+TF_NINJA = "fb395503c02a9e6633e783a99c8e72daa3e45288a9c65e8a05d18d18a2f96a46"
 
 
 @pytest.fixture(scope="module")
@@ -239,12 +239,34 @@ def test_c_api_tests_link_libtensorflow_and_the_autopkgtest_builds_only_them(tf_
     lines = subprocess.run(["ninja", "-t", "commands", "installed-tests@x86-64-v3"], cwd=tree, capture_output=True,
                            text=True, check=True).stdout.splitlines()
     assert not [x for x in lines if re.search(r" -o obj-debforge/(generic|x86-64-v[34])/obj/| -soname", x)]
-    tools = [x for x in lines if " -o obj-debforge/host/bin/" in x]
-    assert tools and all(" -ltensorflow_framework " in x for x in tools)
+    tools = {re.search(r" -o obj-debforge/host/bin/(\S+?)(?:\.new)? ", x)[1]: x for x in lines
+             if " -o obj-debforge/host/bin/" in x}
+    # the op generators link the installed framework; proto_text's generator (of the framework's .pb_text.h, which
+    # the tests include) compiles its own closure
+    assert len(tools) > 20 and [t for t, x in tools.items() if " -ltensorflow_framework " not in x] == \
+        ["tensorflow/tools/proto_text/gen_proto_text_functions"]
+    # the generators' compiles include the framework's .pb.h (cc_op_gen.h: op_def.pb.h), which in the fresh tree
+    # only protoc's steps make: each compile waits for them (a 6 Dec autopkgtest failed without)
+    gen = [x.split(" -o ")[1].split()[0] for x in lines if re.search(r" -o obj-debforge/host/obj/\S+/cc_op_gen\.cc", x)]
+    assert gen and all("obj-debforge/gen/tensorflow/core/framework/op_def.pb.h" in waited(tree, obj) for obj in gen)
     # the tests' own objects (level-neutral ones at the baseline)
     assert sum(bool(re.search(r" -o obj-debforge/[^/ ]+/tests/obj/", x)) for x in lines) > 12
     script = debian.render(r, {"amd64": plan}, tree, 1700000000)["tests/upstream-tests"][0]
     assert '"host_libs = installed"' in script
+
+
+def waited(tree: Path, target: str) -> set[str]:
+    """What ninja builds before `target`: its inputs (ninja -t query), and through the phony targets among them
+    (names without a path), theirs."""
+    out, todo = set(), [target]
+    while todo:
+        text = subprocess.run(["ninja", "-t", "query", *todo], cwd=tree, capture_output=True, text=True,
+                              check=True).stdout
+        found = {ln.split()[-1] for part in re.findall(r"^  input: .*\n((?:    .*\n)*)", text, re.M)
+                 for ln in part.splitlines()}
+        todo = [x for x in found - out if "/" not in x]
+        out |= found
+    return out
 
 
 def included(tree, sources, wanted) -> dict[str, str]:

@@ -328,9 +328,14 @@ def test_suites_expand_to_their_cpu_tests_which_link_the_libraries_they_name(tmp
     # own source compiled in; the framework's shared object is linked, not staged as data
     assert capi.siblings == ["capi", "fw"] and [c.src for c in capi.compiles] == ["capi_test.c"]
     assert fw.siblings == ["fw"] and [c.src for c in fw.compiles] == ["fw_test.c"] and fw.data == []
-    # the library's generated header, which the test includes: its compile waits for it (in the autopkgtest's
+    # the library's generated header, which the tests include: their compiles wait for it (in the autopkgtest's
     # fresh tree, the library installed, nothing else makes it first)
-    assert fw.generated == capi.generated == ["obj-debforge/gen/fw_version.h"]
+    assert fw.generated == capi.generated == []
+    text = re.sub(r" \$\n +", " ", ninja.render(plan))
+    waits = dict(re.findall(r"^build (\S+/tests/obj/\S+\.o): \S+ \S+ \|\| (\S+)$", text, re.M))
+    # each test's object at three levels, and the shared object a test loads (it includes the framework's headers)
+    assert set(waits.values()) == {"generated-fw"} and len(waits) == 7
+    assert re.search(r"^build generated-fw: phony obj-debforge/gen/fw_version.h$", text, re.M)
     # the shared object the test loads is built for the tests (its own source only) and staged in its runfiles
     [lib] = plan.test_libraries
     assert lib.label == "//:test_op.so" and capi.data == [lib.path] == ["obj-debforge/gen/test_op.so"]

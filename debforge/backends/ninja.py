@@ -183,8 +183,10 @@ def render(plan: Plan, groups: dict[str, list[str]] | None = None, headers: list
         w.phony_at(f"host-lib-{name}-installed", "", INSTALLED_LIBDIR, f"/lib{name}.so")
         w.phony_at(f"host-lib-{name}", f"host-lib-{name}-", HOST_LIBS)
     host_inputs = {f"{generic}/lib{name}.so": f"host-lib-{name}" for name in hosted}
+    by_name = {lib.spec.name: lib for lib in plan.libraries}
     for tool in plan.host_tools:
-        _host_tool(w, tool, plan.recipe.config.compile_memory, plan.recipe.libdirs(tool.external_libs))
+        _host_tool(w, tool, _waits(w, f"generated-host-{tool.name}", tool.generated, tool.siblings, by_name),
+                   plan.recipe.config.compile_memory, plan.recipe.libdirs(tool.external_libs))
     # generated files are the same for every ISA level: made once, before the compiles that need them
     for step in plan.steps:
         listed = {"outputs_list": step.outputs_list} if step.outputs_list else {}
@@ -197,11 +199,8 @@ def render(plan: Plan, groups: dict[str, list[str]] | None = None, headers: list
     levels = [isa.GENERIC] + [lvl.name for lvl in plan.levels]
     marches = {lvl.name: lvl.cflags for lvl in plan.levels}
     outputs: dict[str, list[str]] = {lvl: [] for lvl in levels}
-    by_name = {lib.spec.name: lib for lib in plan.libraries}
     for lib in plan.libraries:
-        if lib.generated:   # one name for what the compiles wait on: torch's are thousands of files
-            w.build(_generated_phony(lib), "phony", lib.generated)
-        waits = [_generated_phony(x) for x in [lib, *_linked(lib, by_name)] if x.generated]
+        waits = _waits(w, _generated_phony(lib), lib.generated, lib.siblings, by_name)
         for level in levels:
             if level != isa.GENERIC and not lib.copies:
                 continue
@@ -252,11 +251,10 @@ def _generated_phony(lib: SharedLibrary) -> str:
     return f"generated-{lib.spec.name}"
 
 
-def _linked(lib: SharedLibrary, by_name: dict[str, SharedLibrary]) -> list[SharedLibrary]:
-    """The recipe libraries lib links, transitively: their generated headers (c10's cmake_macros.h for torch_cpu)
-    are included by lib's sources too."""
+def _linked(siblings: list[str], by_name: dict[str, SharedLibrary]) -> list[SharedLibrary]:
+    """The recipe libraries a program (a library, a host tool, a test) links, transitively."""
     seen: list[SharedLibrary] = []
-    stack = [by_name[s] for s in lib.siblings if s in by_name]
+    stack = [by_name[s] for s in siblings if s in by_name]
     while stack:
         x = stack.pop()
         if x not in seen:
@@ -265,15 +263,22 @@ def _linked(lib: SharedLibrary, by_name: dict[str, SharedLibrary]) -> list[Share
     return seen
 
 
+def _waits(w: Writer, name: str, generated: list[str], siblings: list[str],
+           by_name: dict[str, SharedLibrary]) -> list[str]:
+    """What a program's compiles wait for: its own generated files (the phony `name`: torch's are thousands) and
+    those of the recipe libraries it links, whose generated headers (TensorFlow's .pb.h, c10's cmake_macros.h)
+    its sources include: in the autopkgtest's fresh tree, the libraries installed, nothing else makes them first."""
+    if generated:
+        w.build(name, "phony", generated)
+    return [name] * bool(generated) + [_generated_phony(x) for x in _linked(siblings, by_name) if x.generated]
+
+
 def _external_dirs(libdirs: list[str]) -> list[str]:
     """-L and RUNPATH for externals' libraries off ld.so's path (the -l names follow)."""
     return [f"-L{d}" for d in libdirs] + [f"-Wl,-rpath,{d}" for d in libdirs]
 
 
-def _host_tool(w: Writer, tool: HostTool, memory: dict[str, int], libdirs: list[str]) -> None:
-    waits = [f"generated-host-{tool.name}"] if tool.generated else []
-    if tool.generated:
-        w.build(waits[0], "phony", tool.generated)
+def _host_tool(w: Writer, tool: HostTool, waits: list[str], memory: dict[str, int], libdirs: list[str]) -> None:
     objs = []
     for c in tool.compiles:
         objs.append(f"{HOST_DIR}/obj/{tool.name}/{c.src}.o")
@@ -430,9 +435,7 @@ def _tests(w: Writer, plan: Plan, levels: list[str], marches: dict[str, str]) ->
     compiled: set[str] = set()
     results: dict[tuple[str, str, str], list[str]] = {}
     for lib in plan.test_libraries:   # staged as data; no recipe library linked (plan.TestLibrary says why)
-        waits = [f"generated-{lib.path}"] if lib.generated else []
-        if lib.generated:
-            w.build(waits[0], "phony", lib.generated)
+        waits = _waits(w, f"generated-{lib.path}", lib.generated, lib.siblings, by_name)
         objs = _test_objects(w, lib, isa.GENERIC, "", waits, compiled, plan.recipe.config)
         flags = lib.linkopts + _external_dirs(plan.recipe.libdirs(lib.external_libs)) + \
             [f"-l{x}" for x in lib.external_libs]
@@ -441,9 +444,7 @@ def _tests(w: Writer, plan: Plan, levels: list[str], marches: dict[str, str]) ->
     for test in plan.tests:
         runfiles = _runfiles(w, plan, test)
         group = group_name(test_group(test, by_name))
-        waits = [f"generated-test-{test.name}"] if test.generated else []
-        if test.generated:
-            w.build(waits[0], "phony", test.generated)
+        waits = _waits(w, f"generated-test-{test.name}", test.generated, test.siblings, by_name)
         for level in levels:
             objs = _test_objects(w, test, level, marches.get(level, ""), waits, compiled, plan.recipe.config)
             for mode in TEST_MODES:

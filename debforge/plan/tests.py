@@ -19,7 +19,7 @@ from .flags import CompileFlags
 from .hosttools import Sources, compile_program, program_view
 from .model import SharedLibrary, TestLibrary, TestProgram
 from .scope import Scope
-from .targets import HEADER_EXT, checked, deps_of, where
+from .targets import checked, where
 
 TEST_KINDS = ("cc_test",)
 SUITE_KIND = "test_suite"
@@ -48,7 +48,6 @@ class TestPrograms:
         self.linked_below = {lib.spec.name: lib.siblings for lib in libraries}
         self.with_copies = {lib.spec.name for lib in libraries if lib.copies}
         self.libraries: dict[str, TestLibrary] = {}   # label -> a shared object tests load, planned once
-        self.headers: dict[str, list[str]] = {}       # library target -> its generated headers
 
     def plan(self) -> tuple[list[TestProgram], list[tuple[str, str]], list[str], list[TestLibrary]]:
         """The test programs, the selected tests the recipe leaves out (with its reasons), the Debian packages
@@ -166,26 +165,7 @@ class TestPrograms:
         program.siblings += [name for name in shared if name not in program.siblings]
         self.check_copies(program.siblings, t)
         compile_program(program, closure, self.flags, self.steps, self.deps.visible(closure, program.siblings))
-        program.generated += sorted(set(self.linked_headers(closure, linked)) - set(program.generated))
         program.linkopts = linkopts.read(program.linkopts, t.label, where(t.location)).kept
-
-    def linked_headers(self, closure: list[Target], linked: dict[str, str]) -> list[str]:
-        """The generated headers of the library targets a test depends on, through their dependencies (bazel's
-        transitive headers): its compiles include them, and in the autopkgtest (a fresh tree, the libraries
-        installed) nothing else generates them first."""
-        out: set[str] = set()
-        todo = [d for t in closure for d in deps_of(t) if d in linked]
-        seen: set[str] = set()
-        while todo:
-            label = todo.pop()
-            if label in seen or (t := self.scope.ws.target(label)) is None:
-                continue
-            seen.add(label)
-            if label not in self.headers:
-                self.headers[label] = [g for g in self.steps.generated(t) if g.endswith(HEADER_EXT)]
-            out.update(self.headers[label])
-            todo += [d for d in deps_of(t) if d in linked]
-        return sorted(out)
 
     def check_copies(self, siblings: list[str], t: Target) -> None:
         """No two libraries a test links hold the same target: the process would run two copies of its code and

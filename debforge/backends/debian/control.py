@@ -83,10 +83,11 @@ def _library_packages(recipe: Recipe, pkg: BinaryPackage) -> list[Deb822]:
     summary = pkg.summary or recipe.summary
     libs = ", ".join(f"lib{lib.name}.so.{lib.soversion}" for lib in pkg.libraries)
     vs = variants(recipe, pkg)
-    restricted = {"Build-Profiles": pkg.build_profiles} if pkg.build_profiles else {}
+    # each package of the recipe package: its build profiles, and the libs section
+    common = ({"Build-Profiles": pkg.build_profiles} if pkg.build_profiles else {}) | section(recipe.section, "libs")
     out = [Deb822({
         "Package": pkg.name,
-        **restricted,
+        **common,
         "Architecture": arches,
         "Multi-Arch": "same",
         "Depends": f"{generic_name(pkg)} (= ${{binary:Version}}), ${{misc:Depends}}",
@@ -98,7 +99,7 @@ def _library_packages(recipe: Recipe, pkg: BinaryPackage) -> list[Deb822]:
                "one the CPU supports at run time." if vs else ".")),
     }), Deb822({
         "Package": generic_name(pkg),
-        **restricted,
+        **common,
         "Architecture": arches,
         "Multi-Arch": "same",
         "Depends": "${shlibs:Depends}, ${misc:Depends}",
@@ -110,7 +111,7 @@ def _library_packages(recipe: Recipe, pkg: BinaryPackage) -> list[Deb822]:
     for v in vs:
         out.append(Deb822({
             "Package": v.name,
-            **restricted,
+            **common,
             "Architecture": " ".join(v.arches),
             "Multi-Arch": "same",
             "Depends": f"{generic_name(pkg)} (= ${{binary:Version}}), ${{shlibs:Depends}}, ${{misc:Depends}}",
@@ -123,13 +124,22 @@ def _library_packages(recipe: Recipe, pkg: BinaryPackage) -> list[Deb822]:
     return out
 
 
+def section(source: str, name: str) -> dict[str, str]:
+    """The Section field of a binary package of section `name` (libs, libdevel, devel: Debian sorts library
+    packages so whatever the source's section, as lintian's name_section_mappings say) in the archive area of the
+    source's section `source`; none where that is the source's own."""
+    area = source.rpartition("/")[0]
+    full = f"{area}/{name}" if area else name
+    return {} if full == source else {"Section": full}
+
+
 def _dev(recipe: Recipe, dev_depends: list[str]) -> Deb822:
     # a package a build profile leaves out is not depended on: debian/rules names the built ones in a substvar
     meta_deps = ", ".join([f"{p.name} (= ${{binary:Version}})" for p in recipe.packages if not p.build_profiles]
                           + ["${debforge:Profiled-Depends}"] * bool(profiled(recipe)) + list(dev_depends))
     return Deb822({
         "Package": recipe.dev_package,
-        "Section": "libdevel",
+        **section(recipe.section, "libdevel"),
         "Architecture": " ".join(recipe.architectures),
         "Multi-Arch": "same",
         "Depends": f"{meta_deps}, ${{misc:Depends}}",
@@ -145,7 +155,7 @@ def _src(recipe: Recipe) -> Deb822:
         "Package": src_name(recipe),
         "Architecture": "all",
         "Multi-Arch": "foreign",
-        "Section": "devel",
+        **section(recipe.section, "devel"),
         "Depends": "${misc:Depends}",
         "Description": description(
             f"{recipe.summary} (source code)", recipe.description,

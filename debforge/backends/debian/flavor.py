@@ -17,7 +17,7 @@ from ...recipe.model import Recipe
 from .. import ninja
 from . import changelog, copyright
 from .common import EXECUTABLE, REGULAR, RULES, SCRIPTS, skeleton
-from .control import STANDARDS_VERSION, description, dump
+from .control import STANDARDS_VERSION, description, dump, section
 from .install import LIBDIR, override
 from .packages import replaced, shlibs_alternatives, shlibs_dependency, src_name
 
@@ -94,10 +94,10 @@ def _control(recipe: Recipe, flavor: Flavor, build_depends: list[str]) -> str:
     profile = flavor.profile(recipe.source)
     toolkit = [f"{t} <!{profile}>" for t in flavor.toolkit]
     deps = [d if d.split()[0] not in flavor.toolkit else f"{d} <!{profile}>" for d in build_depends]
-    section = recipe.section.rpartition("/")[2]
+    contrib = f"contrib/{recipe.section.rpartition('/')[2]}"
     paragraphs = [Deb822({
         "Source": source_name(recipe, flavor),
-        "Section": f"contrib/{section}",
+        "Section": contrib,
         "Priority": "optional",
         "Maintainer": recipe.maintainer,
         "Build-Depends": ",\n ".join(["debhelper-compat (= 13)", "ninja-build", "xz-utils",
@@ -112,6 +112,7 @@ def _control(recipe: Recipe, flavor: Flavor, build_depends: list[str]) -> str:
         libs = ", ".join(f"lib{lib.name}.so.{lib.soversion}" for lib in pkg.libraries)
         p = Deb822({
             "Package": pkg.name,
+            **section(contrib, "libs"),
             "Architecture": " ".join(recipe.architectures),
             "Multi-Arch": "same",
             "Depends": "${shlibs:Depends}, ${misc:Depends}",
