@@ -7,7 +7,7 @@
    driver running it through each ISA-level copy (GLIBC_TUNABLES masks, interleaved) can check it measured the copy
    it meant. Equal hashes mean bit-identical outputs; with --dump DIR each output is also written as DIR/KERNEL.f32
    (raw float32), for comparing copies within a tolerance where FMA and the vector width change float rounding.
-   TF_DISABLE_MKL (read by the library, built with --config=mkl) chooses Eigen's kernels or oneDNN's.
+   TF_ENABLE_ONEDNN_OPTS (read by the library) chooses Eigen's kernels or oneDNN's.
 
    usage: tf_capi_levels [--dump DIR] ITERS [KERNEL...]   (default: every kernel)
    build: gcc -O2 -o tf_capi_levels tf_capi_levels.c $(pkg-config --cflags --libs tensorflow) -lm */

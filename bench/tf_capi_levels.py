@@ -3,8 +3,8 @@
 
 bench/tf_capi_levels.c is built against libtensorflow-dev (pkg-config tensorflow) and run with each level made the
 best one ld.so supports, by GLIBC_TUNABLES masks as the upstream-tests autopkgtest sets them (debforge/core/isa.py),
-interleaved in rounds, with oneDNN off and on (TF_DISABLE_MKL=1/0: the recipe builds --config=mkl, whose
-ENABLE_MKL makes TensorFlow read that variable, not TF_ENABLE_ONEDNN_OPTS). Each run must have mapped the copy of its
+interleaved in rounds, with oneDNN off and on (TF_ENABLE_ONEDNN_OPTS=0/1: the recipe's --config=mkl build reads
+it through onednn-opts-with-enable-mkl.patch). Each run must have mapped the copy of its
 level (the program names the files it loaded). Prints per kernel the best milliseconds of each copy, the speed of
 x86-64-v3 and x86-64-v4 against generic, and whether each copy's output is bit-identical to the generic copy's or
 within TOLERANCE (FMA contraction and the vector width change float rounding and summation order).
@@ -44,7 +44,7 @@ def run(exe: Path, level: str, mask: str, onednn: str, iters: int, kernels: list
         dump: Path | None) -> dict[str, tuple[float, str]]:
     """kernel -> (best ms, output hash) of one run; fails when the run mapped another level's copy."""
     args = [str(exe), *(["--dump", str(dump)] if dump else []), str(iters), *kernels]
-    proc = run_at(args, level, mask, {"TF_DISABLE_MKL": "01"[onednn == "0"], "TF_CPP_MIN_LOG_LEVEL": "2"})
+    proc = run_at(args, level, mask, {"TF_ENABLE_ONEDNN_OPTS": onednn, "TF_CPP_MIN_LOG_LEVEL": "2"})
     return {m.group(1): (float(m.group(2)), m.group(3)) for m in map(LINE.match, proc.stdout.splitlines()) if m}
 
 
